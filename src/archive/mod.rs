@@ -1,0 +1,129 @@
+//! The canonical genesis archive: its manifest, member layout, writer and reader.
+//! The byte-level format is specified in FORMAT.md.
+
+pub mod gz;
+pub mod reader;
+pub mod tar;
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{bail, Result};
+use crate::model::ArtifactMode;
+
+pub const FORMAT_NAME: &str = "agar-genesis-archive";
+pub const FORMAT_VERSION: u64 = 1;
+pub const MANIFEST_MEMBER: &str = "genesis-archive.json";
+pub const GENESIS_MEMBER: &str = "genesis.json";
+pub const EXPORT_MANIFEST_MEMBER: &str = "swing-store/export-manifest.json";
+pub const EXPORT_DATA_MEMBER: &str = "swing-store/export-data.jsonl";
+pub const ARTIFACT_PREFIX: &str = "swing-store/";
+pub const EXPORT_DATA_FILE: &str = "export-data.jsonl";
+
+/// Largest archive manifest accepted (it lists every member: ~200 bytes each).
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Largest genesis.json accepted (held in memory to canonicalise it).
+pub const MAX_GENESIS_BYTES: u64 = 4 << 30;
+/// Most members accepted.
+pub const MAX_MEMBERS: usize = 10_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Where an edited archive came from (set by `agar edit`, null for `agar pack`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Archive digest of the input archive.
+    pub parent: String,
+    /// SHA-256 of the canonical JSON of the edit operations.
+    pub edits_sha256: String,
+    /// The operations applied, in order (as in the edit script, file contents by digest).
+    pub edits: serde_json::Value,
+}
+
+/// `genesis-archive.json`, the first member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveManifest {
+    pub format: String,
+    pub version: u64,
+    pub chain_id: String,
+    pub initial_height: u64,
+    /// The block height the swing-store state was exported at (the source's
+    /// `host.height`); normally `initial_height - 1`.
+    pub export_height: u64,
+    pub artifact_mode: String,
+    pub swing_store_export_data_hash: String,
+    pub export_data_entries: u64,
+    /// Every member after this manifest, in archive order.
+    pub members: Vec<Member>,
+    pub provenance: Option<Provenance>,
+}
+
+impl ArchiveManifest {
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let v = serde_json::to_value(self).expect("manifest serialises");
+        crate::genesis::canonical_bytes(&v)
+    }
+
+    pub fn mode(&self) -> Result<ArtifactMode> {
+        self.artifact_mode
+            .parse()
+            .or_else(|e: String| bail(MANIFEST_MEMBER, e))
+    }
+
+    /// Artifact members (name without the `swing-store/` prefix).
+    pub fn artifacts(&self) -> impl Iterator<Item = (&str, &Member)> {
+        self.members
+            .iter()
+            .skip(3)
+            .map(|m| (m.name.strip_prefix(ARTIFACT_PREFIX).unwrap_or(&m.name), m))
+    }
+
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name == name)
+    }
+}
+
+/// The export-manifest.json member: JS writer layout (spec §7.1, `JSON.stringify(m,
+/// null, 2)`, no trailing newline), which both the JS importer and agd's Go reader accept.
+/// Artifact file names equal artifact names; names are validated ASCII without
+/// characters that JSON would escape.
+pub fn export_manifest_bytes(block_height: u64, mode: ArtifactMode, artifacts: &[&str]) -> Vec<u8> {
+    let mut s = format!("{{\n  \"blockHeight\": {block_height},\n  \"artifactMode\": \"{mode}\",\n  \"artifacts\": [");
+    for (i, a) in artifacts.iter().enumerate() {
+        s.push_str(if i == 0 { "\n" } else { ",\n" });
+        s.push_str(&format!("    [\n      \"{a}\",\n      \"{a}\"\n    ]"));
+    }
+    s.push_str(if artifacts.is_empty() { "]" } else { "\n  ]" });
+    s.push_str(&format!(",\n  \"data\": \"{EXPORT_DATA_FILE}\"\n}}"));
+    s.into_bytes()
+}
+
+/// Lowercase 64-hex check.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_manifest_matches_js_writer_layout() {
+        // the JS writer's bytes for the tiny operational export, with our block height
+        let got = export_manifest_bytes(
+            27,
+            ArtifactMode::Operational,
+            &["snapshot.v1.42", "transcript.v1.43.47"],
+        );
+        let want = "{\n  \"blockHeight\": 27,\n  \"artifactMode\": \"operational\",\n  \"artifacts\": [\n    [\n      \"snapshot.v1.42\",\n      \"snapshot.v1.42\"\n    ],\n    [\n      \"transcript.v1.43.47\",\n      \"transcript.v1.43.47\"\n    ]\n  ],\n  \"data\": \"export-data.jsonl\"\n}";
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+}

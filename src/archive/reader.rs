@@ -1,0 +1,718 @@
+//! The closed-world archive reader. It accepts exactly what `pack` writes: the members
+//! the archive manifest announces, in its order, with the canonical headers, sizes and
+//! digests, canonical genesis and export data, every artifact matching its export-data
+//! record, a two-block end-of-archive and nothing after it. Every reading command goes
+//! through it, so every command verifies what it reads.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::gz::StrictGzReader;
+use super::tar::{describe_header_difference, member_header, padding, ustar_header, BLOCK};
+use super::*;
+use crate::error::{bail, Error, Result};
+use crate::genesis::Genesis;
+use crate::gojson::{self, Entry};
+use crate::hashes::ArtifactChecker;
+use crate::model::{kv_key_problem, ArtifactName, Family, Metadata};
+use crate::progress::Progress;
+
+/// Largest export-data line accepted (also capped by the member's size).
+pub const MAX_LINE_BYTES: u64 = 1 << 30;
+
+/// Counts and hashes every byte of the uncompressed tar stream.
+struct Stream {
+    inner: Box<dyn Read>,
+    sha: Sha256,
+    pos: u64,
+    progress: Progress,
+    raw_pos: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Stream {
+    fn read_exact_at(&mut self, buf: &mut [u8], what: &dyn Fn() -> String) -> Result<()> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.inner.read(&mut buf[got..]) {
+                Ok(0) => {
+                    return bail(
+                        what(),
+                        format!(
+                            "archive is truncated (ends at uncompressed byte {})",
+                            self.pos + got as u64
+                        ),
+                    )
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return bail(what(), format!("cannot read the archive: {e}")),
+            }
+        }
+        self.sha.update(&buf[..]);
+        self.pos += buf.len() as u64;
+        self.progress.inc(buf.len() as u64);
+        Ok(())
+    }
+}
+
+/// Counts bytes read from the file (compressed position, for progress).
+struct CountingFile {
+    f: BufReader<File>,
+    pos: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Read for CountingFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.f.read(buf)?;
+        self.pos.set(self.pos.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl BufRead for CountingFile {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.f.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos.set(self.pos.get() + n as u64);
+        self.f.consume(n)
+    }
+}
+
+/// Receives artifact bytes while the reader verifies them.
+pub trait ArtifactSink {
+    fn begin(&mut self, name: &ArtifactName, member: &Member) -> Result<()>;
+    fn data(&mut self, chunk: &[u8]) -> Result<()>;
+    /// Called after the artifact verified (digest, size, record); not called on failure.
+    fn end(&mut self, name: &ArtifactName, member: &Member) -> Result<()>;
+}
+
+/// A sink that ignores the bytes (plain verification).
+pub struct NullSink;
+
+impl ArtifactSink for NullSink {
+    fn begin(&mut self, _: &ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
+    fn data(&mut self, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn end(&mut self, _: &ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Stop at the first problem (explode, edit) instead of collecting them all (verify).
+    pub fail_fast: bool,
+    pub progress: bool,
+}
+
+/// The end state of a complete read.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    pub digest: String,
+    pub tar_bytes: u64,
+    pub problems: Vec<String>,
+}
+
+pub struct ArchiveReader {
+    pub path: String,
+    pub compressed: bool,
+    pub file_bytes: u64,
+    pub manifest: ArchiveManifest,
+    pub manifest_bytes: Vec<u8>,
+    pub genesis: Genesis,
+    pub genesis_bytes: Vec<u8>,
+    pub export_manifest_bytes: Vec<u8>,
+    pub meta: Option<Metadata>,
+    pub problems: Vec<String>,
+    opts: ReadOptions,
+    stream: Stream,
+    next: usize,
+}
+
+fn member_loc(path: &str, name: &str) -> String {
+    format!("{path}: member {name}")
+}
+
+impl ArchiveReader {
+    /// Open an archive (`.tar` or gzip, detected by magic bytes) and read and check its
+    /// first three members (archive manifest, genesis.json, export-manifest.json).
+    pub fn open(path: &Path, opts: ReadOptions) -> Result<ArchiveReader> {
+        let loc = path.display().to_string();
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file_bytes = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let raw_pos = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let mut br = CountingFile {
+            f: BufReader::with_capacity(1 << 20, f),
+            pos: raw_pos.clone(),
+        };
+        let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
+        let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        let inner: Box<dyn Read> = if compressed {
+            Box::new(StrictGzReader::new(br).map_err(|e| Error::invalid(&loc, e.to_string()))?)
+        } else {
+            Box::new(br)
+        };
+        let progress = Progress::bytes(opts.progress, "reading", 0);
+        let mut stream = Stream {
+            inner,
+            sha: Sha256::new(),
+            pos: 0,
+            progress,
+            raw_pos,
+        };
+
+        // member 1: the archive manifest; its size comes from its own header
+        let mut first = [0u8; BLOCK];
+        stream.read_exact_at(&mut first, &|| member_loc(&loc, MANIFEST_MEMBER))?;
+        if first.iter().all(|&b| b == 0) {
+            return bail(
+                &loc,
+                "empty archive (end-of-archive marker where genesis-archive.json should be)",
+            );
+        }
+        let size = std::str::from_utf8(&first[124..135])
+            .ok()
+            .and_then(|s| u64::from_str_radix(s, 8).ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    member_loc(&loc, MANIFEST_MEMBER),
+                    "first member's size field is not octal: this is not an agar archive",
+                )
+            })?;
+        let want = ustar_header(MANIFEST_MEMBER.as_bytes(), size, b'0');
+        if first != want {
+            return bail(
+                &loc,
+                format!(
+                    "first member is not a canonical {MANIFEST_MEMBER} header ({}): this is not an agar archive, or it was re-packed",
+                    describe_header_difference(&first, &want)
+                ),
+            );
+        }
+        if size > MAX_MANIFEST_BYTES {
+            return bail(
+                member_loc(&loc, MANIFEST_MEMBER),
+                format!("is {size} bytes; more than the {MAX_MANIFEST_BYTES}-byte limit"),
+            );
+        }
+        let manifest_bytes = read_content(&mut stream, &loc, MANIFEST_MEMBER, size)?;
+        let manifest = parse_manifest(&loc, &manifest_bytes)?;
+        stream.progress.phase(
+            "verifying",
+            manifest.members.iter().map(|m| m.size + 1024).sum(),
+        );
+
+        let mut r = ArchiveReader {
+            path: loc.clone(),
+            compressed,
+            file_bytes,
+            manifest,
+            manifest_bytes,
+            genesis: Genesis::from_bytes(
+                "genesis.json",
+                b"{\"chain_id\":\"\",\"initial_height\":1,\"app_state\":{\"swingset\":{}}}",
+            )?,
+            genesis_bytes: Vec::new(),
+            export_manifest_bytes: Vec::new(),
+            meta: None,
+            problems: Vec::new(),
+            opts,
+            stream,
+            next: 0,
+        };
+        r.read_head()?;
+        Ok(r)
+    }
+
+    fn problem(&mut self, loc: String, msg: String) -> Result<()> {
+        if self.opts.fail_fast {
+            return bail(loc, msg);
+        }
+        self.problems.push(format!("{loc}: {msg}"));
+        Ok(())
+    }
+
+    /// Header + content of the next announced member, held in memory (small members).
+    fn next_small(&mut self, cap: u64) -> Result<(Member, Vec<u8>)> {
+        let m = self.manifest.members[self.next].clone();
+        self.next += 1;
+        if m.size > cap {
+            return bail(
+                member_loc(&self.path, &m.name),
+                format!("announced size {} exceeds the {cap}-byte limit", m.size),
+            );
+        }
+        read_header(&mut self.stream, &self.path, &m)?;
+        let bytes = read_content(&mut self.stream, &self.path, &m.name, m.size)?;
+        let got = crate::hashes::sha256_hex(&bytes);
+        if got != m.sha256 {
+            self.problem(
+                member_loc(&self.path, &m.name),
+                format!("SHA-256 is {got}, the archive manifest says {}", m.sha256),
+            )?;
+        }
+        Ok((m, bytes))
+    }
+
+    fn read_head(&mut self) -> Result<()> {
+        let (gm, genesis_bytes) = self.next_small(MAX_GENESIS_BYTES)?;
+        let gloc = member_loc(&self.path, &gm.name);
+        let genesis = Genesis::from_bytes(&gloc, &genesis_bytes)?;
+        if genesis.canonical_bytes() != genesis_bytes {
+            self.problem(
+                gloc.clone(),
+                "is not in canonical form (sorted keys, compact, jq escaping, final newline)"
+                    .into(),
+            )?;
+        }
+        let m = &self.manifest;
+        let mut issues = Vec::new();
+        if genesis.chain_id()? != m.chain_id {
+            issues.push(format!(
+                "chain_id {:?} differs from the archive manifest's {:?}",
+                genesis.chain_id()?,
+                m.chain_id
+            ));
+        }
+        if genesis.initial_height()? != m.initial_height {
+            issues.push(format!(
+                "initial_height {} differs from the archive manifest's {}",
+                genesis.initial_height()?,
+                m.initial_height
+            ));
+        }
+        match genesis.export_data_hash()? {
+            Some(h) if h == m.swing_store_export_data_hash => {}
+            h => issues.push(format!(
+                "{} is {h:?}, the archive manifest says {:?}",
+                genesis.spelling.hash_field(),
+                m.swing_store_export_data_hash
+            )),
+        }
+        let mut g2 = genesis.clone();
+        if !g2.take_inline_export_data()?.is_empty() {
+            issues.push(format!(
+                "{} must be empty in an archive",
+                genesis.spelling.data_field()
+            ));
+        }
+        for i in issues {
+            self.problem(gloc.clone(), i)?;
+        }
+        self.genesis = genesis;
+        self.genesis_bytes = genesis_bytes;
+
+        let (em, emb) = self.next_small(MAX_MANIFEST_BYTES)?;
+        let mode = self.manifest.mode()?;
+        let names: Vec<&str> = self.manifest.artifacts().map(|(n, _)| n).collect();
+        let want = export_manifest_bytes(self.manifest.initial_height, mode, &names);
+        if emb != want {
+            self.problem(
+                member_loc(&self.path, &em.name),
+                format!(
+                    "is not the canonical export manifest for blockHeight {} (the initial height), mode {mode} and the archive's artifacts",
+                    self.manifest.initial_height
+                ),
+            )?;
+        }
+        self.export_manifest_bytes = emb;
+        Ok(())
+    }
+
+    /// Stream the export-data member, checking canonical encoding, order and records.
+    /// `f` sees each entry with its canonical line. Returns the parsed metadata.
+    pub fn read_export_data(
+        &mut self,
+        f: &mut dyn FnMut(&Entry, &[u8]) -> Result<()>,
+    ) -> Result<&Metadata> {
+        let m = self.manifest.members[self.next].clone();
+        self.next += 1;
+        let loc = member_loc(&self.path, &m.name);
+        read_header(&mut self.stream, &self.path, &m)?;
+        let cap = m.size.min(MAX_LINE_BYTES);
+        let mut meta = Metadata::default();
+        let mut sha = Sha256::new();
+        let mut left = m.size;
+        let mut line: Vec<u8> = Vec::new();
+        let mut prev_key: Option<String> = None;
+        let mut count = 0u64;
+        let mut lineno = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut enc = Vec::new();
+        let mut first_problem: Option<String> = None;
+        while left > 0 || !line.is_empty() {
+            let n = if left > 0 {
+                let want = buf.len().min(left as usize);
+                self.stream
+                    .read_exact_at(&mut buf[..want], &|| loc.clone())?;
+                left -= want as u64;
+                sha.update(&buf[..want]);
+                want
+            } else {
+                0
+            };
+            let mut chunk = &buf[..n];
+            loop {
+                let nl = chunk.iter().position(|&b| b == b'\n');
+                let take = nl.map_or(chunk.len(), |i| i);
+                if line.len() as u64 + take as u64 > cap {
+                    return bail(
+                        format!("{loc}: line {}", lineno + 1),
+                        format!("longer than the {cap}-byte limit"),
+                    );
+                }
+                line.extend_from_slice(&chunk[..take]);
+                match nl {
+                    None => {
+                        if left == 0 && n == 0 && !line.is_empty() {
+                            return bail(
+                                format!("{loc}: line {}", lineno + 1),
+                                "last line has no terminating newline",
+                            );
+                        }
+                        break;
+                    }
+                    Some(i) => {
+                        chunk = &chunk[i + 1..];
+                        lineno += 1;
+                        let lloc = || format!("{loc}: line {lineno}");
+                        let e = gojson::decode_line(&line)
+                            .map_err(|e| Error::invalid(lloc(), e.to_string()))?;
+                        enc.clear();
+                        gojson::encode_entry_into(
+                            &mut enc,
+                            e.key.as_bytes(),
+                            e.value.as_deref().map(str::as_bytes),
+                        );
+                        let kloc = || format!("{loc}: line {lineno}, key {:?}", e.key);
+                        if enc[..enc.len() - 1] != line[..] {
+                            first_problem.get_or_insert_with(|| {
+                                format!("{}: not in Go-canonical encoding", kloc())
+                            });
+                        }
+                        if let Some(p) = &prev_key {
+                            if p.as_bytes() >= e.key.as_bytes() {
+                                return bail(
+                                    kloc(),
+                                    format!("keys are not strictly sorted (follows {p:?})"),
+                                );
+                            }
+                        }
+                        let Some(value) = e.value.as_deref() else {
+                            return bail(
+                                kloc(),
+                                "an entry without a value (a deletion) cannot be in a full export",
+                            );
+                        };
+                        match crate::model::family(&e.key) {
+                            Some(Family::Kv) => {
+                                if let Some(why) = kv_key_problem(&e.key) {
+                                    return bail(kloc(), why);
+                                }
+                            }
+                            _ => meta.add(&loc, &e.key, value)?,
+                        }
+                        f(&e, &enc)?;
+                        prev_key = Some(e.key);
+                        count += 1;
+                        line.clear();
+                    }
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        skip_padding(&mut self.stream, &self.path, &m.name, m.size)?;
+        if let Some(p) = first_problem {
+            self.problem(loc.clone(), p)?;
+        }
+        let got = hex::encode(sha.finalize());
+        if got != m.sha256 {
+            self.problem(
+                loc.clone(),
+                format!("SHA-256 is {got}, the archive manifest says {}", m.sha256),
+            )?;
+        }
+        let hash = format!("sha256:{got}");
+        if hash != self.manifest.swing_store_export_data_hash {
+            self.problem(
+                loc.clone(),
+                format!(
+                    "hashes to {hash}, but genesis.json and the archive manifest say {}",
+                    self.manifest.swing_store_export_data_hash
+                ),
+            )?;
+        }
+        if count != self.manifest.export_data_entries {
+            self.problem(
+                loc.clone(),
+                format!(
+                    "holds {count} entries, the archive manifest says {}",
+                    self.manifest.export_data_entries
+                ),
+            )?;
+        }
+        meta.check(&loc)?;
+        // closed world: the artifact list must be exactly what the mode implies
+        let present: BTreeSet<String> = self
+            .manifest
+            .artifacts()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let mode = self.manifest.mode()?;
+        match meta.infer_mode(&present) {
+            Ok(m2) if m2 == mode => {}
+            Ok(m2) => self.problem(
+                member_loc(&self.path, MANIFEST_MEMBER),
+                format!("artifact_mode says {mode}, but the artifacts present make it {m2}"),
+            )?,
+            Err(e) => self.problem(member_loc(&self.path, MANIFEST_MEMBER), e)?,
+        }
+        self.meta = Some(meta);
+        Ok(self.meta.as_ref().expect("just set"))
+    }
+
+    /// Stream every artifact member into `sink`, verifying each against the manifest and
+    /// its export-data record. Requires `read_export_data` first.
+    pub fn read_artifacts(&mut self, sink: &mut dyn ArtifactSink) -> Result<()> {
+        if self.meta.is_none() {
+            self.read_export_data(&mut |_, _| Ok(()))?;
+        }
+        let mut buf = vec![0u8; 256 * 1024];
+        while self.next < self.manifest.members.len() {
+            let m = self.manifest.members[self.next].clone();
+            self.next += 1;
+            let loc = member_loc(&self.path, &m.name);
+            let short = m.name.strip_prefix(ARTIFACT_PREFIX).unwrap_or(&m.name);
+            let name = ArtifactName::parse(short).map_err(|e| Error::invalid(&loc, e))?;
+            let meta = self.meta.as_ref().expect("metadata read");
+            let rec = match meta.artifact_record(&name) {
+                Ok(r) => r,
+                Err(e) => return bail(&loc, e),
+            };
+            let mut checker = ArtifactChecker::new(&name, rec);
+            read_header(&mut self.stream, &self.path, &m)?;
+            sink.begin(&name, &m)?;
+            let mut left = m.size;
+            while left > 0 {
+                let want = buf.len().min(left as usize);
+                self.stream
+                    .read_exact_at(&mut buf[..want], &|| loc.clone())?;
+                checker
+                    .update(&buf[..want])
+                    .map_err(|e| Error::io_at(&loc, e))?;
+                sink.data(&buf[..want])?;
+                left -= want as u64;
+            }
+            skip_padding(&mut self.stream, &self.path, &m.name, m.size)?;
+            let (sha, _size, res) = checker.finish();
+            let mut ok = true;
+            if sha != m.sha256 {
+                ok = false;
+                self.problem(
+                    loc.clone(),
+                    format!("SHA-256 is {sha}, the archive manifest says {}", m.sha256),
+                )?;
+            }
+            if let Err(e) = res {
+                ok = false;
+                self.problem(loc.clone(), e)?;
+            }
+            if ok {
+                sink.end(&name, &m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Read the end-of-archive marker and require nothing after it; return the digest.
+    pub fn finish(mut self) -> Result<ReadResult> {
+        if self.next < self.manifest.members.len() {
+            self.read_artifacts(&mut NullSink)?;
+        }
+        let mut end = [0u8; 2 * BLOCK];
+        self.stream
+            .read_exact_at(&mut end, &|| format!("{}: end of archive", self.path))?;
+        if end.iter().any(|&b| b != 0) {
+            return bail(&self.path, "a member follows the last member the archive manifest announces (or the end-of-archive marker is corrupt)");
+        }
+        let mut probe = [0u8; 1];
+        loop {
+            match self.stream.inner.read(&mut probe) {
+                Ok(0) => break,
+                Ok(_) => {
+                    return bail(
+                        &self.path,
+                        "unexpected data after the end-of-archive marker",
+                    )
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return bail(&self.path, format!("after the end-of-archive marker: {e}")),
+            }
+        }
+        self.stream.progress.finish();
+        let _ = self.stream.raw_pos.get();
+        Ok(ReadResult {
+            digest: hex::encode(self.stream.sha.clone().finalize()),
+            tar_bytes: self.stream.pos,
+            problems: self.problems,
+        })
+    }
+}
+
+fn read_header(stream: &mut Stream, path: &str, m: &Member) -> Result<()> {
+    let loc = member_loc(path, &m.name);
+    let want = member_header(&m.name, m.size);
+    let mut got = vec![0u8; BLOCK];
+    stream.read_exact_at(&mut got, &|| loc.clone())?;
+    if got.iter().all(|&b| b == 0) {
+        return bail(
+            loc,
+            "end-of-archive marker where this member should be: the archive is missing members",
+        );
+    }
+    if got[..] != want[..BLOCK] {
+        return bail(
+            loc,
+            format!("unexpected header: {} (members must appear exactly as the archive manifest announces them)", describe_header_difference(&got, &want[..BLOCK])),
+        );
+    }
+    if want.len() > BLOCK {
+        let mut rest = vec![0u8; want.len() - BLOCK];
+        stream.read_exact_at(&mut rest, &|| loc.clone())?;
+        if rest[..] != want[BLOCK..] {
+            return bail(
+                loc,
+                format!(
+                    "unexpected extended header: {}",
+                    describe_header_difference(
+                        &rest[rest.len().saturating_sub(BLOCK)..],
+                        &want[want.len() - BLOCK..]
+                    )
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_content(stream: &mut Stream, path: &str, name: &str, size: u64) -> Result<Vec<u8>> {
+    let loc = member_loc(path, name);
+    let mut v = Vec::new();
+    let mut left = size;
+    let mut buf = vec![0u8; 256 * 1024];
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        stream.read_exact_at(&mut buf[..want], &|| loc.clone())?;
+        v.extend_from_slice(&buf[..want]);
+        left -= want as u64;
+    }
+    skip_padding(stream, path, name, size)?;
+    Ok(v)
+}
+
+fn skip_padding(stream: &mut Stream, path: &str, name: &str, size: u64) -> Result<()> {
+    let mut pad = vec![0u8; padding(size)];
+    let loc = member_loc(path, name);
+    stream.read_exact_at(&mut pad, &|| loc.clone())?;
+    if pad.iter().any(|&b| b != 0) {
+        return bail(
+            loc,
+            "non-zero bytes in the padding after the member's content",
+        );
+    }
+    Ok(())
+}
+
+/// Parse and validate the archive manifest (closed world: fixed names, sorted valid
+/// artifact names, canonical bytes).
+pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
+    let loc = member_loc(path, MANIFEST_MEMBER);
+    let v = crate::genesis::parse_strict(&loc, bytes)?;
+    let m: ArchiveManifest = serde_json::from_value(v)
+        .map_err(|e| Error::invalid(&loc, format!("not a valid archive manifest: {e}")))?;
+    if m.format != FORMAT_NAME {
+        return bail(
+            &loc,
+            format!("format is {:?}, expected {FORMAT_NAME:?}", m.format),
+        );
+    }
+    if m.version != FORMAT_VERSION {
+        return bail(&loc, format!("format version {} is not supported (this agar reads version {FORMAT_VERSION}); upgrade agar", m.version));
+    }
+    if m.canonical_bytes() != bytes {
+        return bail(&loc, "is not in canonical form");
+    }
+    m.mode()?;
+    if m.members.len() < 3 || m.members.len() > MAX_MEMBERS {
+        return bail(
+            &loc,
+            format!(
+                "lists {} members; expected 3 fixed members plus artifacts, at most {MAX_MEMBERS}",
+                m.members.len()
+            ),
+        );
+    }
+    for (i, fixed) in [GENESIS_MEMBER, EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
+        .iter()
+        .enumerate()
+    {
+        if m.members[i].name != *fixed {
+            return bail(
+                &loc,
+                format!(
+                    "member {} is {:?}, expected {fixed:?}",
+                    i + 2,
+                    m.members[i].name
+                ),
+            );
+        }
+    }
+    let mut prev: Option<&str> = None;
+    for mem in &m.members {
+        if !is_sha256_hex(&mem.sha256) {
+            return bail(
+                &loc,
+                format!("member {:?} has a malformed sha256", mem.name),
+            );
+        }
+    }
+    for (short, mem) in m.artifacts() {
+        if !mem.name.starts_with(ARTIFACT_PREFIX) {
+            return bail(
+                &loc,
+                format!(
+                    "artifact member {:?} is not under {ARTIFACT_PREFIX}",
+                    mem.name
+                ),
+            );
+        }
+        ArtifactName::parse(short).map_err(|e| Error::invalid(&loc, e))?;
+        if let Some(p) = prev {
+            if p.as_bytes() >= short.as_bytes() {
+                return bail(
+                    &loc,
+                    format!("artifact {short:?} is out of order or duplicated (after {p:?})"),
+                );
+            }
+        }
+        prev = Some(short);
+    }
+    if !m
+        .swing_store_export_data_hash
+        .strip_prefix("sha256:")
+        .is_some_and(is_sha256_hex)
+    {
+        return bail(&loc, "swing_store_export_data_hash is not sha256:<64 hex>");
+    }
+    Ok(m)
+}

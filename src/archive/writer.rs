@@ -1,0 +1,204 @@
+//! Writes a canonical archive to a file (atomically: temp file in the same directory,
+//! fsync, rename) or to stdout, plain or gzip-compressed, computing the archive digest
+//! (SHA-256 of the uncompressed tar stream) on the way.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::gz::ParGzWriter;
+use super::tar::TarWriter;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip { level: u32, threads: usize },
+}
+
+impl Compression {
+    /// From the output name: `.tar` plain, `.tar.gz`/`.tgz` gzip.
+    pub fn from_name(path: &Path, level: u32, threads: usize) -> Option<Compression> {
+        let s = path.to_string_lossy();
+        if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
+            Some(Compression::Gzip { level, threads })
+        } else if s.ends_with(".tar") {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+}
+
+enum Sink {
+    Plain(BufWriter<Box<dyn Write>>),
+    Gz(ParGzWriter<BufWriter<Box<dyn Write>>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(b),
+            Sink::Gz(w) => w.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Gz(w) => w.flush(),
+        }
+    }
+}
+
+/// Hashes and counts everything written through it.
+pub struct HashTee<W: Write> {
+    inner: W,
+    pub sha: Sha256,
+    pub bytes: u64,
+}
+
+impl<W: Write> Write for HashTee<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.sha.update(&b[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub digest: String,
+    pub tar_bytes: u64,
+    pub file_bytes: u64,
+    pub path: Option<PathBuf>,
+}
+
+pub struct ArchiveWriter {
+    tar: TarWriter<HashTee<Sink>>,
+    temp: Option<tempfile::NamedTempFile>,
+    dest: Option<PathBuf>,
+    loc: String,
+}
+
+/// Create a temp file next to `dest` (same filesystem, so the final rename is atomic).
+pub fn temp_next_to(dest: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = dest
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{base}.agar-tmp-"))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))
+}
+
+impl ArchiveWriter {
+    /// `dest` None writes to stdout.
+    pub fn create(dest: Option<&Path>, compression: Compression) -> Result<ArchiveWriter> {
+        let (out, temp, loc): (Box<dyn Write>, _, String) = match dest {
+            None => (Box::new(io::stdout()), None, "stdout".into()),
+            Some(p) => {
+                let t = temp_next_to(p)?;
+                let f: File = t.reopen().map_err(|e| Error::io(t.path(), e))?;
+                (Box::new(f), Some(t), p.display().to_string())
+            }
+        };
+        let buffered = BufWriter::with_capacity(1 << 20, out);
+        let sink = match compression {
+            Compression::None => Sink::Plain(buffered),
+            Compression::Gzip { level, threads } => Sink::Gz(
+                ParGzWriter::new(buffered, level, threads).map_err(|e| Error::io(&loc, e))?,
+            ),
+        };
+        Ok(ArchiveWriter {
+            tar: TarWriter::new(HashTee {
+                inner: sink,
+                sha: Sha256::new(),
+                bytes: 0,
+            }),
+            temp,
+            dest: dest.map(|p| p.to_path_buf()),
+            loc,
+        })
+    }
+
+    pub fn append(
+        &mut self,
+        name: &str,
+        size: u64,
+        data: &mut dyn Read,
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<()> {
+        self.tar
+            .append(name, size, data, on_data)
+            .map_err(|e| Error::io_at(format!("writing member {name} to {}", self.loc), e))
+    }
+
+    pub fn begin(&mut self, name: &str, size: u64) -> Result<()> {
+        self.tar
+            .begin(name, size)
+            .map_err(|e| Error::io_at(format!("writing member {name} to {}", self.loc), e))
+    }
+
+    pub fn write_data(&mut self, data: &[u8]) -> Result<()> {
+        self.tar
+            .write_data(data)
+            .map_err(|e| Error::io_at(format!("writing to {}", self.loc), e))
+    }
+
+    pub fn end(&mut self) -> Result<()> {
+        self.tar
+            .end()
+            .map_err(|e| Error::io_at(format!("writing to {}", self.loc), e))
+    }
+
+    pub fn append_bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
+        self.append(name, data.len() as u64, &mut &data[..], &mut |_| {})
+    }
+
+    /// Finish, make durable and move into place. On error nothing is left at `dest`.
+    pub fn finish(self) -> Result<Written> {
+        let loc = self.loc.clone();
+        let tee = self.tar.finish().map_err(|e| Error::io(&loc, e))?;
+        let digest = hex::encode(tee.sha.finalize());
+        let tar_bytes = tee.bytes;
+        let mut buffered = match tee.inner {
+            Sink::Plain(w) => w,
+            Sink::Gz(g) => g.finish().map_err(|e| Error::io(&loc, e))?,
+        };
+        buffered.flush().map_err(|e| Error::io(&loc, e))?;
+        drop(buffered);
+        let mut file_bytes = tar_bytes;
+        if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
+            t.as_file().sync_all().map_err(|e| Error::io(t.path(), e))?;
+            file_bytes = t
+                .as_file()
+                .metadata()
+                .map_err(|e| Error::io(t.path(), e))?
+                .len();
+            t.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+            if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok(Written {
+            digest,
+            tar_bytes,
+            file_bytes,
+            path: self.dest,
+        })
+    }
+}

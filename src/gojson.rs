@@ -1,0 +1,388 @@
+//! Go-compatible JSON for export data (spec §7.4), and a strict decoder for
+//! export-data lines in either dialect (JS `JSON.stringify` or Go `json.Marshal`).
+//!
+//! The encoder reproduces Go ≥ 1.22 `json.Marshal([2]string{key, value})` byte for byte,
+//! including HTML escaping (`<` `>` `&`), `\u2028`/`\u2029`, short `\b`/`\f`, and one
+//! `\ufffd` per byte that does not begin a valid UTF-8 sequence.
+//!
+//! The decoder accepts exactly one JSON array per line, `[key, value]`, `[key]` or
+//! `[key, null]`, with JSON whitespace allowed between tokens (as Go's stream decoder
+//! does). It is strict where the two implementations would disagree: raw invalid UTF-8
+//! and lone surrogate escapes are rejected instead of being silently replaced, because
+//! agd (U+FFFD) and the JS importer (raw bytes) would store different state.
+
+use std::fmt;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Length of the valid UTF-8 sequence starting at `s[0]`, or `None` if `s[0]` does not
+/// begin one (Go's `utf8.DecodeRune` returns `RuneError, 1` in exactly these cases).
+fn utf8_seq_len(s: &[u8]) -> Option<usize> {
+    let b0 = s[0];
+    let (len, lo, hi) = match b0 {
+        0x00..=0x7f => return Some(1),
+        0xc2..=0xdf => (2, 0x80, 0xbf),
+        0xe0 => (3, 0xa0, 0xbf),
+        0xe1..=0xec | 0xee..=0xef => (3, 0x80, 0xbf),
+        0xed => (3, 0x80, 0x9f),
+        0xf0 => (4, 0x90, 0xbf),
+        0xf1..=0xf3 => (4, 0x80, 0xbf),
+        0xf4 => (4, 0x80, 0x8f),
+        _ => return None,
+    };
+    if s.len() < len {
+        return None;
+    }
+    if !(lo..=hi).contains(&s[1]) {
+        return None;
+    }
+    if s[2..len].iter().all(|b| (0x80..=0xbf).contains(b)) {
+        Some(len)
+    } else {
+        None
+    }
+}
+
+/// Append the Go `json.Marshal` encoding of the string `s` (quotes included).
+pub fn encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    let mut i = 0;
+    let mut start = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b < 0x80 {
+            let esc: Option<&[u8]> = match b {
+                b'"' => Some(b"\\\""),
+                b'\\' => Some(b"\\\\"),
+                0x08 => Some(b"\\b"),
+                0x0c => Some(b"\\f"),
+                b'\n' => Some(b"\\n"),
+                b'\r' => Some(b"\\r"),
+                b'\t' => Some(b"\\t"),
+                b'<' | b'>' | b'&' => Some(b""),
+                0x00..=0x1f => Some(b""),
+                _ => None,
+            };
+            if let Some(e) = esc {
+                out.extend_from_slice(&s[start..i]);
+                if e.is_empty() {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xf) as usize]);
+                } else {
+                    out.extend_from_slice(e);
+                }
+                start = i + 1;
+            }
+            i += 1;
+            continue;
+        }
+        match utf8_seq_len(&s[i..]) {
+            None => {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(b"\\ufffd");
+                i += 1;
+                start = i;
+            }
+            Some(3)
+                if s[i] == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9) =>
+            {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(if s[i + 2] == 0xa8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 3;
+                start = i;
+            }
+            Some(n) => i += n,
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// The Go-canonical export-data line for an entry: `["key","value"]\n`, or `["key"]\n`
+/// for an entry without a value.
+pub fn encode_entry_into(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+    out.push(b'[');
+    encode_str_into(out, key);
+    if let Some(v) = value {
+        out.push(b',');
+        encode_str_into(out, v);
+    }
+    out.extend_from_slice(b"]\n");
+}
+
+pub fn encode_entry(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + value.map_or(0, |v| v.len()) + 8);
+    encode_entry_into(&mut out, key, value);
+    out
+}
+
+/// Why a line could not be decoded, with the byte offset inside the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub offset: usize,
+    pub message: &'static str,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {} of the line)", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for LineError {}
+
+/// One decoded export-data entry. `value` is `None` for `[key]` and `[key, null]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+struct P<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> P<'a> {
+    fn err<T>(&self, message: &'static str) -> Result<T, LineError> {
+        Err(LineError {
+            offset: self.i,
+            message,
+        })
+    }
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn hex4(&mut self) -> Result<u32, LineError> {
+        if self.i + 4 > self.s.len() {
+            return self.err("truncated \\u escape");
+        }
+        let mut v = 0u32;
+        for k in 0..4 {
+            let d = match self.s[self.i + k] {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                c @ b'A'..=b'F' => c - b'A' + 10,
+                _ => return self.err("bad hex digit in \\u escape"),
+            };
+            v = v * 16 + d as u32;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String, LineError> {
+        if !self.eat(b'"') {
+            return self.err("expected a JSON string");
+        }
+        let mut out: Vec<u8> = Vec::new();
+        let mut start = self.i;
+        loop {
+            let Some(&b) = self.s.get(self.i) else {
+                return self.err("unterminated string");
+            };
+            match b {
+                b'"' => {
+                    out.extend_from_slice(&self.s[start..self.i]);
+                    self.i += 1;
+                    break;
+                }
+                b'\\' => {
+                    out.extend_from_slice(&self.s[start..self.i]);
+                    self.i += 1;
+                    let Some(&e) = self.s.get(self.i) else {
+                        return self.err("unterminated escape");
+                    };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(0x08),
+                        b'f' => out.push(0x0c),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let at = self.i;
+                            let u = self.hex4()?;
+                            let c = if (0xd800..0xdc00).contains(&u) {
+                                if self.s.get(self.i) == Some(&b'\\')
+                                    && self.s.get(self.i + 1) == Some(&b'u')
+                                {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if !(0xdc00..0xe000).contains(&lo) {
+                                        self.i = at;
+                                        return self.err("lone UTF-16 surrogate in \\u escape");
+                                    }
+                                    0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)
+                                } else {
+                                    self.i = at;
+                                    return self.err("lone UTF-16 surrogate in \\u escape");
+                                }
+                            } else if (0xdc00..0xe000).contains(&u) {
+                                self.i = at;
+                                return self.err("lone UTF-16 surrogate in \\u escape");
+                            } else {
+                                u
+                            };
+                            let ch = char::from_u32(c).expect("valid scalar value");
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => {
+                            self.i -= 1;
+                            return self.err("invalid escape character");
+                        }
+                    }
+                    start = self.i;
+                }
+                0x00..=0x1f => return self.err("raw control character in string"),
+                0x80..=0xff => match utf8_seq_len(&self.s[self.i..]) {
+                    Some(n) => self.i += n,
+                    None => return self.err("invalid UTF-8 in string"),
+                },
+                _ => self.i += 1,
+            }
+        }
+        // Every byte pushed was either copied from validated input or encoded from a char.
+        String::from_utf8(out).map_err(|_| LineError {
+            offset: self.i,
+            message: "invalid UTF-8 in string",
+        })
+    }
+}
+
+/// Decode one export-data line (without its terminating `\n`).
+pub fn decode_line(line: &[u8]) -> Result<Entry, LineError> {
+    let mut p = P { s: line, i: 0 };
+    p.ws();
+    if !p.eat(b'[') {
+        return p.err("expected '[' (an export-data line is a JSON array [key, value])");
+    }
+    p.ws();
+    let key = p.string()?;
+    if key.is_empty() {
+        return p.err("empty export-data key");
+    }
+    p.ws();
+    let value = if p.eat(b',') {
+        p.ws();
+        if p.s[p.i..].starts_with(b"null") {
+            p.i += 4;
+            None
+        } else {
+            Some(p.string()?)
+        }
+    } else {
+        None
+    };
+    p.ws();
+    if !p.eat(b']') {
+        return p.err("expected ']' (an export-data entry has at most two elements)");
+    }
+    p.ws();
+    if p.i != line.len() {
+        return p.err("trailing bytes after the JSON array");
+    }
+    Ok(Entry { key, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(s: &[u8]) -> String {
+        let mut o = Vec::new();
+        encode_str_into(&mut o, s);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn spec_7_4_escapes() {
+        assert_eq!(enc(b"a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(enc(b"\x08\x0c\n\r\t"), r#""\b\f\n\r\t""#);
+        assert_eq!(enc(b"\x00\x01\x1f"), r#""\u0000\u0001\u001f""#);
+        assert_eq!(enc(b"<>&"), r#""\u003c\u003e\u0026""#);
+        assert_eq!(enc("\u{2028}\u{2029}".as_bytes()), r#""\u2028\u2029""#);
+        assert_eq!(enc(b"\x7f/"), "\"\x7f/\"");
+        // valid non-ASCII stays raw, including U+FFFD, U+FFFE, U+FFFF, U+10FFFF
+        let raw = "é\u{fffd}\u{fffe}\u{ffff}\u{10ffff}😀";
+        assert_eq!(enc(raw.as_bytes()), format!("\"{raw}\""));
+    }
+
+    #[test]
+    fn spec_7_4_invalid_utf8_one_fffd_per_byte() {
+        assert_eq!(enc(b"\xff"), r#""\ufffd""#);
+        assert_eq!(enc(b"\xe2\x80"), r#""\ufffd\ufffd""#);
+        assert_eq!(enc(b"\xed\xa0\x80"), r#""\ufffd\ufffd\ufffd""#);
+        assert_eq!(enc(b"\xc0\xaf"), r#""\ufffd\ufffd""#);
+        assert_eq!(enc(b"a\xe2\x80b"), r#""a\ufffd\ufffdb""#);
+    }
+
+    #[test]
+    fn spec_example_line() {
+        let line = encode_entry("kv.b".as_bytes(), Some("B<&>\u{2028}".as_bytes()));
+        assert_eq!(line, b"[\"kv.b\",\"B\\u003c\\u0026\\u003e\\u2028\"]\n");
+        assert_eq!(encode_entry(b"k", None), b"[\"k\"]\n");
+    }
+
+    #[test]
+    fn decode_both_dialects() {
+        let js = "[\"kv.b\",\"B<&>\u{2028}\"]";
+        let go = r#"["kv.b","B\u003c\u0026\u003e\u2028"]"#;
+        let a = decode_line(js.as_bytes()).unwrap();
+        let b = decode_line(go.as_bytes()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.value.as_deref(), Some("B<&>\u{2028}"));
+        assert_eq!(decode_line(br#"[ "k" , null ]"#).unwrap().value, None);
+        assert_eq!(decode_line(br#"["k"]"#).unwrap().value, None);
+        assert_eq!(
+            decode_line(br#"["k","\ud83d\ude00"]"#)
+                .unwrap()
+                .value
+                .as_deref(),
+            Some("😀")
+        );
+    }
+
+    #[test]
+    fn decode_rejects() {
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"[]",
+            b"[\"\"]",
+            b"[\"k\",\"v\",\"w\"]",
+            b"[\"k\",1]",
+            b"[\"k\",\"v\"] x",
+            b"[\"k\",\"\\ud800\"]",
+            b"[\"k\",\"\\udc00\"]",
+            b"[\"k\",\"\xff\"]",
+            b"[\"k\",\"a\x01\"]",
+            b"[\"k\",\"\\x\"]",
+            b"[\"k\",\"unterminated]",
+        ] {
+            assert!(
+                decode_line(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! `agar`: the Agoric genesis archive builder, verifier, editor and exploder.
+//!
+//! Data flows one way: input adapters ([`exportdir`], the swing-store DB) produce a
+//! [`source::StateSource`]; [`pack`] validates it into an in-memory model of metadata
+//! only ([`model`]) and streams a canonical archive ([`archive`]); readers go through
+//! the closed-world [`archive::reader`].
+
+pub mod archive;
+pub mod error;
+pub mod exportdir;
+pub mod genesis;
+pub mod gojson;
+pub mod hashes;
+pub mod model;
+pub mod pack;
+pub mod progress;
+pub mod source;
+
+pub use error::{Error, Result};
+pub mod verify;

@@ -1,0 +1,377 @@
+//! The `agar` command line: a thin layer over the library. Exit codes: see README.md.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use agar::archive::writer::Compression;
+use agar::error::exit;
+use agar::exportdir::ExportDir;
+use agar::genesis::Genesis;
+use agar::pack::{PackOptions, PackSummary};
+
+#[derive(Parser)]
+#[command(
+    name = "agar",
+    version,
+    about = "Agoric genesis archive: pack, verify, inspect, edit and explode swing-store genesis exports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Print one JSON object instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress bars or notes on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Pack an agd export (genesis.json + swing-store/) into one canonical archive and
+    /// print its digest.
+    Pack(PackArgs),
+    /// Check everything an archive guarantees; exit 0 only if all holds.
+    Verify {
+        archive: PathBuf,
+        /// The archive digest you were told (64 hex); verification fails if it differs.
+        #[arg(long)]
+        expect: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the archive digest, the genesis.json member SHA-256 and the export-data hash.
+    Digest {
+        archive: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Summarise an archive: chain, heights, mode, artifacts, vats, bundles.
+    Inspect {
+        archive: PathBuf,
+        /// Also read and verify every artifact (and print the archive digest).
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct PackArgs {
+    /// An agd export directory (holding genesis.json and swing-store/).
+    export_dir: Option<PathBuf>,
+    /// The genesis file (with --swing-store-export, or to override EXPORT_DIR/genesis.json).
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// A swing-store export directory, JS (export-kernel-db.js) or Go (agd) layout.
+    #[arg(long)]
+    swing_store_export: Option<PathBuf>,
+    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, or - for an uncompressed tar on stdout.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Pack even if the export height is not initial_height - 1 (rehearsals only).
+    #[arg(long)]
+    allow_height_mismatch: bool,
+    /// gzip level for .tar.gz output (the digest does not depend on it).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+    gzip_level: u32,
+    /// Compression threads (default: all cores). Output bytes do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn threads(n: Option<usize>) -> usize {
+    n.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+    .max(1)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn note(common: &Common, msg: &str) {
+    if !common.quiet {
+        eprintln!("note: {msg}");
+    }
+}
+
+fn cmd_pack(a: PackArgs) -> Result<i32> {
+    let (genesis_path, ss_dir) = match (&a.export_dir, &a.swing_store_export) {
+        (Some(d), None) => (a.genesis.clone().unwrap_or_else(|| d.join("genesis.json")), d.join("swing-store")),
+        (None, Some(s)) => (
+            a.genesis.clone().context("--swing-store-export needs --genesis FILE")?,
+            s.clone(),
+        ),
+        (Some(_), Some(_)) => anyhow::bail!("give either EXPORT_DIR or --swing-store-export, not both"),
+        (None, None) => anyhow::bail!("nothing to pack: give an agd export directory (EXPORT_DIR) or --genesis FILE --swing-store-export DIR"),
+    };
+    let to_stdout = a.output.as_os_str() == "-";
+    let compression = if to_stdout {
+        Compression::None
+    } else {
+        Compression::from_name(&a.output, a.gzip_level, threads(a.threads)).with_context(|| {
+            format!(
+                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
+                a.output.display()
+            )
+        })?
+    };
+    if !to_stdout && a.output.exists() && !a.force {
+        return Err(agar::Error::Refused(format!(
+            "{} already exists; pass --force to replace it",
+            a.output.display()
+        ))
+        .into());
+    }
+    let gbytes = std::fs::read(&genesis_path)
+        .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
+    let genesis = Genesis::from_bytes(&genesis_path.display().to_string(), &gbytes)?;
+    let mut source = ExportDir::open(&ss_dir)
+        .with_context(|| format!("opening swing-store export {}", ss_dir.display()))?;
+    let opts = PackOptions {
+        compression,
+        allow_height_mismatch: a.allow_height_mismatch,
+        progress: !a.common.quiet,
+    };
+    let dest = (!to_stdout).then_some(a.output.as_path());
+    let summary = agar::pack::pack(genesis, &mut source, dest, &opts)?;
+    report_pack(&a.common, &summary, to_stdout)?;
+    Ok(exit::OK)
+}
+
+fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> {
+    for n in &s.notes {
+        note(common, n);
+    }
+    if common.json {
+        let text = serde_json::to_string_pretty(s)?;
+        if to_stdout {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+        return Ok(());
+    }
+    let lines = [
+        format!(
+            "output:            {}",
+            s.output.as_deref().unwrap_or("stdout")
+        ),
+        format!("chain_id:          {}", s.chain_id),
+        format!(
+            "initial_height:    {} (state exported at {})",
+            s.initial_height, s.export_height
+        ),
+        format!("artifact mode:     {}", s.artifact_mode),
+        format!(
+            "export data:       {} entries ({} kv)",
+            s.export_data_entries, s.kv_entries
+        ),
+        format!(
+            "artifacts:         {} ({} bytes)",
+            s.artifacts, s.artifact_bytes
+        ),
+        format!(
+            "archive:           {} bytes tar, {} bytes on disk",
+            s.tar_bytes, s.file_bytes
+        ),
+        format!("genesis.json sha256:          {}", s.genesis_sha256),
+        format!(
+            "swing_store_export_data_hash: {}",
+            s.swing_store_export_data_hash
+        ),
+        "archive digest (sha256 of the uncompressed tar):".to_string(),
+        s.digest.clone(),
+    ];
+    for l in lines {
+        if to_stdout {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_verify(archive: &Path, expect: Option<&str>, common: &Common) -> Result<i32> {
+    let rep = agar::verify::verify(archive, expect, !common.quiet)?;
+    if common.json {
+        print_json(&rep)?;
+    } else {
+        for p in &rep.problems {
+            println!("FAIL {p}");
+        }
+        if rep.ok {
+            println!("OK {}: {} members verified", rep.archive, rep.members);
+            if let Some(d) = &rep.digest {
+                println!("archive digest: {d}");
+            }
+        } else {
+            println!(
+                "{}: {} problem(s); do not use this archive",
+                rep.archive,
+                rep.problems.len()
+            );
+        }
+    }
+    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
+}
+
+fn cmd_digest(archive: &Path, common: &Common) -> Result<i32> {
+    let rep = agar::verify::verify(archive, None, !common.quiet)?;
+    if common.json {
+        print_json(&serde_json::json!({
+            "archive": rep.archive,
+            "digest": rep.digest,
+            "genesis_sha256": rep.genesis_sha256,
+            "swing_store_export_data_hash": rep.swing_store_export_data_hash,
+            "ok": rep.ok,
+            "problems": rep.problems,
+        }))?;
+    } else {
+        for p in &rep.problems {
+            eprintln!("FAIL {p}");
+        }
+        if let (Some(g), Some(h)) = (&rep.genesis_sha256, &rep.swing_store_export_data_hash) {
+            println!("genesis.json sha256:          {g}");
+            println!("swing_store_export_data_hash: {h}");
+        }
+        if let Some(d) = &rep.digest {
+            println!("archive digest:               {d}");
+        }
+    }
+    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
+}
+
+fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
+    let r = agar::verify::inspect(archive, full, !common.quiet)?;
+    if common.json {
+        print_json(&r)?;
+    } else {
+        println!(
+            "archive:        {} ({} bytes{})",
+            r.archive,
+            r.file_bytes,
+            if r.compressed { ", gzip" } else { "" }
+        );
+        println!("chain_id:       {}", r.chain_id);
+        println!("initial_height: {}", r.initial_height);
+        println!("export height:  {}", r.export_height);
+        if let Some(t) = &r.genesis_time {
+            println!("genesis_time:   {t}");
+        }
+        println!("artifact mode:  {}", r.artifact_mode);
+        println!(
+            "genesis.json:   {} bytes, sha256 {}",
+            r.genesis_bytes, r.genesis_sha256
+        );
+        println!(
+            "export data:    {} entries ({} kv), {} bytes, {}",
+            r.export_data_entries,
+            r.kv_entries,
+            r.export_data_bytes,
+            r.swing_store_export_data_hash
+        );
+        for (k, s) in &r.artifacts {
+            println!(
+                "{:<15} {} artifacts, {} bytes",
+                format!("{k}s:"),
+                s.count,
+                s.bytes
+            );
+        }
+        println!("vats:");
+        for v in &r.vats {
+            println!(
+                "  {:<6} {} incarnation {} spans {}/{} recorded as artifacts, snapshot {}{}",
+                v.vat,
+                v.current_span
+                    .as_deref()
+                    .map_or("terminated".to_string(), |s| format!("current span {s},")),
+                v.incarnation.map_or("-".into(), |i| i.to_string()),
+                v.span_artifacts.len(),
+                v.spans_recorded,
+                v.snapshot_in_use.as_deref().unwrap_or("none"),
+                if v.snapshots_recorded > 0 {
+                    format!(" ({} snapshot records)", v.snapshots_recorded)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!("bundles:");
+        for b in &r.bundles {
+            println!("  {b}");
+        }
+        if let Some(p) = &r.provenance {
+            println!(
+                "edited from:    {} (edits sha256 {})",
+                p.parent, p.edits_sha256
+            );
+        }
+        match &r.digest {
+            Some(d) => println!("archive digest: {d}"),
+            None => println!(
+                "(artifact members not read; `agar verify` checks them and prints the digest)"
+            ),
+        }
+        for p in &r.problems {
+            println!("FAIL {p}");
+        }
+    }
+    Ok(if r.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    })
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.cmd {
+        Cmd::Pack(a) => cmd_pack(a),
+        Cmd::Verify {
+            archive,
+            expect,
+            common,
+        } => cmd_verify(&archive, expect.as_deref(), &common),
+        Cmd::Digest { archive, common } => cmd_digest(&archive, &common),
+        Cmd::Inspect {
+            archive,
+            verify,
+            common,
+        } => cmd_inspect(&archive, verify, &common),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<agar::Error>())
+                .map_or(exit::USAGE, |e| e.exit_code());
+            ExitCode::from(code as u8)
+        }
+    }
+}

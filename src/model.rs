@@ -1,0 +1,569 @@
+//! The swing-store export model, metadata only: export-data key families, the metadata
+//! records of transcript spans, heap snapshots and bundles, artifact names, artifact
+//! modes and which artifacts each mode requires (spec §3, §5, §6.4).
+//!
+//! Artifact *bytes* never live here; they stream from their source to their sink.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{bail, Error, Result};
+
+/// The artifact modes of the official exporter and importer, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArtifactMode {
+    Operational,
+    Replay,
+    Archival,
+    Debug,
+}
+
+impl ArtifactMode {
+    pub const ALL: [ArtifactMode; 4] = [
+        ArtifactMode::Operational,
+        ArtifactMode::Replay,
+        ArtifactMode::Archival,
+        ArtifactMode::Debug,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactMode::Operational => "operational",
+            ArtifactMode::Replay => "replay",
+            ArtifactMode::Archival => "archival",
+            ArtifactMode::Debug => "debug",
+        }
+    }
+    /// Whether an export holding `self` can be imported with `requested`
+    /// (import-kernel-db.js's sufficiency rule, spec §7.2).
+    pub fn satisfies(self, requested: ArtifactMode) -> bool {
+        match requested {
+            ArtifactMode::Operational | ArtifactMode::Debug => true,
+            ArtifactMode::Replay => self != ArtifactMode::Operational,
+            ArtifactMode::Archival => matches!(self, ArtifactMode::Archival | ArtifactMode::Debug),
+        }
+    }
+}
+
+impl fmt::Display for ArtifactMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ArtifactMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        ArtifactMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown artifact mode {s:?} (expected operational, replay, archival or debug)"
+                )
+            })
+    }
+}
+
+/// A vat ID as it appears in keys and names: non-empty, `[A-Za-z0-9_-]` only (no `.`,
+/// which would break the official `split('.')` name parsing, spec §10.13).
+pub fn valid_vat_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A canonical decimal position: digits, no leading zero (spec §10.13), below 2^53.
+pub fn parse_pos(s: &str) -> Option<u64> {
+    if s.is_empty()
+        || s.len() > 16
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|n| *n < (1u64 << 53))
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A bundle ID `b0-<64 hex>` or `b1-<128 hex>` (spec §4.3).
+pub fn valid_bundle_id(id: &str) -> bool {
+    match id.split_at_checked(3) {
+        Some(("b0-", h)) => is_hex(h, 64),
+        Some(("b1-", h)) => is_hex(h, 128),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub vat: String,
+    pub snap_pos: u64,
+    pub hash: String,
+    pub in_use: bool,
+}
+
+impl SnapshotRecord {
+    pub fn key(&self) -> String {
+        format!("snapshot.{}.{}", self.vat, self.snap_pos)
+    }
+    pub fn artifact_name(&self) -> String {
+        self.key()
+    }
+    /// The exporter's exact value text (spec §3.1).
+    pub fn value(&self) -> String {
+        format!(
+            "{{\"vatID\":\"{}\",\"snapPos\":{},\"hash\":\"{}\",\"inUse\":{}}}",
+            self.vat, self.snap_pos, self.hash, self.in_use as u8
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanRecord {
+    pub vat: String,
+    pub start_pos: u64,
+    pub end_pos: u64,
+    pub hash: String,
+    pub is_current: bool,
+    pub incarnation: u64,
+}
+
+impl SpanRecord {
+    pub fn key(&self) -> String {
+        if self.is_current {
+            format!("transcript.{}.current", self.vat)
+        } else {
+            format!("transcript.{}.{}", self.vat, self.start_pos)
+        }
+    }
+    pub fn artifact_name(&self) -> String {
+        format!(
+            "transcript.{}.{}.{}",
+            self.vat, self.start_pos, self.end_pos
+        )
+    }
+    pub fn value(&self) -> String {
+        format!(
+            "{{\"vatID\":\"{}\",\"startPos\":{},\"endPos\":{},\"hash\":\"{}\",\"isCurrent\":{},\"incarnation\":{}}}",
+            self.vat, self.start_pos, self.end_pos, self.hash, self.is_current as u8, self.incarnation
+        )
+    }
+    pub fn len(&self) -> u64 {
+        self.end_pos - self.start_pos
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A parsed artifact name (spec §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArtifactName {
+    Snapshot {
+        vat: String,
+        snap_pos: u64,
+    },
+    Transcript {
+        vat: String,
+        start_pos: u64,
+        end_pos: u64,
+    },
+    Bundle {
+        id: String,
+    },
+}
+
+impl ArtifactName {
+    pub fn parse(name: &str) -> Result<ArtifactName, String> {
+        let parts: Vec<&str> = name.split('.').collect();
+        match parts.as_slice() {
+            ["snapshot", vat, pos] if valid_vat_id(vat) => match parse_pos(pos) {
+                Some(snap_pos) => Ok(ArtifactName::Snapshot { vat: vat.to_string(), snap_pos }),
+                None => Err(format!("artifact name {name:?}: snapshot position {pos:?} is not a canonical decimal")),
+            },
+            ["transcript", vat, s, e] if valid_vat_id(vat) => match (parse_pos(s), parse_pos(e)) {
+                (Some(start_pos), Some(end_pos)) if start_pos <= end_pos => Ok(ArtifactName::Transcript {
+                    vat: vat.to_string(),
+                    start_pos,
+                    end_pos,
+                }),
+                _ => Err(format!("artifact name {name:?}: span bounds are not canonical decimals with start <= end")),
+            },
+            ["bundle", id] if valid_bundle_id(id) => Ok(ArtifactName::Bundle { id: id.to_string() }),
+            _ => Err(format!(
+                "artifact name {name:?} is not snapshot.<vatID>.<pos>, transcript.<vatID>.<start>.<end> or bundle.<b0-|b1-ID>"
+            )),
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ArtifactName::Snapshot { .. } => "snapshot",
+            ArtifactName::Transcript { .. } => "transcript",
+            ArtifactName::Bundle { .. } => "bundle",
+        }
+    }
+}
+
+impl fmt::Display for ArtifactName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArtifactName::Snapshot { vat, snap_pos } => write!(f, "snapshot.{vat}.{snap_pos}"),
+            ArtifactName::Transcript {
+                vat,
+                start_pos,
+                end_pos,
+            } => {
+                write!(f, "transcript.{vat}.{start_pos}.{end_pos}")
+            }
+            ArtifactName::Bundle { id } => write!(f, "bundle.{id}"),
+        }
+    }
+}
+
+/// The class of an export-data key (spec §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Kv,
+    Snapshot,
+    Transcript,
+    Bundle,
+}
+
+pub fn family(key: &str) -> Option<Family> {
+    match key.split_once('.').map(|(t, _)| t) {
+        Some("kv") => Some(Family::Kv),
+        Some("snapshot") => Some(Family::Snapshot),
+        Some("transcript") => Some(Family::Transcript),
+        Some("bundle") => Some(Family::Bundle),
+        _ => None,
+    }
+}
+
+/// Why a `kv.` key may not be in a canonical export, if it may not.
+pub fn kv_key_problem(key: &str) -> Option<&'static str> {
+    let sub = &key[3..];
+    if sub.starts_with("host.") {
+        Some("host.* keys are node-local (host.height, host.chainSends...), never consensus export data; the official importer fails on them. Remove the entry")
+    } else if sub.starts_with("local.") {
+        Some("local.* keys are node-local and never exported by the official exporter; they may differ between nodes. Remove the entry")
+    } else {
+        None
+    }
+}
+
+/// All metadata records of an export (every non-`kv.` export-data entry), parsed and
+/// cross-checked. Small: one record per span, snapshot and bundle.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub snapshots: BTreeMap<(String, u64), SnapshotRecord>,
+    /// `snapshot.<vat>.current` pointers: vat -> snapPos.
+    pub current_snapshot: BTreeMap<String, u64>,
+    pub spans: BTreeMap<(String, u64), SpanRecord>,
+    pub bundles: BTreeSet<String>,
+    /// The raw entries (key -> value), exactly as they go into export data.
+    pub entries: BTreeMap<String, String>,
+}
+
+fn json_obj(value: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_str::<serde_json::Value>(value).ok()? {
+        serde_json::Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn get_u64(m: &serde_json::Map<String, serde_json::Value>, k: &str) -> Option<u64> {
+    m.get(k)?.as_u64()
+}
+
+impl Metadata {
+    /// Add one non-kv entry. `loc` names the file or member for errors.
+    pub fn add(&mut self, loc: &str, key: &str, value: &str) -> Result<()> {
+        let at = || format!("{loc}: key {key:?}");
+        if self.entries.contains_key(key) {
+            return bail(
+                at(),
+                "duplicate export-data key (a full export holds each key once)",
+            );
+        }
+        let parts: Vec<&str> = key.split('.').collect();
+        match parts.as_slice() {
+            ["snapshot", vat, "current"] if valid_vat_id(vat) => {
+                let pos = value
+                    .strip_prefix(&format!("snapshot.{vat}."))
+                    .and_then(parse_pos)
+                    .ok_or_else(|| Error::invalid(at(), format!("value {value:?} must be \"snapshot.{vat}.<snapPos>\"")))?;
+                self.current_snapshot.insert(vat.to_string(), pos);
+            }
+            ["snapshot", vat, pos] if valid_vat_id(vat) => {
+                let snap_pos = parse_pos(pos).ok_or_else(|| Error::invalid(at(), "snapshot position is not a canonical decimal"))?;
+                let m = json_obj(value).ok_or_else(|| Error::invalid(at(), "value is not a JSON object"))?;
+                let rec = SnapshotRecord {
+                    vat: m.get("vatID").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    snap_pos: get_u64(&m, "snapPos").unwrap_or(u64::MAX),
+                    hash: m.get("hash").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    in_use: get_u64(&m, "inUse") == Some(1),
+                };
+                if rec.vat != *vat || rec.snap_pos != snap_pos {
+                    return bail(at(), format!("record says vatID {:?} snapPos {}, which disagrees with its key", rec.vat, rec.snap_pos));
+                }
+                if !is_hex(&rec.hash, 64) {
+                    return bail(at(), "snapshot hash is not 64 lowercase hex digits");
+                }
+                if rec.value() != value {
+                    return bail(at(), format!("value is not in the exporter's exact form {}", rec.value()));
+                }
+                self.snapshots.insert((rec.vat.clone(), snap_pos), rec);
+            }
+            ["transcript", vat, which] if valid_vat_id(vat) => {
+                let m = json_obj(value).ok_or_else(|| Error::invalid(at(), "value is not a JSON object"))?;
+                let rec = SpanRecord {
+                    vat: m.get("vatID").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    start_pos: get_u64(&m, "startPos").unwrap_or(u64::MAX),
+                    end_pos: get_u64(&m, "endPos").unwrap_or(u64::MAX),
+                    hash: m.get("hash").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                    is_current: get_u64(&m, "isCurrent") == Some(1),
+                    incarnation: get_u64(&m, "incarnation").unwrap_or(u64::MAX),
+                };
+                if rec.vat != *vat {
+                    return bail(at(), format!("record says vatID {:?}, which disagrees with its key", rec.vat));
+                }
+                if (*which == "current") != rec.is_current {
+                    return bail(at(), "isCurrent must be 1 exactly for the transcript.<vatID>.current key");
+                }
+                if *which != "current" && parse_pos(which) != Some(rec.start_pos) {
+                    return bail(at(), format!("key start position {which:?} disagrees with startPos {}", rec.start_pos));
+                }
+                if rec.start_pos > rec.end_pos || rec.end_pos >= (1 << 53) || rec.incarnation >= (1 << 53) {
+                    return bail(at(), "span bounds or incarnation out of range");
+                }
+                if !is_hex(&rec.hash, 64) {
+                    return bail(at(), "span hash is not 64 lowercase hex digits");
+                }
+                if rec.value() != value {
+                    return bail(at(), format!("value is not in the exporter's exact form {}", rec.value()));
+                }
+                let pk = (rec.vat.clone(), rec.start_pos);
+                if self.spans.contains_key(&pk) {
+                    return bail(at(), format!("a second span record for vat {} starting at {}", rec.vat, rec.start_pos));
+                }
+                self.spans.insert(pk, rec);
+            }
+            ["bundle", id] if valid_bundle_id(id) => {
+                if value != *id {
+                    return bail(at(), format!("a bundle record's value must equal its ID {id:?}"));
+                }
+                self.bundles.insert(id.to_string());
+            }
+            _ => {
+                return bail(
+                    at(),
+                    match family(key) {
+                        None => "unknown export-data family (expected kv., snapshot., transcript. or bundle.)",
+                        Some(Family::Kv) => "kv entries are not metadata",
+                        Some(_) => "malformed metadata key (vat IDs and bundle IDs must be well-formed, positions canonical decimals)",
+                    },
+                )
+            }
+        }
+        self.entries.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    /// Cross-record invariants (spec §9.5). Call once all entries are in.
+    pub fn check(&self, loc: &str) -> Result<()> {
+        let mut in_use: BTreeMap<&str, u64> = BTreeMap::new();
+        for rec in self.snapshots.values() {
+            if rec.in_use {
+                if let Some(prev) = in_use.insert(&rec.vat, rec.snap_pos) {
+                    return bail(
+                        format!("{loc}: key {:?}", rec.key()),
+                        format!(
+                            "vat {} has two in-use snapshots ({prev} and {})",
+                            rec.vat, rec.snap_pos
+                        ),
+                    );
+                }
+            }
+        }
+        for (vat, pos) in &self.current_snapshot {
+            if in_use.get(vat.as_str()) != Some(pos) {
+                return bail(
+                    format!("{loc}: key \"snapshot.{vat}.current\""),
+                    format!(
+                        "points at snapshot.{vat}.{pos}, which is not an in-use snapshot record"
+                    ),
+                );
+            }
+        }
+        for (vat, pos) in &in_use {
+            if !self.current_snapshot.contains_key(*vat) {
+                return bail(
+                    format!("{loc}: key \"snapshot.{vat}.{pos}\""),
+                    format!("in-use snapshot without a snapshot.{vat}.current record"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn current_span(&self, vat: &str) -> Option<&SpanRecord> {
+        self.spans
+            .range((vat.to_string(), 0)..=(vat.to_string(), u64::MAX))
+            .map(|(_, r)| r)
+            .find(|r| r.is_current)
+    }
+
+    /// The artifact names an export of `mode` must contain (for debug: the operational
+    /// minimum; debug may add more).
+    pub fn required_artifacts(&self, mode: ArtifactMode) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for id in &self.bundles {
+            out.insert(format!("bundle.{id}"));
+        }
+        for rec in self.snapshots.values().filter(|r| r.in_use) {
+            out.insert(rec.artifact_name());
+        }
+        let currents: BTreeMap<&str, &SpanRecord> = self
+            .spans
+            .values()
+            .filter(|r| r.is_current)
+            .map(|r| (r.vat.as_str(), r))
+            .collect();
+        for rec in self.spans.values() {
+            let Some(cur) = currents.get(rec.vat.as_str()) else {
+                continue;
+            };
+            let want = match mode {
+                ArtifactMode::Operational | ArtifactMode::Debug => rec.is_current,
+                ArtifactMode::Replay => rec.incarnation == cur.incarnation,
+                ArtifactMode::Archival => true,
+            };
+            if want {
+                out.insert(rec.artifact_name());
+            }
+        }
+        out
+    }
+
+    /// The record an artifact belongs to, checked for existence and bounds.
+    pub fn artifact_record(&self, name: &ArtifactName) -> Result<ArtifactRecord<'_>, String> {
+        match name {
+            ArtifactName::Snapshot { vat, snap_pos } => self
+                .snapshots
+                .get(&(vat.clone(), *snap_pos))
+                .map(ArtifactRecord::Snapshot)
+                .ok_or_else(|| {
+                    format!("no export-data record snapshot.{vat}.{snap_pos} for this artifact")
+                }),
+            ArtifactName::Transcript {
+                vat,
+                start_pos,
+                end_pos,
+            } => match self.spans.get(&(vat.clone(), *start_pos)) {
+                Some(r) if r.end_pos == *end_pos => Ok(ArtifactRecord::Span(r)),
+                Some(r) => Err(format!(
+                    "its span record {} ends at {}, not {end_pos}",
+                    r.key(),
+                    r.end_pos
+                )),
+                None => Err(format!(
+                    "no transcript span record for vat {vat} starting at {start_pos}"
+                )),
+            },
+            ArtifactName::Bundle { id } => {
+                if let Some(id) = self.bundles.get(id) {
+                    Ok(ArtifactRecord::Bundle(id))
+                } else {
+                    Err(format!(
+                        "no export-data record bundle.{id} for this artifact"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The artifact mode an artifact set represents: the strongest standard mode whose
+    /// set it equals exactly, else `debug` when it holds at least the operational set
+    /// plus extras (historical snapshots, spans of terminated vats...). Deterministic, so
+    /// one state packs to one archive whichever writer or mode label produced it.
+    pub fn infer_mode(&self, present: &BTreeSet<String>) -> Result<ArtifactMode, String> {
+        for mode in [
+            ArtifactMode::Archival,
+            ArtifactMode::Replay,
+            ArtifactMode::Operational,
+        ] {
+            if *present == self.required_artifacts(mode) {
+                return Ok(mode);
+            }
+        }
+        let op = self.required_artifacts(ArtifactMode::Operational);
+        let missing: Vec<&String> = op.difference(present).collect();
+        if missing.is_empty() {
+            return Ok(ArtifactMode::Debug);
+        }
+        let shown: Vec<&str> = missing.iter().take(10).map(|s| s.as_str()).collect();
+        Err(format!(
+            "{} artifact(s) required by every artifact mode are missing: {}{}",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 10 { ", ..." } else { "" }
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ArtifactRecord<'a> {
+    Snapshot(&'a SnapshotRecord),
+    Span(&'a SpanRecord),
+    Bundle(&'a String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            ArtifactName::parse("transcript.v1.3.4").unwrap(),
+            ArtifactName::Transcript {
+                vat: "v1".into(),
+                start_pos: 3,
+                end_pos: 4
+            }
+        );
+        assert!(ArtifactName::parse("transcript.v1.05.6").is_err());
+        assert!(ArtifactName::parse("transcript.v1.6.5").is_err());
+        assert!(ArtifactName::parse("snapshot.v1").is_err());
+        assert!(ArtifactName::parse("bundle.b2-00").is_err());
+        assert!(ArtifactName::parse("../etc/passwd").is_err());
+        for n in [
+            "snapshot.v10.42",
+            "transcript.v2.0.7",
+            "bundle.b0-f2b272a02ac9ed6c7fbcb31542d84846ab37d1867464683d8ca8f28b96736637",
+        ] {
+            assert_eq!(ArtifactName::parse(n).unwrap().to_string(), n);
+        }
+    }
+
+    #[test]
+    fn records_round_trip_exact_form() {
+        let mut m = Metadata::default();
+        let v = r#"{"vatID":"v1","snapPos":42,"hash":"4a35a76804001a432e8acd994904b43594b819c5c1e4fd23408b99a1e76467ce","inUse":1}"#;
+        m.add("t", "snapshot.v1.42", v).unwrap();
+        m.add("t", "snapshot.v1.current", "snapshot.v1.42").unwrap();
+        m.check("t").unwrap();
+        // same data, different field order: refused (not what the exporter writes)
+        let mut m2 = Metadata::default();
+        let v2 = r#"{"snapPos":42,"vatID":"v1","hash":"4a35a76804001a432e8acd994904b43594b819c5c1e4fd23408b99a1e76467ce","inUse":1}"#;
+        assert!(m2.add("t", "snapshot.v1.42", v2).is_err());
+        // key and record disagree
+        assert!(m2.add("t", "snapshot.v2.42", v).is_err());
+        // unknown family
+        assert!(m2.add("t", "other.x", "y").is_err());
+    }
+}

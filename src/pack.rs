@@ -1,0 +1,530 @@
+//! `pack`: any `StateSource` + genesis -> one canonical archive.
+//!
+//! Pass 1 reads the metadata and every artifact once (validating each against its
+//! export-data record and computing member digests, which the archive manifest, the
+//! first member, must list). Pass 2 streams the same bytes into the tar writer and
+//! re-checks every digest, so a source that changes between passes is caught. Memory:
+//! metadata records plus one buffer per stream; kv entries are never held unless the
+//! source's kv section is unsorted.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::archive::writer::{ArchiveWriter, Compression, Written};
+use crate::archive::*;
+use crate::error::{bail, Error, Result};
+use crate::genesis::{Genesis, EMPTY_EXPORT_DATA_HASH};
+use crate::gojson::{self, Entry};
+use crate::hashes::ArtifactChecker;
+use crate::model::{family, kv_key_problem, ArtifactMode, ArtifactName, Family, Metadata};
+use crate::progress::Progress;
+use crate::source::StateSource;
+
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    pub compression: Compression,
+    pub allow_height_mismatch: bool,
+    pub progress: bool,
+}
+
+/// What pack did, for humans and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackSummary {
+    pub digest: String,
+    pub output: Option<String>,
+    pub compressed: bool,
+    pub chain_id: String,
+    pub initial_height: u64,
+    pub export_height: u64,
+    pub artifact_mode: String,
+    pub swing_store_export_data_hash: String,
+    pub genesis_sha256: String,
+    pub export_data_entries: u64,
+    pub kv_entries: u64,
+    pub artifacts: usize,
+    pub artifact_bytes: u64,
+    pub tar_bytes: u64,
+    pub file_bytes: u64,
+    pub notes: Vec<String>,
+}
+
+/// Export data held for the canonical stream: metadata records always; kv entries only
+/// when the source's kv section was not sorted.
+struct DataPlan {
+    meta: Metadata,
+    kv_sorted: bool,
+    kv_held: Option<Vec<(String, String)>>,
+    inline: Option<Vec<(String, String)>>,
+    kv_entries: u64,
+}
+
+fn check_kv(loc: &str, e: &Entry) -> Result<()> {
+    if let Some(why) = kv_key_problem(&e.key) {
+        return bail(format!("{loc}: key {:?}", e.key), why);
+    }
+    Ok(())
+}
+
+fn scan(source: &mut dyn StateSource, inline: Option<Vec<(String, String)>>) -> Result<DataPlan> {
+    let mut meta = Metadata::default();
+    let mut prev: Option<String> = None;
+    let mut sorted = true;
+    let mut kv_entries = 0u64;
+    let mut seen_kv_dups = false;
+    let mut handle = |loc: &str, e: Entry, meta: &mut Metadata| -> Result<()> {
+        let Some(value) = e.value.as_deref() else {
+            return bail(
+                format!("{loc}: key {:?}", e.key),
+                "an entry without a value (a deletion) cannot be in a full export",
+            );
+        };
+        match family(&e.key) {
+            Some(Family::Kv) => {
+                check_kv(loc, &e)?;
+                kv_entries += 1;
+                if let Some(p) = &prev {
+                    if p.as_bytes() == e.key.as_bytes() {
+                        seen_kv_dups = true;
+                        return bail(
+                            format!("{loc}: key {:?}", e.key),
+                            "duplicate export-data key",
+                        );
+                    }
+                    if p.as_bytes() > e.key.as_bytes() {
+                        sorted = false;
+                    }
+                }
+                prev = Some(e.key);
+            }
+            _ => meta.add(loc, &e.key, value)?,
+        }
+        Ok(())
+    };
+    match &inline {
+        Some(entries) => {
+            for (k, v) in entries {
+                handle(
+                    "genesis.json inline swing_store_export_data",
+                    Entry {
+                        key: k.clone(),
+                        value: Some(v.clone()),
+                    },
+                    &mut meta,
+                )?;
+            }
+        }
+        None => source.for_each_entry(&mut |loc, e| handle(loc, e, &mut meta))?,
+    }
+    let _ = seen_kv_dups;
+    meta.check(&source.data_location())?;
+    let mut plan = DataPlan {
+        meta,
+        kv_sorted: sorted,
+        kv_held: None,
+        inline,
+        kv_entries,
+    };
+    if !sorted {
+        // hold kv entries and sort them (sorting in memory is the documented fallback)
+        let mut kv = Vec::with_capacity(kv_entries as usize);
+        let mut collect = |_: &str, e: Entry| -> Result<()> {
+            if family(&e.key) == Some(Family::Kv) {
+                kv.push((e.key, e.value.unwrap_or_default()));
+            }
+            Ok(())
+        };
+        match &plan.inline {
+            Some(entries) => {
+                for (k, v) in entries {
+                    collect(
+                        "",
+                        Entry {
+                            key: k.clone(),
+                            value: Some(v.clone()),
+                        },
+                    )?;
+                }
+            }
+            None => source.for_each_entry(&mut collect)?,
+        }
+        kv.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if let Some(w) = kv.windows(2).find(|w| w[0].0 == w[1].0) {
+            return bail(
+                source.data_location(),
+                format!("duplicate export-data key {:?}", w[0].0),
+            );
+        }
+        plan.kv_held = Some(kv);
+    }
+    Ok(plan)
+}
+
+/// Emit the canonical export data (Go-encoded lines, sorted bytewise by key).
+fn emit_canonical(
+    source: &mut dyn StateSource,
+    plan: &DataPlan,
+    out: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut line = Vec::new();
+    let mut put = |k: &str, v: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
+        line.clear();
+        gojson::encode_entry_into(&mut line, k.as_bytes(), Some(v.as_bytes()));
+        out(&line)
+    };
+    for (k, v) in plan
+        .meta
+        .entries
+        .iter()
+        .filter(|(k, _)| k.as_str() < kv_lower())
+    {
+        put(k, v, out)?;
+    }
+    match (&plan.kv_held, &plan.inline) {
+        (Some(kv), _) => {
+            for (k, v) in kv {
+                put(k, v, out)?;
+            }
+        }
+        (None, Some(entries)) => {
+            for (k, v) in entries
+                .iter()
+                .filter(|(k, _)| family(k) == Some(Family::Kv))
+            {
+                put(k, v, out)?;
+            }
+        }
+        (None, None) => {
+            debug_assert!(plan.kv_sorted);
+            source.for_each_entry(&mut |_, e| {
+                if family(&e.key) == Some(Family::Kv) {
+                    put(&e.key, e.value.as_deref().unwrap_or_default(), out)?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+    for (k, v) in plan
+        .meta
+        .entries
+        .iter()
+        .filter(|(k, _)| k.as_str() > kv_lower())
+    {
+        put(k, v, out)?;
+    }
+    Ok(())
+}
+
+fn kv_lower() -> &'static str {
+    "kv."
+}
+
+struct HashSink {
+    sha: Sha256,
+    size: u64,
+}
+
+/// Everything needed to write the archive, computed in pass 1.
+pub struct Plan {
+    pub manifest: ArchiveManifest,
+    pub manifest_bytes: Vec<u8>,
+    pub genesis_bytes: Vec<u8>,
+    pub export_manifest_bytes: Vec<u8>,
+    pub notes: Vec<String>,
+    data: DataPlan,
+}
+
+/// Pass 1: validate everything and compute every member digest.
+pub fn plan(
+    mut genesis: Genesis,
+    source: &mut dyn StateSource,
+    opts: &PackOptions,
+) -> Result<Plan> {
+    let mut notes = Vec::new();
+    let inline = genesis.take_inline_export_data()?;
+    let inline = if inline.is_empty() {
+        None
+    } else {
+        let mut has_data = false;
+        source.for_each_entry(&mut |_, _| {
+            has_data = true;
+            Ok(())
+        })?;
+        if has_data {
+            return bail(
+                &genesis.loc,
+                format!(
+                    "carries inline {} entries and the swing-store export also has export data; only one may hold the data",
+                    genesis.spelling.data_field()
+                ),
+            );
+        }
+        notes.push(format!(
+            "moved {} inline {} entries into export-data.jsonl",
+            inline.len(),
+            genesis.spelling.data_field()
+        ));
+        Some(inline)
+    };
+    let progress = Progress::bytes(opts.progress, "export data", 0);
+    let data = scan(source, inline)?;
+
+    // the canonical export data digest
+    let mut h = HashSink {
+        sha: Sha256::new(),
+        size: 0,
+    };
+    let mut entries = 0u64;
+    emit_canonical(source, &data, &mut |line| {
+        h.sha.update(line);
+        h.size += line.len() as u64;
+        entries += 1;
+        Ok(())
+    })?;
+    let data_sha = hex::encode(h.sha.finalize());
+    let data_hash = format!("sha256:{data_sha}");
+
+    // artifacts: names, records, mode
+    let mut names: BTreeMap<String, ArtifactName> = BTreeMap::new();
+    for n in source.artifact_names() {
+        let parsed =
+            ArtifactName::parse(&n).map_err(|e| Error::invalid(source.artifact_location(&n), e))?;
+        if let Err(e) = data.meta.artifact_record(&parsed) {
+            return bail(source.artifact_location(&n), e);
+        }
+        names.insert(n, parsed);
+    }
+    let present = names.keys().cloned().collect();
+    let mode = data
+        .meta
+        .infer_mode(&present)
+        .map_err(|e| Error::invalid(source.data_location(), e))?;
+    if let Some(declared) = source.declared_mode() {
+        if !mode.satisfies(declared) && declared != ArtifactMode::Debug {
+            let missing: Vec<String> = data
+                .meta
+                .required_artifacts(declared)
+                .difference(&present)
+                .take(5)
+                .cloned()
+                .collect();
+            return bail(
+                source.data_location(),
+                format!("the export says artifactMode {declared}, but it lacks artifacts that mode requires: {}", missing.join(", ")),
+            );
+        }
+        if declared != mode {
+            notes.push(format!("artifact mode: the export says {declared}; its artifacts are exactly the {mode} set, so the archive records {mode}"));
+        }
+    }
+
+    // heights
+    let initial_height = genesis.initial_height()?;
+    let export_height = match source.export_height() {
+        Some(h) if h + 1 != initial_height => {
+            if !opts.allow_height_mismatch {
+                return Err(Error::Refused(format!(
+                    "height mismatch: the swing-store state was exported at block {h}, but genesis initial_height {initial_height} needs an export at block {} (initial_height - 1). The genesis and the swing-store do not belong together; pass --allow-height-mismatch only for a rehearsal",
+                    initial_height - 1
+                )));
+            }
+            notes.push(format!(
+                "height mismatch allowed: export height {h}, initial_height {initial_height}"
+            ));
+            h
+        }
+        Some(h) => h,
+        None => initial_height - 1,
+    };
+
+    // the genesis hash
+    match genesis.export_data_hash()? {
+        None => notes.push(format!("genesis had no {}; set it to {data_hash}", genesis.spelling.hash_field())),
+        Some(h) if h == data_hash => {}
+        Some(h) if h == EMPTY_EXPORT_DATA_HASH && entries > 0 => {
+            if !source.replaces_skip_hash() {
+                return bail(
+                    genesis.field_loc(genesis.spelling.hash_field()),
+                    format!("is the hash of empty export data (agd export --swing-store-export-mode skip), but the swing-store export has {entries} entries. Pack from the node's DB with `agar pack --swing-store`, which replaces it, or use a genesis exported together with this swing-store"),
+                );
+            }
+            notes.push(format!("replaced the skip-mode (empty) genesis hash with the real export-data hash {data_hash}"));
+        }
+        Some(h) => {
+            return bail(
+                genesis.field_loc(genesis.spelling.hash_field()),
+                format!("is {h}, but the swing-store export data hashes to {data_hash}: the genesis and the export data do not belong together (or one was edited without the other)"),
+            )
+        }
+    }
+    genesis.set_export_data_hash(&data_hash)?;
+    let genesis_bytes = genesis.canonical_bytes();
+
+    // pass 1 over artifact bytes
+    let total: u64 = 0;
+    progress.phase("checking artifacts", total);
+    let mut artifact_members = Vec::with_capacity(names.len());
+    for (n, parsed) in &names {
+        let rec = data
+            .meta
+            .artifact_record(parsed)
+            .map_err(|e| Error::invalid(source.artifact_location(n), e))?;
+        let mut checker = ArtifactChecker::new(parsed, rec);
+        let loc = source.artifact_location(n);
+        {
+            let mut r = source.open_artifact(n)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let k = r.read(&mut buf).map_err(|e| Error::io_at(&loc, e))?;
+                if k == 0 {
+                    break;
+                }
+                checker
+                    .update(&buf[..k])
+                    .map_err(|e| Error::io_at(&loc, e))?;
+                progress.inc(k as u64);
+            }
+        }
+        let (sha, size, res) = checker.finish();
+        res.map_err(|e| Error::invalid(format!("{loc} (artifact {n})"), e))?;
+        artifact_members.push(Member {
+            name: format!("{ARTIFACT_PREFIX}{n}"),
+            size,
+            sha256: sha,
+        });
+    }
+    progress.finish();
+
+    let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
+    let export_manifest_bytes = export_manifest_bytes(initial_height, mode, &art_names);
+    let mut members = vec![
+        Member {
+            name: GENESIS_MEMBER.into(),
+            size: genesis_bytes.len() as u64,
+            sha256: crate::hashes::sha256_hex(&genesis_bytes),
+        },
+        Member {
+            name: EXPORT_MANIFEST_MEMBER.into(),
+            size: export_manifest_bytes.len() as u64,
+            sha256: crate::hashes::sha256_hex(&export_manifest_bytes),
+        },
+        Member {
+            name: EXPORT_DATA_MEMBER.into(),
+            size: h.size,
+            sha256: data_sha,
+        },
+    ];
+    members.extend(artifact_members);
+    let manifest = ArchiveManifest {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        chain_id: genesis.chain_id()?.to_string(),
+        initial_height,
+        export_height,
+        artifact_mode: mode.to_string(),
+        swing_store_export_data_hash: data_hash,
+        export_data_entries: entries,
+        members,
+        provenance: None,
+    };
+    let manifest_bytes = manifest.canonical_bytes();
+    Ok(Plan {
+        manifest,
+        manifest_bytes,
+        genesis_bytes,
+        export_manifest_bytes,
+        notes,
+        data,
+    })
+}
+
+/// Pass 2: write the archive exactly as planned.
+pub fn write(
+    plan: &Plan,
+    source: &mut dyn StateSource,
+    dest: Option<&Path>,
+    opts: &PackOptions,
+) -> Result<Written> {
+    let total: u64 = plan.manifest.members.iter().map(|m| m.size).sum();
+    let progress = Progress::bytes(opts.progress, "writing", total);
+    let mut w = ArchiveWriter::create(dest, opts.compression)?;
+    w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
+    w.append_bytes(GENESIS_MEMBER, &plan.genesis_bytes)?;
+    w.append_bytes(EXPORT_MANIFEST_MEMBER, &plan.export_manifest_bytes)?;
+    progress.inc(plan.genesis_bytes.len() as u64);
+
+    // export data: the canonical lines, produced again and checked against pass 1
+    let dm = &plan.manifest.members[2];
+    let mut sha = Sha256::new();
+    w.begin(EXPORT_DATA_MEMBER, dm.size)?;
+    emit_canonical(source, &plan.data, &mut |line| {
+        sha.update(line);
+        progress.inc(line.len() as u64);
+        w.write_data(line)
+    })?;
+    w.end()?;
+    if hex::encode(sha.finalize()) != dm.sha256 {
+        return bail(
+            source.data_location(),
+            "export data changed while packing; nothing was written",
+        );
+    }
+    for m in &plan.manifest.members[3..] {
+        let name = m
+            .name
+            .strip_prefix(ARTIFACT_PREFIX)
+            .unwrap_or(&m.name)
+            .to_string();
+        let loc = source.artifact_location(&name);
+        let mut sha = Sha256::new();
+        {
+            let mut r = source.open_artifact(&name)?;
+            w.append(&m.name, m.size, &mut r, &mut |b| {
+                sha.update(b);
+                progress.inc(b.len() as u64);
+            })?;
+        }
+        if hex::encode(sha.finalize()) != m.sha256 {
+            return bail(loc, "artifact changed while packing; nothing was written");
+        }
+    }
+    progress.finish();
+    w.finish()
+}
+
+/// Plan and write in one go.
+pub fn pack(
+    genesis: Genesis,
+    source: &mut dyn StateSource,
+    dest: Option<&Path>,
+    opts: &PackOptions,
+) -> Result<PackSummary> {
+    let plan = plan(genesis, source, opts)?;
+    let written = write(&plan, source, dest, opts)?;
+    Ok(summary(&plan, &written))
+}
+
+pub fn summary(plan: &Plan, written: &Written) -> PackSummary {
+    let m = &plan.manifest;
+    PackSummary {
+        digest: written.digest.clone(),
+        output: written.path.as_ref().map(|p| p.display().to_string()),
+        compressed: written.file_bytes != written.tar_bytes,
+        chain_id: m.chain_id.clone(),
+        initial_height: m.initial_height,
+        export_height: m.export_height,
+        artifact_mode: m.artifact_mode.clone(),
+        swing_store_export_data_hash: m.swing_store_export_data_hash.clone(),
+        genesis_sha256: m.members[0].sha256.clone(),
+        export_data_entries: m.export_data_entries,
+        kv_entries: plan.data.kv_entries,
+        artifacts: m.members.len() - 3,
+        artifact_bytes: m.members[3..].iter().map(|x| x.size).sum(),
+        tar_bytes: written.tar_bytes,
+        file_bytes: written.file_bytes,
+        notes: plan.notes.clone(),
+    }
+}

@@ -1,0 +1,32 @@
+//! Input adapters produce a `StateSource`: export data entries and artifact streams.
+//! The pack pipeline consumes any of them (export directories of either dialect, a
+//! swing-store DB) the same way.
+
+use std::io::Read;
+
+use crate::error::Result;
+use crate::gojson::Entry;
+use crate::model::ArtifactMode;
+
+pub trait StateSource {
+    /// Where the export data comes from, for messages.
+    fn data_location(&self) -> String;
+    /// Call `f` for every export-data entry, in the source's order, with a location
+    /// string for messages (file and line). May be called more than once.
+    fn for_each_entry(&mut self, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()>;
+    /// The artifact names the source holds.
+    fn artifact_names(&self) -> Vec<String>;
+    /// Where an artifact comes from, for messages.
+    fn artifact_location(&self, name: &str) -> String;
+    /// Open an artifact's bytes.
+    fn open_artifact(&mut self, name: &str) -> Result<Box<dyn Read + '_>>;
+    /// The artifact mode the source claims, if it says.
+    fn declared_mode(&self) -> Option<ArtifactMode>;
+    /// The block height the source says it was exported at, if it says.
+    fn export_height(&self) -> Option<u64>;
+    /// Whether a genesis hash of empty data (`--swing-store-export-mode skip`) should be
+    /// replaced by the real hash (true for sources that read the DB directly).
+    fn replaces_skip_hash(&self) -> bool {
+        false
+    }
+}
