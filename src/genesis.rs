@@ -1,7 +1,10 @@
 //! genesis.json: strict loading (no duplicate keys, number literals kept exactly), the
 //! swingset fields in either spelling (spec §7.5), and the canonical form: object keys
-//! sorted bytewise, compact, jq's string escaping, a final newline. For any input whose
-//! numbers jq prints unchanged this is byte-identical to `jq -S -c -M .`, so the Cosmos
+//! sorted bytewise, compact, jq's string escaping, a final newline. Number literals are
+//! kept as written (never through f64), except that an exponent is normalised to
+//! `e+N`/`e-N` (serde_json's arbitrary-precision form; Cosmos genesis files written by
+//! Go hold integers and decimal strings, never exponents). For any input whose numbers
+//! jq prints unchanged this is byte-identical to `jq -S -c -M .`, so the Cosmos
 //! `jq -S -c -M . genesis.json | sha256sum` ritual gives the archive's member digest.
 
 use std::collections::HashSet;
@@ -337,7 +340,7 @@ mod tests {
         let v = parse_strict("t", br#"{"b":1.50,"a":[1e2,-0,12345678901234567890123],"\u00e9":"<&>\u007f\u2028","c":"\b\f\u0001"}"#).unwrap();
         assert_eq!(
             String::from_utf8(canonical_bytes(&v)).unwrap(),
-            "{\"a\":[1e2,-0,12345678901234567890123],\"b\":1.50,\"c\":\"\\b\\f\\u0001\",\"é\":\"<&>\\u007f\u{2028}\"}\n"
+            "{\"a\":[1e+2,-0,12345678901234567890123],\"b\":1.50,\"c\":\"\\b\\f\\u0001\",\"é\":\"<&>\\u007f\u{2028}\"}\n"
         );
     }
 

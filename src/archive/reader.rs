@@ -256,7 +256,7 @@ impl ArchiveReader {
         if got != m.sha256 {
             self.problem(
                 member_loc(&self.path, &m.name),
-                format!("SHA-256 is {got}, the archive manifest says {}", m.sha256),
+                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
             )?;
         }
         Ok((m, bytes))
@@ -439,7 +439,7 @@ impl ArchiveReader {
         if got != m.sha256 {
             self.problem(
                 loc.clone(),
-                format!("SHA-256 is {got}, the archive manifest says {}", m.sha256),
+                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
             )?;
         }
         let hash = format!("sha256:{got}");
@@ -520,7 +520,7 @@ impl ArchiveReader {
                 ok = false;
                 self.problem(
                     loc.clone(),
-                    format!("SHA-256 is {sha}, the archive manifest says {}", m.sha256),
+                    format!("SHA-256 is {sha}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
                 )?;
             }
             if let Err(e) = res {

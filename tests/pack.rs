@@ -1,0 +1,599 @@
+//! `agar pack` / `verify` / `digest` / `inspect` on the real fixtures (issue 2).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn tiny(rel: &str) -> std::path::PathBuf {
+    fx(&format!("tiny/{rel}"))
+}
+
+#[test]
+fn go_and_js_layouts_give_one_digest_in_every_agd_mode() {
+    let t = tempfile::tempdir().unwrap();
+    for mode in ["operational", "debug"] {
+        let go = pack_dir(
+            &tiny(&format!("genesis/{mode}")),
+            &t.path().join(format!("go-{mode}.tar.gz")),
+        );
+        let js = pack_js(
+            &tiny(&format!("genesis/{mode}/genesis.json")),
+            &tiny(&format!("export/{mode}")),
+            &t.path().join(format!("js-{mode}.tar.gz")),
+        );
+        assert_eq!(go, js, "mode {mode}");
+    }
+}
+
+#[test]
+fn export_data_member_hash_is_the_fixture_genesis_hash() {
+    let t = tempfile::tempdir().unwrap();
+    for fxname in ["tiny", "pruned"] {
+        let out = t.path().join(format!("{fxname}.tar"));
+        pack_js(
+            &fx(&format!("{fxname}/genesis/operational/genesis.json")),
+            &fx(&format!("{fxname}/export/operational")),
+            &out,
+        );
+        let members = tar_members(&std::fs::read(&out).unwrap());
+        let (_, data) = members
+            .iter()
+            .find(|(n, _)| n == "swing-store/export-data.jsonl")
+            .unwrap();
+        // shared/fixtures/README.md: genesis hash for tiny and pruned (Go >= 1.22 encoding)
+        assert_eq!(
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data)),
+            "b8e9a4e6229d4c5682284121f41b4c2133bfbc86544e2cdd342dce6e593ad5f2"
+        );
+        // and it is byte-identical to agd's genesis-layout file
+        assert_eq!(
+            data,
+            &std::fs::read(fx(&format!(
+                "{fxname}/genesis/operational/swing-store/export-data.jsonl"
+            )))
+            .unwrap()
+        );
+    }
+}
+
+#[test]
+fn go_canonical_encoding_vectors_from_the_encoding_fixture() {
+    // JS-written export data, re-encoded with our Go encoder and sorted, must equal the
+    // Go-canonical file checked with real Go (spec §12).
+    let js = std::fs::read(fx("encoding/js-export-debug/export-data.jsonl")).unwrap();
+    let mut lines: Vec<(String, Vec<u8>)> = js
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let e = agar::gojson::decode_line(l).unwrap();
+            let enc =
+                agar::gojson::encode_entry(e.key.as_bytes(), e.value.as_deref().map(str::as_bytes));
+            (e.key, enc)
+        })
+        .collect();
+    lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let out: Vec<u8> = lines.into_iter().flat_map(|(_, l)| l).collect();
+    let want = std::fs::read(fx("encoding/go-canonical-export-data.jsonl")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&want)
+    );
+    assert_eq!(
+        sha256_file(&fx("encoding/go-canonical-export-data.jsonl")),
+        "5e77fd641cfaa4533c9fd9fa3cc2eac7289481c5c9c11d58f77b3b3bbc3cbb37"
+    );
+    // the tiny fixture's edge cases, line by line against agd's layout
+    let js = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
+    let go =
+        std::fs::read_to_string(tiny("genesis/operational/swing-store/export-data.jsonl")).unwrap();
+    let go_lines: std::collections::BTreeSet<&str> = go.lines().collect();
+    for l in js.lines() {
+        let e = agar::gojson::decode_line(l.as_bytes()).unwrap();
+        let enc =
+            agar::gojson::encode_entry(e.key.as_bytes(), e.value.as_deref().map(str::as_bytes));
+        let enc = String::from_utf8(enc).unwrap();
+        assert!(
+            go_lines.contains(enc.trim_end_matches('\n')),
+            "{l} -> {enc}"
+        );
+    }
+}
+
+#[test]
+fn packing_twice_is_byte_identical_and_gzip_digest_matches_stock_tools() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a.tar.gz");
+    let b = t.path().join("b.tgz");
+    let da = pack_dir(&tiny("genesis/debug"), &a);
+    let db = last_line(&ok(&[
+        "pack",
+        p(&tiny("genesis/debug")),
+        "-o",
+        p(&b),
+        "--threads",
+        "1",
+        "-q",
+    ]));
+    assert_eq!(da, db);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "gzip bytes differ between thread counts"
+    );
+    let plain = gunzip(&std::fs::read(&a).unwrap());
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plain)),
+        da
+    );
+    if have("gzip") && have("sha256sum") {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -dc '{}' | sha256sum", a.display()))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap(),
+            da
+        );
+    } else {
+        eprintln!(
+            "gzip/sha256sum not installed: stock-tool check skipped (flate2 check above ran)"
+        );
+    }
+    // an uncompressed archive of the same state has the same digest and equals the gunzip
+    let c = t.path().join("c.tar");
+    assert_eq!(pack_dir(&tiny("genesis/debug"), &c), da);
+    assert_eq!(std::fs::read(&c).unwrap(), plain);
+    // stdout output is the same tar
+    let o = agar(&["pack", p(&tiny("genesis/debug")), "-o", "-", "-q"]);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, plain);
+}
+
+#[test]
+fn members_are_canonical_and_readable_by_independent_readers() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("x.tar");
+    pack_dir(&tiny("genesis/debug"), &out);
+    let bytes = std::fs::read(&out).unwrap();
+    let members = tar_members(&bytes);
+    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[..4],
+        [
+            "genesis-archive.json",
+            "genesis.json",
+            "swing-store/export-manifest.json",
+            "swing-store/export-data.jsonl"
+        ]
+    );
+    let arts: Vec<&str> = names[4..].to_vec();
+    let mut sorted = arts.clone();
+    sorted.sort();
+    assert_eq!(arts, sorted);
+    assert_eq!(arts.len(), 30);
+    // every artifact is byte-identical to the official export's file
+    for (n, data) in &members[4..] {
+        let file = n.strip_prefix("swing-store/").unwrap();
+        assert_eq!(
+            data,
+            &std::fs::read(tiny(&format!("export/debug/{file}"))).unwrap(),
+            "{n}"
+        );
+    }
+    // genesis member equals `jq -S -c -M .` of the input (golden output of jq 1.6)
+    assert_eq!(
+        members[1].1,
+        std::fs::read(fx("jq/tiny-debug.jq.json")).unwrap()
+    );
+    // the export manifest is what the JS importer and agd's Go reader accept
+    let em: serde_json::Value = serde_json::from_slice(&members[2].1).unwrap();
+    assert_eq!(em["blockHeight"], 28);
+    assert_eq!(em["data"], "export-data.jsonl");
+    assert_eq!(em["artifacts"].as_array().unwrap().len(), 30);
+    assert_eq!(em["artifactMode"], "debug");
+    // archive manifest lists sizes and digests of members 2..n
+    let am: serde_json::Value = serde_json::from_slice(&members[0].1).unwrap();
+    let listed = am["members"].as_array().unwrap();
+    assert_eq!(listed.len(), members.len() - 1);
+    for (l, (n, data)) in listed.iter().zip(&members[1..]) {
+        assert_eq!(l["name"], n.as_str());
+        assert_eq!(l["size"], data.len() as u64);
+        assert_eq!(
+            l["sha256"],
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data)).as_str()
+        );
+    }
+    assert_eq!(am["export_height"], 27);
+    assert_eq!(am["initial_height"], 28);
+    assert!(am["provenance"].is_null());
+    // GNU tar and Python's tarfile list the same names (long b1 names via PAX)
+    if have("tar") {
+        let o = std::process::Command::new("tar")
+            .arg("tf")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(listed, names);
+    }
+    if have("python3") {
+        let o = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import sys,tarfile; t=tarfile.open(sys.argv[1]); print('\\n'.join(m.name for m in t.getmembers() if m.isfile()))")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(listed, names);
+    }
+}
+
+#[test]
+fn genesis_canonical_form_equals_jq_on_edge_cases() {
+    let g = std::fs::read(fx("jq/edge-genesis.json")).unwrap();
+    let want = std::fs::read(fx("jq/edge-genesis.jq.json")).unwrap();
+    let parsed = agar::genesis::Genesis::from_bytes("edge", &g).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.canonical_bytes()),
+        String::from_utf8_lossy(&want)
+    );
+    if have("jq") {
+        let o = std::process::Command::new("jq")
+            .args(["-S", "-c", "-M", "."])
+            .arg(fx("jq/edge-genesis.json"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.stdout, want,
+            "installed jq disagrees with the stored jq 1.6 output"
+        );
+    }
+}
+
+#[test]
+fn camel_case_genesis_keeps_its_spelling() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("c.tar");
+    let d = pack_js(
+        &tiny("genesis/operational/genesis.camelcase.json"),
+        &tiny("export/operational"),
+        &out,
+    );
+    let snake = pack_js(
+        &tiny("genesis/operational/genesis.json"),
+        &tiny("export/operational"),
+        &t.path().join("s.tar"),
+    );
+    assert_ne!(d, snake, "the spelling is part of the genesis bytes");
+    let members = tar_members(&std::fs::read(&out).unwrap());
+    assert_eq!(
+        members[1].1,
+        std::fs::read(fx("jq/tiny-operational-camel.jq.json")).unwrap()
+    );
+    ok(&["verify", p(&out), "--expect", &d]);
+}
+
+#[test]
+fn inline_export_data_is_moved_into_the_export_data_member() {
+    let t = tempfile::tempdir().unwrap();
+    // an older-format genesis: entries inline, no hash; the swing-store dir has no data
+    let mut g: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tiny("genesis/operational/genesis.json")).unwrap())
+            .unwrap();
+    let data = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = data
+        .lines()
+        .map(|l| {
+            let e = agar::gojson::decode_line(l.as_bytes()).unwrap();
+            serde_json::json!({"key": e.key, "value": e.value})
+        })
+        .collect();
+    let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
+    sw.insert(
+        "swing_store_export_data".into(),
+        serde_json::Value::Array(entries),
+    );
+    sw.remove("swing_store_export_data_hash");
+    let gpath = t.path().join("genesis.json");
+    std::fs::write(&gpath, serde_json::to_vec(&g).unwrap()).unwrap();
+    let ss = t.path().join("ss");
+    copy_dir(&tiny("export/operational"), &ss);
+    std::fs::remove_file(ss.join("export-data.jsonl")).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ss.join("export-manifest.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("data");
+    std::fs::write(
+        ss.join("export-manifest.json"),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    let d = pack_js(&gpath, &ss, &t.path().join("inline.tar"));
+    let reference = pack_js(
+        &tiny("genesis/operational/genesis.json"),
+        &tiny("export/operational"),
+        &t.path().join("ref.tar"),
+    );
+    assert_eq!(
+        d, reference,
+        "inline data packs to the same archive as the hash form"
+    );
+}
+
+#[test]
+fn encoding_fixture_dialects_pack_and_verify() {
+    let t = tempfile::tempdir().unwrap();
+    // a minimal genesis for the encoding store (blockHeight 42)
+    let g = serde_json::json!({"chain_id": "enc", "initial_height": "43", "genesis_time": "2026-01-01T00:00:00Z",
+        "app_state": {"swingset": {"swing_store_export_data": [], "swing_store_export_data_hash": "sha256:5e77fd641cfaa4533c9fd9fa3cc2eac7289481c5c9c11d58f77b3b3bbc3cbb37"}}});
+    let gpath = t.path().join("g.json");
+    std::fs::write(&gpath, serde_json::to_vec(&g).unwrap()).unwrap();
+    let js = pack_js(
+        &gpath,
+        &fx("encoding/js-export-debug"),
+        &t.path().join("js.tar"),
+    );
+    let go = pack_js(
+        &gpath,
+        &fx("encoding/genesis-style-swing-store"),
+        &t.path().join("go.tar"),
+    );
+    assert_ne!(
+        js, go,
+        "debug export has two more transcript spans than the operational one"
+    );
+    let info = ok(&["inspect", p(&t.path().join("js.tar")), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(
+        v["artifact_mode"], "archival",
+        "the debug export of this store holds exactly the archival set"
+    );
+    assert_eq!(v["initial_height"], 43);
+    ok(&["verify", p(&t.path().join("go.tar")), "--expect", &go]);
+}
+
+#[test]
+fn json_output_and_digest_command() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("a.tar.gz");
+    let s = ok(&[
+        "pack",
+        p(&tiny("genesis/operational")),
+        "-o",
+        p(&out),
+        "--json",
+        "-q",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(v["chain_id"], "fixturegen-tiny");
+    assert_eq!(v["initial_height"], 28);
+    assert_eq!(v["artifact_mode"], "operational");
+    assert_eq!(v["artifacts"], 8);
+    assert_eq!(v["export_data_entries"], 457);
+    assert_eq!(
+        v["swing_store_export_data_hash"],
+        "sha256:b8e9a4e6229d4c5682284121f41b4c2133bfbc86544e2cdd342dce6e593ad5f2"
+    );
+    let digest = v["digest"].as_str().unwrap().to_string();
+    let d = ok(&["digest", p(&out)]);
+    assert!(
+        d.contains(&format!("archive digest:               {digest}")),
+        "{d}"
+    );
+    assert!(
+        d.contains("swing_store_export_data_hash: sha256:b8e9a4e6"),
+        "{d}"
+    );
+    let genesis_sha = v["genesis_sha256"].as_str().unwrap();
+    assert!(d.contains(genesis_sha));
+    // the genesis member digest is the `jq -S -c -M . genesis.json | sha256sum` value
+    assert_eq!(genesis_sha, sha256_file(&fx("jq/tiny-operational.jq.json")));
+    let insp = ok(&["inspect", p(&out), "--json"]);
+    let iv: serde_json::Value = serde_json::from_str(&insp).unwrap();
+    assert_eq!(iv["vats"].as_array().unwrap().len(), 5);
+    assert_eq!(iv["artifacts"]["transcript"]["count"], 4);
+    assert_eq!(iv["bundles"].as_array().unwrap().len(), 2);
+}
+
+/// Format stability: the canonical archive of the tiny fixture. If this changes, the
+/// archive format changed: every published digest would change, so FORMAT.md's version
+/// must be bumped too.
+#[test]
+fn format_is_stable_tiny_golden_digest() {
+    let t = tempfile::tempdir().unwrap();
+    let d = pack_dir(&tiny("genesis/operational"), &t.path().join("g.tar"));
+    assert_eq!(
+        d,
+        "1f1a87da701c28e59f42699da64f1746871f3814dcd936e6b2239f0ce3a2b7da"
+    );
+    let ex = pack_dir(&repo("examples/tiny-export"), &t.path().join("e.tar"));
+    assert_eq!(
+        ex, d,
+        "examples/tiny-export is the tiny fixture's agd export"
+    );
+}
+
+fn write_fixture_copy(dst: &Path) {
+    copy_dir(&tiny("genesis/operational"), dst);
+}
+
+#[test]
+fn pack_refuses_broken_inputs_and_leaves_no_output() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out.tar.gz");
+    let check = |dir: &Path, want: &str, code: i32| {
+        let o = agar(&["pack", p(dir), "-o", p(&out), "-q"]);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "want {want:?} in:\n{}",
+            stderr(&o)
+        );
+        assert!(!out.exists(), "partial output left behind");
+        let leftovers: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("agar-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left behind");
+    };
+    // corrupted artifact: one byte flipped in a transcript span
+    let d = t.path().join("corrupt");
+    write_fixture_copy(&d);
+    let f = d.join("swing-store/2-transcript.v1.43.47");
+    let mut b = std::fs::read(&f).unwrap();
+    b[10] ^= 0x20;
+    std::fs::write(&f, b).unwrap();
+    check(&d, "transcript.v1.43.47", 3);
+    // corrupted snapshot
+    let d = t.path().join("corrupt-snap");
+    write_fixture_copy(&d);
+    let f = d.join("swing-store/0-snapshot.v1.42");
+    let mut b = std::fs::read(&f).unwrap();
+    b[100] ^= 1;
+    std::fs::write(&f, b).unwrap();
+    check(&d, "snapshot bytes hash to", 3);
+    // missing artifact (removed from the manifest and the directory)
+    let d = t.path().join("missing");
+    write_fixture_copy(&d);
+    let mpath = d.join("swing-store/export-manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["artifacts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a[0] != "snapshot.v2.40");
+    std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::remove_file(d.join("swing-store/1-snapshot.v2.40")).unwrap();
+    check(&d, "snapshot.v2.40", 3);
+    // a file the manifest names but that is gone
+    let d = t.path().join("gone");
+    write_fixture_copy(&d);
+    std::fs::remove_file(d.join("swing-store/1-snapshot.v2.40")).unwrap();
+    check(&d, "1-snapshot.v2.40", 2);
+    // a kv.host. key in export data (genesis hash recomputed so that only the key is wrong)
+    let d = t.path().join("host");
+    write_fixture_copy(&d);
+    let dpath = d.join("swing-store/export-data.jsonl");
+    let mut data = std::fs::read_to_string(&dpath).unwrap();
+    data = data.replacen(
+        "[\"kv.activityhash\"",
+        "[\"kv.host.height\",\"27\"]\n[\"kv.activityhash\"",
+        1,
+    );
+    std::fs::write(&dpath, &data).unwrap();
+    check(&d, "kv.host.height", 3);
+    // a genesis whose hash disagrees with the export data
+    let d = t.path().join("hash");
+    write_fixture_copy(&d);
+    let gp = d.join("genesis.json");
+    let g = std::fs::read_to_string(&gp)
+        .unwrap()
+        .replace("b8e9a4e6229d", "b8e9a4e6229e");
+    std::fs::write(&gp, g).unwrap();
+    check(&d, "do not belong together", 3);
+    // a JS export whose height does not match the genesis
+    let o = agar(&[
+        "pack",
+        "--genesis",
+        p(&fx("encoding/../tiny/genesis/operational/genesis.json")),
+        "--swing-store-export",
+        p(&fx("encoding/js-export-debug")),
+        "-o",
+        p(&out),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("height mismatch"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // an existing output is not overwritten without --force
+    std::fs::write(&out, b"precious").unwrap();
+    let o = agar(&["pack", p(&tiny("genesis/operational")), "-o", p(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    ok(&[
+        "pack",
+        p(&tiny("genesis/operational")),
+        "-o",
+        p(&out),
+        "-q",
+        "--force",
+    ]);
+}
+
+#[test]
+fn verify_catches_a_flipped_byte_in_every_member_kind_and_a_wrong_expect() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("a.tar");
+    let digest = pack_dir(&tiny("genesis/debug"), &out);
+    ok(&["verify", p(&out), "--expect", &digest]);
+    let bytes = std::fs::read(&out).unwrap();
+    let wrong = "0".repeat(64);
+    let o = agar(&["verify", p(&out), "--expect", &wrong]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("--expect"), "{}", stdout(&o));
+    // locate members with the tar crate and flip one content byte in each kind
+    let mut a = tar::Archive::new(&bytes[..]);
+    let mut spots = Vec::new();
+    for e in a.entries().unwrap() {
+        let e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        spots.push((name, e.raw_file_position(), e.size()));
+    }
+    let kinds = [
+        "genesis-archive.json",
+        "genesis.json",
+        "export-manifest.json",
+        "export-data.jsonl",
+        "bundle.b0",
+        "bundle.b1",
+        "snapshot.",
+        "transcript.",
+    ];
+    for kind in kinds {
+        let (name, pos, size) = spots
+            .iter()
+            .find(|(n, _, _)| n.contains(kind))
+            .unwrap()
+            .clone();
+        let mut b = bytes.clone();
+        let at = (pos + size / 2) as usize;
+        b[at] ^= 0x01;
+        let f = t.path().join("flipped.tar");
+        std::fs::write(&f, &b).unwrap();
+        let o = agar(&["verify", p(&f)]);
+        assert_eq!(o.status.code(), Some(1), "{kind}: {}", stdout(&o));
+        let text = stdout(&o);
+        let short = name.rsplit('/').next().unwrap();
+        assert!(
+            text.contains(short),
+            "{kind}: problem does not name {name}:\n{text}"
+        );
+        assert!(text.contains("FAIL"), "{text}");
+    }
+    // a flipped byte in a header
+    let (_, pos, _) = spots[5].clone();
+    let mut b = bytes.clone();
+    b[pos as usize - 512 + 3] ^= 0x01;
+    let f = t.path().join("hdr.tar");
+    std::fs::write(&f, &b).unwrap();
+    let o = agar(&["verify", p(&f)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("checksum") || stdout(&o).contains("header"),
+        "{}",
+        stdout(&o)
+    );
+}
