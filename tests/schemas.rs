@@ -1,0 +1,63 @@
+//! The JSON members agar writes validate against the schemas in schemas/.
+
+mod common;
+
+use common::*;
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo(&format!("schemas/{name}"))).unwrap()).unwrap();
+    jsonschema::validator_for(&s).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:#?}");
+}
+
+#[test]
+fn archive_members_validate() {
+    let t = tempfile::tempdir().unwrap();
+    let manifest = schema("genesis-archive.schema.json");
+    let genesis = schema("genesis.schema.json");
+    let em = schema("export-manifest.schema.json");
+    let line = schema("export-data-line.schema.json");
+    for (g, ss) in [
+        (
+            "tiny/genesis/debug/genesis.json",
+            "tiny/genesis/debug/swing-store",
+        ),
+        (
+            "tiny/genesis/operational/genesis.camelcase.json",
+            "tiny/export/operational",
+        ),
+    ] {
+        let out = t.path().join("a.tar");
+        let _ = std::fs::remove_file(&out);
+        pack_js(&fx(g), &fx(ss), &out);
+        let members = tar_members(&std::fs::read(&out).unwrap());
+        let json =
+            |i: usize| -> serde_json::Value { serde_json::from_slice(&members[i].1).unwrap() };
+        assert_valid(&manifest, &json(0), "genesis-archive.json");
+        assert_valid(&genesis, &json(1), "genesis.json");
+        assert_valid(&em, &json(2), "export-manifest.json");
+        for l in members[3]
+            .1
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let v: serde_json::Value = serde_json::from_slice(l).unwrap();
+            assert_valid(&line, &v, &String::from_utf8_lossy(l));
+        }
+    }
+    // and the schemas are not vacuous: a broken manifest fails
+    let mut bad = serde_json::json!({"format": "agar-genesis-archive", "version": 2});
+    assert!(!manifest.is_valid(&bad));
+    bad["version"] = 1.into();
+    assert!(!manifest.is_valid(&bad), "missing required keys must fail");
+    assert!(!line.is_valid(&serde_json::json!(["kv.host.height", "27"])));
+    assert!(!line.is_valid(&serde_json::json!(["other.x", "1"])));
+}
