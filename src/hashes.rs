@@ -212,9 +212,9 @@ pub fn check_b1<R: Read + Seek>(id_hex: &str, zip_bytes: R) -> Result<(), String
 const BUNDLE_SPOOL_MEM: usize = 8 << 20;
 
 enum Kind {
+    /// The snapshot hash is the SHA-256 of the raw bytes: the member digest itself.
     Snapshot {
         expect: String,
-        h: Sha256,
     },
     Span {
         span: SpanRecord,
@@ -249,7 +249,6 @@ impl ArtifactChecker {
         let kind = match rec {
             ArtifactRecord::Snapshot(s) => Kind::Snapshot {
                 expect: s.hash.clone(),
-                h: Sha256::new(),
             },
             ArtifactRecord::Span(s) => Kind::Span {
                 span: s.clone(),
@@ -279,7 +278,7 @@ impl ArtifactChecker {
         self.sha.update(data);
         self.size += data.len() as u64;
         match &mut self.kind {
-            Kind::Snapshot { h, .. } => h.update(data),
+            Kind::Snapshot { .. } => {}
             Kind::Bundle { spool, .. } => spool.write_all(data)?,
             Kind::Span { state, .. } => {
                 let mut rest = data;
@@ -305,9 +304,9 @@ impl ArtifactChecker {
     pub fn finish(self) -> (String, u64, Result<(), String>) {
         let sha = hex::encode(self.sha.finalize());
         let res = match self.kind {
-            Kind::Snapshot { expect, h } => {
-                let got = hex::encode(h.finalize());
-                if got == expect {
+            Kind::Snapshot { expect } => {
+                let got = &sha;
+                if *got == expect {
                     Ok(())
                 } else {
                     Err(format!(

@@ -2,6 +2,7 @@
 //! The byte-level format is specified in FORMAT.md.
 
 pub mod gz;
+pub mod pipe;
 pub mod reader;
 pub mod tar;
 pub mod writer;

@@ -30,7 +30,6 @@ struct Stream {
     sha: Sha256,
     pos: u64,
     progress: Progress,
-    raw_pos: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl Stream {
@@ -56,30 +55,6 @@ impl Stream {
         self.pos += buf.len() as u64;
         self.progress.inc(buf.len() as u64);
         Ok(())
-    }
-}
-
-/// Counts bytes read from the file (compressed position, for progress).
-struct CountingFile {
-    f: BufReader<File>,
-    pos: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl Read for CountingFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.f.read(buf)?;
-        self.pos.set(self.pos.get() + n as u64);
-        Ok(n)
-    }
-}
-
-impl BufRead for CountingFile {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.f.fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.pos.set(self.pos.get() + n as u64);
-        self.f.consume(n)
     }
 }
 
@@ -148,25 +123,20 @@ impl ArchiveReader {
         let loc = path.display().to_string();
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_bytes = f.metadata().map_err(|e| Error::io(path, e))?.len();
-        let raw_pos = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let mut br = CountingFile {
-            f: BufReader::with_capacity(1 << 20, f),
-            pos: raw_pos.clone(),
-        };
+        let mut br = BufReader::with_capacity(1 << 20, f);
         let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
         let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        let inner: Box<dyn Read> = if compressed {
+        let inner: Box<dyn Read + Send> = if compressed {
             Box::new(StrictGzReader::new(br).map_err(|e| Error::invalid(&loc, e.to_string()))?)
         } else {
             Box::new(br)
         };
         let progress = Progress::bytes(opts.progress, "reading", 0);
         let mut stream = Stream {
-            inner,
+            inner: Box::new(super::pipe::ReadAhead::new(inner)),
             sha: Sha256::new(),
             pos: 0,
             progress,
-            raw_pos,
         };
 
         // member 1: the archive manifest; its size comes from its own header
@@ -560,7 +530,6 @@ impl ArchiveReader {
             }
         }
         self.stream.progress.finish();
-        let _ = self.stream.raw_pos.get();
         Ok(ReadResult {
             digest: hex::encode(self.stream.sha.clone().finalize()),
             tar_bytes: self.stream.pos,

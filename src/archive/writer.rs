@@ -181,6 +181,13 @@ impl ArchiveWriter {
         drop(buffered);
         let mut file_bytes = tar_bytes;
         if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
+            // tempfile creates 0600; an archive is meant to be shared
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o644))
+                    .map_err(|e| Error::io(t.path(), e))?;
+            }
             t.as_file().sync_all().map_err(|e| Error::io(t.path(), e))?;
             file_bytes = t
                 .as_file()

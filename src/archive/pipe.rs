@@ -1,0 +1,130 @@
+//! Read-ahead on a second thread: decompression (and file reads) overlap with the
+//! hashing and checking the consumer does, using both cores for `verify` and `explode`.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+const BLOCK: usize = 1 << 20;
+const DEPTH: usize = 4;
+
+pub struct ReadAhead {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    pub fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, rx) = sync_channel(DEPTH);
+        let handle = std::thread::spawn(move || loop {
+            let mut buf = vec![0u8; BLOCK];
+            let mut filled = 0;
+            // fill whole blocks so the consumer sees few, large chunks
+            let res = loop {
+                match inner.read(&mut buf[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == BLOCK {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            buf.truncate(filled);
+            let end = filled == 0;
+            let msg = match res {
+                Err(e) => Err(e),
+                Ok(()) => Ok(buf),
+            };
+            let stop = msg.is_err() || end;
+            if tx.send(msg).is_err() || stop {
+                return;
+            }
+        });
+        ReadAhead {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(b)) if b.is_empty() => self.done = true,
+                Ok(Ok(b)) => {
+                    self.cur = b;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        // unblock the producer: drop our receiver by replacing it, then join
+        let (_tx, rx) = sync_channel(1);
+        drop(std::mem::replace(&mut self.rx, rx));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_bytes_and_errors_through() {
+        let data: Vec<u8> = (0..3 * BLOCK + 17).map(|i| (i % 251) as u8).collect();
+        let mut r = ReadAhead::new(Box::new(io::Cursor::new(data.clone())));
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("boom"));
+                }
+                let n = b.len().min(self.0);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut r = ReadAhead::new(Box::new(Failing(10)));
+        let mut out = Vec::new();
+        assert!(r
+            .read_to_end(&mut out)
+            .unwrap_err()
+            .to_string()
+            .contains("boom"));
+        // dropping early does not hang
+        let r = ReadAhead::new(Box::new(io::repeat(1)));
+        drop(r);
+    }
+}
