@@ -89,7 +89,7 @@ fn kv_ops_are_visible_and_hashes_recomputed() {
     let keys: Vec<String> = std::str::from_utf8(member(&ms, "swing-store/export-data.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| json_key(l))
+        .map(json_key)
         .collect();
     let mut sorted = keys.clone();
     sorted.sort();
