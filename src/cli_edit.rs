@@ -357,7 +357,7 @@ pub enum KvCmd {
 }
 
 fn plain(s: &str) -> String {
-    if s.chars().any(|c| c.is_control() || c == '"') || s.trim() != s || s.is_empty() {
+    if s.chars().any(char::is_control) || s.starts_with('"') || s.trim() != s || s.is_empty() {
         serde_json::to_string(s).unwrap_or_default()
     } else {
         s.to_string()
