@@ -6,11 +6,14 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod diff;
+pub mod edit;
 pub mod error;
 pub mod exportdir;
 pub mod genesis;
 pub mod gojson;
 pub mod hashes;
+pub mod kv;
 pub mod model;
 pub mod pack;
 pub mod progress;

@@ -1,5 +1,7 @@
 //! The `agar` command line: a thin layer over the library. Exit codes: see README.md.
 
+mod cli_edit;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -62,6 +64,15 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Apply replayable edits (kvStore, genesis, artifacts) and recompute every dependent
+    /// hash; print the new digest last. See EDITING.md.
+    Edit(Box<cli_edit::EditArgs>),
+    /// Compare two archives (or an archive and an agd export directory). Exit 0 equal,
+    /// 1 different, 2 usage/IO error, 3 bad input.
+    Diff(cli_edit::DiffArgs),
+    /// Read kvStore values from an archive.
+    #[command(subcommand)]
+    Kv(cli_edit::KvCmd),
 }
 
 #[derive(Args)]
@@ -358,6 +369,9 @@ fn run(cli: Cli) -> Result<i32> {
             verify,
             common,
         } => cmd_inspect(&archive, verify, &common),
+        Cmd::Edit(a) => cli_edit::cmd_edit(*a),
+        Cmd::Diff(a) => cli_edit::cmd_diff(a),
+        Cmd::Kv(c) => cli_edit::cmd_kv(c),
     }
 }
 

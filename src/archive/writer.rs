@@ -169,6 +169,13 @@ impl ArchiveWriter {
 
     /// Finish, make durable and move into place. On error nothing is left at `dest`.
     pub fn finish(self) -> Result<Written> {
+        self.finish_pending()?.persist()
+    }
+
+    /// Finish and make the temp file durable, but do not move it into place yet: the
+    /// caller can re-read [`Pending::temp_path`] (e.g. verify it) and then
+    /// [`Pending::persist`] it, or drop the `Pending` to discard it.
+    pub fn finish_pending(self) -> Result<Pending> {
         let loc = self.loc.clone();
         let tee = self.tar.finish().map_err(|e| Error::io(&loc, e))?;
         let digest = hex::encode(tee.sha.finalize());
@@ -180,7 +187,7 @@ impl ArchiveWriter {
         buffered.flush().map_err(|e| Error::io(&loc, e))?;
         drop(buffered);
         let mut file_bytes = tar_bytes;
-        if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
+        if let Some(t) = &self.temp {
             // tempfile creates 0600; an archive is meant to be shared
             #[cfg(unix)]
             {
@@ -194,6 +201,36 @@ impl ArchiveWriter {
                 .metadata()
                 .map_err(|e| Error::io(t.path(), e))?
                 .len();
+        }
+        Ok(Pending {
+            written: Written {
+                digest,
+                tar_bytes,
+                file_bytes,
+                path: self.dest.clone(),
+            },
+            temp: self.temp,
+            dest: self.dest,
+        })
+    }
+}
+
+/// A finished, durable archive still in its temp file (dropping it removes the file).
+pub struct Pending {
+    pub written: Written,
+    temp: Option<tempfile::NamedTempFile>,
+    dest: Option<PathBuf>,
+}
+
+impl Pending {
+    /// Where the finished bytes are now (None when writing to stdout).
+    pub fn temp_path(&self) -> Option<&Path> {
+        self.temp.as_ref().map(|t| t.path())
+    }
+
+    /// Move the temp file into place (atomic rename) and sync the directory.
+    pub fn persist(self) -> Result<Written> {
+        if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
             t.persist(dest).map_err(|e| Error::io(dest, e.error))?;
             if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                 if let Ok(d) = File::open(dir) {
@@ -201,11 +238,6 @@ impl ArchiveWriter {
                 }
             }
         }
-        Ok(Written {
-            digest,
-            tar_bytes,
-            file_bytes,
-            path: self.dest,
-        })
+        Ok(self.written)
     }
 }

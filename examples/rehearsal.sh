@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Emergency-restart rehearsal on the shipped example export (see EDITING.md).
+#
+#   examples/rehearsal.sh [WORKDIR]        (AGAR=/path/to/agar to choose the binary)
+#
+# pack -> publish the digest -> review the proposed edits with diff -> apply them
+# (pinned to the published digest) -> a second "validator" replays them and compares
+# digests -> verify -> explode into a fresh node home (skipped if this agar has no
+# `explode` yet). Exits non-zero on the first step that does not hold.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+AGAR="${AGAR:-agar}"
+EXPORT="${EXPORT:-$here/tiny-export}"
+SCRIPT="${SCRIPT:-$here/edits/remove-stuck-item.json}"
+WORK="${1:-$(mktemp -d)}"
+mkdir -p "$WORK"
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. pack the agd export (every validator, or one who publishes)"
+"$AGAR" pack "$EXPORT" -o "$WORK/genesis.tar.gz" --force -q | tee "$WORK/pack.txt"
+DIGEST="$(tail -n 1 "$WORK/pack.txt")"
+
+step "2. publish the archive digest (and the genesis.json / export-data hashes)"
+"$AGAR" digest "$WORK/genesis.tar.gz" -q | tee "$WORK/published.txt"
+grep -q "$DIGEST" "$WORK/published.txt"
+echo "published: $DIGEST"
+
+step "3. review the proposed edit script: apply it to a scratch copy and diff"
+"$AGAR" edit "$WORK/genesis.tar.gz" -o "$WORK/proposed.tar.gz" --script "$SCRIPT" --base "$DIGEST" --force -q >/dev/null
+set +e
+"$AGAR" diff "$WORK/genesis.tar.gz" "$WORK/proposed.tar.gz" -q
+rc=$?
+set -e
+if [ "$rc" -ne 1 ]; then
+  echo "diff should report differences (exit 1), got exit $rc" >&2
+  exit 1
+fi
+
+step "4. apply the edits, pinned to the published digest"
+"$AGAR" edit "$WORK/genesis.tar.gz" -o "$WORK/edited.tar.gz" --script "$SCRIPT" --base "$DIGEST" --force | tee "$WORK/edit.txt"
+EDITED="$(tail -n 1 "$WORK/edit.txt")"
+
+step "5. another validator replays the same script on the same archive: same digest"
+"$AGAR" edit "$WORK/genesis.tar.gz" -o "$WORK/validator2.tar" --script "$SCRIPT" --base "$DIGEST" --force -q > "$WORK/edit2.txt"
+OTHER="$(tail -n 1 "$WORK/edit2.txt")"
+if [ "$EDITED" != "$OTHER" ]; then
+  echo "digests differ: $EDITED vs $OTHER" >&2
+  exit 1
+fi
+echo "both validators: $EDITED"
+
+step "6. verify the edited archive against the agreed digest"
+"$AGAR" verify "$WORK/edited.tar.gz" --expect "$EDITED" -q
+
+step "7. explode into a fresh node home"
+if "$AGAR" explode --help >/dev/null 2>&1; then
+  rm -rf "$WORK/node-home"
+  "$AGAR" explode "$WORK/edited.tar.gz" --home "$WORK/node-home"
+  echo "exploded into $WORK/node-home; start the node from there"
+else
+  echo "SKIPPED: this agar has no 'explode' subcommand yet; unpack by hand or upgrade agar"
+fi
+
+printf '\nrehearsal OK: published %s, edited %s\n' "$DIGEST" "$EDITED"

@@ -1,0 +1,411 @@
+//! `agar diff A B`: what changed between two archives (or an archive and an agd export
+//! directory, packed to a temporary archive first).
+//!
+//! Fast path: the archive manifests list every member's digest, so equal members are
+//! never opened. genesis.json is compared as JSON (pointer paths); export data, when its
+//! digests differ, is streamed from both archives in lockstep (both are sorted), so kv
+//! differences are found in bounded memory. Artifacts are compared by their manifest
+//! digests only: `diff` does not read or verify artifact bytes (`agar verify` does).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::archive::reader::{ArchiveReader, ReadOptions};
+use crate::archive::writer::Compression;
+use crate::archive::{ArchiveManifest, Member, Provenance};
+use crate::edit::show;
+use crate::error::{bail, Error, Result};
+use crate::model::{family, Family};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub a: Value,
+    pub b: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueChange {
+    /// JSON Pointer (genesis) or key (kvStore without `kv.`, metadata records in full).
+    pub key: String,
+    /// Old value (absent when added), rendered and truncated for display.
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Section {
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    /// The first `limit` differences, in key order.
+    pub items: Vec<ValueChange>,
+    pub truncated: bool,
+}
+
+impl Section {
+    fn push(&mut self, limit: usize, key: String, a: Option<String>, b: Option<String>) {
+        match (&a, &b) {
+            (None, _) => self.added += 1,
+            (_, None) => self.removed += 1,
+            _ => self.changed += 1,
+        }
+        if self.items.len() < limit {
+            self.items.push(ValueChange { key, a, b });
+        } else {
+            self.truncated = true;
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.added + self.removed + self.changed == 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactChange {
+    pub name: String,
+    pub a: Option<Member>,
+    pub b: Option<Member>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    pub a: String,
+    pub b: String,
+    pub equal: bool,
+    /// Manifest fields that differ (chain_id, heights, mode, export-data hash, provenance).
+    pub manifest: Vec<FieldChange>,
+    pub genesis: Section,
+    pub export_manifest_changed: bool,
+    pub kv: Section,
+    /// Non-kv export-data records (bundle., snapshot., transcript.).
+    pub metadata: Section,
+    pub artifacts: Vec<ArtifactChange>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    pub progress: bool,
+    /// Most differences listed per section (counts are always exact).
+    pub limit: usize,
+}
+
+/// An archive path, or an agd export directory packed into a temporary archive.
+struct Input {
+    path: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
+    if !p.is_dir() {
+        return Ok(Input {
+            path: p.to_path_buf(),
+            _tmp: None,
+        });
+    }
+    let gpath = p.join("genesis.json");
+    let gbytes = std::fs::read(&gpath).map_err(|e| Error::io(&gpath, e))?;
+    let genesis = crate::genesis::Genesis::from_bytes(&gpath.display().to_string(), &gbytes)?;
+    let mut source = crate::exportdir::ExportDir::open(&p.join("swing-store"))?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let out = tmp.path().join("packed.tar");
+    let opts = crate::pack::PackOptions {
+        compression: Compression::None,
+        allow_height_mismatch: true,
+        progress: false,
+    };
+    let s = crate::pack::pack(genesis, &mut source, Some(&out), &opts)?;
+    notes.push(format!(
+        "{} is an export directory: packed it to a temporary archive (digest {}) for the comparison",
+        p.display(),
+        s.digest
+    ));
+    Ok(Input {
+        path: out,
+        _tmp: Some(tmp),
+    })
+}
+
+fn render_json(v: &Value) -> String {
+    let b = crate::genesis::canonical_bytes(v);
+    let s = String::from_utf8_lossy(&b[..b.len() - 1]).into_owned();
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        return s;
+    }
+    let mut cut = MAX;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..cut], s.len())
+}
+
+const OWNED_PATHS: [&str; 2] = [
+    "/app_state/swingset/swing_store_export_data_hash",
+    "/app_state/swingset/swingStoreExportDataHash",
+];
+
+fn json_diff(path: &mut String, a: &Value, b: &Value, out: &mut Section, limit: usize) {
+    if a == b || OWNED_PATHS.contains(&path.as_str()) {
+        return;
+    }
+    let len = path.len();
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                path.push('/');
+                path.push_str(&crate::edit::pointer::escape_token(k));
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => json_diff(path, va, vb, out, limit),
+                    (va, vb) => {
+                        if !OWNED_PATHS.contains(&path.as_str()) {
+                            out.push(
+                                limit,
+                                path.clone(),
+                                va.map(render_json),
+                                vb.map(render_json),
+                            )
+                        }
+                    }
+                }
+                path.truncate(len);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for i in 0..x.len().max(y.len()) {
+                path.push('/');
+                path.push_str(&i.to_string());
+                match (x.get(i), y.get(i)) {
+                    (Some(va), Some(vb)) => json_diff(path, va, vb, out, limit),
+                    (va, vb) => out.push(
+                        limit,
+                        path.clone(),
+                        va.map(render_json),
+                        vb.map(render_json),
+                    ),
+                }
+                path.truncate(len);
+            }
+        }
+        _ => out.push(
+            limit,
+            path.clone(),
+            Some(render_json(a)),
+            Some(render_json(b)),
+        ),
+    }
+}
+
+fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut f = |name: &str, x: Value, y: Value| {
+        if x != y {
+            out.push(FieldChange {
+                field: name.into(),
+                a: x,
+                b: y,
+            });
+        }
+    };
+    f(
+        "chain_id",
+        a.chain_id.clone().into(),
+        b.chain_id.clone().into(),
+    );
+    f(
+        "initial_height",
+        a.initial_height.into(),
+        b.initial_height.into(),
+    );
+    f(
+        "export_height",
+        a.export_height.into(),
+        b.export_height.into(),
+    );
+    f(
+        "artifact_mode",
+        a.artifact_mode.clone().into(),
+        b.artifact_mode.clone().into(),
+    );
+    f(
+        "swing_store_export_data_hash",
+        a.swing_store_export_data_hash.clone().into(),
+        b.swing_store_export_data_hash.clone().into(),
+    );
+    f(
+        "export_data_entries",
+        a.export_data_entries.into(),
+        b.export_data_entries.into(),
+    );
+    f(
+        "genesis.json sha256",
+        a.members[0].sha256.clone().into(),
+        b.members[0].sha256.clone().into(),
+    );
+    let prov = |p: &Option<Provenance>| match p {
+        None => Value::Null,
+        Some(p) => {
+            serde_json::json!({"parent": p.parent, "edits_sha256": p.edits_sha256, "edits": p.edits})
+        }
+    };
+    f("provenance", prov(&a.provenance), prov(&b.provenance));
+    out
+}
+
+type BEntry = std::result::Result<(String, String), String>;
+
+/// Compare two archives (or export directories).
+pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
+    let mut notes = Vec::new();
+    let ia = prepare(a, &mut notes)?;
+    let ib = prepare(b, &mut notes)?;
+    let ropts = ReadOptions {
+        fail_fast: true,
+        progress: opts.progress,
+    };
+    let mut ra = ArchiveReader::open(&ia.path, ropts)?;
+    let rb = ArchiveReader::open(
+        &ib.path,
+        ReadOptions {
+            progress: false,
+            ..ropts
+        },
+    )?;
+    let (ma, mb) = (ra.manifest.clone(), rb.manifest.clone());
+    let limit = opts.limit;
+    let mut rep = DiffReport {
+        a: a.display().to_string(),
+        b: b.display().to_string(),
+        equal: false,
+        manifest: manifest_fields(&ma, &mb),
+        genesis: Section::default(),
+        export_manifest_changed: ma.members[1].sha256 != mb.members[1].sha256,
+        kv: Section::default(),
+        metadata: Section::default(),
+        artifacts: Vec::new(),
+        notes,
+    };
+    if ma.members[0].sha256 != mb.members[0].sha256 {
+        json_diff(
+            &mut String::new(),
+            &ra.genesis.doc,
+            &rb.genesis.doc,
+            &mut rep.genesis,
+            limit,
+        );
+    }
+    drop(rb);
+
+    // artifacts, by manifest digest
+    let arts = |m: &ArchiveManifest| -> std::collections::BTreeMap<String, Member> {
+        m.artifacts()
+            .map(|(n, x)| (n.to_string(), x.clone()))
+            .collect()
+    };
+    let (aa, ab) = (arts(&ma), arts(&mb));
+    let names: std::collections::BTreeSet<&String> = aa.keys().chain(ab.keys()).collect();
+    for n in names {
+        let (x, y) = (aa.get(n), ab.get(n));
+        if x != y {
+            rep.artifacts.push(ArtifactChange {
+                name: n.clone(),
+                a: x.cloned(),
+                b: y.cloned(),
+            });
+        }
+    }
+
+    // export data, in lockstep, only when it differs
+    if ma.members[2].sha256 != mb.members[2].sha256 {
+        let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
+        let bpath = ib.path.clone();
+        let handle = std::thread::spawn(move || {
+            let run = || -> Result<()> {
+                let mut r = ArchiveReader::open(
+                    &bpath,
+                    ReadOptions {
+                        fail_fast: true,
+                        progress: false,
+                    },
+                )?;
+                r.read_export_data(&mut |e, _| {
+                    tx.send(Ok((e.key.clone(), e.value.clone().unwrap_or_default())))
+                        .map_err(|_| Error::invalid("diff", "stopped"))
+                })?;
+                Ok(())
+            };
+            if let Err(e) = run() {
+                let _ = tx.send(Err(e.to_string()));
+            }
+        });
+        let next = |rx: &mpsc::Receiver<BEntry>| -> Result<Option<(String, String)>> {
+            match rx.recv() {
+                Ok(Ok(x)) => Ok(Some(x)),
+                Ok(Err(e)) => bail(ib_loc(b), e),
+                Err(_) => Ok(None),
+            }
+        };
+        let mut peek = next(&rx)?;
+        let (mut kv, mut meta) = (Section::default(), Section::default());
+        let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
+            let (sec, k) = match family(key) {
+                Some(Family::Kv) => (&mut kv, &key[3..]),
+                _ => (&mut meta, key),
+            };
+            sec.push(limit, k.to_string(), x.map(show), y.map(show));
+        };
+        ra.read_export_data(&mut |e, _| {
+            let va = e.value.as_deref().unwrap_or_default();
+            loop {
+                match &peek {
+                    Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
+                        record(kb, None, Some(vb));
+                        peek = next(&rx)?;
+                    }
+                    Some((kb, vb)) if *kb == e.key => {
+                        if vb != va {
+                            record(kb, Some(va), Some(vb));
+                        }
+                        peek = next(&rx)?;
+                        break;
+                    }
+                    _ => {
+                        record(&e.key, Some(va), None);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        while let Some((kb, vb)) = peek {
+            record(&kb, None, Some(&vb));
+            peek = next(&rx)?;
+        }
+        drop(rx);
+        let _ = handle.join();
+        rep.kv = kv;
+        rep.metadata = meta;
+    }
+    rep.equal = rep.manifest.is_empty()
+        && rep.genesis.is_empty()
+        && !rep.export_manifest_changed
+        && rep.kv.is_empty()
+        && rep.metadata.is_empty()
+        && rep.artifacts.is_empty();
+    if rep.equal && ma != mb {
+        // belt and braces: any other manifest difference still counts
+        rep.equal = false;
+        rep.notes
+            .push("the archive manifests differ in a way not listed above".into());
+    }
+    Ok(rep)
+}
+
+fn ib_loc(b: &Path) -> String {
+    b.display().to_string()
+}

@@ -1,0 +1,911 @@
+//! `agar edit`: apply replayable edits to an archive, recomputing every dependent value.
+//!
+//! Pass 1 reads the whole input through the closed-world reader (it must verify; its
+//! digest becomes the provenance parent and is checked against the script's `base`),
+//! applies the genesis edits, and merges the kvStore and metadata edits into the sorted
+//! export-data stream to compute the new export-data hash, size and entry count without
+//! holding the data. Pass 2 re-reads the input and streams every member into the writer
+//! (untouched artifacts are copied through, replaced and added ones come from their
+//! files), re-checking every digest. The finished temp file is then verified exactly as
+//! `agar verify` would before it is renamed into place; on any failure nothing is left at
+//! the output path.
+
+pub mod pointer;
+pub mod script;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::archive::reader::{ArchiveReader, ArtifactSink, NullSink, ReadOptions};
+use crate::archive::writer::{ArchiveWriter, Compression};
+use crate::archive::*;
+use crate::error::{bail, Error, Result};
+use crate::genesis::Genesis;
+use crate::gojson::{self, Entry};
+use crate::model::{family, ArtifactName, Family, Metadata};
+
+pub use script::{Op, Script};
+
+#[derive(Debug, Clone)]
+pub struct EditOptions {
+    pub compression: Compression,
+    pub progress: bool,
+    pub force: bool,
+}
+
+/// What changed, for humans and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditSummary {
+    pub digest: String,
+    pub output: String,
+    pub parent: String,
+    pub edits_sha256: String,
+    pub chain_id: String,
+    pub initial_height: u64,
+    pub genesis_sha256: String,
+    pub swing_store_export_data_hash: String,
+    pub export_data_entries: u64,
+    pub artifacts: usize,
+    /// One line per change, in script order.
+    pub changes: Vec<String>,
+    /// Cascades agar does not follow (spec §9) and other things to review.
+    pub warnings: Vec<String>,
+    pub tar_bytes: u64,
+    pub file_bytes: u64,
+}
+
+enum KvOp {
+    Set(String),
+    Delete,
+    DeletePrefix(String, u64),
+}
+
+/// The kvStore and metadata edits, in the form the export-data merge needs.
+struct DataEdits {
+    /// kv ops in script order: (script index, export-data key or prefix with `kv.`, op).
+    kv: Vec<(usize, String, KvOp)>,
+    /// Exact keys touched by kv-set / kv-delete -> indices into `kv`.
+    by_key: BTreeMap<String, Vec<usize>>,
+    /// Indices into `kv` of prefix deletions.
+    prefixes: Vec<usize>,
+    /// Bundle records to add: `bundle.<id>`.
+    bundles: BTreeSet<String>,
+    /// Artifact name -> new record hash.
+    replace: BTreeMap<String, String>,
+}
+
+/// Mutable state of one merge run.
+#[derive(Default)]
+struct MergeState {
+    prefix_counts: BTreeMap<usize, u64>,
+    replaced: BTreeSet<String>,
+    changes: Vec<(usize, String)>,
+    warnings: Vec<String>,
+    line: Vec<u8>,
+}
+
+impl DataEdits {
+    fn new(script: &Script) -> DataEdits {
+        let mut d = DataEdits {
+            kv: Vec::new(),
+            by_key: BTreeMap::new(),
+            prefixes: Vec::new(),
+            bundles: BTreeSet::new(),
+            replace: BTreeMap::new(),
+        };
+        for (i, op) in script.ops.iter().enumerate() {
+            let n = d.kv.len();
+            match op {
+                Op::KvSet { key, value, .. } => {
+                    let k = format!("kv.{key}");
+                    d.by_key.entry(k.clone()).or_default().push(n);
+                    d.kv.push((i, k, KvOp::Set(value.clone())));
+                }
+                Op::KvDelete { key } => {
+                    let k = format!("kv.{key}");
+                    d.by_key.entry(k.clone()).or_default().push(n);
+                    d.kv.push((i, k, KvOp::Delete));
+                }
+                Op::KvDeletePrefix {
+                    prefix,
+                    expect_count,
+                } => {
+                    d.prefixes.push(n);
+                    d.kv.push((
+                        i,
+                        format!("kv.{prefix}"),
+                        KvOp::DeletePrefix(prefix.clone(), *expect_count),
+                    ));
+                }
+                Op::BundleAdd(f) => {
+                    d.bundles.insert(format!("bundle.{}", f.record_hash));
+                }
+                Op::ArtifactReplace(f) => {
+                    d.replace.insert(f.name.to_string(), f.record_hash.clone());
+                }
+                _ => {}
+            }
+        }
+        d
+    }
+
+    /// Keys that may be inserted (not present in the input): kv keys of set/delete ops
+    /// and added bundle records, sorted bytewise.
+    fn inserts(&self) -> Vec<String> {
+        let mut v: BTreeSet<String> = self.by_key.keys().cloned().collect();
+        v.extend(self.bundles.iter().cloned());
+        v.into_iter().collect()
+    }
+
+    /// The final value of kv key `key` after all kv ops, starting from `orig`.
+    fn eval_kv<'a>(
+        &'a self,
+        key: &str,
+        orig: Option<&'a str>,
+        st: &mut MergeState,
+        record: bool,
+    ) -> Result<Option<&'a str>> {
+        let mut idx: Vec<usize> = self.by_key.get(key).cloned().unwrap_or_default();
+        idx.extend(
+            self.prefixes
+                .iter()
+                .copied()
+                .filter(|&i| key.starts_with(self.kv[i].1.as_str())),
+        );
+        if idx.is_empty() {
+            return Ok(orig);
+        }
+        idx.sort_unstable();
+        let mut state = orig;
+        let short = &key[3..];
+        for i in idx {
+            let (si, _, op) = &self.kv[i];
+            match op {
+                KvOp::Set(v) => {
+                    if record {
+                        let what = match state {
+                            None => format!("kv-set {short:?}: added, {}", show(v)),
+                            Some(old) if old == v => {
+                                format!("kv-set {short:?}: unchanged (already {})", show(v))
+                            }
+                            Some(old) => format!("kv-set {short:?}: {} -> {}", show(old), show(v)),
+                        };
+                        st.changes.push((*si, what));
+                    }
+                    state = Some(v.as_str());
+                }
+                KvOp::Delete => {
+                    let Some(old) = state else {
+                        return Err(Error::Refused(format!(
+                            "edit {} (kv-delete {short:?}): the key does not exist at that point in the edits; nothing to delete (check the key: kvStore keys are given without the export-data \"kv.\" prefix)",
+                            si + 1
+                        )));
+                    };
+                    if record {
+                        st.changes.push((
+                            *si,
+                            format!("kv-delete {short:?}: removed (was {})", show(old)),
+                        ));
+                    }
+                    state = None;
+                }
+                KvOp::DeletePrefix(..) => {
+                    if state.is_some() {
+                        *st.prefix_counts.entry(i).or_default() += 1;
+                    }
+                    state = None;
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Merge the edits into the sorted input export-data stream. `input` drives the
+    /// stream (calling the returned closure per entry, then `finish`); `out` receives each
+    /// output line (Go-canonical, newline-terminated).
+    fn transform(
+        &self,
+        st: &mut MergeState,
+        inserts: &[String],
+        cursor: &mut usize,
+        e: Option<(&Entry, &[u8])>,
+        record: bool,
+        out: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let stop = e.map(|(e, _)| e.key.as_str());
+        while *cursor < inserts.len() && stop.map_or(true, |k| inserts[*cursor].as_str() < k) {
+            let k = &inserts[*cursor];
+            *cursor += 1;
+            if let Some(id) = k.strip_prefix("bundle.") {
+                emit(st, k, id, out)?;
+            } else if let Some(v) = self.eval_kv(k, None, st, record)? {
+                emit(st, k, v, out)?;
+            }
+        }
+        let Some((e, line)) = e else {
+            return Ok(());
+        };
+        if *cursor < inserts.len() && inserts[*cursor] == e.key {
+            *cursor += 1;
+            if self.bundles.contains(&e.key) {
+                return Err(Error::Refused(format!(
+                    "bundle-add: {} is already in the archive; nothing to add",
+                    e.key
+                )));
+            }
+        }
+        let value = e.value.as_deref().unwrap_or_default();
+        match family(&e.key) {
+            Some(Family::Kv) => match self.eval_kv(&e.key, Some(value), st, record)? {
+                Some(v) if v == value => out(line),
+                Some(v) => emit(st, &e.key, v, out),
+                None => Ok(()),
+            },
+            Some(Family::Snapshot) | Some(Family::Transcript) if !self.replace.is_empty() => {
+                let mut one = Metadata::default();
+                one.add("export data", &e.key, value)?;
+                let (art, new_value) = if let Some(rec) = one.snapshots.values().next() {
+                    let art = rec.artifact_name();
+                    match self.replace.get(&art) {
+                        None => return out(line),
+                        Some(h) => {
+                            let mut r = rec.clone();
+                            if record {
+                                st.warnings.push(format!(
+                                    "snapshot {art}: its hash changed {} -> {h}. The kernel also records the old hash as snapshotID in vat {}'s transcript items at position {} (save-snapshot, the last item of the span ending there) and {} (load-snapshot, the first item of the next span); agar does not rewrite transcript items. Replace those spans too (artifact-replace) if they must agree (spec §9.3)",
+                                    r.hash, r.vat, r.snap_pos, r.snap_pos + 1
+                                ));
+                                st.changes.push((
+                                    usize::MAX,
+                                    format!("record {}: hash {} -> {h}", e.key, r.hash),
+                                ));
+                            }
+                            r.hash = h.clone();
+                            (art, r.value())
+                        }
+                    }
+                } else if let Some(rec) = one.spans.values().next() {
+                    let art = rec.artifact_name();
+                    match self.replace.get(&art) {
+                        None => return out(line),
+                        Some(h) => {
+                            let mut r = rec.clone();
+                            if record {
+                                st.changes.push((
+                                    usize::MAX,
+                                    format!("record {}: span hash {} -> {h}", e.key, r.hash),
+                                ));
+                            }
+                            r.hash = h.clone();
+                            (art, r.value())
+                        }
+                    }
+                } else {
+                    return out(line);
+                };
+                st.replaced.insert(art);
+                emit(st, &e.key, &new_value, out)
+            }
+            _ => out(line),
+        }
+    }
+}
+
+fn emit(
+    st: &mut MergeState,
+    key: &str,
+    value: &str,
+    out: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut line = std::mem::take(&mut st.line);
+    line.clear();
+    gojson::encode_entry_into(&mut line, key.as_bytes(), Some(value.as_bytes()));
+    let r = out(&line);
+    st.line = line;
+    r
+}
+
+/// A short, one-line rendering of a value for messages.
+pub fn show(v: &str) -> String {
+    const MAX: usize = 120;
+    let enc = serde_json::to_string(v).unwrap_or_default();
+    if enc.len() <= MAX {
+        enc
+    } else {
+        let mut cut = MAX;
+        while !enc.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…\" ({} bytes)", &enc[..cut], v.len())
+    }
+}
+
+fn valid_time(t: &str) -> bool {
+    // RFC 3339 as Go's time.Time marshals it: 2006-01-02T15:04:05[.frac](Z|±hh:mm)
+    let b = t.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || b[10] != b'T'
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut rest = &t[19..];
+    if let Some(f) = rest.strip_prefix('.') {
+        let n = f.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &f[n..];
+    }
+    rest == "Z"
+        || (rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':'
+            && rest[1..3]
+                .bytes()
+                .chain(rest[4..6].bytes())
+                .all(|c| c.is_ascii_digit()))
+}
+
+/// Apply the genesis ops to a copy of the input genesis; returns the edited document and
+/// the change lines (script index, text).
+fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usize, String)>)> {
+    let mut doc = genesis.doc.clone();
+    let mut changes = Vec::new();
+    let render = |v: &Value| -> String {
+        let b = crate::genesis::canonical_bytes(v);
+        let s = String::from_utf8_lossy(&b[..b.len() - 1]).into_owned();
+        if s.len() > 120 {
+            let mut cut = 120;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}… ({} bytes)", &s[..cut], s.len())
+        } else {
+            s
+        }
+    };
+    for (i, op) in script.ops.iter().enumerate() {
+        let loc = format!("edit {} ({})", i + 1, op.name());
+        let (pointer, old, new) = match op {
+            Op::GenesisSet { pointer, value } => {
+                let old = pointer::set(&mut doc, pointer, value.clone())
+                    .map_err(|e| prefix_err(&loc, e))?;
+                (pointer.clone(), old, Some(value.clone()))
+            }
+            Op::GenesisDelete { pointer } => {
+                let old = pointer::delete(&mut doc, pointer).map_err(|e| prefix_err(&loc, e))?;
+                (pointer.clone(), Some(old), None)
+            }
+            Op::SetChainId(v) => {
+                if v.is_empty()
+                    || v.len() > 50
+                    || v.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return bail(
+                        &loc,
+                        format!("{v:?} is not a valid chain ID (1-50 characters, no spaces)"),
+                    );
+                }
+                let old = pointer::set(&mut doc, "/chain_id", Value::String(v.clone()))?;
+                ("/chain_id".into(), old, Some(Value::String(v.clone())))
+            }
+            Op::SetInitialHeight(h) => {
+                if *h == 0 || *h >= (1 << 53) {
+                    return bail(
+                        &loc,
+                        format!("{h} is not a valid initial height (1 .. 2^53-1)"),
+                    );
+                }
+                // keep the input's type: Cosmos genesis files carry it as a number or a string
+                let v = match doc.get("initial_height") {
+                    Some(Value::String(_)) => Value::String(h.to_string()),
+                    _ => Value::from(*h),
+                };
+                let old = pointer::set(&mut doc, "/initial_height", v.clone())?;
+                ("/initial_height".into(), old, Some(v))
+            }
+            Op::SetGenesisTime(t) => {
+                if !valid_time(t) {
+                    return bail(
+                        &loc,
+                        format!(
+                            "{t:?} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z"
+                        ),
+                    );
+                }
+                let old = pointer::set(&mut doc, "/genesis_time", Value::String(t.clone()))?;
+                ("/genesis_time".into(), old, Some(Value::String(t.clone())))
+            }
+            _ => continue,
+        };
+        let text = match (&old, &new) {
+            (None, Some(n)) => format!("genesis {pointer}: added {}", render(n)),
+            (Some(o), None) => format!("genesis {pointer}: deleted (was {})", render(o)),
+            (Some(o), Some(n)) if o == n => format!("genesis {pointer}: unchanged ({})", render(n)),
+            (Some(o), Some(n)) => format!("genesis {pointer}: {} -> {}", render(o), render(n)),
+            (None, None) => continue,
+        };
+        changes.push((i, text));
+    }
+    let bytes = crate::genesis::canonical_bytes(&doc);
+    let g = Genesis::from_bytes("edited genesis.json", &bytes)?;
+    Ok((g, changes))
+}
+
+fn prefix_err(loc: &str, e: Error) -> Error {
+    match e {
+        Error::Refused(m) => Error::Refused(format!("{loc}: {m}")),
+        Error::Invalid { location, message } => {
+            Error::invalid(format!("{loc}: {location}"), message)
+        }
+        other => other,
+    }
+}
+
+/// Every `b0-…`/`b1-…` bundle ID mentioned in a kvStore value.
+fn bundle_ids_in(v: &str) -> Vec<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        let len = match &b[i..i + 3] {
+            b"b0-" => 64,
+            b"b1-" => 128,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let end = i + 3 + len;
+        if end <= b.len()
+            && b[i + 3..end]
+                .iter()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+            && b.get(end).map_or(true, |c| !c.is_ascii_hexdigit())
+        {
+            out.push(v[i..end].to_string());
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+struct Counter {
+    sha: Sha256,
+    size: u64,
+    entries: u64,
+}
+
+/// Apply `script` to the archive at `input`, writing `output`.
+pub fn edit(
+    input: &Path,
+    output: &Path,
+    script: &Script,
+    opts: &EditOptions,
+) -> Result<EditSummary> {
+    if output.exists() && !opts.force {
+        return Err(Error::Refused(format!(
+            "{} already exists; pass --force to replace it",
+            output.display()
+        )));
+    }
+    if script.ops.is_empty() {
+        return Err(Error::Refused(
+            "no edits given (use --script FILE or edit flags; see agar edit --help)".into(),
+        ));
+    }
+    let ropts = ReadOptions {
+        fail_fast: true,
+        progress: opts.progress,
+    };
+    let edits = DataEdits::new(script);
+    let inserts = edits.inserts();
+
+    // ---- pass 1: verify the input, compute every new value
+    let mut r = ArchiveReader::open(input, ropts)?;
+    let in_manifest = r.manifest.clone();
+    let (mut genesis, gchanges) = edit_genesis(&r.genesis, script)?;
+    for name in edits.replace.keys() {
+        if in_manifest
+            .member(&format!("{ARTIFACT_PREFIX}{name}"))
+            .is_none()
+        {
+            return bail(
+                format!("artifact-replace {name}"),
+                "the archive has no such artifact member; only artifacts present can be replaced (list them with agar inspect)",
+            );
+        }
+    }
+    let mut st = MergeState::default();
+    let mut cnt = Counter {
+        sha: Sha256::new(),
+        size: 0,
+        entries: 0,
+    };
+    let mut cursor = 0usize;
+    {
+        let mut count = |line: &[u8]| -> Result<()> {
+            cnt.sha.update(line);
+            cnt.size += line.len() as u64;
+            cnt.entries += 1;
+            Ok(())
+        };
+        r.read_export_data(&mut |e, line| {
+            edits.transform(
+                &mut st,
+                &inserts,
+                &mut cursor,
+                Some((e, line)),
+                true,
+                &mut count,
+            )
+        })?;
+        edits.transform(&mut st, &inserts, &mut cursor, None, true, &mut count)?;
+    }
+    for (i, (si, _, op)) in edits.kv.iter().enumerate() {
+        if let KvOp::DeletePrefix(p, want) = op {
+            let got = st.prefix_counts.get(&i).copied().unwrap_or(0);
+            if got != *want {
+                return Err(Error::Refused(format!(
+                    "edit {} (kv-delete-prefix {p:?}): {got} keys match at that point in the edits, but expect_count is {want}; nothing was written. Check the prefix (`agar kv list ARCHIVE --prefix {p}`) and set expect_count to the number you mean to delete",
+                    si + 1
+                )));
+            }
+            st.changes
+                .push((*si, format!("kv-delete-prefix {p:?}: removed {got} keys")));
+        }
+    }
+    for name in edits.replace.keys() {
+        if !st.replaced.contains(name) {
+            return bail(
+                format!("artifact-replace {name}"),
+                "no export-data record matched this artifact",
+            );
+        }
+    }
+    let in_meta = r.meta.clone().unwrap_or_default();
+    r.read_artifacts(&mut NullSink)?;
+    let parent = r.finish()?.digest;
+    if let Some(base) = &script.base {
+        if *base != parent {
+            return Err(Error::Refused(format!(
+                "the edits were written for archive {base} (base), but {} is {parent}; nothing was written. Review the edits against this archive (agar diff) and update base",
+                input.display()
+            )));
+        }
+    }
+
+    // warnings (spec §9) and the bundle references of kv-set values
+    let mut warnings = std::mem::take(&mut st.warnings);
+    let final_bundles: BTreeSet<String> = in_meta
+        .bundles
+        .iter()
+        .cloned()
+        .chain(
+            edits
+                .bundles
+                .iter()
+                .map(|b| b["bundle.".len()..].to_string()),
+        )
+        .collect();
+    let mut any_kv = false;
+    for op in &script.ops {
+        match op {
+            Op::KvSet { key, value, .. } => {
+                any_kv = true;
+                for id in bundle_ids_in(value) {
+                    if !final_bundles.contains(&id) {
+                        warnings.push(format!("kv-set {key:?} references bundle {id}, which the edited archive does not hold; add it with bundle-add or the kernel will fail to load it"));
+                    }
+                }
+            }
+            Op::KvDelete { .. } | Op::KvDeletePrefix { .. } => any_kv = true,
+            Op::BundleAdd(f) => warnings.push(format!(
+                "bundle-add {}: nothing references the new bundle yet. A vat uses it only once kvStore says so (<vatID>.source {{\"bundleID\":…}}, namedBundleID.<name>, <vatID>.options workerOptions.bundleIDs), and the vat's initialize-worker transcript item still carries the old source (spec §9.4)",
+                f.record_hash
+            )),
+            _ => {}
+        }
+    }
+    if any_kv {
+        warnings.push("kvStore edits change what the kernel reads at startup, not what a replay would reproduce: vat state is also held in transcripts and heap snapshots (spec §9.1). Review them with agar diff".into());
+    }
+
+    // the new members
+    let data_sha = hex::encode(cnt.sha.finalize());
+    let data_hash = format!("sha256:{data_sha}");
+    genesis.set_export_data_hash(&data_hash)?;
+    let genesis_bytes = genesis.canonical_bytes();
+    let initial_height = genesis.initial_height()?;
+    let chain_id = genesis.chain_id()?.to_string();
+    if initial_height != in_manifest.initial_height
+        && in_manifest.export_height + 1 != initial_height
+    {
+        warnings.push(format!(
+            "initial_height is now {initial_height}, but the swing-store state was exported at block {} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
+            in_manifest.export_height
+        ));
+    }
+    let mut artifacts: BTreeMap<String, Member> = in_manifest
+        .artifacts()
+        .map(|(n, m)| (n.to_string(), m.clone()))
+        .collect();
+    let mut from_files: BTreeMap<String, &script::FileArtifact> = BTreeMap::new();
+    for op in &script.ops {
+        match op {
+            Op::BundleAdd(f) | Op::ArtifactReplace(f) => {
+                let n = f.name.to_string();
+                if let Op::BundleAdd(_) = op {
+                    if artifacts.contains_key(&n) {
+                        return Err(Error::Refused(format!(
+                            "bundle-add: {n} is already in the archive; nothing to add"
+                        )));
+                    }
+                    st.changes.push((
+                        usize::MAX,
+                        format!(
+                            "bundle-add: added artifact {n} ({} bytes) and its record",
+                            f.size
+                        ),
+                    ));
+                } else {
+                    st.changes.push((
+                        usize::MAX,
+                        format!(
+                            "artifact-replace: {n} now {} bytes, sha256 {}",
+                            f.size, f.sha256
+                        ),
+                    ));
+                }
+                artifacts.insert(
+                    n.clone(),
+                    Member {
+                        name: format!("{ARTIFACT_PREFIX}{n}"),
+                        size: f.size,
+                        sha256: f.sha256.clone(),
+                    },
+                );
+                from_files.insert(n, f);
+            }
+            _ => {}
+        }
+    }
+    let mode = in_manifest.mode()?;
+    let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
+    let export_manifest = export_manifest_bytes(initial_height, mode, &names);
+    let mut members = vec![
+        Member {
+            name: GENESIS_MEMBER.into(),
+            size: genesis_bytes.len() as u64,
+            sha256: crate::hashes::sha256_hex(&genesis_bytes),
+        },
+        Member {
+            name: EXPORT_MANIFEST_MEMBER.into(),
+            size: export_manifest.len() as u64,
+            sha256: crate::hashes::sha256_hex(&export_manifest),
+        },
+        Member {
+            name: EXPORT_DATA_MEMBER.into(),
+            size: cnt.size,
+            sha256: data_sha.clone(),
+        },
+    ];
+    members.extend(artifacts.values().cloned());
+    let (edits_json, edits_sha256) = script.provenance();
+    let manifest = ArchiveManifest {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        chain_id: chain_id.clone(),
+        initial_height,
+        export_height: in_manifest.export_height,
+        artifact_mode: mode.to_string(),
+        swing_store_export_data_hash: data_hash.clone(),
+        export_data_entries: cnt.entries,
+        members,
+        provenance: Some(Provenance {
+            parent: parent.clone(),
+            edits_sha256: edits_sha256.clone(),
+            edits: edits_json,
+        }),
+    };
+    let manifest_bytes = manifest.canonical_bytes();
+
+    // ---- pass 2: stream into the writer
+    let mut w = ArchiveWriter::create(Some(output), opts.compression)?;
+    w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
+    w.append_bytes(GENESIS_MEMBER, &genesis_bytes)?;
+    w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
+    let mut r2 = ArchiveReader::open(input, ropts)?;
+    let mut st2 = MergeState::default();
+    let mut cursor = 0usize;
+    let mut sha = Sha256::new();
+    w.begin(EXPORT_DATA_MEMBER, cnt.size)?;
+    {
+        let mut write = |line: &[u8]| -> Result<()> {
+            sha.update(line);
+            w.write_data(line)
+        };
+        r2.read_export_data(&mut |e, line| {
+            edits.transform(
+                &mut st2,
+                &inserts,
+                &mut cursor,
+                Some((e, line)),
+                false,
+                &mut write,
+            )
+        })?;
+        edits.transform(&mut st2, &inserts, &mut cursor, None, false, &mut write)?;
+    }
+    w.end()?;
+    if hex::encode(sha.finalize()) != data_sha {
+        return bail(
+            input.display().to_string(),
+            "the input changed while editing; nothing was written",
+        );
+    }
+    let added: Vec<&script::FileArtifact> = script
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::BundleAdd(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let mut added_sorted: Vec<&script::FileArtifact> = added;
+    added_sorted.sort_by_key(|f| f.name.to_string());
+    {
+        let mut sink = CopySink {
+            w: &mut w,
+            added: &added_sorted,
+            cursor: 0,
+            from_files: &from_files,
+            skipping: false,
+        };
+        r2.read_artifacts(&mut sink)?;
+        sink.flush_added(None)?;
+    }
+    if r2.finish()?.digest != parent {
+        return bail(input.display().to_string(), "the input changed while editing (its digest differs between passes); nothing was written");
+    }
+    let pending = w.finish_pending()?;
+
+    // ---- verify the result as `agar verify` would, then move it into place
+    if let Some(tmp) = pending.temp_path() {
+        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
+        if !rep.ok {
+            return bail(
+                output.display().to_string(),
+                format!("the edited archive failed verification, so it was discarded (this is a bug in agar; please report it): {}", rep.problems.join("; ")),
+            );
+        }
+    }
+    let written = pending.persist()?;
+
+    let mut changes: Vec<(usize, String)> = gchanges;
+    changes.extend(st.changes);
+    changes.sort_by_key(|(i, _)| *i);
+    Ok(EditSummary {
+        digest: written.digest,
+        output: output.display().to_string(),
+        parent,
+        edits_sha256,
+        chain_id,
+        initial_height,
+        genesis_sha256: manifest.members[0].sha256.clone(),
+        swing_store_export_data_hash: data_hash,
+        export_data_entries: cnt.entries,
+        artifacts: manifest.members.len() - 3,
+        changes: changes.into_iter().map(|(_, s)| s).collect(),
+        warnings,
+        tar_bytes: written.tar_bytes,
+        file_bytes: written.file_bytes,
+    })
+}
+
+/// Pass 2's artifact sink: copies verified input artifacts through, substitutes replaced
+/// ones from their files and slots added bundles in at their sorted place.
+struct CopySink<'a> {
+    w: &'a mut ArchiveWriter,
+    added: &'a [&'a script::FileArtifact],
+    cursor: usize,
+    from_files: &'a BTreeMap<String, &'a script::FileArtifact>,
+    skipping: bool,
+}
+
+impl CopySink<'_> {
+    fn write_file(&mut self, f: &script::FileArtifact) -> Result<()> {
+        let name = format!("{ARTIFACT_PREFIX}{}", f.name);
+        let mut file = std::fs::File::open(&f.file).map_err(|e| Error::io(&f.file, e))?;
+        let mut sha = Sha256::new();
+        self.w
+            .append(&name, f.size, &mut file, &mut |b| sha.update(b))?;
+        if hex::encode(sha.finalize()) != f.sha256 {
+            return bail(
+                f.file.display().to_string(),
+                "the file changed while editing; nothing was written",
+            );
+        }
+        Ok(())
+    }
+
+    /// Write the added artifacts whose names sort before `before` (all if None).
+    fn flush_added(&mut self, before: Option<&str>) -> Result<()> {
+        while self.cursor < self.added.len() {
+            let f = self.added[self.cursor];
+            if before.is_some_and(|b| f.name.to_string().as_str() >= b) {
+                break;
+            }
+            self.cursor += 1;
+            self.write_file(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl ArtifactSink for CopySink<'_> {
+    fn begin(&mut self, name: &ArtifactName, member: &Member) -> Result<()> {
+        let short = name.to_string();
+        self.flush_added(Some(&short))?;
+        if let Some(f) = self.from_files.get(&short) {
+            let f = *f;
+            self.write_file(f)?;
+            self.skipping = true;
+        } else {
+            self.w.begin(&member.name, member.size)?;
+            self.skipping = false;
+        }
+        Ok(())
+    }
+    fn data(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.skipping {
+            Ok(())
+        } else {
+            self.w.write_data(chunk)
+        }
+    }
+    fn end(&mut self, _: &ArtifactName, _: &Member) -> Result<()> {
+        if !self.skipping {
+            self.w.end()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_bundle_refs() {
+        assert!(valid_time("2026-01-02T03:04:05.678901234Z"));
+        assert!(valid_time("2026-01-02T03:04:05Z"));
+        assert!(valid_time("2026-01-02T03:04:05+02:00"));
+        assert!(!valid_time("2026-01-02 03:04:05Z"));
+        assert!(!valid_time("2026-01-02T03:04:05."));
+        let id = format!("b0-{}", "a".repeat(64));
+        assert_eq!(
+            bundle_ids_in(&format!("{{\"bundleID\":\"{id}\"}}")),
+            vec![id]
+        );
+        assert!(bundle_ids_in(&format!("b0-{}", "a".repeat(65))).is_empty());
+    }
+}

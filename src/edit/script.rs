@@ -1,0 +1,498 @@
+//! Edit scripts: parsing (`{"base": ..., "edits": [...]}`, schema in
+//! `schemas/edit-script.schema.json`), resolving file references into content digests,
+//! and the machine-independent provenance JSON of the operations.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::archive::is_sha256_hex;
+use crate::error::{bail, Error, Result};
+use crate::hashes::{span_hash_step, ArtifactChecker, SPAN_INITIAL_HASH};
+use crate::model::{kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
+
+/// One edit operation, with every file already read and digested.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// kvStore key (without the export-data `kv.` prefix).
+    KvSet {
+        key: String,
+        value: String,
+        /// Set when the value came from a file or stdin (the provenance lists its digest).
+        value_sha256: Option<String>,
+    },
+    KvDelete {
+        key: String,
+    },
+    KvDeletePrefix {
+        prefix: String,
+        expect_count: u64,
+    },
+    GenesisSet {
+        pointer: String,
+        value: Value,
+    },
+    GenesisDelete {
+        pointer: String,
+    },
+    SetChainId(String),
+    SetInitialHeight(u64),
+    SetGenesisTime(String),
+    BundleAdd(FileArtifact),
+    ArtifactReplace(FileArtifact),
+}
+
+/// An artifact supplied as a file: its (validated) name, and the digest, size and record
+/// hash computed from its bytes.
+#[derive(Debug, Clone)]
+pub struct FileArtifact {
+    pub name: ArtifactName,
+    pub file: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// The export-data record hash the bytes imply (snapshot sha256, span hash) or the
+    /// bundle ID.
+    pub record_hash: String,
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::KvSet { .. } => "kv-set",
+            Op::KvDelete { .. } => "kv-delete",
+            Op::KvDeletePrefix { .. } => "kv-delete-prefix",
+            Op::GenesisSet { .. } => "genesis-set",
+            Op::GenesisDelete { .. } => "genesis-delete",
+            Op::SetChainId(_) => "set-chain-id",
+            Op::SetInitialHeight(_) => "set-initial-height",
+            Op::SetGenesisTime(_) => "set-genesis-time",
+            Op::BundleAdd(_) => "bundle-add",
+            Op::ArtifactReplace(_) => "artifact-replace",
+        }
+    }
+
+    /// The provenance form: file paths dropped, file contents by SHA-256, so the same
+    /// edits give the same JSON on every machine.
+    pub fn provenance(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("op".into(), Value::String(self.name().into()));
+        let s = |x: &str| Value::String(x.to_string());
+        match self {
+            Op::KvSet {
+                key,
+                value,
+                value_sha256,
+            } => {
+                m.insert("key".into(), s(key));
+                match value_sha256 {
+                    Some(h) => m.insert("value_sha256".into(), s(h)),
+                    None => m.insert("value".into(), s(value)),
+                };
+            }
+            Op::KvDelete { key } => {
+                m.insert("key".into(), s(key));
+            }
+            Op::KvDeletePrefix {
+                prefix,
+                expect_count,
+            } => {
+                m.insert("prefix".into(), s(prefix));
+                m.insert("expect_count".into(), Value::from(*expect_count));
+            }
+            Op::GenesisSet { pointer, value } => {
+                m.insert("pointer".into(), s(pointer));
+                m.insert("value".into(), value.clone());
+            }
+            Op::GenesisDelete { pointer } => {
+                m.insert("pointer".into(), s(pointer));
+            }
+            Op::SetChainId(v) | Op::SetGenesisTime(v) => {
+                m.insert("value".into(), s(v));
+            }
+            Op::SetInitialHeight(v) => {
+                m.insert("value".into(), Value::from(*v));
+            }
+            Op::BundleAdd(f) => {
+                m.insert("file_sha256".into(), s(&f.sha256));
+                m.insert("id".into(), s(&f.record_hash));
+            }
+            Op::ArtifactReplace(f) => {
+                m.insert("name".into(), s(&f.name.to_string()));
+                m.insert("file_sha256".into(), s(&f.sha256));
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+/// A parsed, resolved edit script.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    pub base: Option<String>,
+    pub ops: Vec<Op>,
+}
+
+impl Script {
+    /// The provenance `edits` array and its SHA-256 (over its canonical JSON bytes,
+    /// sorted keys, compact, final newline).
+    pub fn provenance(&self) -> (Value, String) {
+        let v = Value::Array(self.ops.iter().map(Op::provenance).collect());
+        let sha = crate::hashes::sha256_hex(&crate::genesis::canonical_bytes(&v));
+        (v, sha)
+    }
+
+    pub fn set_base(&mut self, base: &str) -> Result<()> {
+        check_digest("--base", base)?;
+        if let Some(b) = &self.base {
+            if b != base {
+                return Err(Error::Refused(format!(
+                    "--base {base} differs from the script's base {b}; they must agree"
+                )));
+            }
+        }
+        self.base = Some(base.to_string());
+        Ok(())
+    }
+}
+
+fn check_digest(loc: &str, d: &str) -> Result<()> {
+    if !is_sha256_hex(d) {
+        return bail(
+            loc,
+            format!("{d:?} is not an archive digest (64 lowercase hex digits)"),
+        );
+    }
+    Ok(())
+}
+
+/// Refuse kvStore keys that are not consensus data.
+pub fn check_kv_key(loc: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return bail(loc, "the kvStore key is empty");
+    }
+    if let Some(why) = kv_key_problem(&format!("kv.{key}")) {
+        return Err(Error::Refused(format!(
+            "{loc}: key {key:?}: {why}. agar edits consensus kvStore data only"
+        )));
+    }
+    Ok(())
+}
+
+/// Read a whole file as a kvStore value (UTF-8, byte for byte, no newline trimming).
+pub fn read_value_file(loc: &str, path: &Path) -> Result<(String, String)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    value_from_bytes(loc, bytes)
+}
+
+pub fn value_from_bytes(loc: &str, bytes: Vec<u8>) -> Result<(String, String)> {
+    let sha = crate::hashes::sha256_hex(&bytes);
+    let s = String::from_utf8(bytes).map_err(|e| {
+        Error::invalid(
+            loc,
+            format!(
+                "the value is not valid UTF-8 (byte {}); kvStore values are text",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    Ok((s, sha))
+}
+
+/// Read a bundle file, compute its ID (spec §4.3: b1 if it is a zip, the SHA-512 of its
+/// `compartment-map.json`; b0 otherwise, the SHA-256 of the JSON text) and validate it as
+/// the importer would.
+pub fn resolve_bundle(loc: &str, file: &Path) -> Result<FileArtifact> {
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut magic = [0u8; 4];
+    let n = read_up_to(&mut f, &mut magic).map_err(|e| Error::io(file, e))?;
+    let id = if n == 4 && magic == *b"PK\x03\x04" {
+        let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+        let mut z = zip::ZipArchive::new(BufReader::new(f)).map_err(|e| {
+            Error::invalid(loc, format!("{}: not a readable zip: {e}", file.display()))
+        })?;
+        let mut entry = z.by_name("compartment-map.json").map_err(|_| {
+            Error::invalid(
+                loc,
+                format!(
+                    "{}: a zip without compartment-map.json is not an endoZipBase64 (b1) bundle",
+                    file.display()
+                ),
+            )
+        })?;
+        let mut h = Sha512::new();
+        std::io::copy(&mut entry, &mut HashWrite(&mut h)).map_err(|e| Error::io(file, e))?;
+        format!("b1-{}", hex::encode(h.finalize()))
+    } else {
+        format!("b0-{}", sha256_file(file)?.0)
+    };
+    let name = ArtifactName::Bundle { id: id.clone() };
+    let (sha, size) = check_file(loc, file, &name, ArtifactRecord::Bundle(&id))?;
+    Ok(FileArtifact {
+        name,
+        file: file.to_path_buf(),
+        sha256: sha,
+        size,
+        record_hash: id,
+    })
+}
+
+/// Read a replacement snapshot or transcript span, computing its record hash (snapshot:
+/// SHA-256 of the bytes; span: the span hash chain, spec §4.1) and validating it.
+pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArtifact> {
+    let parsed = ArtifactName::parse(name).map_err(|e| Error::invalid(loc, e))?;
+    let (sha, size, record_hash) = match &parsed {
+        ArtifactName::Bundle { .. } => {
+            return Err(Error::Refused(format!(
+                "{loc}: {name}: bundle IDs are content addresses, so a bundle cannot be replaced in place. Add the new bundle with bundle-add and change every reference to it (spec §9.4)"
+            )))
+        }
+        ArtifactName::Snapshot { .. } => {
+            let (sha, size) = sha256_file(file)?;
+            (sha.clone(), size, sha)
+        }
+        ArtifactName::Transcript {
+            vat,
+            start_pos,
+            end_pos,
+        } => {
+            let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            let mut h = SPAN_INITIAL_HASH.to_string();
+            let mut item = Vec::new();
+            loop {
+                item.clear();
+                let n = r.read_until(b'\n', &mut item).map_err(|e| Error::io(file, e))?;
+                if n == 0 {
+                    break;
+                }
+                let body = item.strip_suffix(b"\n").unwrap_or(&item);
+                h = span_hash_step(&h, body);
+            }
+            let rec = SpanRecord {
+                vat: vat.clone(),
+                start_pos: *start_pos,
+                end_pos: *end_pos,
+                hash: h.clone(),
+                is_current: false,
+                incarnation: 0,
+            };
+            let (sha, size) = check_file(loc, file, &parsed, ArtifactRecord::Span(&rec))?;
+            (sha, size, h)
+        }
+    };
+    Ok(FileArtifact {
+        name: parsed,
+        file: file.to_path_buf(),
+        sha256: sha,
+        size,
+        record_hash,
+    })
+}
+
+fn check_file(
+    loc: &str,
+    file: &Path,
+    name: &ArtifactName,
+    rec: ArtifactRecord<'_>,
+) -> Result<(String, u64)> {
+    let mut c = ArtifactChecker::new(name, rec);
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        if n == 0 {
+            break;
+        }
+        c.update(&buf[..n]).map_err(|e| Error::io(file, e))?;
+    }
+    let (sha, size, res) = c.finish();
+    res.map_err(|e| Error::invalid(format!("{loc}: {} (as {name})", file.display()), e))?;
+    Ok((sha, size))
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+struct HashWrite<'a, D: Digest>(&'a mut D);
+
+impl<D: Digest> std::io::Write for HashWrite<'_, D> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn sha256_file(file: &Path) -> Result<(String, u64)> {
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(&mut f, &mut HashWrite(&mut h)).map_err(|e| Error::io(file, e))?;
+    Ok((hex::encode(h.finalize()), n))
+}
+
+fn field<'a>(loc: &str, o: &'a Map<String, Value>, k: &str) -> Result<&'a Value> {
+    o.get(k)
+        .ok_or_else(|| Error::invalid(loc, format!("missing field {k:?}")))
+}
+
+fn str_field(loc: &str, o: &Map<String, Value>, k: &str) -> Result<String> {
+    field(loc, o, k)?
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::invalid(loc, format!("field {k:?} must be a string")))
+}
+
+fn u64_field(loc: &str, o: &Map<String, Value>, k: &str) -> Result<u64> {
+    field(loc, o, k)?
+        .as_u64()
+        .ok_or_else(|| Error::invalid(loc, format!("field {k:?} must be a non-negative integer")))
+}
+
+fn only_fields(loc: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return bail(
+            loc,
+            format!("unknown field {k:?} (this op takes {})", allowed.join(", ")),
+        );
+    }
+    Ok(())
+}
+
+/// Parse an edit script file. File references are relative to the script's directory.
+pub fn load_script(path: &Path) -> Result<Script> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_script(&path.display().to_string(), &bytes, &dir)
+}
+
+pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
+    let v = crate::genesis::parse_strict(loc, bytes)?;
+    let o = v.as_object().ok_or_else(|| {
+        Error::invalid(
+            loc,
+            "an edit script is a JSON object {\"base\"?, \"edits\": [...]}",
+        )
+    })?;
+    only_fields(loc, o, &["base", "edits", "description"])?;
+    let base = match o.get("base") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            check_digest(&format!("{loc}: base"), s)?;
+            Some(s.clone())
+        }
+        Some(_) => return bail(loc, "base must be a string (the input archive digest)"),
+    };
+    let edits = field(loc, o, "edits")?
+        .as_array()
+        .ok_or_else(|| Error::invalid(loc, "edits must be an array"))?;
+    let mut ops = Vec::with_capacity(edits.len());
+    for (i, e) in edits.iter().enumerate() {
+        let eloc = format!("{loc}: edits[{i}]");
+        let eo = e
+            .as_object()
+            .ok_or_else(|| Error::invalid(&eloc, "each edit is an object with an \"op\""))?;
+        let op = str_field(&eloc, eo, "op")?;
+        let eloc = format!("{eloc} ({op})");
+        let rel = |p: String| -> PathBuf {
+            let p = PathBuf::from(p);
+            if p.is_absolute() {
+                p
+            } else {
+                dir.join(p)
+            }
+        };
+        let parsed = match op.as_str() {
+            "kv-set" => {
+                only_fields(&eloc, eo, &["op", "key", "value", "value_file"])?;
+                let key = str_field(&eloc, eo, "key")?;
+                check_kv_key(&eloc, &key)?;
+                let (value, value_sha256) = match (eo.get("value"), eo.get("value_file")) {
+                    (Some(_), None) => (str_field(&eloc, eo, "value")?, None),
+                    (None, Some(_)) => {
+                        let (v, h) = read_value_file(&eloc, &rel(str_field(&eloc, eo, "value_file")?))?;
+                        (v, Some(h))
+                    }
+                    _ => return bail(&eloc, "give exactly one of \"value\" (a string) and \"value_file\""),
+                };
+                Op::KvSet {
+                    key,
+                    value,
+                    value_sha256,
+                }
+            }
+            "kv-delete" => {
+                only_fields(&eloc, eo, &["op", "key"])?;
+                let key = str_field(&eloc, eo, "key")?;
+                check_kv_key(&eloc, &key)?;
+                Op::KvDelete { key }
+            }
+            "kv-delete-prefix" => {
+                only_fields(&eloc, eo, &["op", "prefix", "expect_count"])?;
+                let prefix = str_field(&eloc, eo, "prefix")?;
+                check_kv_key(&eloc, &prefix)?;
+                Op::KvDeletePrefix {
+                    prefix,
+                    expect_count: u64_field(&eloc, eo, "expect_count")?,
+                }
+            }
+            "genesis-set" => {
+                only_fields(&eloc, eo, &["op", "pointer", "value"])?;
+                Op::GenesisSet {
+                    pointer: str_field(&eloc, eo, "pointer")?,
+                    value: field(&eloc, eo, "value")?.clone(),
+                }
+            }
+            "genesis-delete" => {
+                only_fields(&eloc, eo, &["op", "pointer"])?;
+                Op::GenesisDelete {
+                    pointer: str_field(&eloc, eo, "pointer")?,
+                }
+            }
+            "set-chain-id" => {
+                only_fields(&eloc, eo, &["op", "value"])?;
+                Op::SetChainId(str_field(&eloc, eo, "value")?)
+            }
+            "set-initial-height" => {
+                only_fields(&eloc, eo, &["op", "value"])?;
+                Op::SetInitialHeight(u64_field(&eloc, eo, "value")?)
+            }
+            "set-genesis-time" => {
+                only_fields(&eloc, eo, &["op", "value"])?;
+                Op::SetGenesisTime(str_field(&eloc, eo, "value")?)
+            }
+            "bundle-add" => {
+                only_fields(&eloc, eo, &["op", "file"])?;
+                Op::BundleAdd(resolve_bundle(&eloc, &rel(str_field(&eloc, eo, "file")?))?)
+            }
+            "artifact-replace" => {
+                only_fields(&eloc, eo, &["op", "name", "file"])?;
+                let name = str_field(&eloc, eo, "name")?;
+                Op::ArtifactReplace(resolve_replacement(
+                    &eloc,
+                    &name,
+                    &rel(str_field(&eloc, eo, "file")?),
+                )?)
+            }
+            other => {
+                return bail(
+                    &eloc,
+                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add or artifact-replace)"),
+                )
+            }
+        };
+        ops.push(parsed);
+    }
+    Ok(Script { base, ops })
+}

@@ -1,0 +1,506 @@
+//! `agar edit`: every operation on the fixtures, recomputed hashes checked independently,
+//! determinism, base, refusals leaving nothing behind.
+
+mod edit_support;
+
+use edit_support::*;
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn p(x: &Path) -> &str {
+    x.to_str().unwrap()
+}
+
+fn kv_get(archive: &Path, key: &str) -> Option<Vec<u8>> {
+    let o = run(&["kv", "get", p(archive), key, "-q"]);
+    match code(&o) {
+        0 => {
+            let mut v = o.stdout.clone();
+            assert_eq!(v.pop(), Some(b'\n'));
+            Some(v)
+        }
+        1 => None,
+        c => panic!("kv get exit {c}: {}", stderr(&o)),
+    }
+}
+
+#[test]
+fn kv_ops_are_visible_and_hashes_recomputed() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, a_digest) = pack(d.path(), "tiny/genesis/operational", "a.tar.gz");
+    let vfile = d.path().join("value.txt");
+    std::fs::write(&vfile, b"from a file\nwith \"quotes\" <&>\n").unwrap();
+    let b = d.path().join("b.tar");
+    let o = run_stdin(
+        &[
+            "edit",
+            p(&a),
+            "-o",
+            p(&b),
+            "--kv-set",
+            "runQueue=[136,136]",
+            "--kv-set",
+            "brand.new=x=y",
+            "--kv-set-file",
+            &format!("edge.file={}", p(&vfile)),
+            "--kv-set-stdin",
+            "edge.stdin",
+            "--kv-delete",
+            "gcActions",
+            "-q",
+        ],
+        "stdin value \u{2028}".as_bytes(),
+    );
+    ok(&o);
+    let digest = last_line(&o);
+    assert_eq!(digest.len(), 64);
+    assert_eq!(digest, tar_digest(&b));
+    assert_eq!(kv_get(&b, "runQueue").unwrap(), b"[136,136]");
+    assert_eq!(kv_get(&b, "brand.new").unwrap(), b"x=y");
+    assert_eq!(
+        kv_get(&b, "edge.file").unwrap(),
+        b"from a file\nwith \"quotes\" <&>\n"
+    );
+    assert_eq!(
+        kv_get(&b, "edge.stdin").unwrap(),
+        "stdin value \u{2028}".as_bytes()
+    );
+    assert_eq!(kv_get(&b, "gcActions"), None);
+    assert_eq!(
+        kv_get(&a, "gcActions").unwrap(),
+        b"[\"v1 dropExport ko10\"]"
+    );
+    // untouched keys unchanged
+    assert_eq!(kv_get(&b, "crankNumber"), kv_get(&a, "crankNumber"));
+
+    let m = check_consistent(&b);
+    let ma = check_consistent(&a);
+    assert_ne!(
+        m["swing_store_export_data_hash"],
+        ma["swing_store_export_data_hash"]
+    );
+    // entry count: +3 added, -1 deleted
+    assert_eq!(
+        m["export_data_entries"].as_u64().unwrap(),
+        ma["export_data_entries"].as_u64().unwrap() + 2
+    );
+    // export data is still sorted bytewise with the new keys in place
+    let ms = members(&b);
+    let keys: Vec<String> = std::str::from_utf8(member(&ms, "swing-store/export-data.jsonl"))
+        .unwrap()
+        .lines()
+        .map(json_key)
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert!(keys.contains(&"kv.brand.new".to_string()));
+    // provenance
+    let prov = &m["provenance"];
+    assert_eq!(prov["parent"], Value::String(a_digest));
+    let edits = &prov["edits"];
+    assert_eq!(
+        edits[0],
+        json!({"op": "kv-set", "key": "runQueue", "value": "[136,136]"})
+    );
+    assert_eq!(
+        edits[2]["value_sha256"],
+        Value::String(sha256_hex(&std::fs::read(&vfile).unwrap()))
+    );
+    assert!(
+        edits[2].get("value").is_none(),
+        "file contents are by digest"
+    );
+    let canon = serde_json::to_string(edits).unwrap() + "\n";
+    assert_eq!(
+        prov["edits_sha256"],
+        Value::String(sha256_hex(canon.as_bytes()))
+    );
+}
+
+fn json_key(line: &str) -> String {
+    let v: Value = serde_json::from_str(line).unwrap();
+    v[0].as_str().unwrap().to_string()
+}
+
+#[test]
+fn script_is_deterministic_and_base_is_enforced() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, a_digest) = pack(d.path(), "tiny/genesis/debug", "a.tar.gz");
+    let sdir = d.path().join("edits");
+    std::fs::create_dir(&sdir).unwrap();
+    std::fs::write(sdir.join("v.txt"), b"file value").unwrap();
+    let script = format!(
+        r#"{{"base": "{a_digest}", "edits": [
+          {{"op": "kv-set", "key": "runQueue", "value": "[136,136]"}},
+          {{"op": "kv-set", "key": "edge.from-file", "value_file": "v.txt"}},
+          {{"op": "kv-delete-prefix", "prefix": "edge.key.", "expect_count": 9}},
+          {{"op": "genesis-set", "pointer": "/app_state/bank/params/big", "value": 12345678901234567890123.50}},
+          {{"op": "genesis-delete", "pointer": "/app_version"}},
+          {{"op": "set-chain-id", "value": "agoric-rehearsal-2"}},
+          {{"op": "set-genesis-time", "value": "2026-03-04T05:06:07Z"}}
+        ]}}"#
+    );
+    let sfile = sdir.join("edits.json");
+    std::fs::write(&sfile, &script).unwrap();
+    let n_edge_keys = stdout(ok(&run(&[
+        "kv",
+        "list",
+        p(&a),
+        "--prefix",
+        "edge.key.",
+        "--keys",
+        "-q",
+    ])))
+    .lines()
+    .count();
+    assert_eq!(n_edge_keys, 9, "fixture assumption");
+
+    let b1 = d.path().join("b1.tar.gz");
+    let b2 = d.path().join("b2.tar");
+    let o1 = run(&["edit", p(&a), "-o", p(&b1), "--script", p(&sfile), "-q"]);
+    ok(&o1);
+    // the same script from another directory (paths relative to the script), plain tar
+    let o2 = std::process::Command::new(BIN)
+        .current_dir(d.path())
+        .args([
+            "edit",
+            "a.tar.gz",
+            "-o",
+            "b2.tar",
+            "--script",
+            "edits/edits.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    ok(&o2);
+    assert_eq!(last_line(&o1), last_line(&o2));
+    assert_eq!(tar_digest(&b1), tar_digest(&b2));
+
+    let m = check_consistent(&b1);
+    assert_eq!(m["chain_id"], "agoric-rehearsal-2");
+    let ms = members(&b1);
+    let g = std::str::from_utf8(member(&ms, "genesis.json")).unwrap();
+    assert!(
+        g.contains("\"big\":12345678901234567890123.50"),
+        "number literal kept"
+    );
+    assert!(g.contains("\"genesis_time\":\"2026-03-04T05:06:07Z\""));
+    assert!(!g.contains("app_version"));
+    assert_eq!(
+        stdout(ok(&run(&[
+            "kv",
+            "list",
+            p(&b1),
+            "--prefix",
+            "edge.key.",
+            "-q"
+        ]))),
+        ""
+    );
+    assert_eq!(kv_get(&b1, "edge.from-file").unwrap(), b"file value");
+
+    // a script whose base does not match is refused, and leaves nothing
+    let (c, _) = pack(d.path(), "tiny/genesis/operational", "c.tar.gz");
+    let before = listing(d.path());
+    let out = d.path().join("refused.tar.gz");
+    let o = run(&["edit", p(&c), "-o", p(&out), "--script", p(&sfile)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("base"), "{}", stderr(&o));
+    assert_eq!(listing(d.path()), before);
+    // --base on the command line too
+    let o = run(&[
+        "edit",
+        p(&c),
+        "-o",
+        p(&out),
+        "--kv-delete",
+        "gcActions",
+        "--base",
+        &a_digest,
+    ]);
+    assert_eq!(code(&o), 4);
+    assert_eq!(listing(d.path()), before);
+}
+
+#[test]
+fn initial_height_updates_export_manifest() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let b = d.path().join("b.tar");
+    let o = run(&["edit", p(&a), "-o", p(&b), "--initial-height", "1000", "-q"]);
+    ok(&o);
+    let m = check_consistent(&b);
+    assert_eq!(m["initial_height"], 1000);
+    let ms = members(&b);
+    let em = json(member(&ms, "swing-store/export-manifest.json"));
+    assert_eq!(em["blockHeight"], 1000);
+    assert_eq!(json(member(&ms, "genesis.json"))["initial_height"], 1000);
+    // the export data (and so its hash) is untouched by a genesis-only edit
+    assert_eq!(
+        member(&ms, "swing-store/export-data.jsonl"),
+        member(&members(&a), "swing-store/export-data.jsonl")
+    );
+    // set through a pointer too
+    let c = d.path().join("c.tar");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&c),
+        "--genesis-set",
+        "/initial_height=1000",
+        "-q",
+    ]));
+    let mc = check_consistent(&c);
+    assert_eq!(mc["initial_height"], 1000);
+}
+
+#[test]
+fn bundle_add_and_artifact_replace() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar.gz");
+    let bundle = d.path().join("bundle.json");
+    // spec §4.3 example: b0-f2b272a0…
+    std::fs::write(
+        &bundle,
+        br#"{"moduleFormat":"nestedEvaluate","source":"function getExport(){return {}}","sourceMap":"//# sourceURL=x"}"#,
+    )
+    .unwrap();
+    let id = "b0-f2b272a02ac9ed6c7fbcb31542d84846ab37d1867464683d8ca8f28b96736637";
+    let snap = d.path().join("snap.bin");
+    std::fs::write(&snap, b"replacement heap snapshot bytes").unwrap();
+    let span = d.path().join("span.txt");
+    let items = [
+        "{\"d\":[\"one\"]}",
+        "{\"d\":[\"two\"]}",
+        "{\"d\":[\"three\"]}",
+        "{\"d\":[\"four\"]}",
+    ];
+    std::fs::write(&span, items.join("\n") + "\n").unwrap();
+    let b = d.path().join("b.tar.gz");
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&b),
+        "--bundle-add",
+        p(&bundle),
+        "--artifact-replace",
+        &format!("snapshot.v1.42={}", p(&snap)),
+        "--artifact-replace",
+        &format!("transcript.v1.43.47={}", p(&span)),
+        "--kv-set",
+        &format!("namedBundleID.new={id}"),
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains(id), "bundle ID printed: {err}");
+    assert!(err.contains("snapshotID"), "§9.3 warning: {err}");
+    assert!(
+        err.contains("nothing references the new bundle"),
+        "§9.4 warning: {err}"
+    );
+    let m = check_consistent(&b);
+    let ms = members(&b);
+    assert_eq!(
+        member(&ms, &format!("swing-store/bundle.{id}")),
+        std::fs::read(&bundle).unwrap()
+    );
+    let data = std::str::from_utf8(member(&ms, "swing-store/export-data.jsonl")).unwrap();
+    assert!(data.contains(&format!("[\"bundle.{id}\",\"{id}\"]")));
+    let snap_hash = sha256_hex(b"replacement heap snapshot bytes");
+    assert!(
+        data.contains(&format!("\\\"hash\\\":\\\"{snap_hash}\\\"")),
+        "snapshot record"
+    );
+    // span hash recomputed independently (spec §4.1)
+    let mut h = sha256_hex(b"start of transcript span");
+    for it in items {
+        h = sha256_hex(format!("{h}{}", sha256_hex(it.as_bytes())).as_bytes());
+    }
+    let line = data
+        .lines()
+        .find(|l| l.starts_with("[\"transcript.v1.current\""))
+        .unwrap();
+    assert!(line.contains(&h), "{line}");
+    let em = json(member(&ms, "swing-store/export-manifest.json"));
+    assert!(em["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x[0] == format!("bundle.{id}")));
+    assert_eq!(m["members"].as_array().unwrap().len(), 3 + 9);
+
+    // a span with the wrong number of items is refused (it would move later positions)
+    let bad = d.path().join("bad.txt");
+    std::fs::write(&bad, "a\nb\n").unwrap();
+    let out = d.path().join("x.tar.gz");
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&out),
+        "--artifact-replace",
+        &format!("transcript.v1.43.47={}", p(&bad)),
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds 2 items"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // adding a bundle that is already there is refused
+    let o = run(&["edit", p(&b), "-o", p(&out), "--bundle-add", p(&bundle)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(!out.exists());
+    // bundles cannot be replaced in place
+    let o = run(&[
+        "edit",
+        p(&b),
+        "-o",
+        p(&out),
+        "--artifact-replace",
+        &format!("bundle.{id}={}", p(&bundle)),
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    // replacing an artifact the archive does not hold
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&out),
+        "--artifact-replace",
+        &format!("snapshot.v9.1={}", p(&snap)),
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn refused_operations_leave_no_output() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar.gz");
+    let out = d.path().join("out.tar.gz");
+    let before = listing(d.path());
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["--kv-set", "host.height=5"], 4, "host.*"),
+        (vec!["--kv-delete", "local.thing"], 4, "local.*"),
+        (vec!["--kv-delete", "no.such.key"], 4, "does not exist"),
+        (
+            vec!["--kv-delete-prefix", "edge.key.=3"],
+            4,
+            "expect_count is 3",
+        ),
+        (
+            vec![
+                "--genesis-set",
+                "/app_state/swingset/swing_store_export_data_hash=\"sha256:00\"",
+            ],
+            4,
+            "agar owns",
+        ),
+        (
+            vec!["--genesis-delete", "/app_state/swingset"],
+            4,
+            "agar owns",
+        ),
+        (
+            vec!["--genesis-set", "/no/such/parent=1"],
+            3,
+            "does not exist",
+        ),
+        (
+            vec!["--genesis-set", "/x={\"a\":1,\"a\":2}"],
+            3,
+            "duplicate",
+        ),
+        (vec!["--genesis-time", "yesterday"], 3, "RFC 3339"),
+        (vec!["--initial-height", "0"], 3, "initial height"),
+        (vec![], 4, "no edits"),
+    ];
+    for (args, want, msg) in cases {
+        let mut all = vec!["edit", p(&a), "-o", p(&out)];
+        all.extend(args.iter().copied());
+        let o = run(&all);
+        assert_eq!(code(&o), want, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+        assert_eq!(listing(d.path()), before, "{args:?} left files behind");
+    }
+    // existing output without --force
+    std::fs::write(&out, b"keep me").unwrap();
+    let o = run(&["edit", p(&a), "-o", p(&out), "--kv-delete", "gcActions"]);
+    assert_eq!(code(&o), 4);
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&out),
+        "--kv-delete",
+        "gcActions",
+        "--force",
+        "-q",
+    ]));
+    check_consistent(&out);
+    // a corrupt input is refused before anything is written
+    let mut bytes = std::fs::read(&a).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    let bad = d.path().join("bad.tar.gz");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out2 = d.path().join("out2.tar.gz");
+    let o = run(&["edit", p(&bad), "-o", p(&out2), "--kv-delete", "gcActions"]);
+    assert_ne!(code(&o), 0);
+    assert!(!out2.exists());
+}
+
+#[test]
+fn edits_compose_in_order() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let s = d.path().join("s.json");
+    std::fs::write(
+        &s,
+        r#"{"edits": [
+          {"op": "kv-set", "key": "zz.temp", "value": "1"},
+          {"op": "kv-delete", "key": "zz.temp"},
+          {"op": "kv-set", "key": "edge.key.extra", "value": "2"},
+          {"op": "kv-delete-prefix", "prefix": "edge.key.", "expect_count": 10},
+          {"op": "kv-set", "key": "edge.key.after", "value": "3"}
+        ]}"#,
+    )
+    .unwrap();
+    let b = d.path().join("b.tar");
+    ok(&run(&["edit", p(&a), "-o", p(&b), "--script", p(&s), "-q"]));
+    check_consistent(&b);
+    assert_eq!(kv_get(&b, "zz.temp"), None);
+    let keys = stdout(ok(&run(&[
+        "kv",
+        "list",
+        p(&b),
+        "--prefix",
+        "edge.key.",
+        "--keys",
+        "-q",
+    ])));
+    assert_eq!(keys, "edge.key.after\n");
+    // unknown op and unknown fields are rejected with their position
+    std::fs::write(
+        &s,
+        r#"{"edits": [{"op": "kv-set", "key": "a", "value": "b", "extra": 1}]}"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&d.path().join("c.tar")),
+        "--script",
+        p(&s),
+    ]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("edits[0]") && stderr(&o).contains("extra"),
+        "{}",
+        stderr(&o)
+    );
+}
