@@ -113,13 +113,33 @@ pub fn check_b0(id_hex: &str, text: &[u8]) -> Result<(), String> {
 /// Validate a b1 (endoZipBase64) bundle zip (spec §4.3): STORED entries with valid CRCs,
 /// at least two entries, SHA-512 of `compartment-map.json` equal to the ID, every module
 /// file's SHA-512 as listed in the map, and no extraneous files.
-pub fn check_b1<R: Read + Seek>(id_hex: &str, zip_bytes: R) -> Result<(), String> {
+pub fn check_b1<R: Read + Seek>(id_hex: &str, mut zip_bytes: R) -> Result<(), String> {
+    let zip_len = zip_bytes
+        .seek(SeekFrom::End(0))
+        .and_then(|n| zip_bytes.seek(SeekFrom::Start(0)).map(|_| n))
+        .map_err(|e| format!("b1 bundle: {e}"))?;
     let mut z = zip::ZipArchive::new(zip_bytes)
         .map_err(|e| format!("b1 bundle is not a readable zip: {e}"))?;
     if z.len() < 2 {
         return Err(format!(
             "b1 bundle zip has {} entries; at least 2 are required",
             z.len()
+        ));
+    }
+    // Entries whose data overlap would make hashing quadratic (a zip bomb without
+    // compression): every entry's local header (30 bytes + name) and data must fit.
+    let mut claimed = 0u64;
+    for i in 0..z.len() {
+        let f = z
+            .by_index_raw(i)
+            .map_err(|e| format!("b1 bundle zip entry {i}: {e}"))?;
+        claimed = claimed
+            .saturating_add(30 + f.name_raw().len() as u64)
+            .saturating_add(f.compressed_size());
+    }
+    if claimed > zip_len {
+        return Err(format!(
+            "b1 bundle zip entries claim {claimed} bytes of a {zip_len}-byte zip: they overlap (a zip bomb)"
         ));
     }
     let mut files: std::collections::BTreeMap<String, String> = Default::default();

@@ -177,8 +177,19 @@ pub enum ArtifactName {
     },
 }
 
+/// Longest artifact name accepted (a `b1` bundle name is 138 bytes; vat IDs are short).
+/// Caps what a hostile manifest can make the reader allocate per name.
+pub const MAX_ARTIFACT_NAME_BYTES: usize = 243;
+
 impl ArtifactName {
     pub fn parse(name: &str) -> Result<ArtifactName, String> {
+        if name.len() > MAX_ARTIFACT_NAME_BYTES {
+            return Err(format!(
+                "artifact name {:?}... is {} bytes long; at most {MAX_ARTIFACT_NAME_BYTES} are accepted",
+                name.chars().take(40).collect::<String>(),
+                name.len()
+            ));
+        }
         let parts: Vec<&str> = name.split('.').collect();
         match parts.as_slice() {
             ["snapshot", vat, pos] if valid_vat_id(vat) => match parse_pos(pos) {
@@ -548,6 +559,45 @@ mod tests {
         ] {
             assert_eq!(ArtifactName::parse(n).unwrap().to_string(), n);
         }
+    }
+
+    #[test]
+    fn hostile_names_are_not_artifact_names() {
+        let long_vat = "v".repeat(MAX_ARTIFACT_NAME_BYTES);
+        let too_long = format!("snapshot.{long_vat}.1");
+        for n in [
+            "",
+            ".",
+            "..",
+            "/etc/passwd",
+            "snapshot.v1.42/",
+            "snapshot.v1.42/../../x",
+            "snapshot./.42",
+            "snapshot...42",
+            "snapshot.v1.42.",
+            ".snapshot.v1.42",
+            "snapshot.v1\\..\\x.42",
+            "snapshot.v1/x.42",
+            "snapshot.v1\0.42",
+            "snapshot.v1\n.42",
+            "snapshot.v1\u{7f}.42",
+            "snapshot.v\u{e9}.42",
+            "snapshot.v1.42\0",
+            "snapshot.v1. 42",
+            "snapshot.v1.+42",
+            "snapshot.v1.-1",
+            "snapshot.v1.9007199254740992",
+            "transcript.v1.0.7.8",
+            "bundle.b0-E29E3F0DE03D8554B77BA44A1CE712F9404CC3E6491E1198A509B2EE08B2D1D6",
+            "bundle.b1-00",
+            "Snapshot.v1.42",
+            &too_long,
+        ] {
+            assert!(ArtifactName::parse(n).is_err(), "{n:?} parsed");
+        }
+        let longest_ok = format!("snapshot.{}.1", &long_vat[..MAX_ARTIFACT_NAME_BYTES - 11]);
+        assert_eq!(longest_ok.len(), MAX_ARTIFACT_NAME_BYTES);
+        assert!(ArtifactName::parse(&longest_ok).is_ok());
     }
 
     #[test]

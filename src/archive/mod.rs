@@ -27,6 +27,21 @@ pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 pub const MAX_GENESIS_BYTES: u64 = 4 << 30;
 /// Most members accepted.
 pub const MAX_MEMBERS: usize = 10_000_000;
+/// Longest member name accepted (`swing-store/` + the longest artifact name).
+pub const MAX_MEMBER_NAME_BYTES: usize =
+    ARTIFACT_PREFIX.len() + crate::model::MAX_ARTIFACT_NAME_BYTES;
+/// Most bytes one compressed byte can inflate to: deflate's best case is a 258-byte
+/// match coded in 2 bits, about 1032:1 (zlib's documented limit). A gzip archive whose
+/// manifest announces more than `1032 x file size` uncompressed bytes is a bomb or
+/// a lie, and is refused before anything is inflated.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// Bytes a member occupies in the tar stream: header(s), content, padding.
+pub fn member_tar_bytes(name: &str, size: u64) -> Option<u64> {
+    (tar::member_header(name, size).len() as u64)
+        .checked_add(size)?
+        .checked_add(tar::padding(size) as u64)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +100,16 @@ impl ArchiveManifest {
             .iter()
             .skip(3)
             .map(|m| (m.name.strip_prefix(ARTIFACT_PREFIX).unwrap_or(&m.name), m))
+    }
+
+    /// Length of the whole uncompressed tar stream this manifest announces, given the
+    /// manifest member's own size (None if it does not fit in 64 bits).
+    pub fn tar_bytes(&self, manifest_size: u64) -> Option<u64> {
+        let mut total = member_tar_bytes(MANIFEST_MEMBER, manifest_size)?;
+        for m in &self.members {
+            total = total.checked_add(member_tar_bytes(&m.name, m.size)?)?;
+        }
+        total.checked_add(2 * tar::BLOCK as u64)
     }
 
     pub fn member(&self, name: &str) -> Option<&Member> {

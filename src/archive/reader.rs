@@ -122,7 +122,11 @@ impl ArchiveReader {
     pub fn open(path: &Path, opts: ReadOptions) -> Result<ArchiveReader> {
         let loc = path.display().to_string();
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_bytes = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let md = f.metadata().map_err(|e| Error::io(path, e))?;
+        let file_bytes = md.len();
+        // For a regular file the announced sizes are checked against the file size before
+        // anything is buffered or inflated; a pipe is bounded by the manifest alone.
+        let sized = md.is_file();
         let mut br = BufReader::with_capacity(1 << 20, f);
         let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
         let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
@@ -173,8 +177,24 @@ impl ArchiveReader {
                 format!("is {size} bytes; more than the {MAX_MANIFEST_BYTES}-byte limit"),
             );
         }
+        let first_bytes = member_tar_bytes(MANIFEST_MEMBER, size).unwrap_or(u64::MAX);
+        if sized {
+            let first = first_bytes.saturating_add(2 * BLOCK as u64);
+            check_announced(&loc, compressed, file_bytes, first, "its first member")?;
+        }
         let manifest_bytes = read_content(&mut stream, &loc, MANIFEST_MEMBER, size)?;
         let manifest = parse_manifest(&loc, &manifest_bytes)?;
+        let Some(total) = manifest.tar_bytes(size) else {
+            return bail(
+                member_loc(&loc, MANIFEST_MEMBER),
+                "announces member sizes whose sum does not fit in 64 bits",
+            );
+        };
+        let size_problem = if sized {
+            check_announced(&loc, compressed, file_bytes, total, "the archive manifest")?
+        } else {
+            None
+        };
         stream.progress.phase(
             "verifying",
             manifest.members.iter().map(|m| m.size + 1024).sum(),
@@ -198,6 +218,10 @@ impl ArchiveReader {
             stream,
             next: 0,
         };
+        if let Some(p) = size_problem {
+            // explode stops here, before writing anything; verify goes on to say more
+            r.problem(loc, p)?;
+        }
         r.read_head()?;
         Ok(r)
     }
@@ -280,10 +304,23 @@ impl ArchiveReader {
         self.genesis = genesis;
         self.genesis_bytes = genesis_bytes;
 
-        let (em, emb) = self.next_small(MAX_MANIFEST_BYTES)?;
         let mode = self.manifest.mode()?;
         let names: Vec<&str> = self.manifest.artifacts().map(|(n, _)| n).collect();
         let want = export_manifest_bytes(self.manifest.initial_height, mode, &names);
+        // its canonical bytes are known: any other size cannot be right
+        let em_size = self.manifest.members[self.next].size;
+        if em_size != want.len() as u64 {
+            return bail(
+                member_loc(&self.path, EXPORT_MANIFEST_MEMBER),
+                format!(
+                    "is announced as {em_size} bytes, but the canonical export manifest for blockHeight {}, mode {mode} and the {} artifacts genesis-archive.json lists is {} bytes",
+                    self.manifest.initial_height,
+                    names.len(),
+                    want.len()
+                ),
+            );
+        }
+        let (em, emb) = self.next_small(want.len() as u64)?;
         if emb != want {
             self.problem(
                 member_loc(&self.path, &em.name),
@@ -538,6 +575,41 @@ impl ArchiveReader {
     }
 }
 
+/// Check, before reading on, the stream length the manifest announces against the file:
+/// a gzip file cannot inflate to more than `MAX_DEFLATE_RATIO` times its size (more is a
+/// decompression bomb or a lie: refused, error), and a plain tar must be exactly as long
+/// as announced (shorter is a truncated download, longer has data after the end: a
+/// problem, returned so that verify can go on to name the member where it goes wrong).
+fn check_announced(
+    loc: &str,
+    compressed: bool,
+    file_bytes: u64,
+    announced: u64,
+    what: &str,
+) -> Result<Option<String>> {
+    if compressed {
+        let most = file_bytes.saturating_mul(MAX_DEFLATE_RATIO);
+        if announced > most {
+            return bail(
+                loc,
+                format!("{what} announces {announced} uncompressed bytes, but a {file_bytes}-byte gzip file can hold at most {most} (deflate expands at most {MAX_DEFLATE_RATIO}:1): the archive is truncated or hostile (a decompression bomb); refusing to inflate it"),
+            );
+        }
+    } else if what == "its first member" {
+        if announced > file_bytes {
+            return bail(
+                loc,
+                format!("archive is truncated: its first member alone needs {announced} bytes, but the file holds {file_bytes} (incomplete download?)"),
+            );
+        }
+    } else if announced > file_bytes {
+        return Ok(Some(format!("archive is truncated: the archive manifest announces a {announced}-byte tar stream, but the file holds {file_bytes} bytes (incomplete download? fetch it again)")));
+    } else if announced < file_bytes {
+        return Ok(Some(format!("{} unexpected bytes after the end of the archive: the archive manifest announces a {announced}-byte tar stream, but the file holds {file_bytes} bytes (appended data, or re-packed with another tar)", file_bytes - announced)));
+    }
+    Ok(None)
+}
+
 fn read_header(stream: &mut Stream, path: &str, m: &Member) -> Result<()> {
     let loc = member_loc(path, &m.name);
     let want = member_header(&m.name, m.size);
@@ -648,6 +720,16 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
     }
     let mut prev: Option<&str> = None;
     for mem in &m.members {
+        if mem.name.len() > MAX_MEMBER_NAME_BYTES {
+            return bail(
+                &loc,
+                format!(
+                    "member name {:?}... is {} bytes long; at most {MAX_MEMBER_NAME_BYTES} are accepted",
+                    mem.name.chars().take(40).collect::<String>(),
+                    mem.name.len()
+                ),
+            );
+        }
         if !is_sha256_hex(&mem.sha256) {
             return bail(
                 &loc,
