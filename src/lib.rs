@@ -6,6 +6,7 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod dbexport;
 pub mod error;
 pub mod exportdir;
 pub mod genesis;

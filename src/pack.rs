@@ -327,8 +327,9 @@ pub fn plan(
         Some(h) if h + 1 != initial_height => {
             if !opts.allow_height_mismatch {
                 return Err(Error::Refused(format!(
-                    "height mismatch: the swing-store state was exported at block {h}, but genesis initial_height {initial_height} needs an export at block {} (initial_height - 1). The genesis and the swing-store do not belong together; pass --allow-height-mismatch only for a rehearsal",
-                    initial_height - 1
+                    "height mismatch: {} is {h}, but genesis initial_height {initial_height} needs state at block {} (initial_height - 1). The genesis and the swing-store do not belong together (or the node ran past the export height); pass --allow-height-mismatch only for a rehearsal",
+                    source.height_origin(),
+                    initial_height.saturating_sub(1)
                 )));
             }
             notes.push(format!(
@@ -364,7 +365,11 @@ pub fn plan(
     let genesis_bytes = genesis.canonical_bytes();
 
     // pass 1 over artifact bytes
-    let total: u64 = 0;
+    let total: u64 = if progress.visible() {
+        source.artifact_bytes_hint().unwrap_or(0)
+    } else {
+        0
+    };
     progress.phase("checking artifacts", total);
     let mut artifact_members = Vec::with_capacity(names.len());
     for (n, parsed) in &names {
