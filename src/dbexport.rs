@@ -680,98 +680,13 @@ impl DbExport {
         Ok(())
     }
 
+    /// The export data in canonical order (bytewise by key: `bundle.` < `kv.` <
+    /// `snapshot.` < `transcript.`), so pack can digest it while scanning. The values
+    /// are the official exporter's; only the order differs from its sectioned order
+    /// (spec §3.2), which the archive does not keep anyway.
     fn each_entry(&self, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
         let loc = self.loc();
-        let kv_loc = format!("{loc}: kvStore");
-        {
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT key, value FROM kvStore ORDER BY key")
-                .map_err(self.sq())?;
-            let mut rows = st.query([]).map_err(self.sq())?;
-            while let Some(r) = rows.next().map_err(self.sq())? {
-                let k = r.get_ref_unwrap(0);
-                let key = match k {
-                    ValueRef::Text(b) => String::from_utf8_lossy(b),
-                    _ => {
-                        return bail(
-                            &kv_loc,
-                            format!("a key is {}, not text (the official exporter fails: key must be a string)", storage_class(k)),
-                        )
-                    }
-                };
-                if key.starts_with("host.") || key.starts_with("local.") {
-                    continue;
-                }
-                let v = r.get_ref_unwrap(1);
-                let value = match v {
-                    ValueRef::Text(b) => String::from_utf8_lossy(b).into_owned(),
-                    _ => {
-                        return bail(
-                            &kv_loc,
-                            format!("the value of key {key:?} is {}, not text", storage_class(v)),
-                        )
-                    }
-                };
-                f(
-                    &kv_loc,
-                    Entry {
-                        key: format!("kv.{key}"),
-                        value: Some(value),
-                    },
-                )?;
-            }
-        }
-        // snapshots: in-use rows each followed by .current, then historical rows
-        let snap_loc = format!("{loc}: snapshots");
-        for (w, in_use) in [("inUse IS 1", true), ("inUse IS NULL", false)] {
-            let sql = format!(
-                "SELECT vatID, snapPos, hash FROM snapshots WHERE {w} ORDER BY vatID, snapPos"
-            );
-            let mut st = self.conn.prepare_cached(&sql).map_err(self.sq())?;
-            let mut rows = st.query([]).map_err(self.sq())?;
-            while let Some(r) = rows.next().map_err(self.sq())? {
-                let vat = vat_of(&snap_loc, r.get_ref_unwrap(0))?;
-                let at = format!("{snap_loc} (vatID {vat})");
-                let rec = SnapshotRecord {
-                    snap_pos: pos_of(&at, "snapPos", r.get_ref_unwrap(1))?,
-                    hash: hash_of(&at, r.get_ref_unwrap(2))?,
-                    in_use,
-                    vat,
-                };
-                f(
-                    &snap_loc,
-                    Entry {
-                        key: rec.key(),
-                        value: Some(rec.value()),
-                    },
-                )?;
-                if in_use {
-                    f(
-                        &snap_loc,
-                        Entry {
-                            key: format!("snapshot.{}.current", rec.vat),
-                            value: Some(rec.artifact_name()),
-                        },
-                    )?;
-                }
-            }
-        }
-        let span_loc = format!("{loc}: transcriptSpans");
-        {
-            let mut st = self.conn.prepare_cached(SPANS_ALL).map_err(self.sq())?;
-            let mut rows = st.query([]).map_err(self.sq())?;
-            while let Some(r) = rows.next().map_err(self.sq())? {
-                let rec = span_row(&span_loc, r)?;
-                f(
-                    &span_loc,
-                    Entry {
-                        key: rec.key(),
-                        value: Some(rec.value()),
-                    },
-                )?;
-            }
-        }
+        // bundles (bundle.<id> sorts as <id>)
         let b_loc = format!("{loc}: bundles");
         {
             let mut st = self
@@ -792,6 +707,114 @@ impl DbExport {
                     },
                 )?;
             }
+        }
+        // kv, streamed in key order
+        let kv_loc = format!("{loc}: kvStore");
+        {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT key, value FROM kvStore ORDER BY key")
+                .map_err(self.sq())?;
+            let mut rows = st.query([]).map_err(self.sq())?;
+            while let Some(r) = rows.next().map_err(self.sq())? {
+                let k = r.get_ref_unwrap(0);
+                let kb = match k {
+                    ValueRef::Text(b) => b,
+                    _ => {
+                        return bail(
+                            &kv_loc,
+                            format!("a key is {}, not text (the official exporter fails: key must be a string)", storage_class(k)),
+                        )
+                    }
+                };
+                if kb.starts_with(b"host.") || kb.starts_with(b"local.") {
+                    continue;
+                }
+                let mut key = String::with_capacity(kb.len() + 3);
+                key.push_str("kv.");
+                key.push_str(&String::from_utf8_lossy(kb));
+                let v = r.get_ref_unwrap(1);
+                let value = match v {
+                    ValueRef::Text(b) => match std::str::from_utf8(b) {
+                        Ok(s) => s.to_owned(),
+                        Err(_) => String::from_utf8_lossy(b).into_owned(),
+                    },
+                    _ => {
+                        return bail(
+                            &kv_loc,
+                            format!("the value of key {key:?} is {}, not text", storage_class(v)),
+                        )
+                    }
+                };
+                f(
+                    &kv_loc,
+                    Entry {
+                        key,
+                        value: Some(value),
+                    },
+                )?;
+            }
+        }
+        // snapshot and transcript records: one per row, few; sorted by key in memory
+        let snap_loc = format!("{loc}: snapshots");
+        let mut recs: BTreeMap<String, String> = BTreeMap::new();
+        for (w, in_use) in [("inUse IS 1", true), ("inUse IS NULL", false)] {
+            let sql = format!(
+                "SELECT vatID, snapPos, hash FROM snapshots WHERE {w} ORDER BY vatID, snapPos"
+            );
+            let mut st = self.conn.prepare_cached(&sql).map_err(self.sq())?;
+            let mut rows = st.query([]).map_err(self.sq())?;
+            while let Some(r) = rows.next().map_err(self.sq())? {
+                let vat = vat_of(&snap_loc, r.get_ref_unwrap(0))?;
+                let at = format!("{snap_loc} (vatID {vat})");
+                let rec = SnapshotRecord {
+                    snap_pos: pos_of(&at, "snapPos", r.get_ref_unwrap(1))?,
+                    hash: hash_of(&at, r.get_ref_unwrap(2))?,
+                    in_use,
+                    vat,
+                };
+                if in_use {
+                    recs.insert(format!("snapshot.{}.current", rec.vat), rec.artifact_name());
+                }
+                if recs.insert(rec.key(), rec.value()).is_some() {
+                    return bail(at, format!("two rows give export-data key {}", rec.key()));
+                }
+            }
+        }
+        for (k, v) in std::mem::take(&mut recs) {
+            f(
+                &snap_loc,
+                Entry {
+                    key: k,
+                    value: Some(v),
+                },
+            )?;
+        }
+        let span_loc = format!("{loc}: transcriptSpans");
+        {
+            let mut st = self.conn.prepare_cached(SPANS_ALL).map_err(self.sq())?;
+            let mut rows = st.query([]).map_err(self.sq())?;
+            while let Some(r) = rows.next().map_err(self.sq())? {
+                let rec = span_row(&span_loc, r)?;
+                if recs.insert(rec.key(), rec.value()).is_some() {
+                    return bail(
+                        format!("{span_loc} (vatID {})", rec.vat),
+                        format!(
+                            "two spans give export-data key {} (more than one current span?)",
+                            rec.key()
+                        ),
+                    );
+                }
+            }
+        }
+        for (k, v) in recs {
+            f(
+                &span_loc,
+                Entry {
+                    key: k,
+                    value: Some(v),
+                },
+            )?;
         }
         Ok(())
     }
@@ -977,6 +1000,9 @@ impl StateSource for DbExport {
         Some(self.host_height.unwrap_or(0))
     }
     fn replaces_skip_hash(&self) -> bool {
+        true
+    }
+    fn canonical_order(&self) -> bool {
         true
     }
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
