@@ -50,6 +50,7 @@ wall() { # GNU time prints h:mm:ss or m:ss.cc
     n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$1"
 }
 rss() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+cpu() { awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$1"; }
 
 # native: one process, straight from the DB
 rm -f "$WORK/native.tar"
@@ -58,7 +59,8 @@ run native "$AGAR" pack --swing-store "$WORK/db" --genesis "$GENESIS" \
 n_wall=$(wall "$WORK/native.time")
 n_rss=$(rss "$WORK/native.time")
 n_digest=$(tail -1 "$WORK/native.out")
-printf 'native pack from DB:      %8.2f s  %8.1f MiB peak RSS\n' "$n_wall" "$(echo "$n_rss/1024" | bc -l)"
+n_cpu=$(cpu "$WORK/native.time")
+printf 'native pack from DB:      %8.2f s  %8.1f MiB peak RSS  %8.2f s CPU\n' "$n_wall" "$(echo "$n_rss/1024" | bc -l)" "$n_cpu"
 
 if ! [ -x "$ORACLE" ]; then
   echo "oracle not found at $ORACLE: skipping the baseline (official export + agar pack)"
@@ -79,11 +81,15 @@ p_rss=$(rss "$WORK/pack.time")
 b_wall=$(echo "$e_wall + $p_wall" | bc -l)
 b_rss=$((e_rss > p_rss ? e_rss : p_rss))
 b_digest=$(tail -1 "$WORK/pack.out")
-printf 'official export:          %8.2f s  %8.1f MiB peak RSS\n' "$e_wall" "$(echo "$e_rss/1024" | bc -l)"
-printf 'agar pack of the export:  %8.2f s  %8.1f MiB peak RSS\n' "$p_wall" "$(echo "$p_rss/1024" | bc -l)"
-printf 'baseline (both steps):    %8.2f s  %8.1f MiB peak RSS (max of the two)\n' "$b_wall" "$(echo "$b_rss/1024" | bc -l)"
-printf 'ratio native/baseline:    wall %.3f  peak RSS %.3f\n' \
-  "$(echo "$n_wall / $b_wall" | bc -l)" "$(echo "$n_rss / $b_rss" | bc -l)"
+e_cpu=$(cpu "$WORK/export.time")
+p_cpu=$(cpu "$WORK/pack.time")
+b_cpu=$(echo "$e_cpu + $p_cpu" | bc -l)
+printf 'official export:          %8.2f s  %8.1f MiB peak RSS  %8.2f s CPU\n' "$e_wall" "$(echo "$e_rss/1024" | bc -l)" "$e_cpu"
+printf 'agar pack of the export:  %8.2f s  %8.1f MiB peak RSS  %8.2f s CPU\n' "$p_wall" "$(echo "$p_rss/1024" | bc -l)" "$p_cpu"
+printf 'baseline (both steps):    %8.2f s  %8.1f MiB peak RSS  %8.2f s CPU (RSS: max of the two)\n' "$b_wall" "$(echo "$b_rss/1024" | bc -l)" "$b_cpu"
+printf 'ratio native/baseline:    wall %.3f  peak RSS %.3f  CPU %.3f\n' \
+  "$(echo "$n_wall / $b_wall" | bc -l)" "$(echo "$n_rss / $b_rss" | bc -l)" "$(echo "$n_cpu / $b_cpu" | bc -l)"
+echo "targets: wall ratio <= 0.5, native peak RSS <= 100 MiB (machine load: $(cut -d' ' -f1-3 /proc/loadavg))"
 if [ "$n_digest" = "$b_digest" ]; then
   echo "digests equal: $n_digest"
 else
