@@ -6,6 +6,7 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod dbexport;
 pub mod diff;
 pub mod edit;
 pub mod error;

@@ -69,7 +69,24 @@ fn check_kv(loc: &str, e: &Entry) -> Result<()> {
     Ok(())
 }
 
-fn scan(source: &mut dyn StateSource, inline: Option<Vec<(String, String)>>) -> Result<DataPlan> {
+/// The canonical export-data digest computed during the scan itself, valid only if every
+/// key of the source's stream was strictly greater than the one before (then the stream
+/// *is* the canonical stream). Saves one pass over the data for sources that promise
+/// canonical order ([`StateSource::canonical_order`]).
+struct InlineHash {
+    sha: Sha256,
+    size: u64,
+    entries: u64,
+    prev: Option<String>,
+    valid: bool,
+    line: Vec<u8>,
+}
+
+fn scan(
+    source: &mut dyn StateSource,
+    inline: Option<Vec<(String, String)>>,
+    mut ih: Option<&mut InlineHash>,
+) -> Result<DataPlan> {
     let mut meta = Metadata::default();
     let mut prev: Option<String> = None;
     let mut sorted = true;
@@ -82,6 +99,27 @@ fn scan(source: &mut dyn StateSource, inline: Option<Vec<(String, String)>>) -> 
                 "an entry without a value (a deletion) cannot be in a full export",
             );
         };
+        if let Some(h) = ih.as_deref_mut().filter(|h| h.valid) {
+            if h.prev
+                .as_ref()
+                .is_some_and(|p| p.as_bytes() >= e.key.as_bytes())
+            {
+                h.valid = false;
+            } else {
+                h.line.clear();
+                gojson::encode_entry_into(&mut h.line, e.key.as_bytes(), Some(value.as_bytes()));
+                h.sha.update(&h.line);
+                h.size += h.line.len() as u64;
+                h.entries += 1;
+                match &mut h.prev {
+                    Some(p) => {
+                        p.clear();
+                        p.push_str(&e.key);
+                    }
+                    None => h.prev = Some(e.key.clone()),
+                }
+            }
+        }
         match family(&e.key) {
             Some(Family::Kv) => {
                 check_kv(loc, &e)?;
@@ -270,7 +308,15 @@ pub fn plan(
         Some(inline)
     };
     let progress = Progress::bytes(opts.progress, "export data", 0);
-    let data = scan(source, inline)?;
+    let mut ih = InlineHash {
+        sha: Sha256::new(),
+        size: 0,
+        entries: 0,
+        prev: None,
+        valid: inline.is_none() && source.canonical_order(),
+        line: Vec::new(),
+    };
+    let data = scan(source, inline, ih.valid.then_some(&mut ih))?;
 
     // the canonical export data digest
     let mut h = HashSink {
@@ -278,12 +324,20 @@ pub fn plan(
         size: 0,
     };
     let mut entries = 0u64;
-    emit_canonical(source, &data, &mut |line| {
-        h.sha.update(line);
-        h.size += line.len() as u64;
-        entries += 1;
-        Ok(())
-    })?;
+    if ih.valid {
+        h = HashSink {
+            sha: ih.sha,
+            size: ih.size,
+        };
+        entries = ih.entries;
+    } else {
+        emit_canonical(source, &data, &mut |line| {
+            h.sha.update(line);
+            h.size += line.len() as u64;
+            entries += 1;
+            Ok(())
+        })?;
+    }
     let data_sha = hex::encode(h.sha.finalize());
     let data_hash = format!("sha256:{data_sha}");
 
@@ -327,8 +381,9 @@ pub fn plan(
         Some(h) if h + 1 != initial_height => {
             if !opts.allow_height_mismatch {
                 return Err(Error::Refused(format!(
-                    "height mismatch: the swing-store state was exported at block {h}, but genesis initial_height {initial_height} needs an export at block {} (initial_height - 1). The genesis and the swing-store do not belong together; pass --allow-height-mismatch only for a rehearsal",
-                    initial_height - 1
+                    "height mismatch: {} is {h}, but genesis initial_height {initial_height} needs state at block {} (initial_height - 1). The genesis and the swing-store do not belong together (or the node ran past the export height); pass --allow-height-mismatch only for a rehearsal",
+                    source.height_origin(),
+                    initial_height.saturating_sub(1)
                 )));
             }
             notes.push(format!(
@@ -364,7 +419,11 @@ pub fn plan(
     let genesis_bytes = genesis.canonical_bytes();
 
     // pass 1 over artifact bytes
-    let total: u64 = 0;
+    let total: u64 = if progress.visible() {
+        source.artifact_bytes_hint().unwrap_or(0)
+    } else {
+        0
+    };
     progress.phase("checking artifacts", total);
     let mut artifact_members = Vec::with_capacity(names.len());
     for (n, parsed) in &names {

@@ -38,6 +38,10 @@ impl Progress {
         self.bar.set_length(total);
         self.bar.set_position(0);
     }
+    /// Whether the bar is drawn (so callers can skip work only the bar needs).
+    pub fn visible(&self) -> bool {
+        !self.bar.is_hidden()
+    }
     pub fn inc(&self, n: u64) {
         self.bar.inc(n);
     }

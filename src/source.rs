@@ -29,4 +29,18 @@ pub trait StateSource {
     fn replaces_skip_hash(&self) -> bool {
         false
     }
+    /// What `export_height()` is, for the height-mismatch message ("... is H").
+    fn height_origin(&self) -> String {
+        "the swing-store export's blockHeight (the block it was exported at)".to_string()
+    }
+    /// Whether `for_each_entry` yields keys in canonical order (strictly increasing
+    /// bytewise). Pack then digests the export data during its first scan (still checking
+    /// the order, and falling back to a separate pass if it does not hold).
+    fn canonical_order(&self) -> bool {
+        false
+    }
+    /// Total artifact bytes pass 1 will read, if cheaply known (for the progress bar).
+    fn artifact_bytes_hint(&mut self) -> Option<u64> {
+        None
+    }
 }
