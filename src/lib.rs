@@ -6,7 +6,10 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod dbimport;
+pub mod dump;
 pub mod error;
+pub mod explode;
 pub mod exportdir;
 pub mod genesis;
 pub mod gojson;
