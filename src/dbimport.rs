@@ -764,3 +764,113 @@ fn import_span(
 pub fn db_file_in(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashes::span_hash;
+
+    /// A one-vat export whose current span holds `items`, with `artifact` as its bytes.
+    fn export(dir: &Path, items: &[&str], artifact: &[u8]) {
+        let hash = span_hash(items.iter().map(|s| s.as_bytes()));
+        let n = items.len();
+        let name = format!("transcript.v1.0.{n}");
+        std::fs::write(
+            dir.join("export-manifest.json"),
+            format!("{{\"blockHeight\":5,\"artifactMode\":\"operational\",\"artifacts\":[[\"{name}\",\"{name}\"]],\"data\":\"export-data.jsonl\"}}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("export-data.jsonl"),
+            format!("[\"kv.a\",\"1\"]\n[\"kv.b\",\"2\"]\n[\"kv.b\"]\n[\"transcript.v1.current\",\"{{\\\"vatID\\\":\\\"v1\\\",\\\"startPos\\\":0,\\\"endPos\\\":{n},\\\"hash\\\":\\\"{hash}\\\",\\\"isCurrent\\\":1,\\\"incarnation\\\":0}}\"]\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join(&name), artifact).unwrap();
+    }
+
+    fn import(items: &[&str], artifact: &[u8]) -> Result<(ImportSummary, Vec<String>)> {
+        let d = tempfile::tempdir().unwrap();
+        export(d.path(), items, artifact);
+        let db = d.path().join("out.sqlite");
+        let opts = ImportOptions {
+            mode: None,
+            block_height: None,
+            scratch_dir: None,
+            progress: false,
+        };
+        let s = import_export_dir(d.path(), &db, &opts);
+        if s.is_err() {
+            assert!(!db.exists(), "partial DB removed on error");
+        }
+        let s = s?;
+        let c = Connection::open(&db).unwrap();
+        let items: Vec<String> = c
+            .prepare("SELECT item FROM transcriptItems ORDER BY position")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        Ok((s, items))
+    }
+
+    #[test]
+    fn line_rules_of_the_official_importer() {
+        let (s, items) = import(&["a", "b"], b"a\nb\n").unwrap();
+        assert_eq!(items, ["a", "b"]);
+        assert_eq!((s.kv_rows, s.host_height, s.transcript_items), (2, 5, 2));
+        // missing final newline and CRLF are accepted (trimEnd)
+        assert_eq!(import(&["a", "b"], b"a\nb").unwrap().1, ["a", "b"]);
+        assert_eq!(import(&["a", "b"], b"a\r\nb\r\n").unwrap().1, ["a", "b"]);
+        // trailing Unicode whitespace is trimmed before hashing, as trimEnd does
+        assert_eq!(
+            import(&["a"], "a\u{2028}\u{feff} \n".as_bytes()).unwrap().1,
+            ["a"]
+        );
+        // an extra empty line: one item too many
+        let e = import(&["a", "b"], b"a\nb\n\n").unwrap_err().to_string();
+        assert!(e.contains("not complete"), "{e}");
+        // too few, wrong content
+        let e = import(&["a", "b"], b"a\n").unwrap_err().to_string();
+        assert!(e.contains("not complete") && e.contains("v1"), "{e}");
+        let e = import(&["a", "b"], b"a\nc\n").unwrap_err().to_string();
+        assert!(
+            e.contains("hash is") && e.contains("transcript.v1.0.2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn encoding_fixtures_import_in_both_layouts() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encoding");
+        let d = tempfile::tempdir().unwrap();
+        let js = import_export_dir(
+            &base.join("js-export-debug"),
+            &d.path().join("js.sqlite"),
+            &ImportOptions {
+                mode: None,
+                block_height: None,
+                scratch_dir: None,
+                progress: false,
+            },
+        )
+        .unwrap();
+        assert_eq!((js.artifact_mode.as_str(), js.host_height), ("debug", 42));
+        assert_eq!(js.bundles, 2);
+        // the Go layout has no blockHeight: it must be given
+        let go = base.join("genesis-style-swing-store");
+        let mut opts = ImportOptions {
+            mode: None,
+            block_height: None,
+            scratch_dir: None,
+            progress: false,
+        };
+        assert!(import_export_dir(&go, &d.path().join("go0.sqlite"), &opts).is_err());
+        opts.block_height = Some(42);
+        let g = import_export_dir(&go, &d.path().join("go.sqlite"), &opts).unwrap();
+        assert_eq!(g.artifact_mode, "operational");
+        assert_eq!(g.kv_rows, js.kv_rows);
+        // operational vs debug of the same data: debug also holds the historical spans
+        assert!(js.transcript_items > g.transcript_items);
+    }
+}

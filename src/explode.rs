@@ -101,13 +101,23 @@ pub struct ExplodeSummary {
 }
 
 /// Test hook: `AGAR_TEST_FAIL_AT=<phase>` makes explode fail with an error at that phase
-/// (normal cleanup runs); `AGAR_TEST_ABORT_AT=<phase>` aborts the process there (like a
-/// kill: no cleanup). Phases: opened, export-data, artifact, artifacts, finished, db,
-/// synced, renamed-db, renamed-swing-store, done. Unset in normal use.
+/// (normal cleanup runs); `AGAR_TEST_ABORT_AT=<phase>` exits the process there at once (like
+/// a kill: no cleanup). Phases: opened, export-data, artifact (after each artifact; the
+/// failure hooks fire after the first), artifacts, finished, db, synced, renamed-db,
+/// renamed-swing-store, done. `AGAR_TEST_DELAY_MS=n` sleeps n ms at every phase but the
+/// two between renames, so a test can SIGKILL the process at any point. Unset in normal use.
 fn checkpoint(phase: &str) -> Result<()> {
+    if let Some(ms) = std::env::var("AGAR_TEST_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| !phase.starts_with("renamed"))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     if std::env::var("AGAR_TEST_ABORT_AT").is_ok_and(|p| p == phase) {
-        eprintln!("agar: AGAR_TEST_ABORT_AT={phase}: aborting");
-        std::process::abort();
+        // like a kill: no cleanup, no destructors (and no core dump, unlike abort())
+        eprintln!("agar: AGAR_TEST_ABORT_AT={phase}: exiting without cleanup");
+        std::process::exit(137);
     }
     if std::env::var("AGAR_TEST_FAIL_AT").is_ok_and(|p| p == phase) {
         return Err(Error::io_at(
@@ -260,6 +270,8 @@ impl ArtifactSink for FileSink {
         if !self.first_done {
             self.first_done = true;
             checkpoint("artifact")?;
+        } else if std::env::var_os("AGAR_TEST_DELAY_MS").is_some() {
+            checkpoint("artifact-more")?;
         }
         Ok(())
     }
@@ -558,7 +570,6 @@ fn build_and_place(
         }
         fs::rename(dbf, &t.db).map_err(|e| fail(Error::io(&t.db, e), &placed))?;
         placed.push(t.db.display().to_string());
-        sync_dir(&t.db_dir).map_err(|e| fail(e, &placed))?;
         checkpoint("renamed-db").map_err(|e| fail(e, &placed))?;
     }
     if fs::symlink_metadata(&t.swing_store).is_ok() {
@@ -574,7 +585,11 @@ fn build_and_place(
     }
     fs::rename(&tmp_genesis, &t.genesis).map_err(|e| fail(Error::io(&t.genesis, e), &placed))?;
     placed.push(t.genesis.display().to_string());
+    // make the renames durable (after all of them, to keep the rename window short)
     sync_dir(&t.config).map_err(|e| fail(e, &placed))?;
+    if !opts.no_db {
+        sync_dir(&t.db_dir).map_err(|e| fail(e, &placed))?;
+    }
     checkpoint("done").map_err(|e| fail(e, &placed))?;
     // success: only the (now empty or replaced-content) temp dirs remain to remove
     scratch.created_dirs.clear();
