@@ -7,9 +7,12 @@
 
 pub mod archive;
 pub mod dbexport;
+pub mod dbimport;
 pub mod diff;
+pub mod dump;
 pub mod edit;
 pub mod error;
+pub mod explode;
 pub mod exportdir;
 pub mod genesis;
 pub mod gojson;

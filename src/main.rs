@@ -58,6 +58,12 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Rebuild a node home from an archive: config/genesis.json, config/swing-store/ and
+    /// data/agoric/swingstore.sqlite (what the official importer would build).
+    Explode(ExplodeArgs),
+    /// Print the canonical text dump of a swing-store DB (the oracle's format), for
+    /// diffing two DBs.
+    Dump(DumpArgs),
     /// Summarise an archive: chain, heights, mode, artifacts, vats, bundles.
     Inspect {
         archive: PathBuf,
@@ -118,6 +124,46 @@ struct PackArgs {
     threads: Option<usize>,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Args)]
+struct ExplodeArgs {
+    /// The archive (.tar or .tar.gz).
+    archive: PathBuf,
+    /// The node home to write into (default: $HOME/.agoric).
+    #[arg(long)]
+    home: Option<PathBuf>,
+    /// Artifact mode of the DB: operational, replay, archival or debug (default: the
+    /// archive's mode; a mode stronger than the archive's is refused).
+    #[arg(long)]
+    artifact_mode: Option<agar::model::ArtifactMode>,
+    /// Replace the targets (genesis.json, swing-store/, swingstore.sqlite and its
+    /// -wal/-shm/-journal) if they exist. Nothing else is touched.
+    #[arg(long)]
+    force: bool,
+    /// Write only config/ (genesis.json and swing-store/), no DB.
+    #[arg(long)]
+    no_db: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct DumpArgs {
+    /// A swing-store directory (holding swingstore.sqlite) or the DB file.
+    db: PathBuf,
+    /// Write the dump here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace strings longer than N UTF-16 units by "sha256:<hex> len=<bytes>".
+    #[arg(long, default_value_t = 0)]
+    hash_long: usize,
+    /// Also print compressedSize and the gzip blob's SHA-256 of snapshots.
+    #[arg(long)]
+    include_compressed: bool,
+    /// Leave out the schema section.
+    #[arg(long)]
+    no_schema: bool,
 }
 
 fn parse_mode(s: &str) -> std::result::Result<ArtifactMode, String> {
@@ -467,6 +513,99 @@ fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
     })
 }
 
+fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
+    let home = match a.home {
+        Some(h) => h,
+        None => PathBuf::from(
+            std::env::var_os("HOME").context("--home not given and $HOME is not set")?,
+        )
+        .join(".agoric"),
+    };
+    let opts = agar::explode::ExplodeOptions {
+        archive: a.archive,
+        home,
+        mode: a.artifact_mode,
+        force: a.force,
+        no_db: a.no_db,
+        progress: !a.common.quiet,
+    };
+    let s = agar::explode::explode(&opts)?;
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
+    }
+    if a.common.json {
+        print_json(&s)?;
+        return Ok(exit::OK);
+    }
+    println!("exploded {} into {}", s.archive, s.home);
+    println!("archive digest:  {}", s.digest);
+    println!(
+        "chain_id:        {} (initial_height {}, state exported at {}, archive mode {})",
+        s.chain_id, s.initial_height, s.export_height, s.archive_artifact_mode
+    );
+    println!(
+        "wrote {}  {} bytes  sha256 {}",
+        s.genesis.path, s.genesis.bytes, s.genesis.sha256
+    );
+    println!(
+        "wrote {}/  {} files ({} artifacts), {} bytes, export data {}",
+        s.swing_store.path,
+        s.swing_store.files,
+        s.swing_store.artifacts,
+        s.swing_store.bytes,
+        s.swing_store.export_data_hash
+    );
+    match &s.db {
+        Some(d) => {
+            println!("wrote {}  {} bytes  sha256 {}", d.path, d.bytes, d.sha256);
+            println!(
+                "      mode {}, host.height {}, {} kv rows, {} spans, {} items, {} snapshots ({} with data), {} bundles",
+                d.import.artifact_mode,
+                d.import.host_height,
+                d.import.kv_rows,
+                d.import.transcript_spans,
+                d.import.transcript_items,
+                d.import.snapshots,
+                d.import.snapshot_blobs,
+                d.import.bundles
+            );
+        }
+        None => println!("no DB written (--no-db)"),
+    }
+    for r in &s.replaced {
+        println!("replaced {r}");
+    }
+    for r in &s.removed_stale {
+        note(
+            &a.common,
+            &format!("removed stale temp dir of an interrupted run: {r}"),
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn cmd_dump(a: DumpArgs) -> Result<i32> {
+    let opts = agar::dump::DumpOptions {
+        hash_long: a.hash_long,
+        include_compressed: a.include_compressed,
+        schema: !a.no_schema,
+    };
+    match &a.out {
+        Some(p) => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            agar::dump::dump(&a.db, &mut w, opts)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            agar::dump::dump(&a.db, &mut w, opts)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
 fn run(cli: Cli) -> Result<i32> {
     match cli.cmd {
         Cmd::Pack(a) => cmd_pack(a),
@@ -476,6 +615,8 @@ fn run(cli: Cli) -> Result<i32> {
             common,
         } => cmd_verify(&archive, expect.as_deref(), &common),
         Cmd::Digest { archive, common } => cmd_digest(&archive, &common),
+        Cmd::Explode(a) => cmd_explode(a),
+        Cmd::Dump(a) => cmd_dump(a),
         Cmd::Inspect {
             archive,
             verify,

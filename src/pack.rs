@@ -377,7 +377,15 @@ pub fn plan(
 
     // heights
     let initial_height = genesis.initial_height()?;
+    let hash_matches = genesis.export_data_hash()?.as_deref() == Some(data_hash.as_str());
     let export_height = match source.export_height() {
+        // `agar explode` writes the archive's export manifest, whose blockHeight is the
+        // initial_height (FORMAT.md §3); with the genesis hash binding the data to this
+        // genesis it is the same state, exported at initial_height - 1.
+        Some(h) if h == initial_height && h > 0 && hash_matches => {
+            notes.push(format!("the export's blockHeight is initial_height {h}, as in an exploded archive; recorded export height {}", h - 1));
+            h - 1
+        }
         Some(h) if h + 1 != initial_height => {
             if !opts.allow_height_mismatch {
                 return Err(Error::Refused(format!(

@@ -1,0 +1,641 @@
+//! `agar explode`: rebuild a node home from an archive.
+//!
+//! Writes exactly three targets in `HOME` and nothing else:
+//!
+//! * `config/genesis.json`: the archive's canonical genesis member;
+//! * `config/swing-store/`: the swing-store export agd's InitGenesis reads (the archive's
+//!   export-manifest.json, export-data.jsonl and artifact files named as artifacts);
+//! * `data/agoric/swingstore.sqlite`: the DB the official importer would build from it,
+//!   with `host.height` = `initial_height` (unless `--no-db`).
+//!
+//! Safety design (see docs/explode.md):
+//!
+//! 1. Everything is checked before anything is created: the archive's head, the mode,
+//!    and which targets exist (refused unless `--force`).
+//! 2. The archive streams into a private temp dir `config/.agar-tmp-explode-<pid>-<rand>/`
+//!    while the reader verifies every member (fail-fast). The DB is built from that dir
+//!    into `data/agoric/.agar-tmp-explode-<pid>-<rand>/`. The end of the archive is
+//!    checked, and every file and dir is fsynced, before the first rename.
+//! 3. Then the targets are renamed into place, DB first, `config/swing-store` second and
+//!    `config/genesis.json` last: genesis.json is the commit point. A replaced target is
+//!    first moved into the temp dir and deleted with it.
+//! 4. On an error the temp dirs (and any dir explode created) are removed, so `HOME` is as
+//!    it was. On a kill, temp dirs with the `.agar-tmp-explode-` prefix may remain; the
+//!    next explode removes those whose process is gone. A kill during the renames (a
+//!    window of three `rename` calls) can leave some targets new and some old or absent;
+//!    rerun the same explode with `--force` to complete it.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::archive::reader::{ArchiveReader, ArtifactSink, ReadOptions};
+use crate::archive::{Member, EXPORT_DATA_FILE, EXPORT_DATA_MEMBER};
+use crate::dbimport::{self, ImportOptions, ImportSummary, DB_FILE};
+use crate::error::{Error, Result};
+use crate::exportdir::MANIFEST_FILE;
+use crate::model::{ArtifactMode, ArtifactName};
+
+/// Prefix of explode's temp dirs (inside `config/` and `data/agoric/`).
+pub const TMP_PREFIX: &str = ".agar-tmp-explode-";
+/// Side files SQLite would apply to (or confuse with) a new DB of the same name.
+pub const DB_SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+#[derive(Debug, Clone)]
+pub struct ExplodeOptions {
+    pub archive: PathBuf,
+    pub home: PathBuf,
+    /// Requested artifact mode for the DB (default: the archive's).
+    pub mode: Option<ArtifactMode>,
+    pub force: bool,
+    pub no_db: bool,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwingStoreDir {
+    pub path: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub artifacts: u64,
+    /// `sha256:` of export-data.jsonl, = genesis `swing_store_export_data_hash`.
+    pub export_data_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DbInfo {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    #[serde(flatten)]
+    pub import: ImportSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplodeSummary {
+    pub archive: String,
+    pub digest: String,
+    pub chain_id: String,
+    pub initial_height: u64,
+    pub export_height: u64,
+    pub archive_artifact_mode: String,
+    pub home: String,
+    pub genesis: WrittenFile,
+    pub swing_store: SwingStoreDir,
+    pub db: Option<DbInfo>,
+    /// Targets that existed and were replaced (`--force`).
+    pub replaced: Vec<String>,
+    /// Stale temp dirs of earlier, killed runs that were removed.
+    pub removed_stale: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Test hook: `AGAR_TEST_FAIL_AT=<phase>` makes explode fail with an error at that phase
+/// (normal cleanup runs); `AGAR_TEST_ABORT_AT=<phase>` exits the process there at once (like
+/// a kill: no cleanup). Phases: opened, export-data, artifact (after each artifact; the
+/// failure hooks fire after the first), artifacts, finished, db, synced, renamed-db,
+/// renamed-swing-store, done. `AGAR_TEST_DELAY_MS=n` sleeps n ms at every phase but the
+/// two between renames, so a test can SIGKILL the process at any point. Unset in normal use.
+fn checkpoint(phase: &str) -> Result<()> {
+    if let Some(ms) = std::env::var("AGAR_TEST_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| !phase.starts_with("renamed"))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    if std::env::var("AGAR_TEST_ABORT_AT").is_ok_and(|p| p == phase) {
+        // like a kill: no cleanup, no destructors (and no core dump, unlike abort())
+        eprintln!("agar: AGAR_TEST_ABORT_AT={phase}: exiting without cleanup");
+        std::process::exit(137);
+    }
+    if std::env::var("AGAR_TEST_FAIL_AT").is_ok_and(|p| p == phase) {
+        return Err(Error::io_at(
+            format!("AGAR_TEST_FAIL_AT={phase}"),
+            std::io::Error::other("injected failure"),
+        ));
+    }
+    Ok(())
+}
+
+struct Targets {
+    config: PathBuf,
+    genesis: PathBuf,
+    swing_store: PathBuf,
+    db_dir: PathBuf,
+    db: PathBuf,
+}
+
+impl Targets {
+    fn new(home: &Path) -> Targets {
+        let config = home.join("config");
+        let db_dir = home.join("data").join("agoric");
+        Targets {
+            genesis: config.join("genesis.json"),
+            swing_store: config.join("swing-store"),
+            db: db_dir.join(DB_FILE),
+            config,
+            db_dir,
+        }
+    }
+    fn db_side(&self) -> Vec<PathBuf> {
+        DB_SIDE_SUFFIXES
+            .iter()
+            .map(|s| {
+                let mut p = self.db.as_os_str().to_owned();
+                p.push(s);
+                PathBuf::from(p)
+            })
+            .collect()
+    }
+    /// Every path explode would replace, that exists now.
+    fn existing(&self, no_db: bool) -> Vec<PathBuf> {
+        let mut all = vec![self.genesis.clone(), self.swing_store.clone()];
+        if !no_db {
+            all.push(self.db.clone());
+            all.extend(self.db_side());
+        }
+        all.into_iter()
+            .filter(|p| fs::symlink_metadata(p).is_ok())
+            .collect()
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let proc_ = Path::new("/proc");
+    proc_.join("self").exists() && proc_.join(pid.to_string()).exists()
+}
+
+/// Remove explode temp dirs of processes that are gone (killed runs).
+fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(TMP_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p == std::process::id() || pid_alive(p)) {
+            continue;
+        }
+        let p = e.path();
+        let ok = match e.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(&p).is_ok(),
+            Ok(_) => fs::remove_file(&p).is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            removed.push(p.display().to_string());
+        }
+    }
+}
+
+/// Create `dir` and missing parents; remember which ones were created.
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = dir;
+    while fs::symlink_metadata(p).is_err() {
+        missing.push(p.to_path_buf());
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        fs::create_dir(&d).map_err(|e| Error::io(&d, e))?;
+        created.push(d);
+    }
+    Ok(())
+}
+
+fn sync_dir(d: &Path) -> Result<()> {
+    File::open(d)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(d, e))
+}
+
+fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
+    let t = tempfile::Builder::new()
+        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    Ok(t.keep())
+}
+
+/// Writes verified artifact members into files named as the artifacts.
+struct FileSink {
+    dir: PathBuf,
+    cur: Option<(PathBuf, BufWriter<File>)>,
+    files: u64,
+    bytes: u64,
+    first_done: bool,
+}
+
+impl ArtifactSink for FileSink {
+    fn begin(&mut self, name: &ArtifactName, _m: &Member) -> Result<()> {
+        let p = self.dir.join(name.to_string());
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .map_err(|e| Error::io(&p, e))?;
+        self.cur = Some((p, BufWriter::with_capacity(1 << 20, f)));
+        Ok(())
+    }
+    fn data(&mut self, chunk: &[u8]) -> Result<()> {
+        if let Some((p, w)) = self.cur.as_mut() {
+            w.write_all(chunk).map_err(|e| Error::io(p.as_path(), e))?;
+        }
+        Ok(())
+    }
+    fn end(&mut self, _name: &ArtifactName, m: &Member) -> Result<()> {
+        if let Some((p, w)) = self.cur.take() {
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io(p.as_path(), e.into_error()))?;
+            f.sync_all().map_err(|e| Error::io(&p, e))?;
+            self.files += 1;
+            self.bytes += m.size;
+        }
+        if !self.first_done {
+            self.first_done = true;
+            checkpoint("artifact")?;
+        } else if std::env::var_os("AGAR_TEST_DELAY_MS").is_some() {
+            checkpoint("artifact-more")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(p)
+        .map_err(|e| Error::io(p, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(p, e))?;
+    f.sync_all().map_err(|e| Error::io(p, e))
+}
+
+fn file_sha256(p: &Path) -> Result<(u64, String)> {
+    let mut f = File::open(p).map_err(|e| Error::io(p, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(|e| Error::io(p, e))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// Everything that exists only until the final renames, removed on error.
+struct Scratch {
+    created_dirs: Vec<PathBuf>,
+    tmp_cfg: Option<PathBuf>,
+    tmp_db: Option<PathBuf>,
+}
+
+impl Scratch {
+    fn cleanup(&mut self) {
+        for d in [self.tmp_cfg.take(), self.tmp_db.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = fs::remove_dir_all(&d);
+        }
+        for d in self.created_dirs.drain(..).rev() {
+            let _ = fs::remove_dir(&d);
+        }
+    }
+}
+
+pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
+    let t = Targets::new(&opts.home);
+    let ropts = ReadOptions {
+        fail_fast: true,
+        progress: opts.progress,
+    };
+    let reader = ArchiveReader::open(&opts.archive, ropts)?;
+    let archive_mode = reader.manifest.mode()?;
+    let mode = opts.mode.unwrap_or(archive_mode);
+    if !archive_mode.satisfies(mode) {
+        return Err(Error::Refused(format!(
+            "{}: the archive holds {archive_mode} artifacts; {} {mode} DB needs transcript spans it does not contain (artifact mode {mode} is stronger than {archive_mode}). Use --artifact-mode {archive_mode} (or weaker), or an archive packed from {} {mode} export",
+            opts.archive.display(),
+            article(mode),
+            article(mode)
+        )));
+    }
+    let existing = t.existing(opts.no_db);
+    if !existing.is_empty() && !opts.force {
+        let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::Refused(format!(
+            "{} already exist(s); nothing was written. Pass --force to replace exactly these paths (nothing else in {} is touched)",
+            list.join(", "),
+            opts.home.display()
+        )));
+    }
+    checkpoint("opened")?;
+
+    let mut removed_stale = Vec::new();
+    remove_stale(&t.config, &mut removed_stale);
+    if !opts.no_db {
+        remove_stale(&t.db_dir, &mut removed_stale);
+    }
+
+    let mut scratch = Scratch {
+        created_dirs: Vec::new(),
+        tmp_cfg: None,
+        tmp_db: None,
+    };
+    let res = build_and_place(opts, &t, reader, mode, &mut scratch);
+    match res {
+        Ok(mut s) => {
+            s.removed_stale = removed_stale;
+            Ok(s)
+        }
+        Err((e, placed)) => {
+            if placed.is_empty() {
+                scratch.cleanup();
+                return Err(e);
+            }
+            // Some targets are already in place: leave the temp dirs (they hold the
+            // targets not yet placed and what was replaced) and say what happened.
+            let kept: Vec<String> = [&scratch.tmp_cfg, &scratch.tmp_db]
+                .into_iter()
+                .flatten()
+                .map(|p| p.display().to_string())
+                .collect();
+            Err(Error::io_at(
+                format!(
+                    "explode failed after placing {} (the other targets are unchanged or missing; temp dirs kept: {}); rerun the same command with --force to complete it",
+                    placed.join(", "),
+                    kept.join(", ")
+                ),
+                std::io::Error::other(e.to_string()),
+            ))
+        }
+    }
+}
+
+type Placed = Vec<String>;
+
+fn article(m: ArtifactMode) -> &'static str {
+    match m {
+        ArtifactMode::Operational | ArtifactMode::Archival => "an",
+        _ => "a",
+    }
+}
+
+/// Make an error from the DB build name archive members instead of temp paths.
+fn relocate(e: Error, tmp_ss: &Path, archive: &Path) -> Error {
+    let from = format!("{}/", tmp_ss.display());
+    let to = format!("{}: member swing-store/", archive.display());
+    let fix = |s: String| {
+        s.replace(&from, &to)
+            .replace(&tmp_ss.display().to_string(), &to)
+    };
+    match e {
+        Error::Invalid { location, message } => Error::Invalid {
+            location: fix(location),
+            message: fix(message),
+        },
+        Error::Refused(m) => Error::Refused(fix(m)),
+        Error::Sqlite { location, source } => Error::Sqlite {
+            location: fix(location),
+            source,
+        },
+        other => other,
+    }
+}
+
+fn build_and_place(
+    opts: &ExplodeOptions,
+    t: &Targets,
+    mut reader: ArchiveReader,
+    mode: ArtifactMode,
+    scratch: &mut Scratch,
+) -> std::result::Result<ExplodeSummary, (Error, Placed)> {
+    let none = |e: Error| (e, Vec::new());
+    create_dirs(&t.config, &mut scratch.created_dirs).map_err(none)?;
+    let tmp_cfg = temp_dir_in(&t.config).map_err(none)?;
+    scratch.tmp_cfg = Some(tmp_cfg.clone());
+    let tmp_ss = tmp_cfg.join("swing-store");
+    fs::create_dir(&tmp_ss).map_err(|e| none(Error::io(&tmp_ss, e)))?;
+    let tmp_genesis = tmp_cfg.join("genesis.json");
+    write_file(&tmp_genesis, &reader.genesis_bytes).map_err(none)?;
+    write_file(&tmp_ss.join(MANIFEST_FILE), &reader.export_manifest_bytes).map_err(none)?;
+
+    // export data: the reader hands over each entry's canonical line
+    let data_path = tmp_ss.join(EXPORT_DATA_FILE);
+    {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&data_path)
+            .map_err(|e| none(Error::io(&data_path, e)))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut sha = Sha256::new();
+        let dp = data_path.clone();
+        reader
+            .read_export_data(&mut |_, line| {
+                sha.update(line);
+                w.write_all(line).map_err(|e| Error::io(&dp, e))
+            })
+            .map_err(none)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| none(Error::io(&data_path, e.into_error())))?;
+        f.sync_all().map_err(|e| none(Error::io(&data_path, e)))?;
+        let got = hex::encode(sha.finalize());
+        let want = reader
+            .manifest
+            .member(EXPORT_DATA_MEMBER)
+            .map(|m| m.sha256.clone())
+            .unwrap_or_default();
+        if got != want {
+            return Err(none(Error::invalid(
+                format!("{}: member {EXPORT_DATA_MEMBER}", opts.archive.display()),
+                format!(
+                    "the written export data hashes to {got}, the archive manifest says {want}"
+                ),
+            )));
+        }
+    }
+    if mode == ArtifactMode::Replay && !opts.no_db {
+        if let Some(meta) = reader.meta.as_ref() {
+            for (name, _) in reader.manifest.artifacts() {
+                if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
+                    if meta.current_span(&vat).is_none() {
+                        return Err(none(Error::Refused(format!(
+                            "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Explode this archive as operational, archival or debug instead",
+                            opts.archive.display()
+                        ))));
+                    }
+                }
+            }
+        }
+    }
+    checkpoint("export-data").map_err(none)?;
+
+    let mut sink = FileSink {
+        dir: tmp_ss.clone(),
+        cur: None,
+        files: 0,
+        bytes: 0,
+        first_done: false,
+    };
+    reader.read_artifacts(&mut sink).map_err(none)?;
+    checkpoint("artifacts").map_err(none)?;
+    let manifest = reader.manifest.clone();
+    let genesis_bytes = std::mem::take(&mut reader.genesis_bytes);
+    let export_manifest_len = reader.export_manifest_bytes.len() as u64;
+    let result = reader.finish().map_err(none)?;
+    if !result.problems.is_empty() {
+        return Err(none(Error::invalid(
+            opts.archive.display().to_string(),
+            result.problems.join("; "),
+        )));
+    }
+    checkpoint("finished").map_err(none)?;
+
+    let mut db_info = None;
+    let mut tmp_db_file = None;
+    if !opts.no_db {
+        create_dirs(&t.db_dir, &mut scratch.created_dirs).map_err(none)?;
+        let tmp_db = temp_dir_in(&t.db_dir).map_err(none)?;
+        scratch.tmp_db = Some(tmp_db.clone());
+        let dbf = tmp_db.join(DB_FILE);
+        let imp = dbimport::import_export_dir(
+            &tmp_ss,
+            &dbf,
+            &ImportOptions {
+                mode: Some(mode),
+                block_height: Some(manifest.initial_height),
+                scratch_dir: Some(tmp_db.clone()),
+                progress: opts.progress,
+            },
+        )
+        .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
+        checkpoint("db").map_err(none)?;
+        let (bytes, sha) = file_sha256(&dbf).map_err(none)?;
+        db_info = Some(DbInfo {
+            path: t.db.display().to_string(),
+            bytes,
+            sha256: sha,
+            import: ImportSummary {
+                db: t.db.display().to_string(),
+                ..imp
+            },
+        });
+        sync_dir(&tmp_db).map_err(none)?;
+        tmp_db_file = Some((tmp_db, dbf));
+    }
+    sync_dir(&tmp_ss).map_err(none)?;
+    sync_dir(&tmp_cfg).map_err(none)?;
+    checkpoint("synced").map_err(none)?;
+
+    // --- commit: renames. DB first, swing-store second, genesis.json last.
+    let mut placed: Placed = Vec::new();
+    let mut replaced = Vec::new();
+    let fail = |e: Error, placed: &Placed| (e, placed.clone());
+    if let Some((tmp_db, dbf)) = &tmp_db_file {
+        let old = tmp_db.join("replaced");
+        let mut moved_any = false;
+        for p in std::iter::once(t.db.clone()).chain(t.db_side()) {
+            if fs::symlink_metadata(&p).is_ok() {
+                if !moved_any {
+                    fs::create_dir(&old).map_err(|e| fail(Error::io(&old, e), &placed))?;
+                    moved_any = true;
+                }
+                let to = old.join(p.file_name().unwrap_or_default());
+                fs::rename(&p, &to).map_err(|e| fail(Error::io(&p, e), &placed))?;
+                replaced.push(p.display().to_string());
+            }
+        }
+        fs::rename(dbf, &t.db).map_err(|e| fail(Error::io(&t.db, e), &placed))?;
+        placed.push(t.db.display().to_string());
+        checkpoint("renamed-db").map_err(|e| fail(e, &placed))?;
+    }
+    if fs::symlink_metadata(&t.swing_store).is_ok() {
+        let to = tmp_cfg.join("replaced-swing-store");
+        fs::rename(&t.swing_store, &to).map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
+        replaced.push(t.swing_store.display().to_string());
+    }
+    fs::rename(&tmp_ss, &t.swing_store).map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
+    placed.push(t.swing_store.display().to_string());
+    checkpoint("renamed-swing-store").map_err(|e| fail(e, &placed))?;
+    if fs::symlink_metadata(&t.genesis).is_ok() {
+        replaced.push(t.genesis.display().to_string());
+    }
+    fs::rename(&tmp_genesis, &t.genesis).map_err(|e| fail(Error::io(&t.genesis, e), &placed))?;
+    placed.push(t.genesis.display().to_string());
+    // make the renames durable (after all of them, to keep the rename window short)
+    sync_dir(&t.config).map_err(|e| fail(e, &placed))?;
+    if !opts.no_db {
+        sync_dir(&t.db_dir).map_err(|e| fail(e, &placed))?;
+    }
+    checkpoint("done").map_err(|e| fail(e, &placed))?;
+    // success: only the (now empty or replaced-content) temp dirs remain to remove
+    scratch.created_dirs.clear();
+    scratch.cleanup();
+
+    let mut warnings = Vec::new();
+    let data = opts.home.join("data");
+    let cosmos: Vec<String> = ["application.db", "blockstore.db", "state.db"]
+        .iter()
+        .map(|n| data.join(n))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !cosmos.is_empty() {
+        warnings.push(format!(
+            "{} exist(s): agd runs InitGenesis (and so reads the new genesis.json and swing-store) only on an empty Cosmos state. Reset it first, keeping keys and the address book: agd tendermint unsafe-reset-all --home {} --keep-addr-book",
+            cosmos.join(", "),
+            opts.home.display()
+        ));
+    }
+    let ss_bytes = export_manifest_len
+        + manifest.member(EXPORT_DATA_MEMBER).map_or(0, |m| m.size)
+        + sink.bytes;
+    Ok(ExplodeSummary {
+        archive: opts.archive.display().to_string(),
+        digest: result.digest,
+        chain_id: manifest.chain_id.clone(),
+        initial_height: manifest.initial_height,
+        export_height: manifest.export_height,
+        archive_artifact_mode: manifest.artifact_mode.clone(),
+        home: opts.home.display().to_string(),
+        genesis: WrittenFile {
+            path: t.genesis.display().to_string(),
+            bytes: genesis_bytes.len() as u64,
+            sha256: crate::hashes::sha256_hex(&genesis_bytes),
+        },
+        swing_store: SwingStoreDir {
+            path: t.swing_store.display().to_string(),
+            files: sink.files + 2,
+            bytes: ss_bytes,
+            artifacts: sink.files,
+            export_data_hash: manifest.swing_store_export_data_hash.clone(),
+        },
+        db: db_info,
+        replaced,
+        removed_stale: Vec::new(),
+        warnings,
+    })
+}
