@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use agar::archive::writer::Compression;
 use agar::edit::script::{
     check_kv_key, read_value_file, resolve_bundle, resolve_replacement, value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
 
-use crate::{note, print_json, threads, Common};
+use crate::{note, print_json, Common, OutputArgs};
 
 #[derive(Args)]
 pub struct EditArgs {
@@ -65,15 +64,8 @@ pub struct EditArgs {
     /// artifact-replace: NAME=FILE (snapshot.<vat>.<pos> or transcript.<vat>.<start>.<end>).
     #[arg(long, value_name = "NAME=FILE")]
     artifact_replace: Vec<String>,
-    /// Replace OUT if it exists.
-    #[arg(long)]
-    force: bool,
-    /// gzip level for .tar.gz output (the digest does not depend on it).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
-    gzip_level: u32,
-    /// Compression threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     common: Common,
 }
@@ -179,13 +171,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
 }
 
 pub fn cmd_edit(a: EditArgs) -> Result<i32> {
-    let compression = Compression::from_name(&a.output, a.gzip_level, threads(a.threads))
-        .with_context(|| {
-            format!(
-                "{}: output name must end in .tar, .tar.gz or .tgz",
-                a.output.display()
-            )
-        })?;
+    let compression = a.out.compression(&a.output)?;
     let script = script_from_args(&a)?;
     for op in &script.ops {
         if let Op::BundleAdd(f) = op {
@@ -198,7 +184,7 @@ pub fn cmd_edit(a: EditArgs) -> Result<i32> {
     let opts = EditOptions {
         compression,
         progress: !a.common.quiet,
-        force: a.force,
+        force: a.out.force,
     };
     let s = agar::edit::edit(&a.input, &a.output, &script, &opts)?;
     if a.common.json {

@@ -110,20 +110,39 @@ struct PackArgs {
     /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, or - for an uncompressed tar on stdout.
     #[arg(long, short)]
     output: PathBuf,
-    /// Replace OUT if it exists.
-    #[arg(long)]
-    force: bool,
     /// Pack even if the export height is not initial_height - 1 (rehearsals only).
     #[arg(long)]
     allow_height_mismatch: bool,
-    /// gzip level for .tar.gz output (the digest does not depend on it).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
-    gzip_level: u32,
-    /// Compression threads (default: all cores). Output bytes do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     common: Common,
+}
+
+/// How an archive is written (pack, edit).
+#[derive(Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// gzip level for .tar.gz output (the digest does not depend on it).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub gzip_level: u32,
+    /// Compression threads (default: all cores). Output bytes do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl OutputArgs {
+    /// The compression an output name asks for.
+    pub fn compression(&self, output: &Path) -> Result<Compression> {
+        Compression::from_name(output, self.gzip_level, threads(self.threads)).with_context(|| {
+            format!(
+                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
+                output.display()
+            )
+        })
+    }
 }
 
 #[derive(Args)]
@@ -258,14 +277,9 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
     let compression = if to_stdout {
         Compression::None
     } else {
-        Compression::from_name(&a.output, a.gzip_level, threads(a.threads)).with_context(|| {
-            format!(
-                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
-                a.output.display()
-            )
-        })?
+        a.out.compression(&a.output)?
     };
-    if !to_stdout && a.output.exists() && !a.force {
+    if !to_stdout && a.output.exists() && !a.out.force {
         return Err(agar::Error::Refused(format!(
             "{} already exists; pass --force to replace it",
             a.output.display()

@@ -467,23 +467,7 @@ pub fn plan(
 
     let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
     let export_manifest_bytes = export_manifest_bytes(initial_height, mode, &art_names);
-    let mut members = vec![
-        Member {
-            name: GENESIS_MEMBER.into(),
-            size: genesis_bytes.len() as u64,
-            sha256: crate::hashes::sha256_hex(&genesis_bytes),
-        },
-        Member {
-            name: EXPORT_MANIFEST_MEMBER.into(),
-            size: export_manifest_bytes.len() as u64,
-            sha256: crate::hashes::sha256_hex(&export_manifest_bytes),
-        },
-        Member {
-            name: EXPORT_DATA_MEMBER.into(),
-            size: h.size,
-            sha256: data_sha,
-        },
-    ];
+    let mut members = head_members(&genesis_bytes, &export_manifest_bytes, h.size, data_sha);
     members.extend(artifact_members);
     let manifest = ArchiveManifest {
         format: FORMAT_NAME.into(),

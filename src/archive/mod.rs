@@ -132,6 +132,33 @@ pub fn export_manifest_bytes(block_height: u64, mode: ArtifactMode, artifacts: &
     s.into_bytes()
 }
 
+/// The entries of the three fixed members (genesis.json, export manifest, export data),
+/// in archive order; artifacts follow them in the manifest's member list.
+pub fn head_members(
+    genesis: &[u8],
+    export_manifest: &[u8],
+    data_size: u64,
+    data_sha256: String,
+) -> Vec<Member> {
+    vec![
+        Member {
+            name: GENESIS_MEMBER.into(),
+            size: genesis.len() as u64,
+            sha256: crate::hashes::sha256_hex(genesis),
+        },
+        Member {
+            name: EXPORT_MANIFEST_MEMBER.into(),
+            size: export_manifest.len() as u64,
+            sha256: crate::hashes::sha256_hex(export_manifest),
+        },
+        Member {
+            name: EXPORT_DATA_MEMBER.into(),
+            size: data_size,
+            sha256: data_sha256,
+        },
+    ]
+}
+
 /// Lowercase 64-hex check.
 pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

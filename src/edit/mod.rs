@@ -691,23 +691,7 @@ pub fn edit(
     let mode = in_manifest.mode()?;
     let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
     let export_manifest = export_manifest_bytes(initial_height, mode, &names);
-    let mut members = vec![
-        Member {
-            name: GENESIS_MEMBER.into(),
-            size: genesis_bytes.len() as u64,
-            sha256: crate::hashes::sha256_hex(&genesis_bytes),
-        },
-        Member {
-            name: EXPORT_MANIFEST_MEMBER.into(),
-            size: export_manifest.len() as u64,
-            sha256: crate::hashes::sha256_hex(&export_manifest),
-        },
-        Member {
-            name: EXPORT_DATA_MEMBER.into(),
-            size: cnt.size,
-            sha256: data_sha.clone(),
-        },
-    ];
+    let mut members = head_members(&genesis_bytes, &export_manifest, cnt.size, data_sha.clone());
     members.extend(artifacts.values().cloned());
     let (edits_json, edits_sha256) = script.provenance();
     let manifest = ArchiveManifest {
