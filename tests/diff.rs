@@ -1,8 +1,8 @@
 //! `agar diff`: reports exactly the edits applied, exit codes 0/1/2/3.
 
-mod edit_support;
+mod common;
 
-use edit_support::*;
+use common::edit::*;
 use serde_json::Value;
 use std::path::Path;
 

@@ -1,9 +1,9 @@
 //! `agar edit`: every operation on the fixtures, recomputed hashes checked independently,
 //! determinism, base, refusals leaving nothing behind.
 
-mod edit_support;
+mod common;
 
-use edit_support::*;
+use common::edit::*;
 use serde_json::{json, Value};
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! `agar kv get|list`: exact values, prefixes, JSON, missing keys.
 
-mod edit_support;
+mod common;
 
-use edit_support::*;
+use common::edit::*;
 use std::path::Path;
 
 fn p(x: &Path) -> &str {

@@ -1,8 +1,8 @@
 //! Runs examples/rehearsal.sh (the operator's rehearsal) end to end on the shipped example.
 
-mod edit_support;
+mod common;
 
-use edit_support::*;
+use common::edit::*;
 use std::process::Command;
 
 #[test]

@@ -3,6 +3,8 @@
 
 pub mod craft;
 
+pub mod edit;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,5 +1,7 @@
-//! Helpers shared by tests/edit.rs, tests/diff.rs, tests/kv.rs and tests/rehearsal.rs.
+//! Helpers for the edit, diff, kv and rehearsal tests (on top of the shared ones).
 #![allow(dead_code)]
+
+pub use super::{fx as fixture, stderr, stdout};
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,10 +11,14 @@ use sha2::{Digest, Sha256};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_agar");
 
-pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
+/// All members of an archive (plain or gzip) as (name, bytes), in order.
+pub fn members(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let raw = std::fs::read(path).unwrap();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        super::tar_members(&super::gunzip(&raw))
+    } else {
+        super::tar_members(&raw)
+    }
 }
 
 pub fn run(args: &[&str]) -> Output {
@@ -33,14 +39,6 @@ pub fn run_stdin(args: &[&str], input: &[u8]) -> Output {
 
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The last stdout line (where pack and edit print the digest).
@@ -76,31 +74,6 @@ pub fn pack(dir: &Path, export: &str, name: &str) -> (PathBuf, String) {
     ]);
     ok(&o);
     (out, last_line(&o))
-}
-
-/// All members of an archive (plain or gzip) as (name, bytes), in order.
-pub fn members(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let raw = std::fs::read(path).unwrap();
-    let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut d = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut d)
-            .unwrap();
-        d
-    } else {
-        raw
-    };
-    let mut a = tar::Archive::new(&data[..]);
-    a.entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut b = Vec::new();
-            e.read_to_end(&mut b).unwrap();
-            (name, b)
-        })
-        .collect()
 }
 
 /// The sha256 of the whole uncompressed tar stream (the archive digest), independently.
