@@ -53,6 +53,9 @@ pub struct ExplodeOptions {
     pub force: bool,
     pub no_db: bool,
     pub progress: bool,
+    /// The archive digest the operator agreed on: refuse (before anything is moved into
+    /// place) if the archive's digest differs.
+    pub expect: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -511,6 +514,15 @@ fn build_and_place(
             opts.archive.display().to_string(),
             result.problems.join("; "),
         )));
+    }
+    if let Some(want) = &opts.expect {
+        if *want != result.digest {
+            return Err(none(Error::Refused(format!(
+                "{}: archive digest is {}, but --expect says {want}; nothing was written. Get the archive the validators agreed on",
+                opts.archive.display(),
+                result.digest
+            ))));
+        }
     }
     checkpoint("finished").map_err(none)?;
 

@@ -163,6 +163,9 @@ struct ExplodeArgs {
     /// Write only config/ (genesis.json and swing-store/), no DB.
     #[arg(long)]
     no_db: bool,
+    /// The agreed archive digest (64 hex): refuse, writing nothing, if the archive's differs.
+    #[arg(long, value_name = "DIGEST")]
+    expect: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -535,6 +538,12 @@ fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
         )
         .join(".agoric"),
     };
+    if let Some(e) = &a.expect {
+        anyhow::ensure!(
+            agar::archive::is_sha256_hex(e),
+            "--expect {e:?} is not a lowercase 64-hex archive digest"
+        );
+    }
     let opts = agar::explode::ExplodeOptions {
         archive: a.archive,
         home,
@@ -542,6 +551,7 @@ fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
         force: a.force,
         no_db: a.no_db,
         progress: !a.common.quiet,
+        expect: a.expect.clone(),
     };
     let s = agar::explode::explode(&opts)?;
     for w in &s.warnings {

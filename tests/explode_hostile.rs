@@ -204,3 +204,50 @@ fn truncated_and_corrupt_archives_leave_the_home_untouched() {
     flipped[at] ^= 1;
     sb.refuse(&flipped, "flip.tar", "flipped byte near the end");
 }
+
+#[test]
+fn explode_expect_refuses_another_archive_and_accepts_the_agreed_one() {
+    let sb = Sandbox::new();
+    let archive = sb.t.path().join("archives/good.tar");
+    let digest = pack_dir(&fx("tiny/genesis/operational"), &archive);
+    let before = snapshot_tree(sb.t.path());
+    let wrong = "0".repeat(64);
+    let o = agar(&[
+        "explode",
+        p(&archive),
+        "--home",
+        p(&sb.home()),
+        "--expect",
+        &wrong,
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--expect"), "{}", stderr(&o));
+    assert_eq!(
+        before,
+        snapshot_tree(sb.t.path()),
+        "a refused explode changed the sandbox"
+    );
+    let o = agar(&[
+        "explode",
+        p(&archive),
+        "--home",
+        p(&sb.home()),
+        "--expect",
+        "not-hex",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(before, snapshot_tree(sb.t.path()));
+    ok(&[
+        "explode",
+        p(&archive),
+        "--home",
+        p(&sb.home()),
+        "--expect",
+        &digest,
+        "-q",
+    ]);
+    assert!(sb.home().join("data/agoric/swingstore.sqlite").exists());
+    assert!(sb.home().join("config/priv_validator_key.json").exists());
+}
