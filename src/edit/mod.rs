@@ -207,6 +207,24 @@ impl DataEdits {
     /// Merge the edits into the sorted input export-data stream. `input` drives the
     /// stream (calling the returned closure per entry, then `finish`); `out` receives each
     /// output line (Go-canonical, newline-terminated).
+    /// Stream the reader's export data through the edits into `out` (the edited,
+    /// canonical lines), returning the merge state (prefix-delete counts etc.).
+    fn stream_edited(
+        &self,
+        r: &mut ArchiveReader,
+        inserts: &[String],
+        record: bool,
+        out: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<MergeState> {
+        let mut st = MergeState::default();
+        let mut cursor = 0usize;
+        r.read_export_data(&mut |e, line| {
+            self.transform(&mut st, inserts, &mut cursor, Some((e, line)), record, out)
+        })?;
+        self.transform(&mut st, inserts, &mut cursor, None, record, out)?;
+        Ok(st)
+    }
+
     fn transform(
         &self,
         st: &mut MergeState,
@@ -534,32 +552,17 @@ pub fn edit(
             );
         }
     }
-    let mut st = MergeState::default();
     let mut cnt = Counter {
         sha: Sha256::new(),
         size: 0,
         entries: 0,
     };
-    let mut cursor = 0usize;
-    {
-        let mut count = |line: &[u8]| -> Result<()> {
-            cnt.sha.update(line);
-            cnt.size += line.len() as u64;
-            cnt.entries += 1;
-            Ok(())
-        };
-        r.read_export_data(&mut |e, line| {
-            edits.transform(
-                &mut st,
-                &inserts,
-                &mut cursor,
-                Some((e, line)),
-                true,
-                &mut count,
-            )
-        })?;
-        edits.transform(&mut st, &inserts, &mut cursor, None, true, &mut count)?;
-    }
+    let mut st = edits.stream_edited(&mut r, &inserts, true, &mut |line: &[u8]| -> Result<()> {
+        cnt.sha.update(line);
+        cnt.size += line.len() as u64;
+        cnt.entries += 1;
+        Ok(())
+    })?;
     for (i, (si, _, op)) in edits.kv.iter().enumerate() {
         if let KvOp::DeletePrefix(p, want) = op {
             let got = st.prefix_counts.get(&i).copied().unwrap_or(0);
@@ -718,27 +721,12 @@ pub fn edit(
     w.append_bytes(GENESIS_MEMBER, &genesis_bytes)?;
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
     let mut r2 = ArchiveReader::open(input, ropts)?;
-    let mut st2 = MergeState::default();
-    let mut cursor = 0usize;
     let mut sha = Sha256::new();
     w.begin(EXPORT_DATA_MEMBER, cnt.size)?;
-    {
-        let mut write = |line: &[u8]| -> Result<()> {
-            sha.update(line);
-            w.write_data(line)
-        };
-        r2.read_export_data(&mut |e, line| {
-            edits.transform(
-                &mut st2,
-                &inserts,
-                &mut cursor,
-                Some((e, line)),
-                false,
-                &mut write,
-            )
-        })?;
-        edits.transform(&mut st2, &inserts, &mut cursor, None, false, &mut write)?;
-    }
+    edits.stream_edited(&mut r2, &inserts, false, &mut |line: &[u8]| -> Result<()> {
+        sha.update(line);
+        w.write_data(line)
+    })?;
     w.end()?;
     if hex::encode(sha.finalize()) != data_sha {
         return bail(
