@@ -13,9 +13,10 @@
 //! 1. Everything is checked before anything is created: the archive's head, the mode,
 //!    and which targets exist (refused unless `--force`).
 //! 2. The archive streams into a private temp dir `config/.agar-tmp-explode-<pid>-<rand>/`
-//!    while the reader verifies every member (fail-fast). The DB is built from that dir
+//!    while the reader verifies every member (fail-fast). At the same time a DB thread
+//!    builds the DB from what is extracted (entries, then each verified artifact file)
 //!    into `data/agoric/.agar-tmp-explode-<pid>-<rand>/`. The end of the archive is
-//!    checked, and every file and dir is fsynced, before the first rename.
+//!    checked, the DB finished, and every file and dir fsynced, before the first rename.
 //! 3. Then the targets are renamed into place, DB first, `config/swing-store` second and
 //!    `config/genesis.json` last: genesis.json is the commit point. A replaced target is
 //!    first moved into the temp dir and deleted with it.
