@@ -10,7 +10,7 @@
 # operational. WORK_DIR defaults to a fresh temp dir (needs room for the DB copy, the
 # export and two archives). Prints wall time and peak RSS of each side (GNU time -v),
 # the ratios, and checks both archives have the same digest. Without the oracle
-# (ORACLE=/work/shared/oracle/run.sh by default) only the native side is measured.
+# (ORACLE=../shared/oracle/run.sh relative to the repo root by default) only the native side is measured.
 #
 # Targets: native wall time <= 0.5x the baseline, native peak RSS <= 100 MiB.
 set -euo pipefail
@@ -23,7 +23,8 @@ DB_DIR=$1
 GENESIS=$2
 MODE=${3:-operational}
 WORK=${4:-$(mktemp -d)}
-ORACLE=${ORACLE:-/work/shared/oracle/run.sh}
+HERE0=$(cd "$(dirname "$0")/.." && pwd)
+ORACLE=${ORACLE:-$HERE0/../shared/oracle/run.sh}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 AGAR=${AGAR:-$HERE/target/release/agar}
 TIME=/usr/bin/time

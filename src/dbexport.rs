@@ -280,7 +280,10 @@ const SPANS_OF_INCARNATION: &str = "SELECT vatID, startPos, endPos, hash, isCurr
 const COUNT_ITEMS: &str =
     "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3";
 const START_OF_INCARNATION: &str = "SELECT startPos FROM transcriptSpans WHERE vatID = ?1 AND incarnation = ?2 ORDER BY startPos ASC LIMIT 1";
-const ITEM_AT: &str = "SELECT item FROM transcriptItems WHERE vatID = ?1 AND position = ?2";
+/// Items of a span from a position on, in order: read in batches of about
+/// [`SPAN_BATCH_BYTES`] (one index walk per batch instead of one lookup per item).
+const ITEMS_FROM: &str = "SELECT position, item FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3 ORDER BY position";
+const SPAN_BATCH_BYTES: usize = 256 * 1024;
 
 impl DbExport {
     /// Open `db` (the directory holding `swingstore.sqlite`, or the file) read-only, start
@@ -882,48 +885,62 @@ struct SpanReader<'c> {
 }
 
 impl SpanReader<'_> {
+    /// Refill `buf` with the next items (at least one, about [`SPAN_BATCH_BYTES`]), each
+    /// followed by `\n`. A gap in the positions is a missing item.
     fn fill(&mut self) -> std::io::Result<bool> {
         if self.next >= self.end {
             return Ok(false);
         }
-        let pos = self.next;
         let io = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-        let mut rows = self
-            .stmt
-            .query(rusqlite::params![self.vat, pos as i64])
-            .map_err(|e| io(format!("{}: SQLite: {e}", self.loc)))?;
-        let row = rows
-            .next()
-            .map_err(|e| io(format!("{}: SQLite: {e}", self.loc)))?;
-        let Some(row) = row else {
-            return Err(io(format!(
-                "{}: item at position {pos} is missing from transcriptItems: read {} transcript entries before it (expected {}); the span is incomplete",
-                self.loc,
-                pos - self.start,
-                self.end - self.start
-            )));
-        };
+        let loc = self.loc.clone();
+        let sq = |e: rusqlite::Error| io(format!("{loc}: SQLite: {e}"));
         self.buf.clear();
         self.off = 0;
-        match row.get_ref_unwrap(0) {
-            ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
-                Ok(_) => self.buf.extend_from_slice(b),
-                Err(_) => self
-                    .buf
-                    .extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
-            },
-            // `${entry}` in JS
-            ValueRef::Null => self.buf.extend_from_slice(b"null"),
-            ValueRef::Integer(n) => self.buf.extend_from_slice(n.to_string().as_bytes()),
-            ValueRef::Real(_) => {
-                return Err(io(format!(
-                    "{}: item at position {pos} is a REAL, not text",
-                    self.loc
-                )))
+        let mut rows = self
+            .stmt
+            .query(rusqlite::params![
+                self.vat,
+                self.next as i64,
+                self.end as i64
+            ])
+            .map_err(sq)?;
+        while self.next < self.end && self.buf.len() < SPAN_BATCH_BYTES {
+            let pos = self.next;
+            let missing = || {
+                io(format!(
+                    "{}: item at position {pos} is missing from transcriptItems: read {} transcript entries before it (expected {}); the span is incomplete",
+                    self.loc,
+                    pos - self.start,
+                    self.end - self.start
+                ))
+            };
+            let Some(row) = rows.next().map_err(sq)? else {
+                return Err(missing());
+            };
+            match row.get_ref_unwrap(0) {
+                ValueRef::Integer(p) if p == pos as i64 => {}
+                _ => return Err(missing()),
             }
+            match row.get_ref_unwrap(1) {
+                ValueRef::Text(b) | ValueRef::Blob(b) => match std::str::from_utf8(b) {
+                    Ok(_) => self.buf.extend_from_slice(b),
+                    Err(_) => self
+                        .buf
+                        .extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
+                },
+                // `${entry}` in JS
+                ValueRef::Null => self.buf.extend_from_slice(b"null"),
+                ValueRef::Integer(n) => self.buf.extend_from_slice(n.to_string().as_bytes()),
+                ValueRef::Real(_) => {
+                    return Err(io(format!(
+                        "{}: item at position {pos} is a REAL, not text",
+                        self.loc
+                    )))
+                }
+            }
+            self.buf.push(b'\n');
+            self.next += 1;
         }
-        self.buf.push(b'\n');
-        self.next += 1;
         Ok(true)
     }
 }
@@ -986,7 +1003,7 @@ impl StateSource for DbExport {
                 let loc = self.artifact_location(name);
                 let stmt = self
                     .conn
-                    .prepare_cached(ITEM_AT)
+                    .prepare_cached(ITEMS_FROM)
                     .map_err(|e| Error::sqlite(&loc, e))?;
                 Ok(Box::new(SpanReader {
                     stmt,

@@ -70,6 +70,10 @@ pub const SCHEMA: [&str; 7] = [
 /// the bundled SQLite's default limit.
 pub const MAX_VALUE_BYTES: u64 = 1_000_000_000;
 
+/// Threads that gzip a snapshot blob (in `explode`, the extraction is mostly done by the
+/// time the DB builder compresses the snapshots, so a second core is free).
+const SNAPSHOT_GZIP_THREADS: usize = 2;
+
 /// Compressed snapshots up to this size stay in memory before going into the DB.
 pub const SPILL_MEM: usize = 16 << 20;
 
@@ -108,6 +112,211 @@ fn sq(loc: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::sqlite(loc, e)
 }
 
+/// What an import reads: the export data entries (in file order), then the artifact files
+/// (in name order). [`import_export_dir`] reads an export directory on disk; `agar explode`
+/// feeds a [`StreamInput`] while it extracts the archive, so the DB is built at the same
+/// time (on another thread) instead of from a second read of the extracted files.
+/// Receives one export-data entry: (location, key, value).
+pub type EntryFn<'a> = dyn FnMut(&str, &str, Option<&str>) -> Result<()> + 'a;
+
+pub trait ImportInput {
+    /// Calls `f(location, key, value)` for every entry, in order.
+    fn for_each_entry(&mut self, f: &mut EntryFn<'_>) -> Result<()>;
+    /// The next artifact (name, file), in name order; `None` after the last.
+    fn next_artifact(&mut self) -> Result<Option<(String, PathBuf)>>;
+    /// Total artifact bytes, for the progress bar (0: unknown, no bar).
+    fn artifact_bytes(&self) -> u64;
+    /// The export data's location, for messages.
+    fn data_location(&self) -> String;
+}
+
+struct DirInput<'a> {
+    export: &'a ExportDir,
+    data_file: &'a Path,
+    next: std::collections::btree_map::Iter<'a, String, PathBuf>,
+}
+
+impl ImportInput for DirInput<'_> {
+    fn for_each_entry(&mut self, f: &mut EntryFn<'_>) -> Result<()> {
+        crate::exportdir::for_each_line(self.data_file, &mut |loc, e| {
+            f(loc, &e.key, e.value.as_deref())
+        })
+    }
+    fn next_artifact(&mut self) -> Result<Option<(String, PathBuf)>> {
+        Ok(self.next.next().map(|(n, p)| (n.clone(), p.clone())))
+    }
+    fn artifact_bytes(&self) -> u64 {
+        self.export
+            .artifacts
+            .values()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+    fn data_location(&self) -> String {
+        self.data_file.display().to_string()
+    }
+}
+
+/// One message of a [`StreamInput`].
+pub enum Feed {
+    /// A batch of export-data entries, in order.
+    Entries(EntryBatch),
+    /// No more entries.
+    DataEnd,
+    /// An artifact file that is complete and verified.
+    Artifact(String, PathBuf),
+    /// No more artifacts.
+    End,
+}
+
+/// Export-data entries packed in one string (no allocation per entry).
+#[derive(Default)]
+pub struct EntryBatch {
+    text: String,
+    /// (key start, key end = value start, value end, has value)
+    spans: Vec<(usize, usize, usize, bool)>,
+}
+
+impl EntryBatch {
+    /// A batch this big is sent on.
+    pub const MAX_BYTES: usize = 1 << 20;
+    pub const MAX_ENTRIES: usize = 8192;
+    pub fn push(&mut self, key: &str, value: Option<&str>) {
+        let a = self.text.len();
+        self.text.push_str(key);
+        let b = self.text.len();
+        self.text.push_str(value.unwrap_or(""));
+        self.spans.push((a, b, self.text.len(), value.is_some()));
+    }
+    pub fn is_full(&self) -> bool {
+        self.text.len() >= Self::MAX_BYTES || self.spans.len() >= Self::MAX_ENTRIES
+    }
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// An [`ImportInput`] fed through a bounded channel by another thread.
+pub struct StreamInput {
+    rx: std::sync::mpsc::Receiver<Feed>,
+    data_file: PathBuf,
+}
+
+impl StreamInput {
+    /// `data_file` names the export data in messages (the file being written).
+    pub fn new(rx: std::sync::mpsc::Receiver<Feed>, data_file: PathBuf) -> StreamInput {
+        StreamInput { rx, data_file }
+    }
+    fn recv(&self) -> Result<Feed> {
+        self.rx.recv().map_err(|_| {
+            Error::io_at(
+                self.data_location(),
+                io::Error::other("the input stopped before its end"),
+            )
+        })
+    }
+}
+
+impl ImportInput for StreamInput {
+    fn for_each_entry(&mut self, f: &mut EntryFn<'_>) -> Result<()> {
+        let shown = self.data_location();
+        let mut loc = String::with_capacity(shown.len() + 32);
+        let mut lineno = 0u64;
+        loop {
+            match self.recv()? {
+                Feed::Entries(b) => {
+                    for &(k, v, e, has) in &b.spans {
+                        lineno += 1;
+                        loc.clear();
+                        {
+                            use std::fmt::Write as _;
+                            let _ = write!(loc, "{shown}: line {lineno}");
+                        }
+                        let value = has.then(|| &b.text[v..e]);
+                        f(&loc, &b.text[k..v], value)?;
+                    }
+                }
+                Feed::DataEnd => return Ok(()),
+                _ => {
+                    return bail(
+                        &shown,
+                        "artifacts arrived before the end of the export data",
+                    )
+                }
+            }
+        }
+    }
+    fn next_artifact(&mut self) -> Result<Option<(String, PathBuf)>> {
+        match self.recv()? {
+            Feed::Artifact(n, p) => Ok(Some((n, p))),
+            Feed::End => Ok(None),
+            _ => bail(
+                self.data_location(),
+                "export data arrived after the artifacts",
+            ),
+        }
+    }
+    fn artifact_bytes(&self) -> u64 {
+        0
+    }
+    fn data_location(&self) -> String {
+        self.data_file.display().to_string()
+    }
+}
+
+/// import-kernel-db.js's manifest checks (spec §7.2): the requested mode and height
+/// against what the manifest says. Returns the mode and the `host.height` to stamp.
+pub fn check_manifest(
+    loc: &str,
+    has_data: bool,
+    artifacts: usize,
+    block_height: Option<u64>,
+    artifact_mode: Option<ArtifactMode>,
+    opts: &ImportOptions,
+) -> Result<(ArtifactMode, u64)> {
+    if !has_data {
+        return bail(
+            loc,
+            "the manifest names no export data (\"data\"); the importer needs export-data.jsonl",
+        );
+    }
+    if artifacts == 0 {
+        return bail(
+            loc,
+            "the manifest lists no artifacts; the official importer refuses an empty artifact list",
+        );
+    }
+    let host_height = match (opts.block_height, block_height) {
+        (Some(h), Some(m)) if h != m => {
+            return Err(Error::Refused(format!(
+                "{loc}: blockHeight is {m}, but height {h} was requested"
+            )))
+        }
+        (Some(h), _) => h,
+        (None, Some(m)) => m,
+        (None, None) => {
+            return bail(loc, "the manifest has no blockHeight (a Go manifest omits it); give the block height explicitly")
+        }
+    };
+    let mode = opts
+        .mode
+        .or(artifact_mode)
+        .unwrap_or(ArtifactMode::Operational);
+    if let Some(have) = artifact_mode {
+        if !have.satisfies(mode) {
+            return Err(Error::Refused(format!(
+                "{loc}: the export holds {have} artifacts, which cannot be imported as {mode} (a {mode} import needs a {} export)",
+                match mode {
+                    ArtifactMode::Replay => "replay, archival or debug",
+                    _ => "archival or debug",
+                }
+            )));
+        }
+    }
+    Ok((mode, host_height))
+}
+
 /// Import the export directory `dir` into a new DB file `db_file` (which must not exist).
 /// On error the partial file is removed. The file is synced to disk before returning.
 pub fn import_export_dir(
@@ -120,53 +329,40 @@ pub fn import_export_dir(
         .join(crate::exportdir::MANIFEST_FILE)
         .display()
         .to_string();
-    // import-kernel-db.js's manifest checks (spec §7.2)
-    if export.data_file.is_none() {
-        return bail(
-            &loc,
-            "the manifest names no export data (\"data\"); the importer needs export-data.jsonl",
-        );
-    }
-    if export.artifacts.is_empty() {
-        return bail(
-            &loc,
-            "the manifest lists no artifacts; the official importer refuses an empty artifact list",
-        );
-    }
-    let host_height = match (opts.block_height, export.block_height) {
-        (Some(h), Some(m)) if h != m => {
-            return Err(Error::Refused(format!(
-                "{loc}: blockHeight is {m}, but height {h} was requested"
-            )))
-        }
-        (Some(h), _) => h,
-        (None, Some(m)) => m,
-        (None, None) => {
-            return bail(&loc, "the manifest has no blockHeight (a Go manifest omits it); give the block height explicitly")
-        }
+    let (mode, host_height) = check_manifest(
+        &loc,
+        export.data_file.is_some(),
+        export.artifacts.len(),
+        export.block_height,
+        export.artifact_mode,
+        opts,
+    )?;
+    let data_file = export.data_file.as_deref().expect("checked above");
+    let mut input = DirInput {
+        export: &export,
+        data_file,
+        next: export.artifacts.iter(),
     };
-    let mode = opts
-        .mode
-        .or(export.artifact_mode)
-        .unwrap_or(ArtifactMode::Operational);
-    if let Some(have) = export.artifact_mode {
-        if !have.satisfies(mode) {
-            return Err(Error::Refused(format!(
-                "{loc}: the export holds {have} artifacts, which cannot be imported as {mode} (a {mode} import needs a {} export)",
-                match mode {
-                    ArtifactMode::Replay => "replay, archival or debug",
-                    _ => "archival or debug",
-                }
-            )));
-        }
-    }
+    import_stream(&mut input, db_file, mode, host_height, opts)
+}
+
+/// Import `input` into a new DB file `db_file` (which must not exist), in `mode`, with
+/// `host.height` = `host_height` (check them first with [`check_manifest`]). On error
+/// the partial file is removed. The file is synced to disk before returning.
+pub fn import_stream(
+    input: &mut dyn ImportInput,
+    db_file: &Path,
+    mode: ArtifactMode,
+    host_height: u64,
+    opts: &ImportOptions,
+) -> Result<ImportSummary> {
     if db_file.exists() {
         return Err(Error::Refused(format!(
             "{}: already exists; the importer writes a new DB only",
             db_file.display()
         )));
     }
-    let res = import_into(&export, db_file, mode, host_height, opts);
+    let res = import_into(input, db_file, mode, host_height, opts);
     if res.is_err() {
         let _ = std::fs::remove_file(db_file);
         for side in ["-journal", "-wal", "-shm"] {
@@ -179,7 +375,7 @@ pub fn import_export_dir(
 }
 
 fn import_into(
-    export: &ExportDir,
+    input: &mut dyn ImportInput,
     db_file: &Path,
     mode: ArtifactMode,
     host_height: u64,
@@ -196,7 +392,7 @@ fn import_into(
     // Fast, non-persistent settings for the one big transaction (the official importer
     // uses journal_mode=off too). The file is fsynced explicitly at the end.
     conn.execute_batch(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
     )
     .map_err(sq(&dbloc))?;
     conn.execute_batch("BEGIN IMMEDIATE TRANSACTION")
@@ -205,8 +401,7 @@ fn import_into(
         conn.execute(stmt, []).map_err(sq(&dbloc))?;
     }
 
-    let data_file = export.data_file.as_deref().expect("checked by caller");
-    let dloc = data_file.display().to_string();
+    let dloc = input.data_location();
 
     // pass 1: kv rows now, other entries into an insertion-ordered map
     let mut others: HashMap<String, (u64, String)> = HashMap::new();
@@ -218,32 +413,32 @@ fn import_into(
         let mut del = conn
             .prepare("DELETE FROM kvStore WHERE key = ?1")
             .map_err(sq(&dbloc))?;
-        crate::exportdir::for_each_line(data_file, &mut |lloc, e| {
-            let tag = e.key.split('.').next().unwrap_or("");
+        input.for_each_entry(&mut |lloc, key, value| {
+            let tag = key.split('.').next().unwrap_or("");
             if tag == "kv" {
-                let sub = &e.key[3..];
+                let sub = &key[3..];
                 if sub.starts_with("host.") {
                     return bail(
-                        format!("{lloc}, key {:?}", e.key),
+                        format!("{lloc}, key {key:?}"),
                         "host.* keys are node-local and cannot be imported as consensus data (the official importer refuses them: kernelKVStore refuses host keys)",
                     );
                 }
-                match &e.value {
+                match value {
                     Some(v) => set.execute(params![sub, v]).map(|_| ()),
                     None => del.execute(params![sub]).map(|_| ()),
                 }
-                .map_err(|er| Error::sqlite(format!("{lloc}, key {:?}", e.key), er))?;
+                .map_err(|er| Error::sqlite(format!("{lloc}, key {key:?}"), er))?;
             } else {
-                match e.value {
-                    Some(v) => match others.get_mut(&e.key) {
-                        Some(slot) => slot.1 = v,
+                match value {
+                    Some(v) => match others.get_mut(key) {
+                        Some(slot) => v.clone_into(&mut slot.1),
                         None => {
-                            others.insert(e.key.clone(), (seq, v));
+                            others.insert(key.to_string(), (seq, v.to_string()));
                             seq += 1;
                         }
                     },
                     None => {
-                        others.remove(&e.key);
+                        others.remove(key);
                     }
                 }
             }
@@ -315,13 +510,8 @@ fn import_into(
     }
 
     // pass 3: artifacts, filtered by mode before reading
-    let total: u64 = export
-        .artifacts
-        .values()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = Progress::bytes(opts.progress, "building DB", total);
+    let total = input.artifact_bytes();
+    let progress = Progress::bytes(opts.progress && total > 0, "building DB", total);
     let mut imported = 0u64;
     let mut skipped = 0u64;
     // first startPos of each live vat's current incarnation
@@ -337,7 +527,8 @@ fn import_into(
     let mut ins_item = conn
         .prepare("INSERT INTO transcriptItems (vatID, position, item, incarnation) VALUES (?1, ?2, ?3, ?4)")
         .map_err(sq(&dbloc))?;
-    for (name, path) in &export.artifacts {
+    while let Some((name, path)) = input.next_artifact()? {
+        let (name, path) = (&name, &path);
         let aloc = path.display().to_string();
         let parsed = ArtifactName::parse(name).map_err(|e| Error::invalid(&aloc, e))?;
         let fsize = std::fs::metadata(path)
@@ -629,13 +820,20 @@ fn import_snapshot(
 ) -> Result<()> {
     let aloc = path.display().to_string();
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut gz = flate2::GzBuilder::new().operating_system(3).write(
+    // gzip level 6 and a Node-like header as the official importer, deflated in parallel
+    // (1 MiB chunks on two threads, see `archive::gz`): a valid gzip stream that
+    // decompresses to the same snapshot; the compressed bytes are not part of any hash
+    // or of the canonical dump
+    let mut gz = crate::archive::gz::ParGzWriter::with_os(
         SpillWriter {
             spill: Spill::Mem(Vec::new()),
             scratch,
         },
-        flate2::Compression::new(6),
-    );
+        6,
+        SNAPSHOT_GZIP_THREADS,
+        3,
+    )
+    .map_err(|e| Error::io_at(format!("{aloc}: compressing"), e))?;
     let mut sha = Sha256::new();
     let mut usize_ = 0u64;
     let mut buf = vec![0u8; 256 * 1024];

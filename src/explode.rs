@@ -13,9 +13,10 @@
 //! 1. Everything is checked before anything is created: the archive's head, the mode,
 //!    and which targets exist (refused unless `--force`).
 //! 2. The archive streams into a private temp dir `config/.agar-tmp-explode-<pid>-<rand>/`
-//!    while the reader verifies every member (fail-fast). The DB is built from that dir
+//!    while the reader verifies every member (fail-fast). At the same time a DB thread
+//!    builds the DB from what is extracted (entries, then each verified artifact file)
 //!    into `data/agoric/.agar-tmp-explode-<pid>-<rand>/`. The end of the archive is
-//!    checked, and every file and dir is fsynced, before the first rename.
+//!    checked, the DB finished, and every file and dir fsynced, before the first rename.
 //! 3. Then the targets are renamed into place, DB first, `config/swing-store` second and
 //!    `config/genesis.json` last: genesis.json is the commit point. A replaced target is
 //!    first moved into the temp dir and deleted with it.
@@ -28,13 +29,15 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::archive::reader::{ArchiveReader, ArtifactSink, ReadOptions};
 use crate::archive::{Member, EXPORT_DATA_FILE, EXPORT_DATA_MEMBER};
-use crate::dbimport::{self, ImportOptions, ImportSummary, DB_FILE};
+use crate::dbimport::{self, EntryBatch, Feed, ImportOptions, ImportSummary, StreamInput, DB_FILE};
 use crate::error::{Error, Result};
 use crate::exportdir::MANIFEST_FILE;
 use crate::model::{ArtifactMode, ArtifactName};
@@ -235,16 +238,106 @@ fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
     Ok(t.keep())
 }
 
-/// Writes verified artifact members into files named as the artifacts.
-struct FileSink {
+/// Writes verified artifact members into files named as the artifacts (and hands each
+/// finished file to the DB builder).
+struct FileSink<'a> {
     dir: PathBuf,
     cur: Option<(PathBuf, BufWriter<File>)>,
     files: u64,
     bytes: u64,
     first_done: bool,
+    db: &'a mut DbBuild,
 }
 
-impl ArtifactSink for FileSink {
+/// The DB build, running on its own thread while the archive is extracted: the export
+/// data entries and then each finished artifact file are sent to it through a bounded
+/// channel ([`dbimport::StreamInput`]), so the import overlaps decompression and checking
+/// and reads nothing twice but the artifact files (from the page cache).
+struct DbBuild {
+    tx: Option<SyncSender<Feed>>,
+    handle: Option<JoinHandle<Result<ImportSummary>>>,
+    batch: EntryBatch,
+    /// set when a send failed: the builder stopped on an error of its own
+    stopped: bool,
+}
+
+impl Drop for DbBuild {
+    fn drop(&mut self) {
+        // never leave the builder running behind a cleanup
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl DbBuild {
+    fn none() -> DbBuild {
+        DbBuild {
+            tx: None,
+            handle: None,
+            batch: EntryBatch::default(),
+            stopped: false,
+        }
+    }
+    fn send(&mut self, f: Feed) -> Result<()> {
+        if let Some(tx) = &self.tx {
+            if tx.send(f).is_err() {
+                self.stopped = true;
+                return Err(Error::io_at(
+                    "building the DB",
+                    std::io::Error::other("the DB builder stopped"),
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn entry(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        if self.tx.is_none() {
+            return Ok(());
+        }
+        self.batch.push(key, value);
+        if self.batch.is_full() {
+            let b = std::mem::take(&mut self.batch);
+            self.send(Feed::Entries(b))?;
+        }
+        Ok(())
+    }
+    fn data_end(&mut self) -> Result<()> {
+        if !self.batch.is_empty() {
+            let b = std::mem::take(&mut self.batch);
+            self.send(Feed::Entries(b))?;
+        }
+        self.send(Feed::DataEnd)
+    }
+    /// Wait for the builder; `None` if there is none.
+    fn finish(&mut self) -> Option<Result<ImportSummary>> {
+        if self.tx.is_some() {
+            let _ = self.send(Feed::End);
+        }
+        self.tx = None;
+        let h = self.handle.take()?;
+        Some(h.join().unwrap_or_else(|_| {
+            Err(Error::io_at(
+                "building the DB",
+                std::io::Error::other("the DB builder thread panicked"),
+            ))
+        }))
+    }
+    /// Stop the builder after an error of the extraction (it sees its input end early and
+    /// removes its partial file). If the error was only that the builder had stopped,
+    /// the builder's own error is the one to report.
+    fn abort(&mut self, e: Error) -> Error {
+        self.tx = None;
+        let stopped = self.stopped;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(Err(dbe))) if stopped => dbe,
+            _ => e,
+        }
+    }
+}
+
+impl ArtifactSink for FileSink<'_> {
     fn begin(&mut self, name: &ArtifactName, _m: &Member) -> Result<()> {
         let p = self.dir.join(name.to_string());
         let f = fs::OpenOptions::new()
@@ -269,6 +362,7 @@ impl ArtifactSink for FileSink {
             f.sync_all().map_err(|e| Error::io(&p, e))?;
             self.files += 1;
             self.bytes += m.size;
+            self.db.send(Feed::Artifact(_name.to_string(), p))?;
         }
         if !self.first_done {
             self.first_done = true;
@@ -444,119 +538,83 @@ fn build_and_place(
     write_file(&tmp_genesis, &reader.genesis_bytes).map_err(none)?;
     write_file(&tmp_ss.join(MANIFEST_FILE), &reader.export_manifest_bytes).map_err(none)?;
 
-    // export data: the reader hands over each entry's canonical line
     let data_path = tmp_ss.join(EXPORT_DATA_FILE);
-    {
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&data_path)
-            .map_err(|e| none(Error::io(&data_path, e)))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut sha = Sha256::new();
-        let dp = data_path.clone();
-        reader
-            .read_export_data(&mut |_, line| {
-                sha.update(line);
-                w.write_all(line).map_err(|e| Error::io(&dp, e))
-            })
-            .map_err(none)?;
-        let f = w
-            .into_inner()
-            .map_err(|e| none(Error::io(&data_path, e.into_error())))?;
-        f.sync_all().map_err(|e| none(Error::io(&data_path, e)))?;
-        let got = hex::encode(sha.finalize());
-        let want = reader
-            .manifest
-            .member(EXPORT_DATA_MEMBER)
-            .map(|m| m.sha256.clone())
-            .unwrap_or_default();
-        if got != want {
-            return Err(none(Error::invalid(
-                format!("{}: member {EXPORT_DATA_MEMBER}", opts.archive.display()),
-                format!(
-                    "the written export data hashes to {got}, the archive manifest says {want}"
-                ),
-            )));
-        }
-    }
-    if mode == ArtifactMode::Replay && !opts.no_db {
-        if let Some(meta) = reader.meta.as_ref() {
-            for (name, _) in reader.manifest.artifacts() {
-                if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
-                    if meta.current_span(&vat).is_none() {
-                        return Err(none(Error::Refused(format!(
-                            "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Explode this archive as operational, archival or debug instead",
-                            opts.archive.display()
-                        ))));
-                    }
-                }
-            }
-        }
-    }
-    checkpoint("export-data").map_err(none)?;
 
-    let mut sink = FileSink {
-        dir: tmp_ss.clone(),
-        cur: None,
-        files: 0,
-        bytes: 0,
-        first_done: false,
-    };
-    reader.read_artifacts(&mut sink).map_err(none)?;
-    checkpoint("artifacts").map_err(none)?;
-    let manifest = reader.manifest.clone();
-    let genesis_bytes = std::mem::take(&mut reader.genesis_bytes);
-    let export_manifest_len = reader.export_manifest_bytes.len() as u64;
-    let result = reader.finish().map_err(none)?;
-    if !result.problems.is_empty() {
-        return Err(none(Error::invalid(
-            opts.archive.display().to_string(),
-            result.problems.join("; "),
-        )));
-    }
-    if let Some(want) = &opts.expect {
-        if *want != result.digest {
-            return Err(none(Error::Refused(format!(
-                "{}: archive digest is {}, but --expect says {want}; nothing was written. Get the archive the validators agreed on",
-                opts.archive.display(),
-                result.digest
-            ))));
-        }
-    }
-    checkpoint("finished").map_err(none)?;
-
-    let mut db_info = None;
+    // the DB builder starts now and is fed while the archive is extracted
+    let mut db = DbBuild::none();
     let mut tmp_db_file = None;
     if !opts.no_db {
         create_dirs(&t.db_dir, &mut scratch.created_dirs).map_err(none)?;
         let tmp_db = temp_dir_in(&t.db_dir).map_err(none)?;
         scratch.tmp_db = Some(tmp_db.clone());
         let dbf = tmp_db.join(DB_FILE);
-        let imp = dbimport::import_export_dir(
-            &tmp_ss,
-            &dbf,
-            &ImportOptions {
-                mode: Some(mode),
-                block_height: Some(manifest.initial_height),
-                scratch_dir: Some(tmp_db.clone()),
-                progress: opts.progress,
-            },
+        let iopts = ImportOptions {
+            mode: Some(mode),
+            block_height: Some(reader.manifest.initial_height),
+            scratch_dir: Some(tmp_db.clone()),
+            progress: false,
+        };
+        // import-kernel-db.js's manifest checks, on the export manifest explode writes
+        let em: serde_json::Value =
+            serde_json::from_slice(&reader.export_manifest_bytes).unwrap_or_default();
+        let (imode, height) = dbimport::check_manifest(
+            &tmp_ss.join(MANIFEST_FILE).display().to_string(),
+            true,
+            reader.manifest.artifacts().count(),
+            em.get("blockHeight")
+                .and_then(|v| v.as_u64())
+                .filter(|h| *h > 0),
+            em.get("artifactMode")
+                .and_then(|v| v.as_str())
+                .and_then(|m| m.parse::<ArtifactMode>().ok()),
+            &iopts,
         )
         .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
-        checkpoint("db").map_err(none)?;
-        let (bytes, sha) = file_sha256(&dbf).map_err(none)?;
-        db_info = Some(DbInfo {
-            path: t.db.display().to_string(),
-            bytes,
-            sha256: sha,
-            import: ImportSummary {
-                db: t.db.display().to_string(),
-                ..imp
-            },
-        });
-        sync_dir(&tmp_db).map_err(none)?;
+        let (tx, rx) = sync_channel(8);
+        let mut input = StreamInput::new(rx, data_path.clone());
+        let dbf2 = dbf.clone();
+        let handle = std::thread::Builder::new()
+            .name("agar-db".into())
+            .spawn(move || dbimport::import_stream(&mut input, &dbf2, imode, height, &iopts))
+            .map_err(|e| none(Error::io_at("starting the DB builder thread", e)))?;
+        db.tx = Some(tx);
+        db.handle = Some(handle);
         tmp_db_file = Some((tmp_db, dbf));
+    }
+
+    let manifest = reader.manifest.clone();
+    let genesis_bytes = std::mem::take(&mut reader.genesis_bytes);
+    let export_manifest_len = reader.export_manifest_bytes.len() as u64;
+    let extracted = extract(opts, reader, mode, &tmp_ss, &data_path, &mut db);
+    let (sink_files, sink_bytes, result) = match extracted {
+        Ok(x) => x,
+        Err(e) => return Err(none(relocate(db.abort(e), &tmp_ss, &opts.archive))),
+    };
+
+    let mut db_info = None;
+    match db.finish() {
+        None => {}
+        Some(Err(e)) => return Err(none(relocate(e, &tmp_ss, &opts.archive))),
+        Some(Ok(imp)) => {
+            checkpoint("db").map_err(none)?;
+            let Some((tmp_db, dbf)) = tmp_db_file.as_ref() else {
+                return Err(none(Error::io_at(
+                    "building the DB",
+                    std::io::Error::other("DB file lost"),
+                )));
+            };
+            let (bytes, sha) = file_sha256(dbf).map_err(none)?;
+            db_info = Some(DbInfo {
+                path: t.db.display().to_string(),
+                bytes,
+                sha256: sha,
+                import: ImportSummary {
+                    db: t.db.display().to_string(),
+                    ..imp
+                },
+            });
+            sync_dir(tmp_db).map_err(none)?;
+        }
     }
     sync_dir(&tmp_ss).map_err(none)?;
     sync_dir(&tmp_cfg).map_err(none)?;
@@ -624,7 +682,7 @@ fn build_and_place(
     }
     let ss_bytes = export_manifest_len
         + manifest.member(EXPORT_DATA_MEMBER).map_or(0, |m| m.size)
-        + sink.bytes;
+        + sink_bytes;
     Ok(ExplodeSummary {
         archive: opts.archive.display().to_string(),
         digest: result.digest,
@@ -640,9 +698,9 @@ fn build_and_place(
         },
         swing_store: SwingStoreDir {
             path: t.swing_store.display().to_string(),
-            files: sink.files + 2,
+            files: sink_files + 2,
             bytes: ss_bytes,
-            artifacts: sink.files,
+            artifacts: sink_files,
             export_data_hash: manifest.swing_store_export_data_hash.clone(),
         },
         db: db_info,
@@ -650,4 +708,95 @@ fn build_and_place(
         removed_stale: Vec::new(),
         warnings,
     })
+}
+
+/// Stream the archive into `tmp_ss` (export data, then artifacts) while the reader checks
+/// every member, feeding `db` as it goes; then check the end of the archive. Returns the
+/// artifact files and bytes written and the reader's result.
+fn extract(
+    opts: &ExplodeOptions,
+    mut reader: ArchiveReader,
+    mode: ArtifactMode,
+    tmp_ss: &Path,
+    data_path: &Path,
+    db: &mut DbBuild,
+) -> Result<(u64, u64, crate::archive::reader::ReadResult)> {
+    {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(data_path)
+            .map_err(|e| Error::io(data_path, e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut sha = Sha256::new();
+        reader.read_export_data(&mut |e, line| {
+            sha.update(line);
+            w.write_all(line).map_err(|er| Error::io(data_path, er))?;
+            db.entry(&e.key, e.value.as_deref())
+        })?;
+        db.data_end()?;
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(data_path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(data_path, e))?;
+        let got = hex::encode(sha.finalize());
+        let want = reader
+            .manifest
+            .member(EXPORT_DATA_MEMBER)
+            .map(|m| m.sha256.clone())
+            .unwrap_or_default();
+        if got != want {
+            return Err(Error::invalid(
+                format!("{}: member {EXPORT_DATA_MEMBER}", opts.archive.display()),
+                format!(
+                    "the written export data hashes to {got}, the archive manifest says {want}"
+                ),
+            ));
+        }
+    }
+    if mode == ArtifactMode::Replay && !opts.no_db {
+        if let Some(meta) = reader.meta.as_ref() {
+            for (name, _) in reader.manifest.artifacts() {
+                if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
+                    if meta.current_span(&vat).is_none() {
+                        return Err(Error::Refused(format!(
+                            "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Explode this archive as operational, archival or debug instead",
+                            opts.archive.display()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    checkpoint("export-data")?;
+
+    let mut sink = FileSink {
+        dir: tmp_ss.to_path_buf(),
+        cur: None,
+        files: 0,
+        bytes: 0,
+        first_done: false,
+        db,
+    };
+    reader.read_artifacts(&mut sink)?;
+    checkpoint("artifacts")?;
+    let (files, bytes) = (sink.files, sink.bytes);
+    let result = reader.finish()?;
+    if !result.problems.is_empty() {
+        return Err(Error::invalid(
+            opts.archive.display().to_string(),
+            result.problems.join("; "),
+        ));
+    }
+    if let Some(want) = &opts.expect {
+        if *want != result.digest {
+            return Err(Error::Refused(format!(
+                "{}: archive digest is {}, but --expect says {want}; nothing was written. Get the archive the validators agreed on",
+                opts.archive.display(),
+                result.digest
+            )));
+        }
+    }
+    checkpoint("finished")?;
+    Ok((files, bytes, result))
 }

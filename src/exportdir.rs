@@ -146,6 +146,9 @@ pub fn for_each_line(path: &Path, f: &mut dyn FnMut(&str, Entry) -> Result<()>) 
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::new();
     let mut lineno = 0u64;
+    // the location string is rebuilt in place for each line (no allocation per line)
+    let shown = path.display().to_string();
+    let mut loc = String::with_capacity(shown.len() + 32);
     loop {
         line.clear();
         let n = (&mut r)
@@ -156,13 +159,17 @@ pub fn for_each_line(path: &Path, f: &mut dyn FnMut(&str, Entry) -> Result<()>) 
             break;
         }
         lineno += 1;
-        let loc = format!("{}: line {lineno}", path.display());
+        loc.clear();
+        {
+            use std::fmt::Write as _;
+            let _ = write!(loc, "{shown}: line {lineno}");
+        }
         if line.len() > MAX_LINE_BYTES {
-            return bail(loc, format!("longer than {MAX_LINE_BYTES} bytes"));
+            return bail(&loc, format!("longer than {MAX_LINE_BYTES} bytes"));
         }
         let body = line.strip_suffix(b"\n").unwrap_or(&line);
         if body.is_empty() {
-            return bail(loc, "blank line (the official importer fails on it)");
+            return bail(&loc, "blank line (the official importer fails on it)");
         }
         let e = gojson::decode_line(body).map_err(|e| Error::invalid(&loc, e.to_string()))?;
         f(&loc, e)?;

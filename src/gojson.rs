@@ -43,38 +43,94 @@ fn utf8_seq_len(s: &[u8]) -> Option<usize> {
     }
 }
 
+/// Byte classes for the encoder's and decoder's fast paths: 0 = an ASCII byte copied as
+/// is (both directions), 1 = an ASCII byte the encoder escapes or the decoder treats
+/// specially (`"`, `\\`, controls, and for the encoder `<`, `>`, `&`), 2 = a non-ASCII
+/// byte (UTF-8 checks).
+const ENC_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if i >= 0x80 {
+            2
+        } else if i < 0x20
+            || i == b'"' as usize
+            || i == b'\\' as usize
+            || i == b'<' as usize
+            || i == b'>' as usize
+            || i == b'&' as usize
+        {
+            1
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+const DEC_CLASS: [u8; 256] = {
+    let mut t = ENC_CLASS;
+    t[b'<' as usize] = 0;
+    t[b'>' as usize] = 0;
+    t[b'&' as usize] = 0;
+    t
+};
+
+/// Index of the first byte at or after `i` whose class in `table` is not 0.
+#[inline]
+fn skip_plain(table: &[u8; 256], s: &[u8], mut i: usize) -> usize {
+    while i + 4 <= s.len() {
+        if table[s[i] as usize] != 0 {
+            return i;
+        }
+        if table[s[i + 1] as usize] != 0 {
+            return i + 1;
+        }
+        if table[s[i + 2] as usize] != 0 {
+            return i + 2;
+        }
+        if table[s[i + 3] as usize] != 0 {
+            return i + 3;
+        }
+        i += 4;
+    }
+    while i < s.len() && table[s[i] as usize] == 0 {
+        i += 1;
+    }
+    i
+}
+
 /// Append the Go `json.Marshal` encoding of the string `s` (quotes included).
 pub fn encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let mut i = 0;
     let mut start = 0;
-    while i < s.len() {
+    loop {
+        i = skip_plain(&ENC_CLASS, s, i);
+        if i >= s.len() {
+            break;
+        }
         let b = s[i];
         if b < 0x80 {
-            let esc: Option<&[u8]> = match b {
-                b'"' => Some(b"\\\""),
-                b'\\' => Some(b"\\\\"),
-                0x08 => Some(b"\\b"),
-                0x0c => Some(b"\\f"),
-                b'\n' => Some(b"\\n"),
-                b'\r' => Some(b"\\r"),
-                b'\t' => Some(b"\\t"),
-                b'<' | b'>' | b'&' => Some(b""),
-                0x00..=0x1f => Some(b""),
-                _ => None,
-            };
-            if let Some(e) = esc {
-                out.extend_from_slice(&s[start..i]);
-                if e.is_empty() {
+            out.extend_from_slice(&s[start..i]);
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
                     out.extend_from_slice(b"\\u00");
                     out.push(HEX[(b >> 4) as usize]);
                     out.push(HEX[(b & 0xf) as usize]);
-                } else {
-                    out.extend_from_slice(e);
                 }
-                start = i + 1;
             }
             i += 1;
+            start = i;
             continue;
         }
         match utf8_seq_len(&s[i..]) {
@@ -192,6 +248,7 @@ impl<'a> P<'a> {
         let mut out: Vec<u8> = Vec::new();
         let mut start = self.i;
         loop {
+            self.i = skip_plain(&DEC_CLASS, self.s, self.i);
             let Some(&b) = self.s.get(self.i) else {
                 return self.err("unterminated string");
             };
@@ -383,6 +440,126 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    /// The straightforward byte-at-a-time encoder the fast path replaced.
+    fn reference_encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
+        out.push(b'"');
+        let mut i = 0;
+        let mut start = 0;
+        while i < s.len() {
+            let b = s[i];
+            if b < 0x80 {
+                let esc: Option<&[u8]> = match b {
+                    b'"' => Some(b"\\\""),
+                    b'\\' => Some(b"\\\\"),
+                    0x08 => Some(b"\\b"),
+                    0x0c => Some(b"\\f"),
+                    b'\n' => Some(b"\\n"),
+                    b'\r' => Some(b"\\r"),
+                    b'\t' => Some(b"\\t"),
+                    b'<' | b'>' | b'&' => Some(b""),
+                    0x00..=0x1f => Some(b""),
+                    _ => None,
+                };
+                if let Some(e) = esc {
+                    out.extend_from_slice(&s[start..i]);
+                    if e.is_empty() {
+                        out.extend_from_slice(b"\\u00");
+                        out.push(HEX[(b >> 4) as usize]);
+                        out.push(HEX[(b & 0xf) as usize]);
+                    } else {
+                        out.extend_from_slice(e);
+                    }
+                    start = i + 1;
+                }
+                i += 1;
+                continue;
+            }
+            match utf8_seq_len(&s[i..]) {
+                None => {
+                    out.extend_from_slice(&s[start..i]);
+                    out.extend_from_slice(b"\\ufffd");
+                    i += 1;
+                    start = i;
+                }
+                Some(3)
+                    if s[i] == 0xe2
+                        && s[i + 1] == 0x80
+                        && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9) =>
+                {
+                    out.extend_from_slice(&s[start..i]);
+                    out.extend_from_slice(if s[i + 2] == 0xa8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    i += 3;
+                    start = i;
+                }
+                Some(n) => i += n,
+            }
+        }
+        out.extend_from_slice(&s[start..]);
+        out.push(b'"');
+    }
+
+    #[test]
+    fn fast_paths_match_the_reference_encoder_and_round_trip() {
+        // deterministic pseudo-random strings over an alphabet rich in special bytes
+        let alphabet: Vec<&[u8]> = vec![
+            b"a",
+            b"Z",
+            b"0",
+            b" ",
+            b"\"",
+            b"\\",
+            b"<",
+            b">",
+            b"&",
+            b"/",
+            b"\n",
+            b"\x00",
+            b"\x1f",
+            b"\x7f",
+            b"\x08",
+            b"\x0c",
+            "\u{e9}".as_bytes(),
+            "\u{2028}".as_bytes(),
+            "\u{2029}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+            b"\xff",
+            b"\xe2\x80",
+            b"\xed\xa0\x80",
+            b"\xc0",
+            b"abcdefgh",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut s = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 24) as usize;
+            for k in 0..n {
+                let r = x.rotate_left(k as u32 * 5) ^ (k as u64).wrapping_mul(0x2545_f491);
+                s.extend_from_slice(alphabet[(r % alphabet.len() as u64) as usize]);
+            }
+            let mut got = Vec::new();
+            encode_str_into(&mut got, &s);
+            let mut want = Vec::new();
+            reference_encode_str_into(&mut want, &s);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&s));
+            // the decoder reads the encoding back (exactly, when the input was UTF-8)
+            let mut line = b"[\"k\",".to_vec();
+            line.extend_from_slice(&got);
+            line.push(b']');
+            let e = decode_line(&line).unwrap();
+            let v = e.value.unwrap();
+            if std::str::from_utf8(&s).is_ok() {
+                assert_eq!(v.as_bytes(), &s[..]);
+            }
         }
     }
 }

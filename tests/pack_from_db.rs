@@ -427,3 +427,59 @@ fn pruned_bundles_and_snapshots_fail_like_the_exporter() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn debug_skips_a_historical_span_with_a_missing_item_and_archival_refuses() {
+    // as the official exporter: debug exports the historical spans that are complete
+    // (the others are pruned), archival needs them all
+    let (t, db) = db_copy("tiny");
+    let file = db.join("swingstore.sqlite");
+    let members = |p: &Path| -> Vec<String> {
+        let f = std::fs::File::open(p).expect("open archive");
+        tar::Archive::new(f)
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    let full = t.path().join("full.tar");
+    digest(&pack_db(&db, &genesis("tiny"), "debug", &full, &[]));
+    let name = {
+        let c = rusqlite::Connection::open(&file).expect("open");
+        let (vat, start, end): (String, i64, i64) = c
+            .query_row(
+                "SELECT vatID, startPos, endPos FROM transcriptSpans WHERE isCurrent IS NULL AND endPos - startPos >= 3 ORDER BY vatID, startPos LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("a historical span of 3+ items");
+        c.execute(
+            "DELETE FROM transcriptItems WHERE vatID = ?1 AND position = ?2",
+            rusqlite::params![vat, start + (end - start) / 2],
+        )
+        .expect("delete item");
+        format!("swing-store/transcript.{vat}.{start}.{end}")
+    };
+    let out = t.path().join("x.tar");
+    digest(&pack_db(&db, &genesis("tiny"), "debug", &out, &[]));
+    let before = members(&full);
+    let after = members(&out);
+    assert!(before.contains(&name), "{name} in {before:?}");
+    let mut want = before.clone();
+    want.retain(|m| m != &name);
+    assert_eq!(after, want);
+    let o = pack_db(
+        &db,
+        &genesis("tiny"),
+        "archival",
+        &t.path().join("a.tar"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}

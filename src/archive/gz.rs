@@ -64,8 +64,16 @@ pub struct ParGzWriter<W: Write> {
 }
 
 impl<W: Write> ParGzWriter<W> {
-    pub fn new(mut inner: W, level: u32, threads: usize) -> io::Result<Self> {
-        inner.write_all(&GZIP_HEADER)?;
+    pub fn new(inner: W, level: u32, threads: usize) -> io::Result<Self> {
+        Self::with_os(inner, level, threads, GZIP_HEADER[9])
+    }
+
+    /// Like [`ParGzWriter::new`], with another OS byte in the header (3 = Unix, as Node's
+    /// zlib writes it).
+    pub fn with_os(mut inner: W, level: u32, threads: usize, os: u8) -> io::Result<Self> {
+        let mut header = GZIP_HEADER;
+        header[9] = os;
+        inner.write_all(&header)?;
         let threads = threads.max(1);
         let (jtx, jrx) = mpsc::channel::<Job>();
         let jrx = std::sync::Arc::new(std::sync::Mutex::new(jrx));
