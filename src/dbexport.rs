@@ -155,12 +155,6 @@ fn fingerprint(p: &Path) -> Result<Fingerprint> {
     })
 }
 
-fn side_file(p: &Path, suffix: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_os_string();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
 /// `file:` URI for SQLite: percent-encode everything but unreserved bytes and `/`.
 fn file_uri(p: &Path, query: &str) -> String {
     use std::os::unix::ffi::OsStrExt;
@@ -303,7 +297,7 @@ impl DbExport {
             return bail(&loc, "not an SQLite database (bad file header)");
         }
         let wal_mode = header[18] == 2 || header[19] == 2;
-        let has_wal = side_file(&path, "-wal").exists();
+        let has_wal = crate::dbimport::side_file(&path, "-wal").exists();
         let open_mode = match (has_wal, wal_mode) {
             (true, _) => OpenMode::Wal,
             (false, true) => OpenMode::Immutable,
@@ -681,7 +675,8 @@ impl DbExport {
         let Some(fp) = &self.fingerprint else {
             return Ok(());
         };
-        let changed = side_file(&self.path, "-wal").exists() || fingerprint(&self.path)? != *fp;
+        let changed = crate::dbimport::side_file(&self.path, "-wal").exists()
+            || fingerprint(&self.path)? != *fp;
         if changed {
             return Err(Error::Refused(format!(
                 "{}: the DB was opened by another process (a -wal file appeared or the file changed) while packing; stop the node and pack again",

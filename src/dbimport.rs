@@ -346,6 +346,16 @@ pub fn import_export_dir(
     import_stream(&mut input, db_file, mode, host_height, opts)
 }
 
+/// Side files SQLite keeps next to a DB (and would apply to a new DB of the same name).
+pub const DB_SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// `DB` + `suffix` (e.g. `swingstore.sqlite-wal`).
+pub fn side_file(db: &Path, suffix: &str) -> PathBuf {
+    let mut s = db.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// Import `input` into a new DB file `db_file` (which must not exist), in `mode`, with
 /// `host.height` = `host_height` (check them first with [`check_manifest`]). On error
 /// the partial file is removed. The file is synced to disk before returning.
@@ -365,10 +375,8 @@ pub fn import_stream(
     let res = import_into(input, db_file, mode, host_height, opts);
     if res.is_err() {
         let _ = std::fs::remove_file(db_file);
-        for side in ["-journal", "-wal", "-shm"] {
-            let mut p = db_file.as_os_str().to_owned();
-            p.push(side);
-            let _ = std::fs::remove_file(PathBuf::from(p));
+        for side in DB_SIDE_SUFFIXES {
+            let _ = std::fs::remove_file(side_file(db_file, side));
         }
     }
     res

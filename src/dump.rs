@@ -129,11 +129,7 @@ pub fn dump(path: &Path, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
     }
     let side: Vec<PathBuf> = ["-wal", "-shm"]
         .iter()
-        .map(|s| {
-            let mut p = file.as_os_str().to_owned();
-            p.push(s);
-            PathBuf::from(p)
-        })
+        .map(|s| crate::dbimport::side_file(&file, s))
         .collect();
     let had_side = side.iter().any(|p| p.exists());
     let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)

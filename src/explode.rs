@@ -44,8 +44,7 @@ use crate::model::{ArtifactMode, ArtifactName};
 
 /// Prefix of explode's temp dirs (inside `config/` and `data/agoric/`).
 pub const TMP_PREFIX: &str = ".agar-tmp-explode-";
-/// Side files SQLite would apply to (or confuse with) a new DB of the same name.
-pub const DB_SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+pub use crate::dbimport::DB_SIDE_SUFFIXES;
 
 #[derive(Debug, Clone)]
 pub struct ExplodeOptions {
@@ -157,11 +156,7 @@ impl Targets {
     fn db_side(&self) -> Vec<PathBuf> {
         DB_SIDE_SUFFIXES
             .iter()
-            .map(|s| {
-                let mut p = self.db.as_os_str().to_owned();
-                p.push(s);
-                PathBuf::from(p)
-            })
+            .map(|s| crate::dbimport::side_file(&self.db, s))
             .collect()
     }
     /// Every path explode would replace, that exists now.
