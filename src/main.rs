@@ -1,6 +1,7 @@
 //! The `agar` command line: a thin layer over the library. Exit codes: see README.md.
 
-mod cli_edit;
+mod cli;
+use cli::edit as cli_edit;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

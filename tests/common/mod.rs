@@ -138,3 +138,30 @@ pub fn have(cmd: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Address-space cap used by the memory tests (issue 10: any archive costs a reading
+/// command at most 256 MiB, whatever it declares).
+pub const MEMORY_CAP_BYTES: u64 = 256 << 20;
+
+/// Run agar under an address-space limit (`RLIMIT_AS`, set by `prlimit` from util-linux,
+/// which CI has). glibc reserves 64 MiB of address space per malloc arena and thread,
+/// so the run pins `MALLOC_ARENA_MAX=2`, as an operator would under a tight cap; a run
+/// that needs more than `cap` dies with an allocation failure (exit 134 or a signal)
+/// instead of growing.
+pub fn agar_capped(cap: u64, args: &[&str]) -> Output {
+    Command::new("prlimit")
+        .arg(format!("--as={cap}"))
+        .arg("--")
+        .arg(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("MALLOC_ARENA_MAX", "2")
+        .output()
+        .expect("run prlimit (util-linux) to cap agar's address space")
+}
+
+/// True when the capped run died of the cap (allocation failure, abort or a signal)
+/// rather than exiting with one of agar's documented codes.
+pub fn died_of_cap(o: &Output) -> bool {
+    !matches!(o.status.code(), Some(0..=4))
+}
