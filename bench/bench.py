@@ -17,7 +17,7 @@ agar/baseline. Operations:
   pack     agar pack genesis/<mode> -o out.tar.gz
            vs tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 | gzip -6
   verify   agar verify out.tar.gz               vs gzip -dc out.tar.gz | sha256sum
-  explode  agar explode out.tar.gz --home H     vs oracle import genesis/<mode>/swing-store
+  explode  agar explode out.tar.gz --home H --db vs oracle import genesis/<mode>/swing-store
                                                    DBDIR --artifact-mode <mode>
                                                    --block-height <initial_height>
   dbpack   agar pack --swing-store DB --genesis genesis/<mode>/genesis.json
@@ -226,7 +226,7 @@ def main():
                 for i in range(a.runs):
                     log(f"[{mode}] explode run {i + 1}/{a.runs}")
                     rm(home)
-                    ag.add(*run([agar, "explode", archive, "--home", home, "-q"])[:3])
+                    ag.add(*run([agar, "explode", archive, "--home", home, "--db", "-q"])[:3])
                     rm(home)
                     if have_oracle:
                         rm(dbdir)

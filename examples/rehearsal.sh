@@ -5,8 +5,8 @@
 #
 # pack -> publish the digest -> review the proposed edits with diff -> apply them
 # (pinned to the published digest) -> a second "validator" replays them and compares
-# digests -> verify -> explode into a fresh node home (skipped if this agar has no
-# `explode` yet). Exits non-zero on the first step that does not hold.
+# digests -> verify -> explode into a reset node home with --expect --force (skipped if
+# this agar has no `explode` yet). Exits non-zero on the first step that does not hold.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -53,11 +53,23 @@ echo "both validators: $EDITED"
 step "6. verify the edited archive against the agreed digest"
 "$AGAR" verify "$WORK/edited.tar.gz" --expect "$EDITED" -q
 
-step "7. explode into a fresh node home"
+step "7. restart: reset the node's Cosmos state, explode (pinned to the agreed digest), start"
 if "$AGAR" explode --help >/dev/null 2>&1; then
-  rm -rf "$WORK/node-home"
-  "$AGAR" explode "$WORK/edited.tar.gz" --home "$WORK/node-home"
-  echo "exploded into $WORK/node-home; start the node from there"
+  HOME_DIR="$WORK/node-home"
+  rm -rf "$HOME_DIR"
+  # On a real validator (H = ~/.agoric):
+  #   1. stop agd
+  #   2. agd tendermint unsafe-reset-all --home H --keep-addr-book
+  #   3. agar explode edited.tar.gz --home H --expect <agreed digest> --force
+  #   4. agd start --home H
+  # Here, a stand-in for H as step 2 leaves it: keys, configs, the old genesis.json, and
+  # data/ holding only priv_validator_state.json at height 0.
+  mkdir -p "$HOME_DIR/config" "$HOME_DIR/data"
+  echo '{"chain_id":"old-chain"}' > "$HOME_DIR/config/genesis.json"
+  echo '{"priv_key":"rehearsal"}' > "$HOME_DIR/config/priv_validator_key.json"
+  printf '{\n  "height": "0",\n  "round": 0,\n  "step": 0\n}' > "$HOME_DIR/data/priv_validator_state.json"
+  "$AGAR" explode "$WORK/edited.tar.gz" --home "$HOME_DIR" --expect "$EDITED" --force
+  echo "exploded into $HOME_DIR; agd start --home $HOME_DIR would run InitGenesis from it"
 else
   echo "SKIPPED: this agar has no 'explode' subcommand yet; unpack by hand or upgrade agar"
 fi

@@ -341,9 +341,10 @@ impl DbExport {
             artifacts: BTreeMap::new(),
             notes: Vec::new(),
         };
-        me.check_schema(&tables)?;
-        me.read_host_height()?;
-        me.list_artifacts()?;
+        me.check_schema(&tables)
+            .and_then(|_| me.read_host_height())
+            .and_then(|_| me.list_artifacts())
+            .map_err(|e| me.explain(e))?;
         Ok(me)
     }
 
@@ -686,6 +687,40 @@ impl DbExport {
         Ok(())
     }
 
+    /// An error met while reading, or, if the DB was opened by another process meanwhile
+    /// (see [`DbExport::ensure_unchanged`]), that refusal instead: under `immutable=1`
+    /// SQLite reads pages the other process is rewriting, and its "database disk image is
+    /// malformed" would tell an operator their node DB is corrupt when it is not.
+    pub fn explain(&self, e: Error) -> Error {
+        match self.ensure_unchanged() {
+            Err(changed @ Error::Refused(_)) => changed,
+            _ => e,
+        }
+    }
+
+    /// Test hook: with `AGAR_TEST_DB_PAUSE=DIR` (FIFOs `DIR/paused` and `DIR/resume`),
+    /// the first artifact read writes a byte to `paused` and then waits for `resume` to be
+    /// closed, so a test can open the DB at exactly that point. Unset in normal use.
+    fn test_pause(&self) {
+        use std::io::Write;
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        let Some(dir) = std::env::var_os("AGAR_TEST_DB_PAUSE") else {
+            return;
+        };
+        ONCE.call_once(|| {
+            let dir = PathBuf::from(dir);
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("paused"))
+            {
+                let _ = f.write_all(b"1");
+            }
+            if let Ok(mut f) = File::open(dir.join("resume")) {
+                let _ = std::io::copy(&mut f, &mut std::io::sink());
+            }
+        });
+    }
+
     /// The export data in canonical order (bytewise by key: `bundle.` < `kv.` <
     /// `snapshot.` < `transcript.`), so pack can digest it while scanning. The values
     /// are the official exporter's; only the order differs from its sectioned order
@@ -962,7 +997,7 @@ impl StateSource for DbExport {
     }
     fn for_each_entry(&mut self, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
         self.ensure_unchanged()?;
-        self.each_entry(f)
+        self.each_entry(f).map_err(|e| self.explain(e))
     }
     fn artifact_names(&self) -> Vec<String> {
         self.artifacts.keys().cloned().collect()
@@ -977,6 +1012,7 @@ impl StateSource for DbExport {
         }
     }
     fn open_artifact(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
+        self.test_pause();
         self.ensure_unchanged()?;
         let r = self
             .artifacts

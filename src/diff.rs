@@ -108,7 +108,7 @@ fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
         });
     }
     let gpath = p.join("genesis.json");
-    let gbytes = std::fs::read(&gpath).map_err(|e| Error::io(&gpath, e))?;
+    let gbytes = crate::confine::read_regular(&gpath, Some(p), crate::archive::MAX_GENESIS_BYTES)?;
     let genesis = crate::genesis::Genesis::from_bytes(&gpath.display().to_string(), &gbytes)?;
     let mut source = crate::exportdir::ExportDir::open(&p.join("swing-store"))?;
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;

@@ -11,7 +11,10 @@
 //! Safety design (see docs/explode.md):
 //!
 //! 1. Everything is checked before anything is created: the archive's head, the mode,
-//!    and which targets exist (refused unless `--force`).
+//!    then, under the home's exclusive lock (held for the whole run), the home itself
+//!    ([`crate::home`]): real directories only, no Cosmos state (unless allowed), which
+//!    targets exist (refused unless `--force`) and, with `--force`, that every one of them
+//!    can be moved.
 //! 2. The archive streams into a private temp dir `config/.agar-tmp-explode-<pid>-<rand>/`
 //!    while the reader verifies every member (fail-fast). At the same time a DB thread
 //!    builds the DB from what is extracted (entries, then each verified artifact file)
@@ -21,8 +24,8 @@
 //!    `config/genesis.json` last: genesis.json is the commit point. A replaced target is
 //!    first moved into the temp dir and deleted with it.
 //! 4. On an error the temp dirs (and any dir explode created) are removed, so `HOME` is as
-//!    it was. On a kill, temp dirs with the `.agar-tmp-explode-` prefix may remain; the
-//!    next explode removes those whose process is gone. A kill during the renames (a
+//!    it was. On a kill, temp dirs `.agar-tmp-explode-<pid>-<random>` may remain; the
+//!    next explode removes those (of exactly that naming) whose process is gone. A kill during the renames (a
 //!    window of three `rename` calls) can leave some targets new and some old or absent;
 //!    rerun the same explode with `--force` to complete it.
 
@@ -42,9 +45,9 @@ use crate::error::{Error, Result};
 use crate::exportdir::MANIFEST_FILE;
 use crate::model::{ArtifactMode, ArtifactName};
 
-/// Prefix of explode's temp dirs (inside `config/` and `data/agoric/`).
-pub const TMP_PREFIX: &str = ".agar-tmp-explode-";
 pub use crate::dbimport::DB_SIDE_SUFFIXES;
+/// Prefix of explode's temp dirs (inside `config/` and `data/agoric/`).
+pub use crate::home::TMP_PREFIX;
 
 #[derive(Debug, Clone)]
 pub struct ExplodeOptions {
@@ -58,6 +61,9 @@ pub struct ExplodeOptions {
     /// The archive digest the operator agreed on: refuse (before anything is moved into
     /// place) if the archive's digest differs.
     pub expect: Option<String>,
+    /// Write even though `HOME/data` holds Cosmos state (agd then skips InitGenesis and
+    /// does not read what explode writes); without it such a home is refused.
+    pub allow_cosmos_state: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +141,7 @@ fn checkpoint(phase: &str) -> Result<()> {
 
 struct Targets {
     config: PathBuf,
+    data: PathBuf,
     genesis: PathBuf,
     swing_store: PathBuf,
     db_dir: PathBuf,
@@ -144,8 +151,10 @@ struct Targets {
 impl Targets {
     fn new(home: &Path) -> Targets {
         let config = home.join("config");
-        let db_dir = home.join("data").join("agoric");
+        let data = home.join("data");
+        let db_dir = data.join("agoric");
         Targets {
+            data,
             genesis: config.join("genesis.json"),
             swing_store: config.join("swing-store"),
             db: db_dir.join(DB_FILE),
@@ -159,6 +168,19 @@ impl Targets {
             .map(|s| crate::dbimport::side_file(&self.db, s))
             .collect()
     }
+    /// Every target `--force` may move or replace, with what it must be.
+    fn moves(&self, no_db: bool) -> Vec<(PathBuf, crate::home::Kind)> {
+        use crate::home::Kind;
+        let mut all = vec![
+            (self.genesis.clone(), Kind::File),
+            (self.swing_store.clone(), Kind::Dir),
+        ];
+        if !no_db {
+            all.push((self.db.clone(), Kind::File));
+            all.extend(self.db_side().into_iter().map(|p| (p, Kind::File)));
+        }
+        all
+    }
     /// Every path explode would replace, that exists now.
     fn existing(&self, no_db: bool) -> Vec<PathBuf> {
         let mut all = vec![self.genesis.clone(), self.swing_store.clone()];
@@ -169,35 +191,6 @@ impl Targets {
         all.into_iter()
             .filter(|p| fs::symlink_metadata(p).is_ok())
             .collect()
-    }
-}
-
-fn pid_alive(pid: u32) -> bool {
-    let proc_ = Path::new("/proc");
-    proc_.join("self").exists() && proc_.join(pid.to_string()).exists()
-}
-
-/// Remove explode temp dirs of processes that are gone (killed runs).
-fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(TMP_PREFIX) else {
-            continue;
-        };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| p == std::process::id() || pid_alive(p)) {
-            continue;
-        }
-        let p = e.path();
-        let ok = match e.file_type() {
-            Ok(t) if t.is_dir() => fs::remove_dir_all(&p).is_ok(),
-            Ok(_) => fs::remove_file(&p).is_ok(),
-            Err(_) => false,
-        };
-        if ok {
-            removed.push(p.display().to_string());
-        }
     }
 }
 
@@ -433,32 +426,49 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
             article(mode)
         )));
     }
-    let existing = t.existing(opts.no_db);
-    if !existing.is_empty() && !opts.force {
-        let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
-        return Err(Error::Refused(format!(
-            "{} already exist(s); nothing was written. Pass --force to replace exactly these paths (nothing else in {} is touched)",
-            list.join(", "),
-            opts.home.display()
-        )));
-    }
-    checkpoint("opened")?;
-
-    let mut removed_stale = Vec::new();
-    remove_stale(&t.config, &mut removed_stale);
-    if !opts.no_db {
-        remove_stale(&t.db_dir, &mut removed_stale);
-    }
-
     let mut scratch = Scratch {
         created_dirs: Vec::new(),
         tmp_cfg: None,
         tmp_db: None,
     };
+    // The home: created if missing (and removed again on failure), then locked for the
+    // whole run and inspected before anything is written (crate::home).
+    match fs::metadata(&opts.home) {
+        Ok(md) if !md.is_dir() => {
+            return Err(Error::Refused(format!(
+                "{}: the home is not a directory; nothing was written",
+                opts.home.display()
+            )))
+        }
+        Ok(_) => {}
+        Err(_) => create_dirs(&opts.home, &mut scratch.created_dirs)?,
+    }
+    // A failed lock leaves a home this run created in place: the run holding the lock
+    // may be writing into it.
+    let _lock = crate::home::lock(&opts.home)?;
+    let warnings = match inspect_home(opts, &t) {
+        Ok(w) => w,
+        Err(e) => {
+            scratch.cleanup();
+            return Err(e);
+        }
+    };
+    if let Err(e) = checkpoint("opened") {
+        scratch.cleanup();
+        return Err(e);
+    }
+
+    let mut removed_stale = Vec::new();
+    crate::home::remove_stale(&t.config, &mut removed_stale);
+    if !opts.no_db {
+        crate::home::remove_stale(&t.db_dir, &mut removed_stale);
+    }
+
     let res = build_and_place(opts, &t, reader, mode, &mut scratch);
     match res {
         Ok(mut s) => {
             s.removed_stale = removed_stale;
+            s.warnings.extend(warnings);
             Ok(s)
         }
         Err((e, placed)) => {
@@ -483,6 +493,52 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
             ))
         }
     }
+}
+
+/// Everything explode checks in the home before it writes anything: `config/` (and, for
+/// the DB, `data/` and `data/agoric/`) are real directories; no Cosmos state (unless
+/// allowed, then a warning is returned); existing targets only with `--force`, and then
+/// only if every one of them can be moved.
+fn inspect_home(opts: &ExplodeOptions, t: &Targets) -> Result<Vec<String>> {
+    crate::home::check_dir(&t.config)?;
+    if !opts.no_db {
+        if crate::home::check_dir(&t.data)? {
+            crate::home::check_dir(&t.db_dir)?;
+        }
+    }
+    let mut warnings = Vec::new();
+    // read (never written) through a symlinked data/ too: the state behind it counts
+    let cosmos = if t.data.is_dir() {
+        crate::home::cosmos_state(&t.data)
+    } else {
+        Vec::new()
+    };
+    if !cosmos.is_empty() {
+        if !opts.allow_cosmos_state {
+            return Err(crate::home::cosmos_state_refusal(
+                &opts.home,
+                &opts.archive,
+                opts.expect.as_deref(),
+                &cosmos,
+            ));
+        }
+        warnings.push(format!(
+            "{} hold(s) Cosmos state (--allow-cosmos-state): agd runs InitGenesis, and so reads the new genesis.json and swing-store, only on an empty Cosmos state. Reset it first, keeping keys and the address book: agd tendermint unsafe-reset-all --home {} --keep-addr-book",
+            cosmos.join(", "),
+            opts.home.display()
+        ));
+    }
+    let existing = t.existing(opts.no_db);
+    if !existing.is_empty() && !opts.force {
+        let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::Refused(format!(
+            "{} already exist(s); nothing was written. Pass --force to replace exactly these paths (nothing else in {} is touched)",
+            list.join(", "),
+            opts.home.display()
+        )));
+    }
+    crate::home::check_moves(&t.moves(opts.no_db))?;
+    Ok(warnings)
 }
 
 type Placed = Vec<String>;
@@ -660,21 +716,7 @@ fn build_and_place(
     scratch.created_dirs.clear();
     scratch.cleanup();
 
-    let mut warnings = Vec::new();
-    let data = opts.home.join("data");
-    let cosmos: Vec<String> = ["application.db", "blockstore.db", "state.db"]
-        .iter()
-        .map(|n| data.join(n))
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    if !cosmos.is_empty() {
-        warnings.push(format!(
-            "{} exist(s): agd runs InitGenesis (and so reads the new genesis.json and swing-store) only on an empty Cosmos state. Reset it first, keeping keys and the address book: agd tendermint unsafe-reset-all --home {} --keep-addr-book",
-            cosmos.join(", "),
-            opts.home.display()
-        ));
-    }
+    let warnings = Vec::new();
     let ss_bytes = export_manifest_len
         + manifest.member(EXPORT_DATA_MEMBER).map_or(0, |m| m.size)
         + sink_bytes;

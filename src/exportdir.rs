@@ -4,7 +4,6 @@
 //! when 0). Read-only; every path is checked to stay inside the directory.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -68,11 +67,8 @@ impl ExportDir {
     pub fn open(dir: &Path) -> Result<ExportDir> {
         let mpath = dir.join(MANIFEST_FILE);
         let loc = mpath.display().to_string();
-        let md = std::fs::metadata(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        if md.len() > MAX_EXPORT_MANIFEST_BYTES {
-            return bail(&loc, "manifest is larger than 256 MiB");
-        }
-        let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        // a regular file (no device or FIFO, no link out of the directory), at most 256 MiB
+        let bytes = crate::confine::read_regular(&mpath, Some(dir), MAX_EXPORT_MANIFEST_BYTES)?;
         let v = crate::genesis::parse_strict(&loc, &bytes)?;
         let obj = v
             .as_object()
@@ -142,7 +138,7 @@ impl ExportDir {
 
 /// Stream the lines of an export-data file, decoding each entry.
 pub fn for_each_line(path: &Path, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::confine::open_regular(path, None)?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::new();
     let mut lineno = 0u64;
@@ -203,7 +199,7 @@ impl StateSource for ExportDir {
             .artifacts
             .get(name)
             .ok_or_else(|| Error::invalid(name, "no such artifact"))?;
-        let f = File::open(p).map_err(|e| Error::io(p, e))?;
+        let f = crate::confine::open_regular(p, None)?;
         Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
     }
     fn declared_mode(&self) -> Option<ArtifactMode> {

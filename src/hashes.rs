@@ -1,7 +1,7 @@
 //! The swing-store hashes (spec §4) and a streaming checker that validates an artifact's
 //! bytes against its export-data record while they flow past.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Read;
 
 use sha2::{Digest, Sha256, Sha512};
 
@@ -110,126 +110,472 @@ pub fn check_b0(id_hex: &str, text: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Validate a b1 (endoZipBase64) bundle zip (spec §4.3): STORED entries with valid CRCs,
-/// at least two entries, SHA-512 of `compartment-map.json` equal to the ID, every module
-/// file's SHA-512 as listed in the map, and no extraneous files.
-pub fn check_b1<R: Read + Seek>(id_hex: &str, mut zip_bytes: R) -> Result<(), String> {
-    let zip_len = zip_bytes
-        .seek(SeekFrom::End(0))
-        .and_then(|n| zip_bytes.seek(SeekFrom::Start(0)).map(|_| n))
-        .map_err(|e| format!("b1 bundle: {e}"))?;
-    let mut z = zip::ZipArchive::new(zip_bytes)
-        .map_err(|e| format!("b1 bundle is not a readable zip: {e}"))?;
-    if z.len() < 2 {
-        return Err(format!(
-            "b1 bundle zip has {} entries; at least 2 are required",
-            z.len()
-        ));
-    }
-    // Entries whose data overlap would make hashing quadratic (a zip bomb without
-    // compression): every entry's local header (30 bytes + name) and data must fit.
-    let mut claimed = 0u64;
-    for i in 0..z.len() {
-        let f = z
-            .by_index_raw(i)
-            .map_err(|e| format!("b1 bundle zip entry {i}: {e}"))?;
-        claimed = claimed
-            .saturating_add(30 + f.name_raw().len() as u64)
-            .saturating_add(f.compressed_size());
-    }
-    if claimed > zip_len {
-        return Err(format!(
-            "b1 bundle zip entries claim {claimed} bytes of a {zip_len}-byte zip: they overlap (a zip bomb)"
-        ));
-    }
-    let mut files: std::collections::BTreeMap<String, String> = Default::default();
-    let mut cmap: Option<Vec<u8>> = None;
-    for i in 0..z.len() {
-        let mut f = z
-            .by_index(i)
-            .map_err(|e| format!("b1 bundle zip entry {i}: {e}"))?;
-        if f.compression() != zip::CompressionMethod::Stored {
-            return Err(format!("b1 bundle zip entry {:?} is compressed; the endo archive reader only reads STORED entries", f.name()));
+/// Validate a b1 (endoZipBase64) bundle zip (spec §4.3) read as a stream: STORED entries
+/// with valid CRCs, at least two entries, SHA-512 of `compartment-map.json` equal to the
+/// ID, every module file's SHA-512 as listed in the map, and no extraneous files. See
+/// [`B1Checker`].
+pub fn check_b1<R: Read>(id_hex: &str, mut zip_bytes: R) -> Result<(), String> {
+    let mut c = B1Checker::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = zip_bytes
+            .read(&mut buf)
+            .map_err(|e| format!("b1 bundle: {e}"))?;
+        if n == 0 {
+            break;
         }
-        let name = f.name().to_string();
-        let mut h = Sha512::new();
-        let mut buf = [0u8; 64 * 1024];
-        let mut keep = if name == "compartment-map.json" {
-            Some(Vec::new())
-        } else {
-            None
-        };
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| format!("b1 bundle zip entry {name:?}: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            if let Some(k) = keep.as_mut() {
-                if k.len() + n > 64 << 20 {
-                    return Err("b1 compartment-map.json is larger than 64 MiB".into());
-                }
-                k.extend_from_slice(&buf[..n]);
-            }
-        }
-        if let Some(k) = keep {
-            cmap = Some(k);
-        }
-        if files
-            .insert(name.clone(), hex::encode(h.finalize()))
-            .is_some()
-        {
-            return Err(format!("b1 bundle zip has entry {name:?} twice"));
-        }
+        c.update(&buf[..n]);
     }
-    let cmap = cmap.ok_or("b1 bundle zip has no compartment-map.json")?;
-    let got = hex::encode(Sha512::digest(&cmap));
-    if got != id_hex {
-        return Err(format!(
-            "b1 bundle compartment-map.json hashes to b1-{got}, not its ID"
-        ));
-    }
-    let map: serde_json::Value = serde_json::from_slice(&cmap)
-        .map_err(|e| format!("b1 compartment-map.json is not JSON: {e}"))?;
-    let mut referenced = std::collections::BTreeSet::new();
-    referenced.insert("compartment-map.json".to_string());
-    let compartments = map
-        .get("compartments")
-        .and_then(|c| c.as_object())
-        .ok_or("b1 compartment-map.json has no compartments")?;
-    for (cname, c) in compartments {
-        let loc = c.get("location").and_then(|l| l.as_str()).unwrap_or(cname);
-        let Some(mods) = c.get("modules").and_then(|m| m.as_object()) else {
-            continue;
-        };
-        for (spec, m) in mods {
-            let (Some(mloc), Some(sha)) = (
-                m.get("location").and_then(|v| v.as_str()),
-                m.get("sha512").and_then(|v| v.as_str()),
-            ) else {
-                continue;
-            };
-            let path = format!("{loc}/{mloc}");
-            match files.get(&path) {
-                Some(h) if h == sha => {
-                    referenced.insert(path);
-                }
-                Some(_) => return Err(format!("b1 bundle module {spec:?} ({path}) does not match its sha512 in compartment-map.json")),
-                None => return Err(format!("b1 bundle module {spec:?} ({path}) is missing from the zip")),
-            }
-        }
-    }
-    if let Some(extra) = files.keys().find(|k| !referenced.contains(*k)) {
-        return Err(format!("b1 bundle zip has an extraneous file {extra:?}"));
-    }
-    Ok(())
+    c.finish(Some(id_hex)).map(|_| ())
 }
 
-/// Bundles are buffered (in memory up to this size, then in a temp file) because the
-/// zip reader needs random access.
-const BUNDLE_SPOOL_MEM: usize = 8 << 20;
+/// Most entries a b1 zip may have (a zip without zip64 records counts them in 16 bits).
+const B1_MAX_ENTRIES: usize = 0xffff;
+/// Most bytes of entry names a b1 zip may have in all (memory bound).
+const B1_MAX_NAME_BYTES: usize = 16 << 20;
+/// Largest `compartment-map.json` (held in memory to parse it).
+const B1_MAX_CMAP_BYTES: usize = 64 << 20;
+
+const SIG_LOCAL: u32 = 0x0403_4b50;
+const SIG_CENTRAL: u32 = 0x0201_4b50;
+const SIG_EOCD: u32 = 0x0605_4b50;
+const SIG_ZIP64_EOCD: u32 = 0x0606_4b50;
+const SIG_ZIP64_LOCATOR: u32 = 0x0706_4b50;
+
+/// One local entry as read from the stream.
+struct B1Entry {
+    offset: u64,
+    name: String,
+    crc: u32,
+    size: u32,
+    sha512: String,
+    in_central: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum B1State {
+    /// waiting for a 4-byte signature
+    Sig,
+    /// a local header: the 26 bytes after the signature, then name and extra
+    LocalHead,
+    LocalNames(usize, usize),
+    /// entry data, this many bytes left
+    Data(u64),
+    /// a central directory record: 42 bytes, then name, extra and comment
+    CentralHead,
+    CentralNames(usize, usize, usize),
+    /// the end-of-central-directory record: 18 bytes, then the comment
+    EocdHead,
+    EocdComment(usize),
+    Done,
+}
+
+/// A streaming, bounded-memory validator of a b1 bundle zip. It reads the zip once, front
+/// to back, and never seeks or spools: the local entries are parsed as they come (STORED
+/// only, sizes in the local header: no data descriptors), each entry's data is hashed
+/// (CRC-32 and SHA-512) as it flows past, and the central directory at the end must
+/// reference exactly those entries (same offset, name, CRC, sizes and method), followed by
+/// the end-of-central-directory record that counts and locates it, and nothing after it.
+/// What it keeps is metadata per entry (at most 65535 entries and 16 MiB of names) and
+/// `compartment-map.json` (at most 64 MiB).
+///
+/// That is stricter than a reader that starts from the central directory: bytes that no
+/// central record references (hidden entries, gaps), entries referenced twice or
+/// overlapping, zip64 records, data descriptors and encryption are refused. `endo`'s zip
+/// writer produces none of them.
+pub struct B1Checker {
+    off: u64,
+    state: B1State,
+    head: Vec<u8>,
+    need: usize,
+    entries: Vec<B1Entry>,
+    name_bytes: usize,
+    cur: Option<(String, u32, u32, Sha512, flate2::Crc, Option<Vec<u8>>)>,
+    cmap: Option<Vec<u8>>,
+    central_start: Option<u64>,
+    central_count: u64,
+    eocd_at: u64,
+    problem: Option<String>,
+}
+
+impl Default for B1Checker {
+    fn default() -> Self {
+        B1Checker::new()
+    }
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl B1Checker {
+    pub fn new() -> B1Checker {
+        B1Checker {
+            off: 0,
+            state: B1State::Sig,
+            head: Vec::new(),
+            need: 4,
+            entries: Vec::new(),
+            name_bytes: 0,
+            cur: None,
+            cmap: None,
+            central_start: None,
+            central_count: 0,
+            eocd_at: 0,
+            problem: None,
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.problem.is_none() {
+            self.problem = Some(why);
+        }
+    }
+
+    fn expect(&mut self, state: B1State, need: usize) {
+        self.state = state;
+        self.need = need;
+        self.head.clear();
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && self.problem.is_none() {
+            if let B1State::Data(left) = self.state {
+                let n = (left.min(data.len() as u64)) as usize;
+                self.data(&data[..n]);
+                self.off += n as u64;
+                data = &data[n..];
+                self.state = B1State::Data(left - n as u64);
+                if left == n as u64 {
+                    self.end_entry();
+                    self.expect(B1State::Sig, 4);
+                }
+                continue;
+            }
+            if self.state == B1State::Done {
+                self.fail(format!(
+                    "b1 bundle zip has bytes after its end-of-central-directory record (at offset {})",
+                    self.off
+                ));
+                return;
+            }
+            let n = (self.need - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            self.off += n as u64;
+            data = &data[n..];
+            if self.head.len() == self.need {
+                let head = std::mem::take(&mut self.head);
+                self.record(&head);
+            }
+        }
+    }
+
+    fn data(&mut self, chunk: &[u8]) {
+        let mut too_big = false;
+        if let Some((_, _, _, sha, crc, keep)) = self.cur.as_mut() {
+            sha.update(chunk);
+            crc.update(chunk);
+            if let Some(k) = keep.as_mut() {
+                if k.len() + chunk.len() > B1_MAX_CMAP_BYTES {
+                    too_big = true;
+                } else {
+                    k.extend_from_slice(chunk);
+                }
+            }
+        }
+        if too_big {
+            self.fail("b1 compartment-map.json is larger than 64 MiB".into());
+        }
+    }
+
+    fn end_entry(&mut self) {
+        let Some((name, crc, size, sha, got_crc, keep)) = self.cur.take() else {
+            return;
+        };
+        if got_crc.sum() != crc {
+            self.fail(format!(
+                "b1 bundle zip entry {name:?} fails its CRC-32 check (the endo archive reader refuses it)"
+            ));
+            return;
+        }
+        if let Some(k) = keep {
+            self.cmap = Some(k);
+        }
+        let _ = size;
+        if let Some(e) = self.entries.last_mut() {
+            e.sha512 = hex::encode(sha.finalize());
+        }
+    }
+
+    fn record(&mut self, h: &[u8]) {
+        let at = self.off - h.len() as u64;
+        match self.state {
+            B1State::Sig => {
+                let sig = le32(h, 0);
+                match sig {
+                    SIG_LOCAL if self.central_start.is_none() => {
+                        self.expect(B1State::LocalHead, 26);
+                    }
+                    SIG_LOCAL => self.fail(format!(
+                        "b1 bundle zip has a local entry at offset {at}, after its central directory"
+                    )),
+                    SIG_CENTRAL => {
+                        if self.central_start.is_none() {
+                            self.central_start = Some(at);
+                        }
+                        self.expect(B1State::CentralHead, 42);
+                    }
+                    SIG_EOCD => {
+                        if self.central_start.is_none() {
+                            self.central_start = Some(at);
+                        }
+                        self.eocd_at = at;
+                        self.expect(B1State::EocdHead, 18);
+                    }
+                    SIG_ZIP64_EOCD | SIG_ZIP64_LOCATOR => {
+                        self.fail("b1 bundle zip has zip64 records; a bundle zip is small enough not to need them, and agar does not read them".into())
+                    }
+                    other => self.fail(format!(
+                        "b1 bundle zip: unexpected bytes {other:#010x} at offset {at} (not a zip record signature; is this a zip?)"
+                    )),
+                }
+            }
+            B1State::LocalHead => {
+                let flags = le16(h, 2);
+                let method = le16(h, 4);
+                let crc = le32(h, 10);
+                let csize = le32(h, 14);
+                let usize_ = le32(h, 18);
+                let nlen = le16(h, 22) as usize;
+                let xlen = le16(h, 24) as usize;
+                let entry_at = at - 4;
+                if flags & 1 != 0 {
+                    return self.fail(format!(
+                        "b1 bundle zip entry at offset {entry_at} is encrypted"
+                    ));
+                }
+                if flags & 8 != 0 {
+                    return self.fail(format!("b1 bundle zip entry at offset {entry_at} uses a data descriptor (sizes after the data); endo's zip writer never does, and agar reads bundle zips front to back"));
+                }
+                if method != 0 {
+                    return self.fail(format!("b1 bundle zip entry at offset {entry_at} is compressed (method {method}); the endo archive reader only reads STORED entries"));
+                }
+                if csize != usize_ {
+                    return self.fail(format!("b1 bundle zip entry at offset {entry_at} is STORED but its compressed size {csize} differs from its size {usize_}"));
+                }
+                if self.entries.len() >= B1_MAX_ENTRIES {
+                    return self.fail(format!(
+                        "b1 bundle zip has more than {B1_MAX_ENTRIES} entries"
+                    ));
+                }
+                self.name_bytes += nlen;
+                if self.name_bytes > B1_MAX_NAME_BYTES {
+                    return self.fail("b1 bundle zip entry names exceed 16 MiB in all".into());
+                }
+                self.entries.push(B1Entry {
+                    offset: entry_at,
+                    name: String::new(),
+                    crc,
+                    size: csize,
+                    sha512: String::new(),
+                    in_central: false,
+                });
+                self.expect(B1State::LocalNames(nlen, xlen), nlen + xlen);
+                if nlen + xlen == 0 {
+                    self.record(&[]);
+                }
+            }
+            B1State::LocalNames(nlen, _) => {
+                let name = String::from_utf8_lossy(&h[..nlen]).into_owned();
+                let e = self.entries.last_mut().expect("local entry recorded");
+                e.name = name.clone();
+                let (crc, size) = (e.crc, e.size);
+                let keep = (name == "compartment-map.json").then(Vec::new);
+                self.cur = Some((name, crc, size, Sha512::new(), flate2::Crc::new(), keep));
+                self.expect(B1State::Data(u64::from(size)), 0);
+                if size == 0 {
+                    self.end_entry();
+                    self.expect(B1State::Sig, 4);
+                }
+            }
+            B1State::CentralHead => {
+                let flags = le16(h, 4);
+                let method = le16(h, 6);
+                let crc = le32(h, 12);
+                let csize = le32(h, 16);
+                let usize_ = le32(h, 20);
+                let nlen = le16(h, 24) as usize;
+                let xlen = le16(h, 26) as usize;
+                let clen = le16(h, 28) as usize;
+                let disk = le16(h, 30);
+                let lho = u64::from(le32(h, 38));
+                self.central_count += 1;
+                let idx = self.entries.binary_search_by_key(&lho, |e| e.offset);
+                let ok = match idx {
+                    Ok(i) => {
+                        let e = &self.entries[i];
+                        !e.in_central
+                            && e.crc == crc
+                            && e.size == csize
+                            && csize == usize_
+                            && method == 0
+                            && flags & 9 == 0
+                            && disk == 0
+                    }
+                    Err(_) => false,
+                };
+                if !ok {
+                    return self.fail(format!(
+                        "b1 bundle zip central directory record {} (at offset {}) does not match a local entry at offset {lho} (each entry must be listed once, with the same CRC, sizes and method)",
+                        self.central_count,
+                        at - 4
+                    ));
+                }
+                if let Ok(i) = idx {
+                    self.entries[i].in_central = true;
+                    self.expect(
+                        B1State::CentralNames(i, nlen, xlen + clen),
+                        nlen + xlen + clen,
+                    );
+                    if nlen + xlen + clen == 0 {
+                        self.record(&[]);
+                    }
+                }
+            }
+            B1State::CentralNames(i, nlen, _) => {
+                let name = String::from_utf8_lossy(&h[..nlen]);
+                if self.entries[i].name != name {
+                    let local = self.entries[i].name.clone();
+                    return self.fail(format!("b1 bundle zip central directory names {name:?} for the local entry {local:?}"));
+                }
+                self.expect(B1State::Sig, 4);
+            }
+            B1State::EocdHead => {
+                let disk = le16(h, 0);
+                let cd_disk = le16(h, 2);
+                let n_disk = le16(h, 4);
+                let n_total = le16(h, 6);
+                let cd_size = u64::from(le32(h, 8));
+                let cd_off = u64::from(le32(h, 12));
+                let clen = le16(h, 16) as usize;
+                let start = self.central_start.unwrap_or(self.eocd_at);
+                if n_total == 0xffff || cd_off == 0xffff_ffff {
+                    return self
+                        .fail("b1 bundle zip has zip64 records; agar does not read them".into());
+                }
+                if disk != 0 || cd_disk != 0 || n_disk != n_total {
+                    return self.fail("b1 bundle zip spans several disks".into());
+                }
+                if u64::from(n_total) != self.central_count
+                    || cd_off != start
+                    || cd_size != self.eocd_at - start
+                {
+                    return self.fail(format!(
+                        "b1 bundle zip end-of-central-directory record (at offset {}) says {n_total} entries, {cd_size} bytes at offset {cd_off}, but the central directory has {} records, {} bytes at offset {start}",
+                        self.eocd_at,
+                        self.central_count,
+                        self.eocd_at - start
+                    ));
+                }
+                self.expect(B1State::EocdComment(clen), clen);
+                if clen == 0 {
+                    self.expect(B1State::Done, 0);
+                }
+            }
+            B1State::EocdComment(_) => self.expect(B1State::Done, 0),
+            B1State::Data(_) | B1State::Done => {}
+        }
+        if let B1State::Data(0) = self.state {
+            self.expect(B1State::Sig, 4);
+        }
+    }
+
+    /// Finish the zip: every check that needs all of it. Returns the bundle ID's hash (the
+    /// SHA-512 of `compartment-map.json`), which must be `id_hex` when given.
+    pub fn finish(self, id_hex: Option<&str>) -> Result<String, String> {
+        if let Some(p) = self.problem {
+            return Err(p);
+        }
+        if self.state != B1State::Done {
+            return Err(if self.entries.is_empty() && self.off < 4 {
+                "b1 bundle is not a readable zip (too short)".into()
+            } else {
+                format!(
+                    "b1 bundle zip ends at offset {} before its end-of-central-directory record is complete (truncated, or not a zip)",
+                    self.off
+                )
+            });
+        }
+        if let Some(e) = self.entries.iter().find(|e| !e.in_central) {
+            return Err(format!(
+                "b1 bundle zip entry {:?} at offset {} is not in the central directory (hidden bytes)",
+                e.name, e.offset
+            ));
+        }
+        if self.entries.len() < 2 {
+            return Err(format!(
+                "b1 bundle zip has {} entries; at least 2 are required",
+                self.entries.len()
+            ));
+        }
+        let mut files: std::collections::BTreeMap<&str, &str> = Default::default();
+        for e in &self.entries {
+            if files.insert(&e.name, &e.sha512).is_some() {
+                return Err(format!("b1 bundle zip has entry {:?} twice", e.name));
+            }
+        }
+        let cmap = self
+            .cmap
+            .as_ref()
+            .ok_or("b1 bundle zip has no compartment-map.json")?;
+        let got = hex::encode(Sha512::digest(cmap));
+        if let Some(id) = id_hex {
+            if got != id {
+                return Err(format!(
+                    "b1 bundle compartment-map.json hashes to b1-{got}, not its ID"
+                ));
+            }
+        }
+        let map: serde_json::Value = serde_json::from_slice(cmap)
+            .map_err(|e| format!("b1 compartment-map.json is not JSON: {e}"))?;
+        let mut referenced = std::collections::BTreeSet::new();
+        referenced.insert("compartment-map.json".to_string());
+        let compartments = map
+            .get("compartments")
+            .and_then(|c| c.as_object())
+            .ok_or("b1 compartment-map.json has no compartments")?;
+        for (cname, c) in compartments {
+            let loc = c.get("location").and_then(|l| l.as_str()).unwrap_or(cname);
+            let Some(mods) = c.get("modules").and_then(|m| m.as_object()) else {
+                continue;
+            };
+            for (spec, m) in mods {
+                let (Some(mloc), Some(sha)) = (
+                    m.get("location").and_then(|v| v.as_str()),
+                    m.get("sha512").and_then(|v| v.as_str()),
+                ) else {
+                    continue;
+                };
+                let path = format!("{loc}/{mloc}");
+                match files.get(path.as_str()) {
+                    Some(h) if *h == sha => {
+                        referenced.insert(path);
+                    }
+                    Some(_) => return Err(format!("b1 bundle module {spec:?} ({path}) does not match its sha512 in compartment-map.json")),
+                    None => return Err(format!("b1 bundle module {spec:?} ({path}) is missing from the zip")),
+                }
+            }
+        }
+        if let Some(extra) = files.keys().find(|k| !referenced.contains(**k)) {
+            return Err(format!("b1 bundle zip has an extraneous file {extra:?}"));
+        }
+        Ok(got)
+    }
+}
 
 enum Kind {
     /// The snapshot hash is the SHA-256 of the raw bytes: the member digest itself.
@@ -240,9 +586,15 @@ enum Kind {
         span: SpanRecord,
         state: SpanState,
     },
-    Bundle {
+    /// b0: the text, held whole (its check parses the JSON).
+    B0 {
         id: String,
-        spool: tempfile::SpooledTempFile,
+        text: Vec<u8>,
+    },
+    /// b1: checked as it streams, nothing buffered but metadata.
+    B1 {
+        id: String,
+        zip: Box<B1Checker>,
     },
 }
 
@@ -281,9 +633,15 @@ impl ArtifactChecker {
                     problem: None,
                 },
             },
-            ArtifactRecord::Bundle(id) => Kind::Bundle {
-                id: id.clone(),
-                spool: tempfile::spooled_tempfile(BUNDLE_SPOOL_MEM),
+            ArtifactRecord::Bundle(id) => match id.strip_prefix("b1-") {
+                Some(_) => Kind::B1 {
+                    id: id.clone(),
+                    zip: Box::new(B1Checker::new()),
+                },
+                None => Kind::B0 {
+                    id: id.clone(),
+                    text: Vec::new(),
+                },
             },
         };
         ArtifactChecker {
@@ -299,7 +657,8 @@ impl ArtifactChecker {
         self.size += data.len() as u64;
         match &mut self.kind {
             Kind::Snapshot { .. } => {}
-            Kind::Bundle { spool, .. } => spool.write_all(data)?,
+            Kind::B0 { text, .. } => text.extend_from_slice(data),
+            Kind::B1 { zip, .. } => zip.update(data),
             Kind::Span { state, .. } => {
                 let mut rest = data;
                 while !rest.is_empty() {
@@ -335,20 +694,10 @@ impl ArtifactChecker {
                 }
             }
             Kind::Span { span, state } => state.finish(&span),
-            Kind::Bundle { id, mut spool } => match spool.seek(SeekFrom::Start(0)) {
-                Err(e) => Err(format!("buffering bundle: {e}")),
-                Ok(_) => {
-                    if let Some(h) = id.strip_prefix("b0-") {
-                        let mut text = Vec::new();
-                        match spool.read_to_end(&mut text) {
-                            Ok(_) => check_b0(h, &text),
-                            Err(e) => Err(format!("buffering bundle: {e}")),
-                        }
-                    } else {
-                        check_b1(id.strip_prefix("b1-").unwrap_or(""), spool)
-                    }
-                }
-            },
+            Kind::B0 { id, text } => check_b0(id.strip_prefix("b0-").unwrap_or(""), &text),
+            Kind::B1 { id, zip } => zip
+                .finish(Some(id.strip_prefix("b1-").unwrap_or("")))
+                .map(|_| ()),
         };
         let _ = &self.name;
         (sha, self.size, res)
@@ -472,6 +821,75 @@ mod tests {
         assert!(check_b0(&sha256_hex(getexport), getexport)
             .unwrap_err()
             .contains("getExport"));
+    }
+
+    fn fixture_b1() -> (String, Vec<u8>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tiny/genesis/operational/swing-store");
+        let e = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.contains("bundle.b1-"))
+            .unwrap();
+        let id = e.split("bundle.b1-").nth(1).unwrap().to_string();
+        (id, std::fs::read(dir.join(&e)).unwrap())
+    }
+
+    fn b1_stream(zip: &[u8], chunk: usize) -> Result<String, String> {
+        let mut c = B1Checker::new();
+        for part in zip.chunks(chunk) {
+            c.update(part);
+        }
+        c.finish(None)
+    }
+
+    #[test]
+    fn b1_checker_streams_the_real_bundle_in_any_chunking() {
+        let (id, zip) = fixture_b1();
+        for chunk in [1, 2, 3, 7, 30, 46, 64, 1000, zip.len()] {
+            assert_eq!(
+                b1_stream(&zip, chunk).as_deref(),
+                Ok(id.as_str()),
+                "chunk {chunk}"
+            );
+        }
+        check_b1(&id, &zip[..]).unwrap();
+        assert!(check_b1(&"0".repeat(128), &zip[..])
+            .unwrap_err()
+            .contains("not its ID"));
+    }
+
+    #[test]
+    fn b1_checker_refuses_what_a_stream_cannot_vouch_for() {
+        let (_, zip) = fixture_b1();
+        // truncated anywhere
+        for cut in [0, 3, 10, zip.len() / 2, zip.len() - 1] {
+            assert!(b1_stream(&zip[..cut], 64).is_err(), "cut {cut}");
+        }
+        // bytes after the end record
+        let mut z = zip.clone();
+        z.push(0);
+        assert!(b1_stream(&z, 64).unwrap_err().contains("after its end"));
+        // a data descriptor flag on the first entry
+        let mut z = zip.clone();
+        z[6] |= 8;
+        assert!(b1_stream(&z, 64).unwrap_err().contains("data descriptor"));
+        // a flipped data byte: the CRC
+        let mut z = zip.clone();
+        let at = 30 + u16::from_le_bytes([z[26], z[27]]) as usize + 1;
+        z[at] ^= 1;
+        assert!(b1_stream(&z, 64).unwrap_err().contains("CRC"));
+        // a hidden local entry the central directory does not list: shift everything by
+        // prepending one (offsets in the central directory then point at the wrong place)
+        let first_len = {
+            let n = u16::from_le_bytes([zip[26], zip[27]]) as usize;
+            let x = u16::from_le_bytes([zip[28], zip[29]]) as usize;
+            let size = u32::from_le_bytes([zip[18], zip[19], zip[20], zip[21]]) as usize;
+            30 + n + x + size
+        };
+        let mut z = zip[..first_len].to_vec();
+        z.extend_from_slice(&zip);
+        assert!(b1_stream(&z, 64).is_err());
     }
 
     fn span_checker(items: &[&str]) -> (SpanRecord, ArtifactChecker) {

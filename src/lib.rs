@@ -6,6 +6,7 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod confine;
 pub mod dbexport;
 pub mod dbimport;
 pub mod diff;
@@ -17,6 +18,7 @@ pub mod exportdir;
 pub mod genesis;
 pub mod gojson;
 pub mod hashes;
+pub mod home;
 pub mod kv;
 pub mod model;
 pub mod pack;

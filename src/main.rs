@@ -59,8 +59,10 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
-    /// Rebuild a node home from an archive: config/genesis.json, config/swing-store/ and
-    /// data/agoric/swingstore.sqlite (what the official importer would build).
+    /// Rebuild a node home from an archive for a genesis restart: config/genesis.json and
+    /// config/swing-store/ (and with --db data/agoric/swingstore.sqlite). Refuses a home
+    /// holding Cosmos state; the recipe: stop agd, `agd tendermint unsafe-reset-all --home H
+    /// --keep-addr-book`, `agar explode ARCHIVE --home H --expect DIGEST --force`, `agd start`.
     Explode(ExplodeArgs),
     /// Print the canonical text dump of a swing-store DB (the oracle's format), for
     /// diffing two DBs.
@@ -157,13 +159,29 @@ struct ExplodeArgs {
     /// archive's mode; a mode stronger than the archive's is refused).
     #[arg(long)]
     artifact_mode: Option<agar::model::ArtifactMode>,
-    /// Replace the targets (genesis.json, swing-store/, swingstore.sqlite and its
-    /// -wal/-shm/-journal) if they exist. Nothing else is touched.
+    /// Replace the targets (genesis.json, swing-store/, and with --db swingstore.sqlite and
+    /// its -wal/-shm/-journal) if they exist, after checking that every one can be moved.
+    /// Nothing else is touched. A validator home always has config/genesis.json, so the
+    /// restart recipe passes it.
     #[arg(long)]
     force: bool,
-    /// Write only config/ (genesis.json and swing-store/), no DB.
+    /// Also build data/agoric/swingstore.sqlite (what the official importer builds from
+    /// config/swing-store). Off by default: on a genesis restart agd's InitGenesis erases
+    /// data/agoric and re-imports config/swing-store itself (operational mode), so a DB
+    /// built here would cost time and disk only to be replaced. Use it to restore a node
+    /// without InitChain, or to inspect the state (agar dump).
+    #[arg(long, conflicts_with = "no_db")]
+    db: bool,
+    /// Write only config/ (genesis.json and swing-store/), no DB: the default.
     #[arg(long)]
     no_db: bool,
+    /// Write even though HOME/data holds Cosmos state (application.db, blockstore.db,
+    /// state.db, evidence.db, tx_index.db, cs.wal, snapshots/, a priv_validator_state.json
+    /// above height 0). Without it such a home is refused (exit 4) with the commands of
+    /// the restart recipe: agd skips InitGenesis on a non-empty state, so it would not
+    /// read what explode writes.
+    #[arg(long)]
+    allow_cosmos_state: bool,
     /// The agreed archive digest (64 hex): refuse, writing nothing, if the archive's differs.
     #[arg(long, value_name = "DIGEST")]
     expect: Option<String>,
@@ -290,8 +308,14 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
         ))
         .into());
     }
-    let gbytes = std::fs::read(&genesis_path)
-        .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
+    // a regular file only, capped; inside the export directory unless named with --genesis
+    let within = match (&a.export_dir, &a.genesis) {
+        (Some(d), None) => Some(d.as_path()),
+        _ => None,
+    };
+    let gbytes =
+        agar::confine::read_regular(&genesis_path, within, agar::archive::MAX_GENESIS_BYTES)
+            .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
     let genesis = Genesis::from_bytes(&genesis_path.display().to_string(), &gbytes)?;
     let opts = PackOptions {
         compression,
@@ -313,6 +337,9 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
                 note(&a.common, &format!("{}: {n}", source.data_location()));
             }
             let res = agar::pack::pack(genesis, &mut source, dest, &opts);
+            // an error while something else opened the DB (SQLite then reads pages the
+            // other process is rewriting: "malformed", bad hashes) is reported as that
+            let res = res.map_err(|e| source.explain(e));
             if res.is_ok() {
                 if let Err(e) = source.ensure_unchanged() {
                     // the archive was written from a DB that something else opened
@@ -550,9 +577,10 @@ fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
         home,
         mode: a.artifact_mode,
         force: a.force,
-        no_db: a.no_db,
+        no_db: !a.db,
         progress: !a.common.quiet,
         expect: a.expect.clone(),
+        allow_cosmos_state: a.allow_cosmos_state,
     };
     let s = agar::explode::explode(&opts)?;
     for w in &s.warnings {
@@ -595,7 +623,7 @@ fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
                 d.import.bundles
             );
         }
-        None => println!("no DB written (--no-db)"),
+        None => println!("no DB written (agd builds data/agoric from config/swing-store at InitGenesis; --db builds it now)"),
     }
     for r in &s.replaced {
         println!("replaced {r}");

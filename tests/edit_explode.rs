@@ -28,7 +28,7 @@ fn kv_edits_and_height_change_reach_the_sqlite_db() {
     ok(&["verify", p(&edited), "--expect", &digest]);
     let home = t.path().join("home");
     // the height change moves the DB's host.height to the new initial height
-    ok(&["explode", p(&edited), "--home", p(&home), "-q"]);
+    ok(&["explode", p(&edited), "--home", p(&home), "--db", "-q"]);
     let db = rusqlite::Connection::open_with_flags(
         home.join("data/agoric/swingstore.sqlite"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,

@@ -69,6 +69,7 @@ fn explode(archive: &Path, home: &Path, extra: &[&str]) -> Output {
         archive.to_str().unwrap(),
         "--home",
         home.to_str().unwrap(),
+        "--db",
         "-q",
     ];
     a.extend_from_slice(extra);
@@ -170,15 +171,11 @@ fn tree(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// A node home with the files explode must never touch.
+/// A node home (after `agd tendermint unsafe-reset-all`) with the files explode must
+/// never touch.
 fn node_home(root: &Path) -> PathBuf {
     let h = root.join("home");
-    for d in [
-        "config",
-        "data/agoric",
-        "data/application.db",
-        "data/blockstore.db",
-    ] {
+    for d in ["config", "data/agoric"] {
         std::fs::create_dir_all(h.join(d)).unwrap();
     }
     for (f, c) in [
@@ -186,9 +183,9 @@ fn node_home(root: &Path) -> PathBuf {
         ("config/node_key.json", "{\"node\":2}"),
         ("config/app.toml", "x = 1\n"),
         ("config/config.toml", "y = 2\n"),
-        ("data/priv_validator_state.json", "{\"height\":\"5\"}"),
-        ("data/application.db/000001.log", "cosmos"),
-        ("data/blockstore.db/000001.log", "blocks"),
+        // as agd tendermint unsafe-reset-all leaves it (tests/explode_home.rs has the
+        // whole recipe)
+        ("data/priv_validator_state.json", "{\"height\":\"0\"}"),
         (
             "data/agoric/vat-archive.txt",
             "other swing-store dir content",
@@ -346,6 +343,7 @@ fn config_is_exactly_the_archive_and_repacks_to_the_same_digest() {
             a.to_str().unwrap(),
             "--home",
             home.to_str().unwrap(),
+            "--db",
             "--json",
             "-q",
         ]));
@@ -499,6 +497,7 @@ fn refusals_and_bad_archives_leave_home_untouched() {
                 debug.to_str().unwrap(),
                 "--home",
                 home.to_str().unwrap(),
+                "--db",
                 "-q",
             ])
             .env("AGAR_TEST_FAIL_AT", phase)
@@ -527,6 +526,14 @@ fn force_replaces_only_the_targets_and_warns_about_cosmos_state() {
     std::fs::write(home.join("data/agoric/swingstore.sqlite"), "old db").unwrap();
     std::fs::write(home.join("data/agoric/swingstore.sqlite-wal"), "old wal").unwrap();
     std::fs::write(home.join("data/agoric/swingstore.sqlite-shm"), "old shm").unwrap();
+    // Cosmos state (a home not reset): written only with --allow-cosmos-state, with a warning
+    for (f, c) in [
+        ("data/application.db/000001.log", "cosmos"),
+        ("data/blockstore.db/000001.log", "blocks"),
+    ] {
+        std::fs::create_dir_all(home.join(f).parent().unwrap()).unwrap();
+        std::fs::write(home.join(f), c).unwrap();
+    }
     let before = tree(&home);
     let o = explode(&a, &home, &[]);
     assert_eq!(o.status.code(), Some(4));
@@ -537,7 +544,9 @@ fn force_replaces_only_the_targets_and_warns_about_cosmos_state() {
             a.to_str().unwrap(),
             "--home",
             home.to_str().unwrap(),
+            "--db",
             "--force",
+            "--allow-cosmos-state",
         ])
         .output()
         .unwrap();
@@ -620,6 +629,7 @@ fn killed_explode_leaves_home_untouched_or_complete() {
                 a.to_str().unwrap(),
                 "--home",
                 home.to_str().unwrap(),
+                "--db",
                 "-q",
             ])
             .env("AGAR_TEST_ABORT_AT", phase)
@@ -638,6 +648,7 @@ fn killed_explode_leaves_home_untouched_or_complete() {
         a.to_str().unwrap(),
         "--home",
         home.to_str().unwrap(),
+        "--db",
     ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     ok(&o);
@@ -654,6 +665,7 @@ fn killed_explode_leaves_home_untouched_or_complete() {
                 a.to_str().unwrap(),
                 "--home",
                 home.to_str().unwrap(),
+                "--db",
                 "-q",
             ])
             .env("AGAR_TEST_DELAY_MS", "15")
@@ -685,6 +697,7 @@ fn killed_explode_leaves_home_untouched_or_complete() {
                 a.to_str().unwrap(),
                 "--home",
                 home.to_str().unwrap(),
+                "--db",
                 "-q",
             ])
             .env("AGAR_TEST_ABORT_AT", phase)

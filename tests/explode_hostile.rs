@@ -246,6 +246,7 @@ fn explode_expect_refuses_another_archive_and_accepts_the_agreed_one() {
         p(&sb.home()),
         "--expect",
         &digest,
+        "--db",
         "-q",
     ]);
     assert!(sb.home().join("data/agoric/swingstore.sqlite").exists());

@@ -41,4 +41,13 @@ fn rehearsal_script_runs() {
     assert_eq!(ok(&g).stdout, b"[]\n");
     let m = check_consistent(&work.join("edited.tar.gz"));
     assert_eq!(m["provenance"]["parent"], published);
+    // step 7: the reset node home holds the edited archive's config and kept its key; no
+    // DB (agd builds it at InitGenesis)
+    let home = work.join("node-home");
+    assert_eq!(
+        std::fs::read_to_string(home.join("config/priv_validator_key.json")).unwrap(),
+        "{\"priv_key\":\"rehearsal\"}\n"
+    );
+    assert!(home.join("config/swing-store/export-data.jsonl").is_file());
+    assert!(!home.join("data/agoric").exists());
 }

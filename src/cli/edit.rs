@@ -25,6 +25,11 @@ pub struct EditArgs {
     /// flags below in the order they are listed here.
     #[arg(long)]
     script: Option<PathBuf>,
+    /// A directory whose files the script's file references (value_file, bundle and
+    /// artifact files) may also name; by default they must lie inside the script's own
+    /// directory. Repeatable.
+    #[arg(long, value_name = "DIR", requires = "script")]
+    allow_files_in: Vec<PathBuf>,
     /// Refuse unless the input archive's digest is this (also settable in the script).
     #[arg(long)]
     base: Option<String>,
@@ -81,7 +86,7 @@ fn split<'a>(flag: &str, s: &'a str, last: bool) -> Result<(&'a str, &'a str)> {
 
 fn script_from_args(a: &EditArgs) -> Result<Script> {
     let mut s = match &a.script {
-        Some(p) => agar::edit::script::load_script(p)?,
+        Some(p) => agar::edit::script::load_script_with(p, &a.allow_files_in)?,
         None => Script::default(),
     };
     for kv in &a.kv_set {

@@ -59,7 +59,9 @@ pub struct EditSummary {
 }
 
 enum KvOp {
-    Set(String),
+    /// The value, and its SHA-256 when it came from a file or stdin (then it is never
+    /// printed: such a file may be anything the operator pointed at).
+    Set(String, Option<String>),
     Delete,
     DeletePrefix(String, u64),
 }
@@ -100,10 +102,14 @@ impl DataEdits {
         for (i, op) in script.ops.iter().enumerate() {
             let n = d.kv.len();
             match op {
-                Op::KvSet { key, value, .. } => {
+                Op::KvSet {
+                    key,
+                    value,
+                    value_sha256,
+                } => {
                     let k = format!("kv.{key}");
                     d.by_key.entry(k.clone()).or_default().push(n);
-                    d.kv.push((i, k, KvOp::Set(value.clone())));
+                    d.kv.push((i, k, KvOp::Set(value.clone(), value_sha256.clone())));
                 }
                 Op::KvDelete { key } => {
                     let k = format!("kv.{key}");
@@ -165,14 +171,18 @@ impl DataEdits {
         for i in idx {
             let (si, _, op) = &self.kv[i];
             match op {
-                KvOp::Set(v) => {
+                KvOp::Set(v, from_file) => {
                     if record {
+                        let shown = match from_file {
+                            Some(h) => format!("the file's value ({} bytes, sha256 {h})", v.len()),
+                            None => show(v),
+                        };
                         let what = match state {
-                            None => format!("kv-set {short:?}: added, {}", show(v)),
+                            None => format!("kv-set {short:?}: added, {shown}"),
                             Some(old) if old == v => {
-                                format!("kv-set {short:?}: unchanged (already {})", show(v))
+                                format!("kv-set {short:?}: unchanged (already {shown})")
                             }
-                            Some(old) => format!("kv-set {short:?}: {} -> {}", show(old), show(v)),
+                            Some(old) => format!("kv-set {short:?}: {} -> {shown}", show(old)),
                         };
                         st.changes.push((*si, what));
                     }
@@ -806,7 +816,7 @@ struct CopySink<'a> {
 impl CopySink<'_> {
     fn write_file(&mut self, f: &script::FileArtifact) -> Result<()> {
         let name = format!("{ARTIFACT_PREFIX}{}", f.name);
-        let mut file = std::fs::File::open(&f.file).map_err(|e| Error::io(&f.file, e))?;
+        let mut file = crate::confine::open_regular(&f.file, None)?;
         let mut sha = Sha256::new();
         self.w
             .append(&name, f.size, &mut file, &mut |b| sha.update(b))?;

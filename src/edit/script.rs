@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha256};
 
 use crate::archive::is_sha256_hex;
 use crate::error::{bail, Error, Result};
@@ -180,10 +180,28 @@ pub fn check_kv_key(loc: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Read a whole file as a kvStore value (UTF-8, byte for byte, no newline trimming).
+/// Read a whole file as a kvStore value (UTF-8, byte for byte, no newline trimming): a
+/// regular file of at most 1 GiB (an export-data line's limit).
 pub fn read_value_file(loc: &str, path: &Path) -> Result<(String, String)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::confine::read_regular(path, None, crate::exportdir::MAX_LINE_BYTES as u64)
+        .map_err(|e| prefix(loc, e))?;
     value_from_bytes(loc, bytes)
+}
+
+fn prefix(loc: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid { location, message } => Error::Invalid {
+            location: format!("{loc}: {location}"),
+            message,
+        },
+        Error::Refused(m) => Error::Refused(format!("{loc}: {m}")),
+        other => other,
+    }
+}
+
+/// Open an input file named by an edit (regular files only, see [`crate::confine`]).
+fn open_input(file: &Path) -> Result<std::fs::File> {
+    crate::confine::open_regular(file, None)
 }
 
 pub fn value_from_bytes(loc: &str, bytes: Vec<u8>) -> Result<(String, String)> {
@@ -204,26 +222,25 @@ pub fn value_from_bytes(loc: &str, bytes: Vec<u8>) -> Result<(String, String)> {
 /// `compartment-map.json`; b0 otherwise, the SHA-256 of the JSON text) and validate it as
 /// the importer would.
 pub fn resolve_bundle(loc: &str, file: &Path) -> Result<FileArtifact> {
-    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut f = open_input(file)?;
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic).map_err(|e| Error::io(file, e))?;
     let id = if n == 4 && magic == *b"PK\x03\x04" {
-        let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-        let mut z = zip::ZipArchive::new(BufReader::new(f)).map_err(|e| {
-            Error::invalid(loc, format!("{}: not a readable zip: {e}", file.display()))
-        })?;
-        let mut entry = z.by_name("compartment-map.json").map_err(|_| {
-            Error::invalid(
-                loc,
-                format!(
-                    "{}: a zip without compartment-map.json is not an endoZipBase64 (b1) bundle",
-                    file.display()
-                ),
-            )
-        })?;
-        let mut h = Sha512::new();
-        std::io::copy(&mut entry, &mut HashWrite(&mut h)).map_err(|e| Error::io(file, e))?;
-        format!("b1-{}", hex::encode(h.finalize()))
+        // the ID is the SHA-512 of compartment-map.json: read the zip once, as a stream
+        let mut z = crate::hashes::B1Checker::new();
+        z.update(&magic);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+            if n == 0 {
+                break;
+            }
+            z.update(&buf[..n]);
+        }
+        let h = z
+            .finish(None)
+            .map_err(|e| Error::invalid(loc, format!("{}: {e}", file.display())))?;
+        format!("b1-{h}")
     } else {
         format!("b0-{}", sha256_file(file)?.0)
     };
@@ -257,7 +274,7 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
             start_pos,
             end_pos,
         } => {
-            let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+            let f = open_input(file)?;
             let mut r = BufReader::with_capacity(1 << 20, f);
             let mut h = SPAN_INITIAL_HASH.to_string();
             let mut item = Vec::new();
@@ -298,7 +315,7 @@ fn check_file(
     rec: ArtifactRecord<'_>,
 ) -> Result<(String, u64)> {
     let mut c = ArtifactChecker::new(name, rec);
-    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut f = open_input(file)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
@@ -336,7 +353,7 @@ impl<D: Digest> std::io::Write for HashWrite<'_, D> {
 }
 
 pub fn sha256_file(file: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut f = open_input(file)?;
     let mut h = Sha256::new();
     let n = std::io::copy(&mut f, &mut HashWrite(&mut h)).map_err(|e| Error::io(file, e))?;
     Ok((hex::encode(h.finalize()), n))
@@ -370,14 +387,57 @@ fn only_fields(loc: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<()
     Ok(())
 }
 
-/// Parse an edit script file. File references are relative to the script's directory.
+/// Largest edit script (it is parsed whole).
+pub const MAX_SCRIPT_BYTES: u64 = 64 << 20;
+
+/// Parse an edit script file. File references are relative to the script's directory and
+/// must stay inside it.
 pub fn load_script(path: &Path) -> Result<Script> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    parse_script(&path.display().to_string(), &bytes, &dir)
+    load_script_with(path, &[])
+}
+
+/// [`load_script`], where file references may also lie inside the directories `also`
+/// (named by the operator with `agar edit --allow-files-in DIR`).
+pub fn load_script_with(path: &Path, also: &[PathBuf]) -> Result<Script> {
+    let bytes = crate::confine::read_regular(path, None, MAX_SCRIPT_BYTES)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parse_script_with(&path.display().to_string(), &bytes, &dir, also)
+}
+
+/// Resolve a file reference of an edit script: relative to the script's directory `dir`,
+/// and (after following every symlink) inside `dir` or one of `also`. Absolute paths,
+/// `..` and links that lead elsewhere (`/proc`, a node's keys) are refused, so a script
+/// from someone else cannot copy a private file into the archive.
+fn script_file(loc: &str, dir: &Path, also: &[PathBuf], name: &str) -> Result<PathBuf> {
+    let p = Path::new(name);
+    let path = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    };
+    let real = std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;
+    let inside = std::iter::once(dir)
+        .chain(also.iter().map(PathBuf::as_path))
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .any(|d| real.starts_with(d));
+    if !inside {
+        return Err(Error::Refused(format!(
+            "{loc}: file {name:?} resolves to {}, outside the script's directory {}; an edit script may only name files beside it. Copy the file there, or name its directory with --allow-files-in DIR if you trust it",
+            real.display(),
+            dir.display()
+        )));
+    }
+    Ok(real)
 }
 
 pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
+    parse_script_with(loc, bytes, dir, &[])
+}
+
+pub fn parse_script_with(loc: &str, bytes: &[u8], dir: &Path, also: &[PathBuf]) -> Result<Script> {
     let v = crate::genesis::parse_strict(loc, bytes)?;
     let o = v.as_object().ok_or_else(|| {
         Error::invalid(
@@ -405,14 +465,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
             .ok_or_else(|| Error::invalid(&eloc, "each edit is an object with an \"op\""))?;
         let op = str_field(&eloc, eo, "op")?;
         let eloc = format!("{eloc} ({op})");
-        let rel = |p: String| -> PathBuf {
-            let p = PathBuf::from(p);
-            if p.is_absolute() {
-                p
-            } else {
-                dir.join(p)
-            }
-        };
+        let rel = |p: String| -> Result<PathBuf> { script_file(&eloc, dir, also, &p) };
         let parsed = match op.as_str() {
             "kv-set" => {
                 only_fields(&eloc, eo, &["op", "key", "value", "value_file"])?;
@@ -421,7 +474,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
                 let (value, value_sha256) = match (eo.get("value"), eo.get("value_file")) {
                     (Some(_), None) => (str_field(&eloc, eo, "value")?, None),
                     (None, Some(_)) => {
-                        let (v, h) = read_value_file(&eloc, &rel(str_field(&eloc, eo, "value_file")?))?;
+                        let (v, h) = read_value_file(&eloc, &rel(str_field(&eloc, eo, "value_file")?)?)?;
                         (v, Some(h))
                     }
                     _ => return bail(&eloc, "give exactly one of \"value\" (a string) and \"value_file\""),
@@ -474,7 +527,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
             }
             "bundle-add" => {
                 only_fields(&eloc, eo, &["op", "file"])?;
-                Op::BundleAdd(resolve_bundle(&eloc, &rel(str_field(&eloc, eo, "file")?))?)
+                Op::BundleAdd(resolve_bundle(&eloc, &rel(str_field(&eloc, eo, "file")?)?)?)
             }
             "artifact-replace" => {
                 only_fields(&eloc, eo, &["op", "name", "file"])?;
@@ -482,7 +535,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
                 Op::ArtifactReplace(resolve_replacement(
                     &eloc,
                     &name,
-                    &rel(str_field(&eloc, eo, "file")?),
+                    &rel(str_field(&eloc, eo, "file")?)?,
                 )?)
             }
             other => {
