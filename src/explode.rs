@@ -501,10 +501,8 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
 /// only if every one of them can be moved.
 fn inspect_home(opts: &ExplodeOptions, t: &Targets) -> Result<Vec<String>> {
     crate::home::check_dir(&t.config)?;
-    if !opts.no_db {
-        if crate::home::check_dir(&t.data)? {
-            crate::home::check_dir(&t.db_dir)?;
-        }
+    if !opts.no_db && crate::home::check_dir(&t.data)? {
+        crate::home::check_dir(&t.db_dir)?;
     }
     let mut warnings = Vec::new();
     // read (never written) through a symlinked data/ too: the state behind it counts

@@ -152,6 +152,16 @@ struct B1Entry {
     in_central: bool,
 }
 
+/// The entry whose data is streaming: its name and CRC from the local header, the hashes
+/// so far, and the bytes when it is `compartment-map.json`.
+struct B1Data {
+    name: String,
+    crc: u32,
+    sha512: Sha512,
+    got_crc: flate2::Crc,
+    keep: Option<Vec<u8>>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum B1State {
     /// waiting for a 4-byte signature
@@ -190,7 +200,7 @@ pub struct B1Checker {
     need: usize,
     entries: Vec<B1Entry>,
     name_bytes: usize,
-    cur: Option<(String, u32, u32, Sha512, flate2::Crc, Option<Vec<u8>>)>,
+    cur: Option<B1Data>,
     cmap: Option<Vec<u8>>,
     central_start: Option<u64>,
     central_count: u64,
@@ -276,10 +286,10 @@ impl B1Checker {
 
     fn data(&mut self, chunk: &[u8]) {
         let mut too_big = false;
-        if let Some((_, _, _, sha, crc, keep)) = self.cur.as_mut() {
-            sha.update(chunk);
-            crc.update(chunk);
-            if let Some(k) = keep.as_mut() {
+        if let Some(d) = self.cur.as_mut() {
+            d.sha512.update(chunk);
+            d.got_crc.update(chunk);
+            if let Some(k) = d.keep.as_mut() {
                 if k.len() + chunk.len() > B1_MAX_CMAP_BYTES {
                     too_big = true;
                 } else {
@@ -293,7 +303,14 @@ impl B1Checker {
     }
 
     fn end_entry(&mut self) {
-        let Some((name, crc, size, sha, got_crc, keep)) = self.cur.take() else {
+        let Some(B1Data {
+            name,
+            crc,
+            sha512: sha,
+            got_crc,
+            keep,
+        }) = self.cur.take()
+        else {
             return;
         };
         if got_crc.sum() != crc {
@@ -305,7 +322,6 @@ impl B1Checker {
         if let Some(k) = keep {
             self.cmap = Some(k);
         }
-        let _ = size;
         if let Some(e) = self.entries.last_mut() {
             e.sha512 = hex::encode(sha.finalize());
         }
@@ -395,7 +411,13 @@ impl B1Checker {
                 e.name = name.clone();
                 let (crc, size) = (e.crc, e.size);
                 let keep = (name == "compartment-map.json").then(Vec::new);
-                self.cur = Some((name, crc, size, Sha512::new(), flate2::Crc::new(), keep));
+                self.cur = Some(B1Data {
+                    name,
+                    crc,
+                    sha512: Sha512::new(),
+                    got_crc: flate2::Crc::new(),
+                    keep,
+                });
                 self.expect(B1State::Data(u64::from(size)), 0);
                 if size == 0 {
                     self.end_entry();
@@ -577,6 +599,8 @@ impl B1Checker {
     }
 }
 
+// one per artifact being checked: the size difference does not matter
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     /// The snapshot hash is the SHA-256 of the raw bytes: the member digest itself.
     Snapshot {

@@ -209,11 +209,7 @@ pub fn check_moves(targets: &[(PathBuf, Kind)]) -> Result<()> {
         }
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
-        if pmd.mode() & libc::S_ISVTX as u32 != 0
-            && euid != 0
-            && md.uid() != euid
-            && pmd.uid() != euid
-        {
+        if pmd.mode() & libc::S_ISVTX != 0 && euid != 0 && md.uid() != euid && pmd.uid() != euid {
             return refuse(format!(
                 "its directory {} is sticky and it belongs to another user",
                 parent.display()

@@ -64,7 +64,8 @@ fn pack_and_diff_read_regular_files_inside_the_export_only() {
     let digest = pack_dir(&good, &w.path().join("good.tar"));
 
     // genesis.json: a link to /dev/zero, to a file outside, a FIFO, a device named directly
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Make = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Make, &str)> = vec![
         (
             "genesis.json -> /dev/zero",
             Box::new(|d: &Path| {
