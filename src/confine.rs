@@ -35,9 +35,10 @@ pub fn open_regular(path: &Path, within: Option<&Path>) -> Result<File> {
         } else {
             "not a regular file"
         };
-        return Err(Error::invalid(
+        // an environment problem (exit 2), like a missing or unreadable file
+        return Err(Error::io_at(
             path.display().to_string(),
-            format!("is {what}; agar reads regular files only"),
+            std::io::Error::other(format!("is {what}; agar reads regular files only")),
         ));
     }
     Ok(f)

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::tree;
+
 const BIN: &str = env!("CARGO_BIN_EXE_agar");
 
 fn fx(p: &str) -> PathBuf {
@@ -145,30 +148,6 @@ fn assert_same_dump(got: &str, want: &str, what: &str) {
             diff.join("\n")
         );
     }
-}
-
-/// Every entry under `dir`: relative path -> "dir" / "file <sha256>" / "link <target>".
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            if md.file_type().is_symlink() {
-                out.insert(rel, format!("link {:?}", std::fs::read_link(&p).unwrap()));
-            } else if md.is_dir() {
-                out.insert(rel, "dir".into());
-                walk(base, &p, out);
-            } else {
-                let b = std::fs::read(&p).unwrap();
-                out.insert(rel, format!("file {}", hex::encode(Sha256::digest(&b))));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A node home (after `agd tendermint unsafe-reset-all`) with the files explode must
@@ -574,12 +553,23 @@ fn force_replaces_only_the_targets_and_warns_about_cosmos_state() {
 fn no_db_writes_only_config() {
     let w = tempfile::tempdir().unwrap();
     let a = pack("tiny", "operational", w.path());
-    let home = w.path().join("h");
-    ok(&explode(&a, &home, &["--no-db"]));
-    let t = tree(&home);
-    assert!(!t.contains_key("data"));
-    assert!(t.contains_key("config/genesis.json"));
-    assert!(t.contains_key("config/swing-store/export-data.jsonl"));
+    // the default, and --no-db which says the same (the explode() helper adds --db)
+    for (name, flags) in [("default", &[][..]), ("no-db", &["--no-db"][..])] {
+        let home = w.path().join(name);
+        let mut args = vec![
+            "explode",
+            a.to_str().unwrap(),
+            "--home",
+            home.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(flags);
+        ok(&run(&args));
+        let t = tree(&home);
+        assert!(!t.contains_key("data"), "{name}");
+        assert!(t.contains_key("config/genesis.json"));
+        assert!(t.contains_key("config/swing-store/export-data.jsonl"));
+    }
 }
 
 fn state(

@@ -14,29 +14,6 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 
-/// Every entry under `dir`: relative path -> "dir" / "file <sha256>" / "link <target>".
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            if md.file_type().is_symlink() {
-                out.insert(rel, format!("link {:?}", std::fs::read_link(&p).unwrap()));
-            } else if md.is_dir() {
-                out.insert(rel, "dir".into());
-                walk(base, &p, out);
-            } else {
-                out.insert(rel, format!("file {}", sha256_file(&p)));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 fn write(p: &Path, c: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, c).unwrap();
