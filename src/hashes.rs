@@ -884,6 +884,32 @@ mod tests {
     }
 
     #[test]
+    fn b1_checker_accepts_real_mainnet_bundles() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/bundles");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let Some(id) = name
+                .strip_prefix("b1-")
+                .and_then(|s| s.strip_suffix(".zip"))
+            else {
+                continue;
+            };
+            let zip = std::fs::read(dir.join(&name)).unwrap();
+            for chunk in [1, 17, 4096, zip.len()] {
+                assert_eq!(
+                    b1_stream(&zip, chunk).as_deref(),
+                    Ok(id),
+                    "{name} chunk {chunk}"
+                );
+            }
+            n += 1;
+        }
+        assert_eq!(n, 2, "both real bundles");
+    }
+
+    #[test]
     fn b1_checker_refuses_what_a_stream_cannot_vouch_for() {
         let (_, zip) = fixture_b1();
         // truncated anywhere
