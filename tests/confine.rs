@@ -31,12 +31,6 @@ fn agar_within(args: &[&str]) -> Output {
     c.wait_with_output().unwrap()
 }
 
-fn mkfifo(p: &Path) {
-    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
 /// A copy of the tiny agd export directory (genesis.json + swing-store/).
 fn export_copy(root: &Path, name: &str) -> PathBuf {
     let d = root.join(name);

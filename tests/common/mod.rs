@@ -189,3 +189,14 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// Make a FIFO at `p` (for tests that an input FIFO is refused, or to signal a child).
+pub fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {p:?}"
+    );
+}
