@@ -53,6 +53,19 @@ echo "both validators: $EDITED"
 step "6. verify the edited archive against the agreed digest"
 "$AGAR" verify "$WORK/edited.tar.gz" --expect "$EDITED" -q
 
+step "6b. two validators attest the edited archive; everyone requires both (docs/attest.md)"
+for who in alice bob; do
+  rm -f "$WORK/$who" "$WORK/$who.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "$who (throwaway rehearsal key)" -f "$WORK/$who"
+  printf '%s@rehearsal namespaces="agar-archive" %s\n' "$who" "$(cat "$WORK/$who.pub")"
+done > "$WORK/allowed_signers"
+mkdir -p "$WORK/attestations"
+for who in alice bob; do
+  "$AGAR" attest "$WORK/edited.tar.gz" --expect "$EDITED" --key "$WORK/$who" -o "$WORK/attestations/$who.json" --force -q
+done
+"$AGAR" verify "$WORK/edited.tar.gz" --expect "$EDITED" -q \
+  --attestations "$WORK/attestations" --allowed-signers "$WORK/allowed_signers" --threshold 2
+
 step "7. restart: reset the node's Cosmos state, explode (pinned to the agreed digest), start"
 if "$AGAR" explode --help >/dev/null 2>&1; then
   HOME_DIR="$WORK/node-home"

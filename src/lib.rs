@@ -6,6 +6,7 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod attest;
 pub mod confine;
 pub mod dbexport;
 pub mod dbimport;

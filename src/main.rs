@@ -51,8 +51,15 @@ enum Cmd {
         #[arg(long)]
         expect: Option<String>,
         #[command(flatten)]
+        attest: cli::attest::CheckArgs,
+        #[command(flatten)]
         common: Common,
     },
+    /// Verify an archive and write a statement that you did (in-toto Statement v1),
+    /// signed with your SSH key as `ssh-keygen -Y sign -n agar-archive` would. Writes
+    /// STATEMENT.json and STATEMENT.json.sig; exit 1 (nothing written) if the archive
+    /// does not verify.
+    Attest(Box<cli::attest::AttestArgs>),
     /// Print the archive digest, the genesis.json member SHA-256 and the export-data hash.
     Digest {
         archive: PathBuf,
@@ -425,10 +432,22 @@ fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> 
     Ok(())
 }
 
-fn cmd_verify(archive: &Path, expect: Option<&str>, common: &Common) -> Result<i32> {
+fn cmd_verify(
+    archive: &Path,
+    expect: Option<&str>,
+    attest: &cli::attest::CheckArgs,
+    common: &Common,
+) -> Result<i32> {
     let rep = agar::verify::verify(archive, expect, !common.quiet)?;
+    let att = cli::attest::check(&rep, attest)?;
+    let attested = !matches!(&att, Some(a) if !a.met);
     if common.json {
-        print_json(&rep)?;
+        let mut v = serde_json::to_value(&rep)?;
+        if let Some(a) = &att {
+            v["attestations"] = serde_json::to_value(a)?;
+            v["ok"] = serde_json::Value::Bool(rep.ok && attested);
+        }
+        print_json(&v)?;
     } else {
         for p in &rep.problems {
             println!("FAIL {p}");
@@ -445,8 +464,15 @@ fn cmd_verify(archive: &Path, expect: Option<&str>, common: &Common) -> Result<i
                 rep.problems.len()
             );
         }
+        if let Some(a) = &att {
+            cli::attest::print_report(a);
+        }
     }
-    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
+    Ok(if rep.ok && attested {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    })
 }
 
 fn cmd_digest(archive: &Path, common: &Common) -> Result<i32> {
@@ -665,8 +691,10 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Verify {
             archive,
             expect,
+            attest,
             common,
-        } => cmd_verify(&archive, expect.as_deref(), &common),
+        } => cmd_verify(&archive, expect.as_deref(), &attest, &common),
+        Cmd::Attest(a) => cli::attest::cmd_attest(*a),
         Cmd::Digest { archive, common } => cmd_digest(&archive, &common),
         Cmd::Explode(a) => cmd_explode(a),
         Cmd::Dump(a) => cmd_dump(a),

@@ -22,7 +22,10 @@ pub struct VerifyReport {
     pub swing_store_export_data_hash: Option<String>,
     pub chain_id: Option<String>,
     pub initial_height: Option<u64>,
+    pub export_height: Option<u64>,
     pub artifact_mode: Option<String>,
+    /// Where an edited archive came from (parent digest, edits hash); null for pack.
+    pub provenance: Option<crate::archive::Provenance>,
     pub members: usize,
     pub compressed: bool,
     pub problems: Vec<String>,
@@ -48,7 +51,9 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
         swing_store_export_data_hash: None,
         chain_id: None,
         initial_height: None,
+        export_height: None,
         artifact_mode: None,
+        provenance: None,
         members: 0,
         compressed: false,
         problems: Vec::new(),
@@ -71,6 +76,8 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
     rep.swing_store_export_data_hash = Some(r.manifest.swing_store_export_data_hash.clone());
     rep.chain_id = Some(r.manifest.chain_id.clone());
     rep.initial_height = Some(r.manifest.initial_height);
+    rep.export_height = Some(r.manifest.export_height);
+    rep.provenance = r.manifest.provenance.clone();
     rep.artifact_mode = Some(r.manifest.artifact_mode.clone());
     let body = r
         .read_export_data(&mut |_, _| Ok(()))

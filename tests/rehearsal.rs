@@ -39,6 +39,11 @@ fn rehearsal_script_runs() {
         "-q",
     ]);
     assert_eq!(ok(&g).stdout, b"[]\n");
+    // both throwaway validators attested, and the threshold of 2 held
+    assert!(
+        out.contains("2 distinct principal(s) of the 2 required") && !out.contains("NOT"),
+        "{out}"
+    );
     let m = check_consistent(&work.join("edited.tar.gz"));
     assert_eq!(m["provenance"]["parent"], published);
     // step 7: the reset node home holds the edited archive's config and kept its key; no

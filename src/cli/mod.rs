@@ -1,4 +1,5 @@
 //! The command line, one file per command (mirroring `tests/`). `main.rs` only parses
 //! and dispatches; each file here turns parsed arguments into library calls and output.
 
+pub mod attest;
 pub mod edit;
