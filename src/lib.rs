@@ -24,6 +24,7 @@ pub mod kv;
 pub mod model;
 pub mod pack;
 pub mod progress;
+pub mod remote;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -27,6 +27,8 @@ use agar::source::StateSource;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    #[command(flatten)]
+    remote: cli::fetch::RemoteArgs,
 }
 
 #[derive(Args, Clone)]
@@ -60,6 +62,9 @@ enum Cmd {
     /// STATEMENT.json and STATEMENT.json.sig; exit 1 (nothing written) if the archive
     /// does not verify.
     Attest(Box<cli::attest::AttestArgs>),
+    /// Download an archive over http(s), verifying it on the way (and --expect); the
+    /// file appears only once it verified. Resumes dropped connections.
+    Fetch(cli::fetch::FetchArgs),
     /// Print the archive digest, the genesis.json member SHA-256 and the export-data hash.
     Digest {
         archive: PathBuf,
@@ -686,6 +691,7 @@ fn cmd_dump(a: DumpArgs) -> Result<i32> {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    cli.remote.configure();
     match cli.cmd {
         Cmd::Pack(a) => cmd_pack(a),
         Cmd::Verify {
@@ -695,6 +701,7 @@ fn run(cli: Cli) -> Result<i32> {
             common,
         } => cmd_verify(&archive, expect.as_deref(), &attest, &common),
         Cmd::Attest(a) => cli::attest::cmd_attest(*a),
+        Cmd::Fetch(a) => cli::fetch::cmd_fetch(a),
         Cmd::Digest { archive, common } => cmd_digest(&archive, &common),
         Cmd::Explode(a) => cmd_explode(a),
         Cmd::Dump(a) => cmd_dump(a),

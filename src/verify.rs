@@ -34,6 +34,17 @@ pub struct VerifyReport {
 /// Read the whole archive, collecting every problem. Structural errors (truncation,
 /// unexpected members) end the read and are reported as the last problem.
 pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<VerifyReport> {
+    let loc = path.display().to_string();
+    verify_input(&loc, || crate::remote::open(path), expect, progress)
+}
+
+/// [`verify`] on an input opened by `open` (a file, a URL, a tee into a download).
+pub fn verify_input(
+    loc: &str,
+    open: impl FnOnce() -> Result<crate::remote::Input>,
+    expect: Option<&str>,
+    progress: bool,
+) -> Result<VerifyReport> {
     if let Some(e) = expect {
         if !is_sha256_hex(e) {
             return Err(Error::invalid(
@@ -43,7 +54,7 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
         }
     }
     let mut rep = VerifyReport {
-        archive: path.display().to_string(),
+        archive: loc.to_string(),
         ok: false,
         digest: None,
         expected: expect.map(str::to_string),
@@ -62,9 +73,9 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
         fail_fast: false,
         progress,
     };
-    let mut r = match ArchiveReader::open(path, opts) {
+    let mut r = match open().and_then(|i| ArchiveReader::open_input(loc, i, opts)) {
         Ok(r) => r,
-        Err(e @ Error::Io { .. }) => return Err(e),
+        Err(e @ (Error::Io { .. } | Error::IoAt { .. })) => return Err(e),
         Err(e) => {
             rep.problems.push(e.to_string());
             return Ok(rep);

@@ -5,7 +5,6 @@
 //! through it, so every command verifies what it reads.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -120,14 +119,25 @@ impl ArchiveReader {
     /// Open an archive (`.tar` or gzip, detected by magic bytes) and read and check its
     /// first three members (archive manifest, genesis.json, export-manifest.json).
     pub fn open(path: &Path, opts: ReadOptions) -> Result<ArchiveReader> {
-        let loc = path.display().to_string();
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let md = f.metadata().map_err(|e| Error::io(path, e))?;
-        let file_bytes = md.len();
-        // For a regular file the announced sizes are checked against the file size before
-        // anything is buffered or inflated; a pipe is bounded by the manifest alone.
-        let sized = md.is_file();
-        let mut br = BufReader::with_capacity(1 << 20, f);
+        // a local file, or an http(s) URL streamed with resume (crate::remote)
+        let input = crate::remote::open(path)?;
+        Self::open_input(&path.display().to_string(), input, opts)
+    }
+
+    /// [`ArchiveReader::open`] on an already opened input; `loc` names it in errors.
+    pub fn open_input(
+        loc: &str,
+        input: crate::remote::Input,
+        opts: ReadOptions,
+    ) -> Result<ArchiveReader> {
+        let loc = loc.to_string();
+        let path = Path::new(&loc);
+        let file_bytes = input.len.unwrap_or(0);
+        // For a regular file (or a remote one of known length) the announced sizes are
+        // checked against its size before anything is buffered or inflated; a pipe is
+        // bounded by the manifest alone.
+        let sized = input.regular_file;
+        let mut br = BufReader::with_capacity(1 << 20, input.reader);
         let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
         let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
         let inner: Box<dyn Read + Send> = if compressed {

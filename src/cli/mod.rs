@@ -3,3 +3,4 @@
 
 pub mod attest;
 pub mod edit;
+pub mod fetch;
