@@ -17,6 +17,7 @@ pub mod exportdir;
 pub mod genesis;
 pub mod gojson;
 pub mod hashes;
+pub mod json;
 pub mod kv;
 pub mod model;
 pub mod pack;

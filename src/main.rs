@@ -13,7 +13,7 @@ use agar::archive::writer::Compression;
 use agar::dbexport::DbExport;
 use agar::error::exit;
 use agar::exportdir::ExportDir;
-use agar::genesis::Genesis;
+use agar::genesis::CanonicalGenesis;
 use agar::model::ArtifactMode;
 use agar::pack::{PackOptions, PackSummary};
 use agar::source::StateSource;
@@ -290,9 +290,7 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
         ))
         .into());
     }
-    let gbytes = std::fs::read(&genesis_path)
-        .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
-    let genesis = Genesis::from_bytes(&genesis_path.display().to_string(), &gbytes)?;
+    let genesis = CanonicalGenesis::from_path(&genesis_path)?;
     let opts = PackOptions {
         compression,
         allow_height_mismatch: a.allow_height_mismatch,

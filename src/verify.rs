@@ -56,6 +56,7 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
     let opts = ReadOptions {
         fail_fast: false,
         progress,
+        keep_genesis: false,
     };
     let mut r = match ArchiveReader::open(path, opts) {
         Ok(r) => r,
@@ -153,6 +154,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         ReadOptions {
             fail_fast: true,
             progress,
+            keep_genesis: false,
         },
     )?;
     let mut kv = 0u64;
