@@ -51,6 +51,9 @@ pub struct Input<R> {
     pub(crate) what: &'static str,
     /// Sees every byte consumed through [`Input::advance`] (the lax skipper's path).
     pub(crate) tap: Option<Tap>,
+    /// Bytes the next read asks for: small after a seek (a member's value is often
+    /// small), doubling up to the buffer while reading on.
+    ahead: usize,
 }
 
 /// A consumed value's canonical bytes: the first [`walk::OLD_BYTES`], size, SHA-256.
@@ -94,6 +97,7 @@ impl<R: Read> Input<R> {
             loc: loc.to_string(),
             what: "not valid JSON",
             tap: None,
+            ahead: BUF,
         }
     }
 
@@ -124,8 +128,10 @@ impl<R: Read> Input<R> {
             self.pos -= keep;
             self.len -= keep;
         }
+        let end = (self.len + self.ahead).min(self.buf.len());
+        self.ahead = (self.ahead * 2).min(BUF);
         loop {
-            match self.r.read(&mut self.buf[self.len..]) {
+            match self.r.read(&mut self.buf[self.len..end]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(false);
@@ -228,6 +234,7 @@ impl<R: Read + Seek> Input<R> {
             return Ok(());
         }
         self.r.seek(SeekFrom::Start(at)).map_err(|e| self.io(e))?;
+        self.ahead = 4096;
         self.base = at;
         self.pos = 0;
         self.len = 0;
