@@ -245,17 +245,8 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
                 Ok(Kind::Number)
             }
             b't' | b'f' | b'n' => {
-                let lit = parse_literal(&mut self.inp)?;
-                self.out.put(lit)?;
-                let k = if lit == b"null" {
-                    Kind::Null
-                } else {
-                    Kind::Bool
-                };
-                if let Some(s) = slot {
-                    self.fields.slot_mut(s, k).text(lit);
-                }
-                Ok(k)
+                let out = &mut *self.out;
+                literal(&mut self.inp, &mut self.fields, slot, &mut |b| out.put(b))
             }
             c => Err(self
                 .inp
@@ -263,17 +254,8 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
         }
     }
 
-    fn depth_check(&self, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(self
-                .inp
-                .err(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        Ok(())
-    }
-
     fn array(&mut self, depth: usize) -> Result<u64> {
-        self.depth_check(depth)?;
+        check_depth(&self.inp, depth)?;
         self.inp.expect(b'[')?;
         self.out.push(b'[')?;
         self.inp.ws()?;
@@ -291,16 +273,8 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             self.value(Ctx::Other, None, depth)?;
             n += 1;
             self.inp.ws()?;
-            match self.inp.next()? {
-                b',' => {}
-                b']' => break,
-                c => {
-                    self.inp.pos -= 1;
-                    return Err(self.inp.err(format!(
-                        "expected ',' or ']' in an array, found {}",
-                        show(c)
-                    )));
-                }
+            if self.inp.sep(b']')? {
+                break;
             }
         }
         self.out.push(b']')?;
@@ -308,7 +282,7 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
     }
 
     fn object(&mut self, ctx: Ctx, depth: usize) -> Result<()> {
-        self.depth_check(depth)?;
+        check_depth(&self.inp, depth)?;
         let start = self.inp.offset();
         if !self.pinned {
             self.inp.window(WINDOW)?;
@@ -384,16 +358,8 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
                 self.spill(lv)?;
             }
             self.inp.ws()?;
-            match self.inp.next()? {
-                b',' => {}
-                b'}' => return Ok(self.inp.offset()),
-                c => {
-                    self.inp.pos -= 1;
-                    return Err(self.inp.err(format!(
-                        "expected ',' or '}}' in an object, found {}",
-                        show(c)
-                    )));
-                }
+            if self.inp.sep(b'}')? {
+                return Ok(self.inp.offset());
             }
         }
     }

@@ -116,9 +116,7 @@ impl Differ<'_> {
         path: &mut String,
         depth: usize,
     ) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(a.err(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
+        check_depth(a, depth)?;
         let (pa, pb) = (a.peek()?, b.peek()?);
         if self.skip.contains(&path.as_str()) {
             skip_value(a)?;

@@ -221,6 +221,27 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// After a member or element: `,` (false) or the closing `close` (true).
+    pub fn sep(&mut self, close: u8) -> Result<bool> {
+        match self.next()? {
+            b',' => Ok(false),
+            c if c == close => Ok(true),
+            c => {
+                self.pos -= 1;
+                let what = if close == b'}' {
+                    "an object"
+                } else {
+                    "an array"
+                };
+                Err(self.err(format!(
+                    "expected ',' or '{}' in {what}, found {}",
+                    close as char,
+                    show(c)
+                )))
+            }
+        }
+    }
+
     pub fn at_eof(&mut self) -> Result<bool> {
         Ok(self.peek()?.is_none())
     }
@@ -713,6 +734,34 @@ pub fn parse_literal<R: Read>(inp: &mut Input<R>) -> Result<&'static [u8]> {
     }
     inp.advance(want.len());
     Ok(want)
+}
+
+/// Refuse nesting deeper than [`MAX_DEPTH`].
+pub(crate) fn check_depth<R: Read>(inp: &Input<R>, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(inp.err(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    Ok(())
+}
+
+/// A literal (`true`, `false`, `null`) written to `put` and captured in its slot.
+pub(crate) fn literal<R: Read>(
+    inp: &mut Input<R>,
+    fields: &mut Fields,
+    slot: Option<Slot>,
+    put: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Kind> {
+    let lit = parse_literal(inp)?;
+    put(lit)?;
+    let k = if lit == b"null" {
+        Kind::Null
+    } else {
+        Kind::Bool
+    };
+    if let Some(s) = slot {
+        fields.slot_mut(s, k).text(lit);
+    }
+    Ok(k)
 }
 
 /// The JSON type of a value.

@@ -355,31 +355,13 @@ impl<R: Read> Walker<'_, '_, R> {
                 Ok(Kind::Number)
             }
             b't' | b'f' | b'n' => {
-                let lit = parse_literal(&mut self.inp)?;
-                self.em.put(lit)?;
-                let k = if lit == b"null" {
-                    Kind::Null
-                } else {
-                    Kind::Bool
-                };
-                if let Some(s) = slot {
-                    self.fields.slot_mut(s, k).text(lit);
-                }
-                Ok(k)
+                let em = &mut self.em;
+                literal(&mut self.inp, &mut self.fields, slot, &mut |b| em.put(b))
             }
             c => Err(self
                 .inp
                 .err(format!("expected a JSON value, found {}", show(c)))),
         }
-    }
-
-    fn depth_check(&self, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(self
-                .inp
-                .err(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        Ok(())
     }
 
     /// Walk a value without writing it, returning its canonical bytes (capped) and size.
@@ -457,7 +439,7 @@ impl<R: Read> Walker<'_, '_, R> {
         ctx: Ctx,
         depth: usize,
         path: &str,
-        key_written: &mut dyn FnMut(&mut Self) -> Result<()>,
+        wrote: &mut bool,
     ) -> Result<()> {
         let here = format!("{path}/{}", String::from_utf8_lossy(&n.token));
         if n.edit.is_none() || !n.children.is_empty() {
@@ -472,13 +454,19 @@ impl<R: Read> Walker<'_, '_, R> {
                 "does not exist, so it cannot be deleted",
             ));
         }
-        key_written(self)?;
+        if *wrote {
+            self.em.put(b",")?;
+        }
+        *wrote = true;
+        self.em
+            .put(&string_bytes(&String::from_utf8_lossy(&n.token)))?;
+        self.em.put(b":")?;
         let (cctx, slot) = ctx.child(&n.token);
         self.set_value(n, cctx, slot, depth)
     }
 
     fn object(&mut self, ctx: Ctx, node: Option<&Node>, depth: usize, path: &str) -> Result<()> {
-        self.depth_check(depth)?;
+        check_depth(&self.inp, depth)?;
         self.inp.expect(b'{')?;
         self.em.put(b"{")?;
         if self.keys.len() <= depth {
@@ -524,14 +512,7 @@ impl<R: Read> Walker<'_, '_, R> {
                         .map_err(|_| self.inp.err("expected ':' right after a key"))?;
                     while ci < children.len() && children[ci].token < key {
                         let c = &children[ci];
-                        self.absent(c, ctx, depth, path, &mut |s: &mut Self| {
-                            if wrote {
-                                s.em.put(b",")?;
-                            }
-                            wrote = true;
-                            s.em.put(&string_bytes(&String::from_utf8_lossy(&c.token)))?;
-                            s.em.put(b":")
-                        })?;
+                        self.absent(c, ctx, depth, path, &mut wrote)?;
                         ci += 1;
                     }
                     let hit = (ci < children.len() && children[ci].token == key).then(|| {
@@ -570,29 +551,14 @@ impl<R: Read> Walker<'_, '_, R> {
                         }
                     }
                     std::mem::swap(&mut prev, &mut key);
-                    match self.inp.next()? {
-                        b',' => {}
-                        b'}' => break,
-                        c => {
-                            self.inp.pos -= 1;
-                            return Err(self.inp.err(format!(
-                                "expected ',' or '}}' in an object, found {}",
-                                show(c)
-                            )));
-                        }
+                    if self.inp.sep(b'}')? {
+                        break;
                     }
                 }
             }
             while ci < children.len() {
                 let c = &children[ci];
-                self.absent(c, ctx, depth, path, &mut |s: &mut Self| {
-                    if wrote {
-                        s.em.put(b",")?;
-                    }
-                    wrote = true;
-                    s.em.put(&string_bytes(&String::from_utf8_lossy(&c.token)))?;
-                    s.em.put(b":")
-                })?;
+                self.absent(c, ctx, depth, path, &mut wrote)?;
                 ci += 1;
             }
             Ok(())
@@ -603,7 +569,7 @@ impl<R: Read> Walker<'_, '_, R> {
     }
 
     fn array(&mut self, node: Option<&Node>, depth: usize, path: &str) -> Result<u64> {
-        self.depth_check(depth)?;
+        check_depth(&self.inp, depth)?;
         self.inp.expect(b'[')?;
         self.em.put(b"[")?;
         let hook = node.is_some_and(|n| n.hook);
@@ -691,16 +657,8 @@ impl<R: Read> Walker<'_, '_, R> {
                     }
                 }
                 n += 1;
-                match self.inp.next()? {
-                    b',' => {}
-                    b']' => break,
-                    c => {
-                        self.inp.pos -= 1;
-                        return Err(self.inp.err(format!(
-                            "expected ',' or ']' in an array, found {}",
-                            show(c)
-                        )));
-                    }
+                if self.inp.sep(b']')? {
+                    break;
                 }
             }
         }
