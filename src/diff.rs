@@ -270,7 +270,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
                     ReadOptions {
                         fail_fast: true,
                         progress: false,
-                        keep_genesis: true,
+                        keep_genesis: false,
                     },
                 )?;
                 r.read_export_data(&mut |e, _| {

@@ -168,7 +168,7 @@ impl<R: Read> Input<R> {
 
     /// The next byte, or an "unexpected end" error.
     #[inline]
-    pub fn next(&mut self) -> Result<u8> {
+    pub fn next_byte(&mut self) -> Result<u8> {
         match self.peek()? {
             Some(b) => {
                 self.pos += 1;
@@ -180,7 +180,7 @@ impl<R: Read> Input<R> {
 
     #[inline]
     pub fn expect(&mut self, b: u8) -> Result<()> {
-        let c = self.next()?;
+        let c = self.next_byte()?;
         if c != b {
             self.pos -= 1;
             return Err(self.err(format!("expected {:?}, found {}", b as char, show(c))));
@@ -223,7 +223,7 @@ impl<R: Read> Input<R> {
 
     /// After a member or element: `,` (false) or the closing `close` (true).
     pub fn sep(&mut self, close: u8) -> Result<bool> {
-        match self.next()? {
+        match self.next_byte()? {
             b',' => Ok(false),
             c if c == close => Ok(true),
             c => {

@@ -52,9 +52,12 @@ pub enum Element {
     Remove,
 }
 
+/// The callback of a [`Hook`]: (element index, canonical bytes) -> what to do with it.
+pub type HookFn<'h> = &'h mut dyn FnMut(u64, &[u8]) -> Result<Element>;
+
 pub struct Hook<'h> {
     pub tokens: Vec<String>,
-    pub f: &'h mut dyn FnMut(u64, &[u8]) -> Result<Element>,
+    pub f: HookFn<'h>,
 }
 
 /// The old value an edit found: its canonical bytes (the first [`OLD_BYTES`]) and size.
@@ -194,16 +197,16 @@ struct Walker<'o, 'h, R> {
     fields: Fields,
     edits: &'h [Edit],
     old: Vec<Option<Old>>,
-    hook: Option<&'h mut dyn FnMut(u64, &[u8]) -> Result<Element>>,
+    hook: Option<HookFn<'h>>,
     keys: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Walk canonical JSON from `r` (see the module docs). `w`: where to write the (edited)
 /// document; without one, edits and hook results are computed but not written.
-pub fn walk<'o, 'h, R: Read>(
+pub fn walk<'h, R: Read>(
     r: R,
     loc: &str,
-    w: Option<&'o mut dyn Write>,
+    w: Option<&mut dyn Write>,
     edits: &'h [Edit],
     hook: Option<Hook<'h>>,
 ) -> Result<Walked> {
