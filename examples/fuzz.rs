@@ -14,7 +14,8 @@
 //! - `gojson`: `gojson::decode_line` on mutated export-data lines. Oracle: no panic; a
 //!   decoded entry re-encodes to a line that decodes to the same entry and never holds
 //!   raw `<`, `>`, `&`, U+2028/9 or control bytes.
-//! - `genesis`: `genesis::parse_strict` / `Genesis::from_bytes` on mutated genesis files.
+//! - `genesis`: `genesis::parse_strict` against the streaming canonicaliser
+//!   (`json::canon`, `CanonicalGenesis`, the canonical checker) on mutated genesis files.
 //!   Oracle: no panic; canonical form is a fixed point.
 //! - `exportdir`: `pack::plan` on export directories with one mutated file (manifest,
 //!   export data or an artifact). Oracle: no panic; a successful plan has sane members.
@@ -33,7 +34,7 @@ use agar::archive::tar::{member_header, padding, TarWriter, BLOCK};
 use agar::archive::writer::Compression;
 use agar::archive::{reader::parse_manifest, MANIFEST_MEMBER};
 use agar::exportdir::ExportDir;
-use agar::genesis::Genesis;
+use agar::genesis::CanonicalGenesis;
 use agar::pack::PackOptions;
 
 // ---- a counting allocator: peak heap per iteration ----
@@ -270,8 +271,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn pack_to(dir: &Path, out: &Path) -> Vec<u8> {
-    let g = std::fs::read(dir.join("genesis.json")).expect("fixture genesis");
-    let genesis = Genesis::from_bytes("genesis.json", &g).expect("fixture genesis parses");
+    let genesis =
+        CanonicalGenesis::from_path(&dir.join("genesis.json")).expect("fixture genesis parses");
     let mut src = ExportDir::open(&dir.join("swing-store")).expect("fixture export");
     let opts = PackOptions {
         compression: Compression::None,
@@ -603,19 +604,30 @@ fn fuzz_genesis(fz: &mut Fuzz, r: &mut Rng) {
         mutate_bytes(r, &mut g, &donors);
         let input = g.clone();
         let res = fz.guarded(&input, "json", || -> Result<bool, String> {
-            let _ = agar::genesis::parse_strict("fuzz", &g);
-            let Ok(mut gen) = Genesis::from_bytes("fuzz", &g) else {
+            let strict = agar::genesis::parse_strict("fuzz", &g).is_ok();
+            let mut c = Vec::new();
+            let streamed =
+                agar::json::canon::canonicalize(std::io::Cursor::new(&g), "fuzz", &mut c).is_ok();
+            if strict != streamed {
+                return Err(format!(
+                    "serde_json accepts: {strict}, the streaming canonicaliser accepts: {streamed}"
+                ));
+            }
+            let Ok(gen) = CanonicalGenesis::canonicalize(std::io::Cursor::new(&g), "fuzz") else {
                 return Ok(false);
             };
-            let c = gen.canonical_bytes();
-            let again = Genesis::from_bytes("fuzz", &c)
+            let again = CanonicalGenesis::canonicalize(std::io::Cursor::new(&c), "fuzz")
                 .map_err(|e| format!("canonical form does not parse: {e}"))?;
-            if again.canonical_bytes() != c {
+            let mut c2 = Vec::new();
+            again.copy_to(&mut c2).map_err(|e| e.to_string())?;
+            if c2 != c {
                 return Err("canonical form is not a fixed point".into());
             }
-            let _ = gen.export_data_hash();
-            let _ = gen.take_inline_export_data();
-            let _ = gen.set_export_data_hash("sha256:00");
+            agar::json::walk::walk(&c[..], "fuzz", None, &[], None)
+                .map_err(|e| format!("the checker refuses the canonical form: {e}"))?;
+            let _ = gen.genesis.export_data_hash();
+            let _ = gen.inline_export_data(&mut |_, _| Ok(()));
+            let _ = gen.with_export_data_hash("sha256:00");
             Ok(true)
         });
         match res {
@@ -686,11 +698,9 @@ fn fuzz_exportdir(fz: &mut Fuzz, r: &mut Rng, work: &Path) {
         let donors = vec![b.clone()];
         mutate_bytes(r, &mut b, &donors);
         std::fs::write(&target, &b).unwrap();
-        let gbytes = std::fs::read(&g).unwrap();
         let input = b.clone();
         let res = fz.guarded(&input, "file", || -> Result<bool, String> {
-            let genesis =
-                Genesis::from_bytes("genesis.json", &gbytes).map_err(|e| e.to_string())?;
+            let genesis = CanonicalGenesis::from_path(&g).map_err(|e| e.to_string())?;
             let Ok(mut src) = ExportDir::open(&dst) else {
                 return Ok(false);
             };

@@ -108,8 +108,7 @@ fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
         });
     }
     let gpath = p.join("genesis.json");
-    let gbytes = crate::confine::read_regular(&gpath, Some(p), crate::archive::MAX_GENESIS_BYTES)?;
-    let genesis = crate::genesis::Genesis::from_bytes(&gpath.display().to_string(), &gbytes)?;
+    let genesis = crate::genesis::CanonicalGenesis::from_path(&gpath, Some(p))?;
     let mut source = crate::exportdir::ExportDir::open(&p.join("swing-store"))?;
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let out = tmp.path().join("packed.tar");
@@ -130,76 +129,10 @@ fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
     })
 }
 
-fn render_json(v: &Value) -> String {
-    let b = crate::genesis::canonical_bytes(v);
-    let s = String::from_utf8_lossy(&b[..b.len() - 1]).into_owned();
-    const MAX: usize = 200;
-    if s.len() <= MAX {
-        return s;
-    }
-    let mut cut = MAX;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..cut], s.len())
-}
-
 const OWNED_PATHS: [&str; 2] = [
     "/app_state/swingset/swing_store_export_data_hash",
     "/app_state/swingset/swingStoreExportDataHash",
 ];
-
-fn json_diff(path: &mut String, a: &Value, b: &Value, out: &mut Section, limit: usize) {
-    if a == b || OWNED_PATHS.contains(&path.as_str()) {
-        return;
-    }
-    let len = path.len();
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                path.push('/');
-                path.push_str(&crate::edit::pointer::escape_token(k));
-                match (x.get(k), y.get(k)) {
-                    (Some(va), Some(vb)) => json_diff(path, va, vb, out, limit),
-                    (va, vb) => {
-                        if !OWNED_PATHS.contains(&path.as_str()) {
-                            out.push(
-                                limit,
-                                path.clone(),
-                                va.map(render_json),
-                                vb.map(render_json),
-                            )
-                        }
-                    }
-                }
-                path.truncate(len);
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            for i in 0..x.len().max(y.len()) {
-                path.push('/');
-                path.push_str(&i.to_string());
-                match (x.get(i), y.get(i)) {
-                    (Some(va), Some(vb)) => json_diff(path, va, vb, out, limit),
-                    (va, vb) => out.push(
-                        limit,
-                        path.clone(),
-                        va.map(render_json),
-                        vb.map(render_json),
-                    ),
-                }
-                path.truncate(len);
-            }
-        }
-        _ => out.push(
-            limit,
-            path.clone(),
-            Some(render_json(a)),
-            Some(render_json(b)),
-        ),
-    }
-}
 
 fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange> {
     let mut out = Vec::new();
@@ -267,6 +200,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     let ropts = ReadOptions {
         fail_fast: true,
         progress: opts.progress,
+        keep_genesis: true,
     };
     let mut ra = ArchiveReader::open(&ia.path, ropts)?;
     let rb = ArchiveReader::open(
@@ -291,13 +225,18 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         notes,
     };
     if ma.members[0].sha256 != mb.members[0].sha256 {
-        json_diff(
-            &mut String::new(),
-            &ra.genesis.doc,
-            &rb.genesis.doc,
-            &mut rep.genesis,
-            limit,
-        );
+        let (ga, gb) = match (&ra.genesis_file, &rb.genesis_file) {
+            (Some(x), Some(y)) => (x.reader()?, y.reader()?),
+            _ => {
+                return Err(Error::Refused(
+                    "internal: the readers kept no genesis".into(),
+                ))
+            }
+        };
+        let sec = &mut rep.genesis;
+        crate::json::diff::diff(ga, gb, &OWNED_PATHS, 200, &mut |(k, x, y)| {
+            sec.push(limit, k, x, y)
+        })?;
     }
     drop(rb);
 
@@ -331,6 +270,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
                     ReadOptions {
                         fail_fast: true,
                         progress: false,
+                        keep_genesis: false,
                     },
                 )?;
                 r.read_export_data(&mut |e, _| {

@@ -414,6 +414,7 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
     let ropts = ReadOptions {
         fail_fast: true,
         progress: opts.progress,
+        keep_genesis: true,
     };
     let reader = ArchiveReader::open(&opts.archive, ropts)?;
     let archive_mode = reader.manifest.mode()?;
@@ -573,7 +574,7 @@ fn relocate(e: Error, tmp_ss: &Path, archive: &Path) -> Error {
 fn build_and_place(
     opts: &ExplodeOptions,
     t: &Targets,
-    mut reader: ArchiveReader,
+    reader: ArchiveReader,
     mode: ArtifactMode,
     scratch: &mut Scratch,
 ) -> std::result::Result<ExplodeSummary, (Error, Placed)> {
@@ -584,7 +585,23 @@ fn build_and_place(
     let tmp_ss = tmp_cfg.join("swing-store");
     fs::create_dir(&tmp_ss).map_err(|e| none(Error::io(&tmp_ss, e)))?;
     let tmp_genesis = tmp_cfg.join("genesis.json");
-    write_file(&tmp_genesis, &reader.genesis_bytes).map_err(none)?;
+    let (genesis_size, genesis_sha256) = match &reader.genesis_file {
+        Some(g) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp_genesis)
+                .map_err(|e| none(Error::io(&tmp_genesis, e)))?;
+            g.copy_to(&mut f).map_err(none)?;
+            f.sync_all().map_err(|e| none(Error::io(&tmp_genesis, e)))?;
+            (g.size, g.sha256.clone())
+        }
+        None => {
+            return Err(none(Error::Refused(
+                "internal: the reader kept no genesis".into(),
+            )))
+        }
+    };
     write_file(&tmp_ss.join(MANIFEST_FILE), &reader.export_manifest_bytes).map_err(none)?;
 
     let data_path = tmp_ss.join(EXPORT_DATA_FILE);
@@ -632,7 +649,6 @@ fn build_and_place(
     }
 
     let manifest = reader.manifest.clone();
-    let genesis_bytes = std::mem::take(&mut reader.genesis_bytes);
     let export_manifest_len = reader.export_manifest_bytes.len() as u64;
     let extracted = extract(opts, reader, mode, &tmp_ss, &data_path, &mut db);
     let (sink_files, sink_bytes, result) = match extracted {
@@ -728,8 +744,8 @@ fn build_and_place(
         home: opts.home.display().to_string(),
         genesis: WrittenFile {
             path: t.genesis.display().to_string(),
-            bytes: genesis_bytes.len() as u64,
-            sha256: crate::hashes::sha256_hex(&genesis_bytes),
+            bytes: genesis_size,
+            sha256: genesis_sha256,
         },
         swing_store: SwingStoreDir {
             path: t.swing_store.display().to_string(),

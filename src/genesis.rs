@@ -1,5 +1,8 @@
-//! genesis.json: strict loading (no duplicate keys, number literals kept exactly), the
-//! swingset fields in either spelling (spec §7.5), and the canonical form: object keys
+//! genesis.json: the metadata agar needs ([`Genesis`]: chain_id, initial_height and its
+//! JSON type, genesis_time, the swingset fields in either spelling, spec §7.5), gathered
+//! while [`crate::json`] streams the document; a canonical document on disk
+//! ([`CanonicalGenesis`]) and its streaming rewrites; strict loading of small JSON values
+//! ([`parse_strict`]). The canonical form (see [`crate::json::canon`]): object keys
 //! sorted bytewise, compact, jq's string escaping, a final newline. Number literals are
 //! kept as written (never through f64), except that an exponent is normalised to
 //! `e+N`/`e-N` (serde_json's arbitrary-precision form; Cosmos genesis files written by
@@ -9,11 +12,16 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::path::Path;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{bail, Error, Result};
+use crate::json::walk::{Action, Edit, Element, Hook, Walked};
+use crate::json::{Captured, Fields, Kind, Slot};
 
 /// `sha256:` + hex of the SHA-256 of nothing: what `--swing-store-export-mode skip` writes.
 pub const EMPTY_EXPORT_DATA_HASH: &str =
@@ -80,74 +88,13 @@ pub fn parse_strict(loc: &str, bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes).map_err(|e| Error::invalid(loc, format!("not valid JSON: {e}")))
 }
 
-fn write_jq_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    let b = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: Option<&[u8]> = match c {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            0x08 => Some(b"\\b"),
-            b'\t' => Some(b"\\t"),
-            b'\n' => Some(b"\\n"),
-            0x0c => Some(b"\\f"),
-            b'\r' => Some(b"\\r"),
-            0x00..=0x1f | 0x7f => Some(b""),
-            _ => None,
-        };
-        if let Some(e) = esc {
-            out.extend_from_slice(&b[start..i]);
-            if e.is_empty() {
-                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
-            } else {
-                out.extend_from_slice(e);
-            }
-            start = i + 1;
-        }
-    }
-    out.extend_from_slice(&b[start..]);
-    out.push(b'"');
-}
-
-fn write_canonical(out: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::String(s) => write_jq_string(out, s),
-        Value::Array(a) => {
-            out.push(b'[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(out, x);
-            }
-            out.push(b']');
-        }
-        Value::Object(m) => {
-            // serde_json's Map is a BTreeMap<String, _>: iteration is bytewise key order.
-            out.push(b'{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_jq_string(out, k);
-                out.push(b':');
-                write_canonical(out, x);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
-/// The canonical bytes of any JSON value (sorted keys, compact, jq escaping, `\n`).
+/// The canonical bytes of a (small) JSON value: sorted keys, compact, jq escaping, `\n`.
+/// The same streaming canonicaliser as for genesis.json, over the value's compact text.
 pub fn canonical_bytes(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_canonical(&mut out, v);
-    out.push(b'\n');
+    let text = serde_json::to_vec(v).expect("a Value serialises");
+    let mut out = Vec::with_capacity(text.len() + 1);
+    crate::json::canon::canonicalize(std::io::Cursor::new(text), "value", &mut out)
+        .expect("a serde_json Value is valid JSON without duplicate keys");
     out
 }
 
@@ -173,133 +120,283 @@ impl Spelling {
     }
 }
 
-/// A parsed genesis document.
+/// What agar needs of a genesis document, gathered in the pass that canonicalises,
+/// checks or hashes it: never the document itself.
 #[derive(Debug, Clone)]
 pub struct Genesis {
     pub loc: String,
-    pub doc: Value,
     pub spelling: Spelling,
+    pub chain_id: String,
+    pub initial_height: u64,
+    /// `initial_height` is a JSON string (SDK ≤ 0.47 exports) rather than a number
+    /// (0.50+); every edit keeps the input's type.
+    pub height_is_string: bool,
+    pub genesis_time: Option<String>,
+    hash: Option<Captured>,
+    data: Option<Captured>,
+}
+
+fn text_of(c: &Captured, loc: impl Into<String>, what: &str) -> Result<String> {
+    match c.as_str() {
+        Some(s) => Ok(s.to_string()),
+        None => bail(
+            loc,
+            format!(
+                "{what} is longer than {} bytes (agar's limit)",
+                crate::json::MAX_FIELD_BYTES
+            ),
+        ),
+    }
 }
 
 impl Genesis {
-    pub fn from_bytes(loc: &str, bytes: &[u8]) -> Result<Genesis> {
-        let doc = parse_strict(loc, bytes)?;
-        if !doc.is_object() {
+    /// The metadata of a document from the fields gathered while reading it.
+    pub fn from_fields(loc: &str, f: &Fields) -> Result<Genesis> {
+        if f.root != Some(Kind::Object) {
             return bail(loc, "genesis is not a JSON object");
         }
-        let mut g = Genesis {
-            loc: loc.to_string(),
-            doc,
-            spelling: Spelling::Snake,
-        };
-        let sw = g.swingset()?;
-        let has = |s: Spelling| sw.contains_key(s.hash_field()) || sw.contains_key(s.data_field());
-        g.spelling = match (has(Spelling::Snake), has(Spelling::Camel)) {
+        let is_obj = |s: Slot| f.get(s).is_some_and(|c| c.kind == Kind::Object);
+        if !is_obj(Slot::AppState) || !is_obj(Slot::Swingset) {
+            return bail(
+                loc,
+                "no app_state.swingset object (is this an Agoric genesis?)",
+            );
+        }
+        let field_loc = |n: &str| format!("{loc}: {n}");
+        let snake = f.get(Slot::HashSnake).is_some() || f.get(Slot::DataSnake).is_some();
+        let camel = f.get(Slot::HashCamel).is_some() || f.get(Slot::DataCamel).is_some();
+        let spelling = match (snake, camel) {
             (true, true) => {
                 return bail(
-                    g.field_loc("swingset"),
+                    field_loc("swingset"),
                     "has both snake_case and camelCase swing-store fields; keep one spelling",
                 )
             }
             (false, true) => Spelling::Camel,
             _ => Spelling::Snake,
         };
-        g.chain_id()?;
-        g.initial_height()?;
-        Ok(g)
+        let chain_id = match f.get(Slot::ChainId) {
+            Some(c) if c.kind == Kind::String => text_of(c, field_loc("chain_id"), "chain_id")?,
+            _ => return bail(field_loc("chain_id"), "missing or not a string"),
+        };
+        let h = f.get(Slot::InitialHeight);
+        let height = h
+            .filter(|c| matches!(c.kind, Kind::Number | Kind::String))
+            .and_then(|c| c.as_str())
+            .and_then(crate::model::parse_pos)
+            .filter(|n| *n >= 1);
+        let Some(initial_height) = height else {
+            let shown = match h {
+                None => "absent".to_string(),
+                Some(c) => format!(
+                    "{} {:?}",
+                    c.kind.name(),
+                    String::from_utf8_lossy(&c.text[..c.text.len().min(64)])
+                ),
+            };
+            return bail(
+                field_loc("initial_height"),
+                format!("missing or not a positive integer below 2^53: {shown}"),
+            );
+        };
+        let genesis_time = f
+            .get(Slot::GenesisTime)
+            .filter(|c| c.kind == Kind::String)
+            .and_then(|c| c.as_str())
+            .map(str::to_string);
+        let (hs, ds) = match spelling {
+            Spelling::Snake => (Slot::HashSnake, Slot::DataSnake),
+            Spelling::Camel => (Slot::HashCamel, Slot::DataCamel),
+        };
+        Ok(Genesis {
+            loc: loc.to_string(),
+            spelling,
+            chain_id,
+            initial_height,
+            height_is_string: h.is_some_and(|c| c.kind == Kind::String),
+            genesis_time,
+            hash: f.get(hs).cloned(),
+            data: f.get(ds).cloned(),
+        })
+    }
+
+    /// What an archive manifest states of its genesis member, for readers that go on
+    /// (verify) when the member itself could not be read.
+    pub fn from_manifest(loc: &str, m: &crate::archive::ArchiveManifest) -> Genesis {
+        Genesis {
+            loc: loc.to_string(),
+            spelling: Spelling::Snake,
+            chain_id: m.chain_id.clone(),
+            initial_height: m.initial_height,
+            height_is_string: false,
+            genesis_time: None,
+            hash: Some(Captured {
+                kind: Kind::String,
+                text: m.swing_store_export_data_hash.clone().into_bytes(),
+                truncated: false,
+                items: 0,
+            }),
+            data: None,
+        }
     }
 
     pub fn field_loc(&self, field: &str) -> String {
         format!("{}: {}", self.loc, field)
     }
 
-    fn swingset(&self) -> Result<&Map<String, Value>> {
-        self.doc
-            .get("app_state")
-            .and_then(|a| a.get("swingset"))
-            .and_then(|s| s.as_object())
-            .ok_or_else(|| {
-                Error::invalid(
-                    &self.loc,
-                    "no app_state.swingset object (is this an Agoric genesis?)",
-                )
-            })
-    }
-
-    fn swingset_mut(&mut self) -> Result<&mut Map<String, Value>> {
-        let loc = self.loc.clone();
-        self.doc
-            .get_mut("app_state")
-            .and_then(|a| a.get_mut("swingset"))
-            .and_then(|s| s.as_object_mut())
-            .ok_or_else(|| {
-                Error::invalid(
-                    loc,
-                    "no app_state.swingset object (is this an Agoric genesis?)",
-                )
-            })
-    }
-
     pub fn chain_id(&self) -> Result<&str> {
-        self.doc
-            .get("chain_id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Error::invalid(self.field_loc("chain_id"), "missing or not a string"))
+        Ok(&self.chain_id)
     }
 
-    /// `initial_height`, a JSON number or a decimal string (both occur in Cosmos genesis).
     pub fn initial_height(&self) -> Result<u64> {
-        let v = self.doc.get("initial_height");
-        let n = match v {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => crate::model::parse_pos(s),
-            _ => None,
-        };
-        n.filter(|n| *n >= 1).ok_or_else(|| {
-            Error::invalid(
-                self.field_loc("initial_height"),
-                format!("missing or not a positive integer: {v:?}"),
-            )
-        })
+        Ok(self.initial_height)
     }
 
     pub fn genesis_time(&self) -> Option<&str> {
-        self.doc.get("genesis_time").and_then(|v| v.as_str())
+        self.genesis_time.as_deref()
     }
 
     /// `app_state.swingset.swing_store_export_data_hash` (either spelling), if present.
     pub fn export_data_hash(&self) -> Result<Option<String>> {
-        match self.swingset()?.get(self.spelling.hash_field()) {
+        let f = self.spelling.hash_field();
+        match &self.hash {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(c) if c.kind == Kind::String => {
+                let s = text_of(c, self.field_loc(f), f)?;
+                Ok((!s.is_empty()).then_some(s))
+            }
+            Some(_) => bail(self.field_loc(f), "is not a string"),
+        }
+    }
+
+    /// How many inline `swing_store_export_data` entries the document carries (older
+    /// genesis files); errors when the field is neither an array nor null.
+    pub fn inline_export_data(&self) -> Result<u64> {
+        match &self.data {
+            None => Ok(0),
+            Some(c) if c.kind == Kind::Null => Ok(0),
+            Some(c) if c.kind == Kind::Array => Ok(c.items),
             Some(_) => bail(
-                self.field_loc(self.spelling.hash_field()),
-                "is not a string",
+                self.field_loc(self.spelling.data_field()),
+                "is not an array",
             ),
         }
     }
 
-    /// Inline `swing_store_export_data` entries of older genesis files, removed from the
-    /// document (left as `[]`). Errors on entries that are not `{key, value}` strings.
-    pub fn take_inline_export_data(&mut self) -> Result<Vec<(String, String)>> {
-        let field = self.spelling.data_field();
-        let loc = self.field_loc(field);
-        let sw = self.swingset_mut()?;
-        let Some(v) = sw.get_mut(field) else {
-            return Ok(Vec::new());
-        };
-        let arr = match v {
-            Value::Null => return Ok(Vec::new()),
-            Value::Array(a) => std::mem::take(a),
-            _ => return bail(loc, "is not an array"),
-        };
-        let mut out = Vec::with_capacity(arr.len());
-        for (i, e) in arr.into_iter().enumerate() {
-            let k = e.get("key").and_then(|k| k.as_str());
-            let v = e.get("value").and_then(|k| k.as_str());
-            match (k, v) {
-                (Some(k), Some(v)) => out.push((k.to_string(), v.to_string())),
+    /// The tokens of the swingset hash / data fields in this spelling.
+    fn swingset_path(&self, field: &str) -> Vec<String> {
+        vec!["app_state".into(), "swingset".into(), field.into()]
+    }
+}
+
+/// A canonical genesis document on disk (an unnamed temporary file) with its metadata.
+/// Nothing holds the document in memory; every step streams it.
+pub struct CanonicalGenesis {
+    file: File,
+    pub size: u64,
+    pub sha256: String,
+    pub genesis: Genesis,
+}
+
+fn temp(loc: &str) -> Result<File> {
+    tempfile::tempfile().map_err(|e| Error::io_at(format!("{loc}: creating a temporary file"), e))
+}
+
+impl CanonicalGenesis {
+    /// Canonicalise a genesis.json file (any formatting) and read its metadata.
+    /// Canonicalise a genesis file: a regular file only (no FIFO, device or directory),
+    /// and, with `within`, one that does not leave that directory through a symlink.
+    pub fn from_path(path: &Path, within: Option<&Path>) -> Result<CanonicalGenesis> {
+        let loc = path.display().to_string();
+        let f = crate::confine::open_regular(path, within)?;
+        Self::canonicalize(f, &loc)
+    }
+
+    /// Canonicalise a seekable reader holding a genesis document.
+    pub fn canonicalize<R: Read + Seek>(r: R, loc: &str) -> Result<CanonicalGenesis> {
+        let out = temp(loc)?;
+        let mut w = BufWriter::with_capacity(1 << 20, out);
+        let (fields, size, sha256) = crate::json::canon::canonicalize(r, loc, &mut w)?;
+        let genesis = Genesis::from_fields(loc, &fields)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io_at(loc, e.into_error()))?;
+        Ok(CanonicalGenesis {
+            file,
+            size,
+            sha256,
+            genesis,
+        })
+    }
+
+    /// Adopt a file already checked to hold canonical genesis bytes.
+    pub fn from_checked(file: File, size: u64, sha256: String, genesis: Genesis) -> Self {
+        CanonicalGenesis {
+            file,
+            size,
+            sha256,
+            genesis,
+        }
+    }
+
+    /// A reader over the canonical bytes, from the start.
+    pub fn reader(&self) -> Result<BufReader<File>> {
+        let loc = &self.genesis.loc;
+        let mut f = self.file.try_clone().map_err(|e| Error::io_at(loc, e))?;
+        f.rewind().map_err(|e| Error::io_at(loc, e))?;
+        Ok(BufReader::with_capacity(1 << 20, f))
+    }
+
+    /// Copy the canonical bytes to `w`.
+    pub fn copy_to(&self, w: &mut dyn Write) -> Result<u64> {
+        let mut r = self.reader()?;
+        crate::json::copy(&mut r, w, &self.genesis.loc)
+    }
+
+    /// Stream the document through edits and/or a hook into a new canonical file.
+    pub fn rewrite<'h>(
+        &self,
+        edits: &'h [Edit],
+        hook: Option<Hook<'h>>,
+    ) -> Result<(CanonicalGenesis, Walked)> {
+        let loc = self.genesis.loc.clone();
+        let mut w = BufWriter::with_capacity(1 << 20, temp(&loc)?);
+        let walked = crate::json::walk::walk(self.reader()?, &loc, Some(&mut w), edits, hook)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io_at(&loc, e.into_error()))?;
+        let genesis = Genesis::from_fields(&loc, &walked.fields)?;
+        Ok((
+            CanonicalGenesis {
+                file,
+                size: walked.out_size,
+                sha256: walked.out_sha256.clone().unwrap_or_default(),
+                genesis,
+            },
+            walked,
+        ))
+    }
+
+    /// The inline `swing_store_export_data` entries of an older genesis file, one element
+    /// at a time (errors on entries that are not `{key, value}` strings).
+    pub fn inline_export_data(
+        &self,
+        f: &mut dyn FnMut(String, String) -> Result<()>,
+    ) -> Result<()> {
+        if self.genesis.inline_export_data()? == 0 {
+            return Ok(());
+        }
+        let g = &self.genesis;
+        let field = g.spelling.data_field();
+        let loc = g.field_loc(field);
+        let mut hook = |i: u64, el: &[u8]| -> Result<Element> {
+            let v: Value = serde_json::from_slice(el)
+                .map_err(|e| Error::invalid(format!("{loc}[{i}]"), e.to_string()))?;
+            match (
+                v.get("key").and_then(|k| k.as_str()),
+                v.get("value").and_then(|k| k.as_str()),
+            ) {
+                (Some(k), Some(v)) => f(k.to_string(), v.to_string())?,
                 _ => {
                     return bail(
                         format!("{loc}[{i}]"),
@@ -307,27 +404,43 @@ impl Genesis {
                     )
                 }
             }
-        }
-        Ok(out)
-    }
-
-    /// Set the export-data hash (`sha256:<hex>`), and make sure the inline data field
-    /// holds `[]` as agd writes it.
-    pub fn set_export_data_hash(&mut self, hash: &str) -> Result<()> {
-        let (hf, df) = (self.spelling.hash_field(), self.spelling.data_field());
-        let sw = self.swingset_mut()?;
-        sw.insert(hf.to_string(), Value::String(hash.to_string()));
-        match sw.get(df) {
-            Some(Value::Array(a)) if a.is_empty() => {}
-            _ => {
-                sw.insert(df.to_string(), Value::Array(Vec::new()));
-            }
-        }
+            Ok(Element::Keep)
+        };
+        crate::json::walk::walk(
+            self.reader()?,
+            &g.loc,
+            None,
+            &[],
+            Some(Hook {
+                tokens: g.swingset_path(field),
+                f: &mut hook,
+            }),
+        )?;
         Ok(())
     }
 
-    pub fn canonical_bytes(&self) -> Vec<u8> {
-        canonical_bytes(&self.doc)
+    /// Set the export-data hash (`sha256:<hex>`) and empty the inline data field (`[]`,
+    /// as agd writes it), streaming into a new file.
+    pub fn with_export_data_hash(self, hash: &str) -> Result<CanonicalGenesis> {
+        let g = &self.genesis;
+        let empty = matches!(&g.data, Some(c) if c.kind == Kind::Array && c.items == 0);
+        if empty && g.export_data_hash()?.as_deref() == Some(hash) {
+            return Ok(self);
+        }
+        let (hf, df) = (g.spelling.hash_field(), g.spelling.data_field());
+        let mut edits = vec![Edit {
+            pointer: format!("/app_state/swingset/{hf}"),
+            tokens: g.swingset_path(hf),
+            action: Action::Set(crate::json::string_bytes(hash)),
+        }];
+        if !empty {
+            edits.push(Edit {
+                pointer: format!("/app_state/swingset/{df}"),
+                tokens: g.swingset_path(df),
+                action: Action::Set(b"[]".to_vec()),
+            });
+        }
+        Ok(self.rewrite(&edits, None)?.0)
     }
 }
 

@@ -23,6 +23,7 @@ pub fn for_each(
         ReadOptions {
             fail_fast: true,
             progress,
+            keep_genesis: false,
         },
     )?;
     let full = format!("kv.{prefix}");

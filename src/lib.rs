@@ -20,6 +20,7 @@ pub mod genesis;
 pub mod gojson;
 pub mod hashes;
 pub mod home;
+pub mod json;
 pub mod kv;
 pub mod model;
 pub mod pack;

@@ -13,7 +13,7 @@ use agar::archive::writer::Compression;
 use agar::dbexport::DbExport;
 use agar::error::exit;
 use agar::exportdir::ExportDir;
-use agar::genesis::Genesis;
+use agar::genesis::CanonicalGenesis;
 use agar::model::ArtifactMode;
 use agar::pack::{PackOptions, PackSummary};
 use agar::source::StateSource;
@@ -320,15 +320,13 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
         ))
         .into());
     }
-    // a regular file only, capped; inside the export directory unless named with --genesis
+    // a regular file only; inside the export directory unless named with --genesis
     let within = match (&a.export_dir, &a.genesis) {
         (Some(d), None) => Some(d.as_path()),
         _ => None,
     };
-    let gbytes =
-        agar::confine::read_regular(&genesis_path, within, agar::archive::MAX_GENESIS_BYTES)
-            .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
-    let genesis = Genesis::from_bytes(&genesis_path.display().to_string(), &gbytes)?;
+    let genesis = CanonicalGenesis::from_path(&genesis_path, within)
+        .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
     let opts = PackOptions {
         compression,
         allow_height_mismatch: a.allow_height_mismatch,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::archive::writer::{ArchiveWriter, Compression, Written};
 use crate::archive::*;
 use crate::error::{bail, Error, Result};
-use crate::genesis::{Genesis, EMPTY_EXPORT_DATA_HASH};
+use crate::genesis::{CanonicalGenesis, EMPTY_EXPORT_DATA_HASH};
 use crate::gojson::{self, Entry};
 use crate::hashes::ArtifactChecker;
 use crate::model::{family, kv_key_problem, ArtifactMode, ArtifactName, Family, Metadata};
@@ -269,7 +269,8 @@ struct HashSink {
 pub struct Plan {
     pub manifest: ArchiveManifest,
     pub manifest_bytes: Vec<u8>,
-    pub genesis_bytes: Vec<u8>,
+    /// The canonical genesis member, on disk.
+    pub genesis: CanonicalGenesis,
     pub export_manifest_bytes: Vec<u8>,
     pub notes: Vec<String>,
     data: DataPlan,
@@ -277,15 +278,21 @@ pub struct Plan {
 
 /// Pass 1: validate everything and compute every member digest.
 pub fn plan(
-    mut genesis: Genesis,
+    canonical: CanonicalGenesis,
     source: &mut dyn StateSource,
     opts: &PackOptions,
 ) -> Result<Plan> {
     let mut notes = Vec::new();
-    let inline = genesis.take_inline_export_data()?;
-    let inline = if inline.is_empty() {
+    let genesis = canonical.genesis.clone();
+    let inline = if genesis.inline_export_data()? == 0 {
         None
     } else {
+        // older genesis files: the entries, one array element at a time
+        let mut inline = Vec::new();
+        canonical.inline_export_data(&mut |k, v| {
+            inline.push((k, v));
+            Ok(())
+        })?;
         let mut has_data = false;
         source.for_each_entry(&mut |_, _| {
             has_data = true;
@@ -423,8 +430,7 @@ pub fn plan(
             )
         }
     }
-    genesis.set_export_data_hash(&data_hash)?;
-    let genesis_bytes = genesis.canonical_bytes();
+    let canonical = canonical.with_export_data_hash(&data_hash)?;
 
     // pass 1 over artifact bytes
     let total: u64 = if progress.visible() {
@@ -467,7 +473,7 @@ pub fn plan(
 
     let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
     let export_manifest_bytes = export_manifest_bytes(initial_height, mode, &art_names);
-    let mut members = head_members(&genesis_bytes, &export_manifest_bytes, h.size, data_sha);
+    let mut members = head_members(&canonical, &export_manifest_bytes, h.size, data_sha);
     members.extend(artifact_members);
     let manifest = ArchiveManifest {
         format: FORMAT_NAME.into(),
@@ -485,7 +491,7 @@ pub fn plan(
     Ok(Plan {
         manifest,
         manifest_bytes,
-        genesis_bytes,
+        genesis: canonical,
         export_manifest_bytes,
         notes,
         data,
@@ -503,9 +509,13 @@ pub fn write(
     let progress = Progress::bytes(opts.progress, "writing", total);
     let mut w = ArchiveWriter::create(dest, opts.compression)?;
     w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
-    w.append_bytes(GENESIS_MEMBER, &plan.genesis_bytes)?;
+    {
+        let mut r = plan.genesis.reader()?;
+        w.append(GENESIS_MEMBER, plan.genesis.size, &mut r, &mut |b| {
+            progress.inc(b.len() as u64)
+        })?;
+    }
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &plan.export_manifest_bytes)?;
-    progress.inc(plan.genesis_bytes.len() as u64);
 
     // export data: the canonical lines, produced again and checked against pass 1
     let dm = &plan.manifest.members[2];
@@ -548,7 +558,7 @@ pub fn write(
 
 /// Plan and write in one go.
 pub fn pack(
-    genesis: Genesis,
+    genesis: CanonicalGenesis,
     source: &mut dyn StateSource,
     dest: Option<&Path>,
     opts: &PackOptions,

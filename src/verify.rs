@@ -72,6 +72,7 @@ pub fn verify_input(
     let opts = ReadOptions {
         fail_fast: false,
         progress,
+        keep_genesis: false,
     };
     let mut r = match open().and_then(|i| ArchiveReader::open_input(loc, i, opts)) {
         Ok(r) => r,
@@ -171,6 +172,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         ReadOptions {
             fail_fast: true,
             progress,
+            keep_genesis: false,
         },
     )?;
     let mut kv = 0u64;

@@ -135,7 +135,7 @@ pub fn export_manifest_bytes(block_height: u64, mode: ArtifactMode, artifacts: &
 /// The entries of the three fixed members (genesis.json, export manifest, export data),
 /// in archive order; artifacts follow them in the manifest's member list.
 pub fn head_members(
-    genesis: &[u8],
+    genesis: &crate::genesis::CanonicalGenesis,
     export_manifest: &[u8],
     data_size: u64,
     data_sha256: String,
@@ -143,8 +143,8 @@ pub fn head_members(
     vec![
         Member {
             name: GENESIS_MEMBER.into(),
-            size: genesis.len() as u64,
-            sha256: crate::hashes::sha256_hex(genesis),
+            size: genesis.size,
+            sha256: genesis.sha256.clone(),
         },
         Member {
             name: EXPORT_MANIFEST_MEMBER.into(),

@@ -5,7 +5,8 @@
 //! through it, so every command verifies what it reads.
 
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -14,7 +15,7 @@ use super::gz::StrictGzReader;
 use super::tar::{describe_header_difference, member_header, padding, ustar_header, BLOCK};
 use super::*;
 use crate::error::{bail, Error, Result};
-use crate::genesis::Genesis;
+use crate::genesis::{CanonicalGenesis, Genesis};
 use crate::gojson::{self, Entry};
 use crate::hashes::ArtifactChecker;
 use crate::model::{kv_key_problem, ArtifactName, Family, Metadata};
@@ -57,6 +58,37 @@ impl Stream {
     }
 }
 
+/// The genesis member's content as a reader: hashes it, copies it when asked, and keeps
+/// the reader's own error (truncation, ...) so it keeps its type.
+struct MemberRead<'a> {
+    stream: &'a mut Stream,
+    loc: String,
+    left: u64,
+    sha: Sha256,
+    copy: Option<BufWriter<File>>,
+    err: Option<Error>,
+}
+
+impl Read for MemberRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.left as usize);
+        let loc = &self.loc;
+        if let Err(e) = self.stream.read_exact_at(&mut buf[..n], &|| loc.clone()) {
+            self.err = Some(e);
+            return Err(io::Error::other("the archive could not be read"));
+        }
+        self.sha.update(&buf[..n]);
+        if let Some(c) = &mut self.copy {
+            c.write_all(&buf[..n])?;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Receives artifact bytes while the reader verifies them.
 pub trait ArtifactSink {
     fn begin(&mut self, name: &ArtifactName, member: &Member) -> Result<()>;
@@ -85,6 +117,9 @@ pub struct ReadOptions {
     /// Stop at the first problem (explode, edit) instead of collecting them all (verify).
     pub fail_fast: bool,
     pub progress: bool,
+    /// Keep a copy of the genesis member in a temporary file
+    /// ([`ArchiveReader::genesis_file`]) for commands that need its bytes later.
+    pub keep_genesis: bool,
 }
 
 /// The end state of a complete read.
@@ -101,8 +136,10 @@ pub struct ArchiveReader {
     pub file_bytes: u64,
     pub manifest: ArchiveManifest,
     pub manifest_bytes: Vec<u8>,
+    /// The genesis member's metadata (gathered while it streamed through).
     pub genesis: Genesis,
-    pub genesis_bytes: Vec<u8>,
+    /// The genesis member on disk, when [`ReadOptions::keep_genesis`] asked for it.
+    pub genesis_file: Option<CanonicalGenesis>,
     pub export_manifest_bytes: Vec<u8>,
     pub meta: Option<Metadata>,
     pub problems: Vec<String>,
@@ -214,13 +251,10 @@ impl ArchiveReader {
             path: loc.clone(),
             compressed,
             file_bytes,
+            genesis: Genesis::from_manifest(&member_loc(&loc, GENESIS_MEMBER), &manifest),
             manifest,
             manifest_bytes,
-            genesis: Genesis::from_bytes(
-                "genesis.json",
-                b"{\"chain_id\":\"\",\"initial_height\":1,\"app_state\":{\"swingset\":{}}}",
-            )?,
-            genesis_bytes: Vec::new(),
+            genesis_file: None,
             export_manifest_bytes: Vec::new(),
             meta: None,
             problems: Vec::new(),
@@ -267,16 +301,82 @@ impl ArchiveReader {
     }
 
     fn read_head(&mut self) -> Result<()> {
-        let (gm, genesis_bytes) = self.next_small(MAX_GENESIS_BYTES)?;
+        let gm = self.manifest.members[self.next].clone();
+        self.next += 1;
         let gloc = member_loc(&self.path, &gm.name);
-        let genesis = Genesis::from_bytes(&gloc, &genesis_bytes)?;
-        if genesis.canonical_bytes() != genesis_bytes {
+        if gm.size > MAX_GENESIS_BYTES {
+            return bail(
+                &gloc,
+                format!(
+                    "announced size {} exceeds the {MAX_GENESIS_BYTES}-byte limit",
+                    gm.size
+                ),
+            );
+        }
+        read_header(&mut self.stream, &self.path, &gm)?;
+        // one streaming pass: check canonical form, gather the fields, hash, maybe copy
+        let copy = if self.opts.keep_genesis {
+            let f = tempfile::tempfile()
+                .map_err(|e| Error::io_at(format!("{gloc}: creating a temporary file"), e))?;
+            Some(BufWriter::with_capacity(1 << 20, f))
+        } else {
+            None
+        };
+        let mut mr = MemberRead {
+            stream: &mut self.stream,
+            loc: gloc.clone(),
+            left: gm.size,
+            sha: Sha256::new(),
+            copy,
+            err: None,
+        };
+        let walked = crate::json::walk::walk(&mut mr, &gloc, None, &[], None);
+        if let Some(e) = mr.err.take() {
+            return Err(e);
+        }
+        let walked = match walked {
+            Ok(w) => Ok(w),
+            Err(e @ (Error::Io { .. } | Error::IoAt { .. })) => return Err(e),
+            Err(e) => {
+                // read the rest, so the digest (checked first) and the next members are right
+                let mut rest = vec![0u8; 1 << 16];
+                loop {
+                    match mr.read(&mut rest) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(io) => {
+                            return Err(mr.err.take().unwrap_or_else(|| Error::io_at(&gloc, io)))
+                        }
+                    }
+                }
+                Err(e)
+            }
+        };
+        let got = hex::encode(mr.sha.clone().finalize());
+        let copy = mr.copy.take();
+        skip_padding(&mut self.stream, &self.path, &gm.name, gm.size)?;
+        if got != gm.sha256 {
             self.problem(
                 gloc.clone(),
-                "is not in canonical form (sorted keys, compact, jq escaping, final newline)"
-                    .into(),
+                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", gm.sha256),
             )?;
         }
+        let walked = match walked {
+            Ok(w) => w,
+            Err(e) => {
+                let detail = match &e {
+                    Error::Invalid { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                self.problem(
+                    gloc.clone(),
+                    format!("is not in canonical form (sorted keys, compact, jq escaping, final newline): {detail}"),
+                )?;
+                // verify goes on with the manifest's values for the genesis fields
+                return self.read_export_manifest();
+            }
+        };
+        let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
         let m = &self.manifest;
         let mut issues = Vec::new();
         if genesis.chain_id()? != m.chain_id {
@@ -301,8 +401,7 @@ impl ArchiveReader {
                 m.swing_store_export_data_hash
             )),
         }
-        let mut g2 = genesis.clone();
-        if !g2.take_inline_export_data()?.is_empty() {
+        if genesis.inline_export_data()? > 0 {
             issues.push(format!(
                 "{} must be empty in an archive",
                 genesis.spelling.data_field()
@@ -311,9 +410,22 @@ impl ArchiveReader {
         for i in issues {
             self.problem(gloc.clone(), i)?;
         }
+        if let Some(w) = copy {
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io_at(&gloc, e.into_error()))?;
+            self.genesis_file = Some(CanonicalGenesis::from_checked(
+                f,
+                gm.size,
+                got,
+                genesis.clone(),
+            ));
+        }
         self.genesis = genesis;
-        self.genesis_bytes = genesis_bytes;
+        self.read_export_manifest()
+    }
 
+    fn read_export_manifest(&mut self) -> Result<()> {
         let mode = self.manifest.mode()?;
         let names: Vec<&str> = self.manifest.artifacts().map(|(n, _)| n).collect();
         let want = export_manifest_bytes(self.manifest.initial_height, mode, &names);

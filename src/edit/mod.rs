@@ -24,8 +24,9 @@ use crate::archive::reader::{ArchiveReader, ArtifactSink, NullSink, ReadOptions}
 use crate::archive::writer::{ArchiveWriter, Compression};
 use crate::archive::*;
 use crate::error::{bail, Error, Result};
-use crate::genesis::Genesis;
+use crate::genesis::CanonicalGenesis;
 use crate::gojson::{self, Entry};
+use crate::json::walk::{Action, Edit, Old, OLD_BYTES};
 use crate::model::{family, ArtifactName, Family, Metadata};
 
 pub use script::{Op, Script};
@@ -390,36 +391,32 @@ fn valid_time(t: &str) -> bool {
                 .all(|c| c.is_ascii_digit()))
 }
 
-/// Apply the genesis ops to a copy of the input genesis; returns the edited document and
-/// the change lines (script index, text).
-fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usize, String)>)> {
-    let mut doc = genesis.doc.clone();
+/// Apply the genesis ops to the input genesis, one streaming rewrite of the canonical
+/// member per op (each op sees the previous one's result, as in a script); returns the
+/// edited document and the change lines (script index, text).
+fn edit_genesis(
+    genesis: CanonicalGenesis,
+    script: &Script,
+) -> Result<(CanonicalGenesis, Vec<(usize, String)>)> {
+    let mut g = genesis;
     let mut changes = Vec::new();
-    let render = |v: &Value| -> String {
-        let b = crate::genesis::canonical_bytes(v);
-        let s = String::from_utf8_lossy(&b[..b.len() - 1]).into_owned();
-        if s.len() > 120 {
-            let mut cut = 120;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            format!("{}… ({} bytes)", &s[..cut], s.len())
-        } else {
-            s
+    let render = |b: &[u8]| -> String {
+        Old {
+            head: b[..b.len().min(OLD_BYTES)].to_vec(),
+            size: b.len() as u64,
         }
+        .render(120)
+    };
+    let canon = |v: &Value| -> Vec<u8> {
+        let mut b = crate::genesis::canonical_bytes(v);
+        b.pop();
+        b
     };
     for (i, op) in script.ops.iter().enumerate() {
         let loc = format!("edit {} ({})", i + 1, op.name());
-        let (pointer, old, new) = match op {
-            Op::GenesisSet { pointer, value } => {
-                let old = pointer::set(&mut doc, pointer, value.clone())
-                    .map_err(|e| prefix_err(&loc, e))?;
-                (pointer.clone(), old, Some(value.clone()))
-            }
-            Op::GenesisDelete { pointer } => {
-                let old = pointer::delete(&mut doc, pointer).map_err(|e| prefix_err(&loc, e))?;
-                (pointer.clone(), Some(old), None)
-            }
+        let (pointer, new) = match op {
+            Op::GenesisSet { pointer, value } => (pointer.clone(), Some(canon(value))),
+            Op::GenesisDelete { pointer } => (pointer.clone(), None),
             Op::SetChainId(v) => {
                 if v.is_empty()
                     || v.len() > 50
@@ -430,8 +427,7 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
                         format!("{v:?} is not a valid chain ID (1-50 characters, no spaces)"),
                     );
                 }
-                let old = pointer::set(&mut doc, "/chain_id", Value::String(v.clone()))?;
-                ("/chain_id".into(), old, Some(Value::String(v.clone())))
+                ("/chain_id".into(), Some(crate::json::string_bytes(v)))
             }
             Op::SetInitialHeight(h) => {
                 if *h == 0 || *h >= (1 << 53) {
@@ -441,12 +437,12 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
                     );
                 }
                 // keep the input's type: Cosmos genesis files carry it as a number or a string
-                let v = match doc.get("initial_height") {
-                    Some(Value::String(_)) => Value::String(h.to_string()),
-                    _ => Value::from(*h),
+                let v = if g.genesis.height_is_string {
+                    format!("\"{h}\"")
+                } else {
+                    h.to_string()
                 };
-                let old = pointer::set(&mut doc, "/initial_height", v.clone())?;
-                ("/initial_height".into(), old, Some(v))
+                ("/initial_height".into(), Some(v.into_bytes()))
             }
             Op::SetGenesisTime(t) => {
                 if !valid_time(t) {
@@ -457,22 +453,44 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
                         ),
                     );
                 }
-                let old = pointer::set(&mut doc, "/genesis_time", Value::String(t.clone()))?;
-                ("/genesis_time".into(), old, Some(Value::String(t.clone())))
+                ("/genesis_time".into(), Some(crate::json::string_bytes(t)))
             }
             _ => continue,
         };
+        let toks = pointer::tokens(&pointer).map_err(|e| prefix_err(&loc, e))?;
+        pointer::check_not_owned(&pointer, &toks).map_err(|e| prefix_err(&loc, e))?;
+        if toks.is_empty() {
+            return Err(Error::Refused(format!(
+                "{loc}: {}",
+                if new.is_some() {
+                    "genesis-set with the empty pointer would replace the whole genesis; set its fields one by one"
+                } else {
+                    "genesis-delete with the empty pointer would delete the whole genesis"
+                }
+            )));
+        }
+        let edit = Edit {
+            pointer: pointer.clone(),
+            tokens: toks,
+            action: match &new {
+                Some(b) => Action::Set(b.clone()),
+                None => Action::Delete,
+            },
+        };
+        let (next, walked) = g.rewrite(&[edit], None).map_err(|e| prefix_err(&loc, e))?;
+        g = next;
+        let old = walked.old.into_iter().next().flatten();
         let text = match (&old, &new) {
             (None, Some(n)) => format!("genesis {pointer}: added {}", render(n)),
-            (Some(o), None) => format!("genesis {pointer}: deleted (was {})", render(o)),
-            (Some(o), Some(n)) if o == n => format!("genesis {pointer}: unchanged ({})", render(n)),
-            (Some(o), Some(n)) => format!("genesis {pointer}: {} -> {}", render(o), render(n)),
+            (Some(o), None) => format!("genesis {pointer}: deleted (was {})", o.render(120)),
+            (Some(o), Some(n)) if o.size == n.len() as u64 && o.head == *n => {
+                format!("genesis {pointer}: unchanged ({})", render(n))
+            }
+            (Some(o), Some(n)) => format!("genesis {pointer}: {} -> {}", o.render(120), render(n)),
             (None, None) => continue,
         };
         changes.push((i, text));
     }
-    let bytes = crate::genesis::canonical_bytes(&doc);
-    let g = Genesis::from_bytes("edited genesis.json", &bytes)?;
     Ok((g, changes))
 }
 
@@ -543,6 +561,7 @@ pub fn edit(
     let ropts = ReadOptions {
         fail_fast: true,
         progress: opts.progress,
+        keep_genesis: true,
     };
     let edits = DataEdits::new(script);
     let inserts = edits.inserts();
@@ -550,7 +569,11 @@ pub fn edit(
     // ---- pass 1: verify the input, compute every new value
     let mut r = ArchiveReader::open(input, ropts)?;
     let in_manifest = r.manifest.clone();
-    let (mut genesis, gchanges) = edit_genesis(&r.genesis, script)?;
+    let kept = r
+        .genesis_file
+        .take()
+        .ok_or_else(|| Error::Refused("internal: the reader kept no genesis".into()))?;
+    let (genesis, gchanges) = edit_genesis(kept, script)?;
     for name in edits.replace.keys() {
         if in_manifest
             .member(&format!("{ARTIFACT_PREFIX}{name}"))
@@ -645,10 +668,9 @@ pub fn edit(
     // the new members
     let data_sha = hex::encode(cnt.sha.finalize());
     let data_hash = format!("sha256:{data_sha}");
-    genesis.set_export_data_hash(&data_hash)?;
-    let genesis_bytes = genesis.canonical_bytes();
-    let initial_height = genesis.initial_height()?;
-    let chain_id = genesis.chain_id()?.to_string();
+    let genesis = genesis.with_export_data_hash(&data_hash)?;
+    let initial_height = genesis.genesis.initial_height()?;
+    let chain_id = genesis.genesis.chain_id()?.to_string();
     if initial_height != in_manifest.initial_height
         && in_manifest.export_height + 1 != initial_height
     {
@@ -704,7 +726,7 @@ pub fn edit(
     let mode = in_manifest.mode()?;
     let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
     let export_manifest = export_manifest_bytes(initial_height, mode, &names);
-    let mut members = head_members(&genesis_bytes, &export_manifest, cnt.size, data_sha.clone());
+    let mut members = head_members(&genesis, &export_manifest, cnt.size, data_sha.clone());
     members.extend(artifacts.values().cloned());
     let (edits_json, edits_sha256) = script.provenance();
     let manifest = ArchiveManifest {
@@ -728,7 +750,10 @@ pub fn edit(
     // ---- pass 2: stream into the writer
     let mut w = ArchiveWriter::create(Some(output), opts.compression)?;
     w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
-    w.append_bytes(GENESIS_MEMBER, &genesis_bytes)?;
+    {
+        let mut gr = genesis.reader()?;
+        w.append(GENESIS_MEMBER, genesis.size, &mut gr, &mut |_| {})?;
+    }
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
     let mut r2 = ArchiveReader::open(input, ropts)?;
     let mut sha = Sha256::new();

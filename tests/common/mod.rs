@@ -5,6 +5,8 @@ pub mod craft;
 
 pub mod edit;
 
+pub mod reference;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

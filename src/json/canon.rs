@@ -1,0 +1,468 @@
+//! The streaming canonicaliser (see the module docs of [`crate::json`]).
+//!
+//! Each object is read twice: a lax pass indexes its members (decoded key, value byte
+//! range), skipping values by bracket counting; then the members are emitted in sorted
+//! key order, seeking to each value and parsing it strictly. Every byte of the document is
+//! strictly parsed exactly once (when emitted), and an emitted value must end where the
+//! lax pass said it ends. An object that fits the read buffer is processed without
+//! touching the file again. Memory: the key index of the open objects (one per nesting
+//! level); an object past [`SPILL_KEYS`] keys or [`SPILL_BYTES`] of keys is sorted in
+//! runs on disk and merged.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
+
+use super::*;
+
+/// Keys of one object held in memory before the index spills to a sorted run on disk.
+pub const SPILL_KEYS: usize = 100_000;
+/// Key bytes of one object held in memory before the index spills to disk.
+pub const SPILL_BYTES: usize = 16 << 20;
+/// Objects up to this size are kept in the read buffer while they are emitted.
+const WINDOW: usize = 64 << 10;
+
+#[derive(Clone, Copy)]
+struct Ent {
+    koff: usize,
+    klen: usize,
+    vstart: u64,
+    vend: u64,
+}
+
+#[derive(Default)]
+struct Level {
+    keys: Vec<u8>,
+    ents: Vec<Ent>,
+    runs: Vec<File>,
+}
+
+struct Canon<'a, 'o, R> {
+    inp: Input<R>,
+    out: &'a mut Out<'o>,
+    fields: Fields,
+    pool: Vec<Level>,
+    pinned: bool,
+}
+
+/// Canonicalise the JSON document in `r` (seekable: a file) into `w`. Returns the genesis
+/// fields seen, the number of bytes written and their SHA-256 (hex).
+pub fn canonicalize<R: Read + Seek>(
+    r: R,
+    loc: &str,
+    w: &mut dyn Write,
+) -> Result<(Fields, u64, String)> {
+    let mut out = Out::new(w, loc).hashing();
+    let mut c = Canon {
+        inp: Input::new(r, loc),
+        out: &mut out,
+        fields: Fields::default(),
+        pool: Vec::new(),
+        pinned: false,
+    };
+    c.inp.ws()?;
+    let root = c.value(Ctx::Root, None, 0)?;
+    c.fields.root = Some(root);
+    c.inp.ws()?;
+    if !c.inp.at_eof()? {
+        return Err(c.inp.err("trailing characters after the JSON value"));
+    }
+    c.out.push(b'\n')?;
+    let fields = std::mem::take(&mut c.fields);
+    let (n, sha) = out.finish()?;
+    Ok((fields, n, sha.unwrap_or_default()))
+}
+
+/// Lax skip of one value (already validated later by the strict pass).
+pub(crate) fn skip_value<R: Read>(inp: &mut Input<R>) -> Result<()> {
+    match inp.peek()? {
+        None => Err(inp.err("unexpected end of input")),
+        Some(b'"') => skip_string(inp),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            loop {
+                let chunk = inp.chunk()?;
+                if chunk.is_empty() {
+                    return Err(inp.err("unexpected end of input inside an object or array"));
+                }
+                let mut i = 0;
+                let mut string = false;
+                while i < chunk.len() {
+                    match chunk[i] {
+                        b'"' => {
+                            string = true;
+                            break;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                inp.advance(i + 1);
+                                return Ok(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                inp.advance(i);
+                if string {
+                    skip_string(inp)?;
+                }
+            }
+        }
+        Some(_) => {
+            let mut n = 0u64;
+            loop {
+                let chunk = inp.chunk()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let k = chunk
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'));
+                let k2 = k.unwrap_or(chunk.len());
+                inp.advance(k2);
+                n += k2 as u64;
+                if k.is_some() {
+                    break;
+                }
+            }
+            if n == 0 {
+                return Err(inp.err("expected a JSON value"));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn skip_string<R: Read>(inp: &mut Input<R>) -> Result<()> {
+    inp.advance(1);
+    loop {
+        let chunk = inp.chunk()?;
+        if chunk.is_empty() {
+            return Err(inp.err("end of input inside a string"));
+        }
+        match memchr::memchr2(b'"', b'\\', chunk) {
+            Some(i) if chunk[i] == b'"' => {
+                inp.advance(i + 1);
+                return Ok(());
+            }
+            Some(i) => {
+                inp.advance(i);
+                if inp.ensure(2)? < 2 {
+                    return Err(inp.err("end of input inside a string"));
+                }
+                inp.advance(2);
+            }
+            None => {
+                let n = chunk.len();
+                inp.advance(n);
+            }
+        }
+    }
+}
+
+/// One spilled key: (key, value start, value end, run).
+#[derive(PartialEq, Eq)]
+struct Head(Vec<u8>, u64, u64, usize);
+
+impl Ord for Head {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // min-heap on (key, run)
+        o.0.cmp(&self.0).then(o.3.cmp(&self.3))
+    }
+}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+fn read_run(r: &mut BufReader<File>, run: usize, loc: &str) -> Result<Option<Head>> {
+    let mut l = [0u8; 4];
+    match r.read_exact(&mut l) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::io_at(loc, e)),
+    }
+    let mut k = vec![0u8; u32::from_le_bytes(l) as usize];
+    let mut se = [0u8; 16];
+    r.read_exact(&mut k)
+        .and_then(|_| r.read_exact(&mut se))
+        .map_err(|e| Error::io_at(loc, e))?;
+    let s = u64::from_le_bytes(se[..8].try_into().expect("8 bytes"));
+    let e = u64::from_le_bytes(se[8..].try_into().expect("8 bytes"));
+    Ok(Some(Head(k, s, e, run)))
+}
+
+impl<R: Read + Seek> Canon<'_, '_, R> {
+    fn value(&mut self, ctx: Ctx, slot: Option<Slot>, depth: usize) -> Result<Kind> {
+        let b = match self.inp.peek()? {
+            Some(b) => b,
+            None => return Err(self.inp.err("unexpected end of input")),
+        };
+        match b {
+            b'{' => {
+                if let Some(s) = slot {
+                    self.fields.slot_mut(s, Kind::Object);
+                }
+                self.object(ctx, depth + 1)?;
+                Ok(Kind::Object)
+            }
+            b'[' => {
+                let n = self.array(depth + 1)?;
+                if let Some(s) = slot {
+                    self.fields.slot_mut(s, Kind::Array).items = n;
+                }
+                Ok(Kind::Array)
+            }
+            b'"' => {
+                let cap = slot.map(|s| self.fields.slot_mut(s, Kind::String));
+                let mut sink = EmitStr {
+                    out: Some(&mut *self.out),
+                    cap,
+                };
+                sink.out.as_mut().expect("set").push(b'"')?;
+                parse_string(&mut self.inp, &mut sink, false)?;
+                self.out.push(b'"')?;
+                Ok(Kind::String)
+            }
+            b'-' | b'0'..=b'9' => {
+                let mut cap = slot.map(|s| self.fields.slot_mut(s, Kind::Number));
+                let out = &mut *self.out;
+                parse_number(
+                    &mut self.inp,
+                    &mut |b| {
+                        if let Some(c) = &mut cap {
+                            c.text(b);
+                        }
+                        out.put(b)
+                    },
+                    false,
+                )?;
+                Ok(Kind::Number)
+            }
+            b't' | b'f' | b'n' => {
+                let out = &mut *self.out;
+                literal(&mut self.inp, &mut self.fields, slot, &mut |b| out.put(b))
+            }
+            c => Err(self
+                .inp
+                .err(format!("expected a JSON value, found {}", show(c)))),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<u64> {
+        check_depth(&self.inp, depth)?;
+        self.inp.expect(b'[')?;
+        self.out.push(b'[')?;
+        self.inp.ws()?;
+        let mut n = 0u64;
+        if self.inp.peek()? == Some(b']') {
+            self.inp.advance(1);
+            self.out.push(b']')?;
+            return Ok(0);
+        }
+        loop {
+            if n > 0 {
+                self.out.push(b',')?;
+            }
+            self.inp.ws()?;
+            self.value(Ctx::Other, None, depth)?;
+            n += 1;
+            self.inp.ws()?;
+            if self.inp.sep(b']')? {
+                break;
+            }
+        }
+        self.out.push(b']')?;
+        Ok(n)
+    }
+
+    fn object(&mut self, ctx: Ctx, depth: usize) -> Result<()> {
+        check_depth(&self.inp, depth)?;
+        let start = self.inp.offset();
+        if !self.pinned {
+            self.inp.window(WINDOW)?;
+        }
+        let mut lv = if self.pool.len() > depth {
+            std::mem::take(&mut self.pool[depth])
+        } else {
+            Level::default()
+        };
+        lv.keys.clear();
+        lv.ents.clear();
+        lv.runs.clear();
+        let r = self.index(&mut lv);
+        let r = r.and_then(|end| {
+            let pin_here = !self.pinned && start >= self.inp.base;
+            if pin_here {
+                self.pinned = true;
+            }
+            let r = self
+                .emit_members(&mut lv, ctx, depth)
+                .and_then(|_| self.inp.seek_to(end));
+            if pin_here {
+                self.pinned = false;
+            }
+            r
+        });
+        if self.pool.len() <= depth {
+            self.pool.resize_with(depth + 1, Level::default);
+        }
+        lv.runs.clear();
+        self.pool[depth] = lv;
+        r
+    }
+
+    /// The lax pass: index the members; returns the offset after `}`.
+    fn index(&mut self, lv: &mut Level) -> Result<u64> {
+        self.inp.expect(b'{')?;
+        self.inp.ws()?;
+        if self.inp.peek()? == Some(b'}') {
+            self.inp.advance(1);
+            return Ok(self.inp.offset());
+        }
+        loop {
+            self.inp.ws()?;
+            if self.inp.peek()? != Some(b'"') {
+                return Err(self.inp.err("expected an object key (a string)"));
+            }
+            let koff = lv.keys.len();
+            let mut ks = KeySink {
+                buf: &mut lv.keys,
+                max: koff + MAX_KEY_BYTES,
+                too_long: false,
+            };
+            parse_string(&mut self.inp, &mut ks, false)?;
+            if ks.too_long {
+                return Err(self.inp.err(format!(
+                    "an object key longer than {MAX_KEY_BYTES} bytes (agar's limit)"
+                )));
+            }
+            let klen = lv.keys.len() - koff;
+            self.inp.ws()?;
+            self.inp.expect(b':')?;
+            self.inp.ws()?;
+            let vstart = self.inp.offset();
+            skip_value(&mut self.inp)?;
+            lv.ents.push(Ent {
+                koff,
+                klen,
+                vstart,
+                vend: self.inp.offset(),
+            });
+            if lv.ents.len() >= SPILL_KEYS || lv.keys.len() >= SPILL_BYTES {
+                self.spill(lv)?;
+            }
+            self.inp.ws()?;
+            if self.inp.sep(b'}')? {
+                return Ok(self.inp.offset());
+            }
+        }
+    }
+
+    fn sort(lv: &mut Level) {
+        let keys = &lv.keys;
+        lv.ents.sort_unstable_by(|a, b| {
+            keys[a.koff..a.koff + a.klen]
+                .cmp(&keys[b.koff..b.koff + b.klen])
+                .then(a.vstart.cmp(&b.vstart))
+        });
+    }
+
+    fn spill(&mut self, lv: &mut Level) -> Result<()> {
+        Self::sort(lv);
+        let loc = format!("{} (spilling a wide object's key index)", self.inp.loc);
+        let f = tempfile::tempfile().map_err(|e| Error::io_at(&loc, e))?;
+        let mut w = BufWriter::with_capacity(1 << 16, f);
+        for e in &lv.ents {
+            let k = &lv.keys[e.koff..e.koff + e.klen];
+            w.write_all(&(k.len() as u32).to_le_bytes())
+                .and_then(|_| w.write_all(k))
+                .and_then(|_| w.write_all(&e.vstart.to_le_bytes()))
+                .and_then(|_| w.write_all(&e.vend.to_le_bytes()))
+                .map_err(|e| Error::io_at(&loc, e))?;
+        }
+        let mut f = w
+            .into_inner()
+            .map_err(|e| Error::io_at(&loc, e.into_error()))?;
+        f.rewind().map_err(|e| Error::io_at(&loc, e))?;
+        lv.runs.push(f);
+        lv.keys.clear();
+        lv.ents.clear();
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn member(
+        &mut self,
+        key: &[u8],
+        prev: Option<&[u8]>,
+        vstart: u64,
+        vend: u64,
+        ctx: Ctx,
+        depth: usize,
+    ) -> Result<()> {
+        if let Some(p) = prev {
+            if key == p {
+                let k = String::from_utf8_lossy(key).into_owned();
+                self.inp.seek_to(vstart)?;
+                return Err(self.inp.err(format!("duplicate object key {k:?}")));
+            }
+            self.out.push(b',')?;
+        }
+        write_string(self.out, key)?;
+        self.out.push(b':')?;
+        let (cctx, slot) = ctx.child(key);
+        self.inp.seek_to(vstart)?;
+        self.value(cctx, slot, depth)?;
+        if self.inp.offset() != vend {
+            return Err(self.inp.err("expected ',' or '}' after an object member"));
+        }
+        Ok(())
+    }
+
+    fn emit_members(&mut self, lv: &mut Level, ctx: Ctx, depth: usize) -> Result<()> {
+        self.out.push(b'{')?;
+        if lv.runs.is_empty() {
+            Self::sort(lv);
+            for i in 0..lv.ents.len() {
+                let e = lv.ents[i];
+                let key = &lv.keys[e.koff..e.koff + e.klen];
+                let prev = (i > 0).then(|| {
+                    let p = lv.ents[i - 1];
+                    &lv.keys[p.koff..p.koff + p.klen]
+                });
+                self.member(key, prev, e.vstart, e.vend, ctx, depth)?;
+            }
+        } else {
+            if !lv.ents.is_empty() {
+                self.spill(lv)?;
+            }
+            let loc = format!("{} (merging a wide object's key index)", self.inp.loc);
+            let mut readers: Vec<BufReader<File>> = lv
+                .runs
+                .drain(..)
+                .map(|f| BufReader::with_capacity(1 << 16, f))
+                .collect();
+            let mut heap = BinaryHeap::new();
+            for (i, r) in readers.iter_mut().enumerate() {
+                if let Some(h) = read_run(r, i, &loc)? {
+                    heap.push(h);
+                }
+            }
+            let mut prev: Option<Vec<u8>> = None;
+            while let Some(Head(k, s, e, run)) = heap.pop() {
+                self.member(&k, prev.as_deref(), s, e, ctx, depth)?;
+                prev = Some(k);
+                if let Some(h) = read_run(&mut readers[run], run, &loc)? {
+                    heap.push(h);
+                }
+            }
+        }
+        self.out.push(b'}')
+    }
+}

@@ -1,0 +1,904 @@
+//! Streaming JSON for genesis.json: no tree, memory bounded by the widest object's key
+//! index (spilled to disk past [`canon::SPILL_KEYS`] keys or [`canon::SPILL_BYTES`] of
+//! keys), never by the document or by the size of one value.
+//!
+//! * [`canon`]: the canonicaliser. Reads a seekable file, indexes each object's members
+//!   (decoded key -> byte range of the value), emits them in bytewise key order by
+//!   seeking; arrays, strings and numbers stream in chunks. Output is byte-identical to
+//!   the tree-based form agar always wrote (kept in the tests as the reference): keys
+//!   sorted bytewise, compact, jq's string escaping ([`write_string`]), number literals
+//!   as serde_json's arbitrary-precision mode prints them ([`number`]), a final newline;
+//!   duplicate keys anywhere, invalid UTF-8, lone surrogates, nesting deeper than
+//!   [`MAX_DEPTH`] are refused.
+//! * [`walk`]: one streaming pass over a *canonical* document (an archive's genesis
+//!   member) that checks it is canonical (keys strictly increasing, compact, canonical
+//!   escapes and numbers), gathers the genesis [`Fields`] and, optionally, copies it to a
+//!   writer while applying JSON-pointer edits (set / delete / insert at the sorted
+//!   position) and an array-element hook: each element of the array at a chosen path is
+//!   materialised as its canonical bytes (one element, small), handed to a callback that
+//!   may replace it, and written back canonically. That hook is how pack streams the
+//!   inline export data of old genesis files out, and how edits over arrays of hundreds of
+//!   thousands of entries (validators, accounts) can work one element at a time.
+//! * [`diff`]: a lockstep merge walk of two canonical documents.
+
+pub mod canon;
+pub mod diff;
+pub mod walk;
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting accepted (serde_json's recursion limit: 127 open arrays/objects).
+pub const MAX_DEPTH: usize = 127;
+/// Longest object key held in memory (decoded bytes). Real genesis keys are < 100 bytes.
+pub const MAX_KEY_BYTES: usize = 1 << 20;
+/// Longest captured text of a genesis field (chain_id, initial_height, ...).
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+const BUF: usize = 1 << 20;
+
+/// A buffered byte source that knows absolute offsets and can seek when `R: Seek`.
+pub struct Input<R> {
+    r: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    base: u64,
+    eof: bool,
+    pub(crate) loc: String,
+    /// What an error says the input is not ("not valid JSON", "not canonical JSON").
+    pub(crate) what: &'static str,
+    /// Sees every byte consumed through [`Input::advance`] (the lax skipper's path).
+    pub(crate) tap: Option<Tap>,
+    /// Bytes the next read asks for: small after a seek (a member's value is often
+    /// small), doubling up to the buffer while reading on.
+    ahead: usize,
+}
+
+/// A consumed value's canonical bytes: the first [`walk::OLD_BYTES`], size, SHA-256.
+pub struct Tap {
+    pub head: Vec<u8>,
+    pub size: u64,
+    pub sha: sha2::Sha256,
+}
+
+impl Tap {
+    pub fn new() -> Tap {
+        Tap {
+            head: Vec::new(),
+            size: 0,
+            sha: sha2::Digest::new(),
+        }
+    }
+    fn feed(&mut self, b: &[u8]) {
+        let room = walk::OLD_BYTES.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&b[..b.len().min(room)]);
+        self.size += b.len() as u64;
+        sha2::Digest::update(&mut self.sha, b);
+    }
+}
+
+impl Default for Tap {
+    fn default() -> Self {
+        Tap::new()
+    }
+}
+
+impl<R: Read> Input<R> {
+    pub fn new(r: R, loc: &str) -> Self {
+        Input {
+            r,
+            buf: vec![0; BUF],
+            pos: 0,
+            len: 0,
+            base: 0,
+            eof: false,
+            loc: loc.to_string(),
+            what: "not valid JSON",
+            tap: None,
+            ahead: BUF,
+        }
+    }
+
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    pub fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::invalid(
+            &self.loc,
+            format!("{}: {msg} at byte {}", self.what, self.offset()),
+        )
+    }
+
+    fn io(&self, e: io::Error) -> Error {
+        Error::io_at(&self.loc, e)
+    }
+
+    /// Read more after `len`, keeping `buf[keep..len]` (moved to the front).
+    fn refill(&mut self, keep: usize) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if keep > 0 {
+            self.buf.copy_within(keep..self.len, 0);
+            self.base += keep as u64;
+            self.pos -= keep;
+            self.len -= keep;
+        }
+        let end = (self.len + self.ahead).min(self.buf.len());
+        self.ahead = (self.ahead * 2).min(BUF);
+        loop {
+            match self.r.read(&mut self.buf[self.len..end]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io(e)),
+            }
+        }
+    }
+
+    /// Make sure at least `n` (≤ half the buffer) unread bytes are buffered, unless the
+    /// input ends first. Returns the number available.
+    pub fn ensure(&mut self, n: usize) -> Result<usize> {
+        while self.len - self.pos < n {
+            let keep = self.pos;
+            if !self.refill(keep)? {
+                break;
+            }
+        }
+        Ok(self.len - self.pos)
+    }
+
+    #[inline]
+    pub fn peek(&mut self) -> Result<Option<u8>> {
+        if self.pos == self.len && !self.refill(self.pos)? {
+            return Ok(None);
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    /// The next byte, or an "unexpected end" error.
+    #[inline]
+    pub fn next_byte(&mut self) -> Result<u8> {
+        match self.peek()? {
+            Some(b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.err("unexpected end of input")),
+        }
+    }
+
+    #[inline]
+    pub fn expect(&mut self, b: u8) -> Result<()> {
+        let c = self.next_byte()?;
+        if c != b {
+            self.pos -= 1;
+            return Err(self.err(format!("expected {:?}, found {}", b as char, show(c))));
+        }
+        Ok(())
+    }
+
+    /// The unread buffered bytes (refilling if none).
+    #[inline]
+    pub fn chunk(&mut self) -> Result<&[u8]> {
+        if self.pos == self.len {
+            self.refill(self.pos)?;
+        }
+        Ok(&self.buf[self.pos..self.len])
+    }
+
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        if let Some(t) = &mut self.tap {
+            t.feed(&self.buf[self.pos..self.pos + n]);
+        }
+        self.pos += n;
+    }
+
+    /// Skip JSON whitespace.
+    #[inline]
+    pub fn ws(&mut self) -> Result<()> {
+        loop {
+            while self.pos < self.len {
+                match self.buf[self.pos] {
+                    b' ' | b'\n' | b'\r' | b'\t' => self.pos += 1,
+                    _ => return Ok(()),
+                }
+            }
+            if !self.refill(self.pos)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After a member or element: `,` (false) or the closing `close` (true).
+    pub fn sep(&mut self, close: u8) -> Result<bool> {
+        match self.next_byte()? {
+            b',' => Ok(false),
+            c if c == close => Ok(true),
+            c => {
+                self.pos -= 1;
+                let what = if close == b'}' {
+                    "an object"
+                } else {
+                    "an array"
+                };
+                Err(self.err(format!(
+                    "expected ',' or '{}' in {what}, found {}",
+                    close as char,
+                    show(c)
+                )))
+            }
+        }
+    }
+
+    pub fn at_eof(&mut self) -> Result<bool> {
+        Ok(self.peek()?.is_none())
+    }
+}
+
+impl<R: Read + Seek> Input<R> {
+    /// Continue reading at absolute offset `at`.
+    pub fn seek_to(&mut self, at: u64) -> Result<()> {
+        if at >= self.base && at <= self.base + self.len as u64 {
+            self.pos = (at - self.base) as usize;
+            return Ok(());
+        }
+        self.r.seek(SeekFrom::Start(at)).map_err(|e| self.io(e))?;
+        self.ahead = 4096;
+        self.base = at;
+        self.pos = 0;
+        self.len = 0;
+        self.eof = false;
+        Ok(())
+    }
+
+    /// Keep the next `n` bytes in the buffer window (so seeks inside them are free).
+    pub fn window(&mut self, n: usize) -> Result<()> {
+        let n = n.min(BUF / 2);
+        if self.len - self.pos < n {
+            self.ensure(n)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn show(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("{:?}", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
+
+/// A buffered writer that counts and hashes (optionally) what it writes.
+pub struct Out<'a> {
+    w: &'a mut dyn Write,
+    buf: Vec<u8>,
+    pub written: u64,
+    sha: Option<sha2::Sha256>,
+    loc: String,
+}
+
+impl<'a> Out<'a> {
+    pub fn new(w: &'a mut dyn Write, loc: &str) -> Self {
+        Out {
+            w,
+            buf: Vec::with_capacity(BUF + 4096),
+            written: 0,
+            sha: None,
+            loc: loc.to_string(),
+        }
+    }
+    pub fn hashing(mut self) -> Self {
+        self.sha = Some(sha2::Digest::new());
+        self
+    }
+    #[inline]
+    pub fn push(&mut self, b: u8) -> Result<()> {
+        self.buf.push(b);
+        if self.buf.len() >= BUF {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+    #[inline]
+    pub fn put(&mut self, b: &[u8]) -> Result<()> {
+        if self.buf.len() + b.len() > BUF {
+            self.flush_buf()?;
+            if b.len() >= BUF {
+                return self.raw(b);
+            }
+        }
+        self.buf.extend_from_slice(b);
+        Ok(())
+    }
+    fn raw(&mut self, b: &[u8]) -> Result<()> {
+        if let Some(s) = &mut self.sha {
+            sha2::Digest::update(s, b);
+        }
+        self.written += b.len() as u64;
+        self.w.write_all(b).map_err(|e| Error::io_at(&self.loc, e))
+    }
+    fn flush_buf(&mut self) -> Result<()> {
+        let b = std::mem::take(&mut self.buf);
+        let r = self.raw(&b);
+        self.buf = b;
+        self.buf.clear();
+        r
+    }
+    /// Flush; returns (bytes written, hex SHA-256 if hashing).
+    pub fn finish(mut self) -> Result<(u64, Option<String>)> {
+        self.flush_buf()?;
+        self.w.flush().map_err(|e| Error::io_at(&self.loc, e))?;
+        Ok((
+            self.written,
+            self.sha
+                .take()
+                .map(|s| hex::encode(sha2::Digest::finalize(s))),
+        ))
+    }
+}
+
+/// jq's escape for one byte of a decoded string: `None` = copy as is.
+#[inline]
+fn escape_of(c: u8) -> Option<&'static [u8]> {
+    const T: [u8; 128] = {
+        let mut t = [0u8; 128];
+        let mut i = 0;
+        while i < 0x20 {
+            t[i] = 1;
+            i += 1;
+        }
+        t[0x7f] = 1;
+        t[b'"' as usize] = 1;
+        t[b'\\' as usize] = 1;
+        t
+    };
+    if c >= 0x80 || T[c as usize] == 0 {
+        return None;
+    }
+    Some(match c {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        0x08 => b"\\b",
+        b'\t' => b"\\t",
+        b'\n' => b"\\n",
+        0x0c => b"\\f",
+        b'\r' => b"\\r",
+        _ => &UESC[c as usize & 0x7f],
+    })
+}
+
+const UESC: [[u8; 6]; 128] = {
+    let hex = b"0123456789abcdef";
+    let mut t = [[0u8; 6]; 128];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = [b'\\', b'u', b'0', b'0', hex[i >> 4], hex[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// Write a decoded (UTF-8) string's content with jq's escaping, without the quotes.
+#[inline]
+pub fn write_escaped(out: &mut Out, s: &[u8]) -> Result<()> {
+    let mut start = 0;
+    for (i, &c) in s.iter().enumerate() {
+        if let Some(e) = escape_of(c) {
+            out.put(&s[start..i])?;
+            out.put(e)?;
+            start = i + 1;
+        }
+    }
+    out.put(&s[start..])
+}
+
+/// A whole string with quotes, jq's escaping (the canonical form of a key or value).
+pub fn write_string(out: &mut Out, s: &[u8]) -> Result<()> {
+    out.push(b'"')?;
+    write_escaped(out, s)?;
+    out.push(b'"')
+}
+
+/// The canonical bytes of a small string (quoted), for keys and rendered values.
+pub fn string_bytes(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 2);
+    {
+        let mut o = Out::new(&mut v, "string");
+        // writing to a Vec cannot fail
+        let _ = write_string(&mut o, s.as_bytes());
+        let _ = o.finish();
+    }
+    v
+}
+
+/// Byte classes inside a string: 0 plain ASCII, 1 quote, 2 backslash, 3 control,
+/// 4 non-ASCII, 5 DEL (0x7f: jq escapes it).
+const SCLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if i < 0x20 {
+            3
+        } else if i == b'"' as usize {
+            1
+        } else if i == b'\\' as usize {
+            2
+        } else if i >= 0x80 {
+            4
+        } else if i == 0x7f {
+            5
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Where the decoded content of a string goes.
+pub trait StrSink {
+    /// Raw input bytes that are their own canonical form (plain ASCII or valid UTF-8).
+    fn plain(&mut self, b: &[u8]) -> Result<()>;
+    /// One decoded character that came from an escape (or needs one).
+    fn ch(&mut self, c: char) -> Result<()>;
+}
+
+/// Parse a JSON string strictly (the opening quote is next), feeding decoded content to
+/// `sink`. With `canonical`, refuse any spelling other than jq's (escapes only where jq
+/// writes them, `\u00xx` lowercase, raw 0x7f refused). Streams: any length.
+pub fn parse_string<R: Read>(
+    inp: &mut Input<R>,
+    sink: &mut dyn StrSink,
+    canonical: bool,
+) -> Result<()> {
+    inp.expect(b'"')?;
+    loop {
+        let chunk = inp.chunk()?;
+        if chunk.is_empty() {
+            return Err(inp.err("end of input inside a string"));
+        }
+        let mut i = 0;
+        while i < chunk.len() && SCLASS[chunk[i] as usize] == 0 {
+            i += 1;
+        }
+        if i > 0 {
+            // borrow dance: copy the run out through the sink
+            let run = &inp.buf[inp.pos..inp.pos + i];
+            sink.plain(run)?;
+            inp.advance(i);
+            continue;
+        }
+        let c = chunk[0];
+        match SCLASS[c as usize] {
+            1 => {
+                inp.advance(1);
+                return Ok(());
+            }
+            3 => return Err(inp.err(format!("control character {} in a string", show(c)))),
+            5 => {
+                if canonical {
+                    return Err(inp.err("raw 0x7f in a string (canonical form writes \\u007f)"));
+                }
+                inp.advance(1);
+                sink.ch('\u{7f}')?;
+            }
+            4 => {
+                let n = match c {
+                    0xc2..=0xdf => 2,
+                    0xe0..=0xef => 3,
+                    0xf0..=0xf4 => 4,
+                    _ => return Err(inp.err("invalid UTF-8 in a string")),
+                };
+                if inp.ensure(n)? < n {
+                    return Err(inp.err("invalid UTF-8 in a string (truncated)"));
+                }
+                let seq = &inp.buf[inp.pos..inp.pos + n];
+                if std::str::from_utf8(seq).is_err() {
+                    return Err(inp.err("invalid UTF-8 in a string"));
+                }
+                // run of further valid non-ASCII / plain bytes is handled next loop
+                let seq: [u8; 4] = {
+                    let mut a = [0u8; 4];
+                    a[..n].copy_from_slice(seq);
+                    a
+                };
+                sink.plain(&seq[..n])?;
+                inp.advance(n);
+            }
+            _ => {
+                // backslash
+                if inp.ensure(2)? < 2 {
+                    return Err(inp.err("end of input inside an escape"));
+                }
+                let e = inp.buf[inp.pos + 1];
+                let ch = match e {
+                    b'"' => '"',
+                    b'\\' => '\\',
+                    b'/' => '/',
+                    b'b' => '\u{8}',
+                    b'f' => '\u{c}',
+                    b'n' => '\n',
+                    b'r' => '\r',
+                    b't' => '\t',
+                    b'u' => {
+                        let u = hex4(inp, 2)?;
+                        if canonical {
+                            let ok = u < 0x20 && !matches!(u, 8 | 9 | 10 | 12 | 13) || u == 0x7f;
+                            let lower = inp.buf[inp.pos + 2..inp.pos + 6]
+                                .iter()
+                                .all(|b| !b.is_ascii_uppercase());
+                            if !ok || !lower {
+                                return Err(inp.err("non-canonical \\u escape in a string"));
+                            }
+                        }
+                        let ch = if (0xd800..0xdc00).contains(&u) {
+                            if inp.ensure(12)? < 12
+                                || inp.buf[inp.pos + 6] != b'\\'
+                                || inp.buf[inp.pos + 7] != b'u'
+                            {
+                                return Err(inp.err("lone leading surrogate in a \\u escape"));
+                            }
+                            let lo = hex4(inp, 8)?;
+                            if !(0xdc00..0xe000).contains(&lo) {
+                                return Err(inp.err("invalid surrogate pair in a \\u escape"));
+                            }
+                            inp.advance(6);
+                            0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)
+                        } else if (0xdc00..0xe000).contains(&u) {
+                            return Err(inp.err("lone trailing surrogate in a \\u escape"));
+                        } else {
+                            u
+                        };
+                        inp.advance(4);
+                        char::from_u32(ch).ok_or_else(|| inp.err("invalid \\u escape"))?
+                    }
+                    _ => return Err(inp.err("invalid escape in a string")),
+                };
+                if canonical
+                    && e != b'u'
+                    && !matches!(e, b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't')
+                {
+                    return Err(inp.err("non-canonical escape in a string"));
+                }
+                inp.advance(2);
+                sink.ch(ch)?;
+            }
+        }
+    }
+}
+
+fn hex4<R: Read>(inp: &mut Input<R>, at: usize) -> Result<u32> {
+    if inp.ensure(at + 4)? < at + 4 {
+        return Err(inp.err("end of input inside a \\u escape"));
+    }
+    let mut v = 0u32;
+    for k in 0..4 {
+        let d = match inp.buf[inp.pos + at + k] {
+            c @ b'0'..=b'9' => c - b'0',
+            c @ b'a'..=b'f' => c - b'a' + 10,
+            c @ b'A'..=b'F' => c - b'A' + 10,
+            _ => return Err(inp.err("invalid \\u escape")),
+        };
+        v = v * 16 + d as u32;
+    }
+    Ok(v)
+}
+
+/// Writes a string's decoded content canonically to an [`Out`] (and, capped, to a capture).
+pub struct EmitStr<'a, 'b> {
+    pub out: Option<&'a mut Out<'b>>,
+    pub cap: Option<&'a mut Captured>,
+}
+
+impl StrSink for EmitStr<'_, '_> {
+    #[inline]
+    fn plain(&mut self, b: &[u8]) -> Result<()> {
+        if let Some(o) = &mut self.out {
+            o.put(b)?;
+        }
+        if let Some(c) = &mut self.cap {
+            c.text(b);
+        }
+        Ok(())
+    }
+    #[inline]
+    fn ch(&mut self, ch: char) -> Result<()> {
+        let mut tmp = [0u8; 4];
+        let s = ch.encode_utf8(&mut tmp).as_bytes();
+        if let Some(o) = &mut self.out {
+            write_escaped(o, s)?;
+        }
+        if let Some(c) = &mut self.cap {
+            c.text(s);
+        }
+        Ok(())
+    }
+}
+
+/// Collects a decoded string (a key), refusing more than `max` bytes.
+pub struct KeySink<'a> {
+    pub buf: &'a mut Vec<u8>,
+    pub max: usize,
+    pub too_long: bool,
+}
+
+impl StrSink for KeySink<'_> {
+    fn plain(&mut self, b: &[u8]) -> Result<()> {
+        if self.buf.len() + b.len() > self.max {
+            self.too_long = true;
+        } else {
+            self.buf.extend_from_slice(b);
+        }
+        Ok(())
+    }
+    fn ch(&mut self, c: char) -> Result<()> {
+        let mut tmp = [0u8; 4];
+        self.plain(c.encode_utf8(&mut tmp).as_bytes())
+    }
+}
+
+/// Parse a number strictly, writing serde_json's arbitrary-precision form to `put`: the
+/// literal as written except that `E` becomes `e` and an unsigned exponent gets `+`.
+/// With `canonical`, refuse an input that is not already in that form. Streams digits.
+pub fn parse_number<R: Read>(
+    inp: &mut Input<R>,
+    put: &mut dyn FnMut(&[u8]) -> Result<()>,
+    canonical: bool,
+) -> Result<()> {
+    if inp.peek()? == Some(b'-') {
+        inp.advance(1);
+        put(b"-")?;
+    }
+    match inp.peek()? {
+        Some(b'0') => {
+            inp.advance(1);
+            put(b"0")?;
+            if let Some(b'0'..=b'9') = inp.peek()? {
+                return Err(inp.err("invalid number (leading zero)"));
+            }
+        }
+        Some(b'1'..=b'9') => digits(inp, put)?,
+        _ => return Err(inp.err("invalid number")),
+    }
+    if inp.peek()? == Some(b'.') {
+        inp.advance(1);
+        put(b".")?;
+        if !matches!(inp.peek()?, Some(b'0'..=b'9')) {
+            return Err(inp.err("invalid number (no digit after '.')"));
+        }
+        digits(inp, put)?;
+    }
+    if let Some(e @ (b'e' | b'E')) = inp.peek()? {
+        if canonical && e == b'E' {
+            return Err(inp.err("non-canonical number (exponent 'E')"));
+        }
+        inp.advance(1);
+        put(b"e")?;
+        match inp.peek()? {
+            Some(s @ (b'+' | b'-')) => {
+                inp.advance(1);
+                put(&[s])?;
+            }
+            _ => {
+                if canonical {
+                    return Err(inp.err("non-canonical number (exponent without sign)"));
+                }
+                put(b"+")?;
+            }
+        }
+        if !matches!(inp.peek()?, Some(b'0'..=b'9')) {
+            return Err(inp.err("invalid number (no digit in the exponent)"));
+        }
+        digits(inp, put)?;
+    }
+    Ok(())
+}
+
+fn digits<R: Read>(inp: &mut Input<R>, put: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    loop {
+        let c = inp.chunk()?;
+        let n = c.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n > 0 {
+            put(&inp.buf[inp.pos..inp.pos + n])?;
+            inp.advance(n);
+        }
+        if n == 0 || inp.pos < inp.len {
+            return Ok(());
+        }
+    }
+}
+
+/// Parse one of `true`, `false`, `null` (the first byte is next).
+pub fn parse_literal<R: Read>(inp: &mut Input<R>) -> Result<&'static [u8]> {
+    let want: &'static [u8] = match inp.peek()? {
+        Some(b't') => b"true",
+        Some(b'f') => b"false",
+        _ => b"null",
+    };
+    let n = inp.ensure(want.len())?;
+    if n < want.len() || &inp.buf[inp.pos..inp.pos + want.len()] != want {
+        return Err(inp.err("expected a JSON value"));
+    }
+    inp.advance(want.len());
+    Ok(want)
+}
+
+/// Refuse nesting deeper than [`MAX_DEPTH`].
+pub(crate) fn check_depth<R: Read>(inp: &Input<R>, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(inp.err(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    Ok(())
+}
+
+/// A literal (`true`, `false`, `null`) written to `put` and captured in its slot.
+pub(crate) fn literal<R: Read>(
+    inp: &mut Input<R>,
+    fields: &mut Fields,
+    slot: Option<Slot>,
+    put: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Kind> {
+    let lit = parse_literal(inp)?;
+    put(lit)?;
+    let k = if lit == b"null" {
+        Kind::Null
+    } else {
+        Kind::Bool
+    };
+    if let Some(s) = slot {
+        fields.slot_mut(s, k).text(lit);
+    }
+    Ok(k)
+}
+
+/// The JSON type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+        }
+    }
+}
+
+/// A scalar gathered in passing: its type, its text (decoded string or number literal,
+/// up to [`MAX_FIELD_BYTES`]) and, for an array, its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub kind: Kind,
+    pub text: Vec<u8>,
+    pub truncated: bool,
+    pub items: u64,
+}
+
+impl Captured {
+    pub fn new(kind: Kind) -> Self {
+        Captured {
+            kind,
+            text: Vec::new(),
+            truncated: false,
+            items: 0,
+        }
+    }
+    #[inline]
+    fn text(&mut self, b: &[u8]) {
+        if self.text.len() + b.len() > MAX_FIELD_BYTES {
+            self.truncated = true;
+        } else {
+            self.text.extend_from_slice(b);
+        }
+    }
+    /// The text, if complete and valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        if self.truncated {
+            return None;
+        }
+        std::str::from_utf8(&self.text).ok()
+    }
+}
+
+/// Which genesis fields a member is, by its position in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    ChainId,
+    InitialHeight,
+    GenesisTime,
+    AppState,
+    Swingset,
+    HashSnake,
+    HashCamel,
+    DataSnake,
+    DataCamel,
+}
+
+/// Where an object sits, as far as the genesis fields are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctx {
+    Root,
+    AppState,
+    Swingset,
+    Other,
+}
+
+impl Ctx {
+    /// The context and slot of member `key` of an object in context `self`.
+    #[inline]
+    pub fn child(self, key: &[u8]) -> (Ctx, Option<Slot>) {
+        match (self, key) {
+            (Ctx::Root, b"chain_id") => (Ctx::Other, Some(Slot::ChainId)),
+            (Ctx::Root, b"initial_height") => (Ctx::Other, Some(Slot::InitialHeight)),
+            (Ctx::Root, b"genesis_time") => (Ctx::Other, Some(Slot::GenesisTime)),
+            (Ctx::Root, b"app_state") => (Ctx::AppState, Some(Slot::AppState)),
+            (Ctx::AppState, b"swingset") => (Ctx::Swingset, Some(Slot::Swingset)),
+            (Ctx::Swingset, b"swing_store_export_data_hash") => (Ctx::Other, Some(Slot::HashSnake)),
+            (Ctx::Swingset, b"swingStoreExportDataHash") => (Ctx::Other, Some(Slot::HashCamel)),
+            (Ctx::Swingset, b"swing_store_export_data") => (Ctx::Other, Some(Slot::DataSnake)),
+            (Ctx::Swingset, b"swingStoreExportData") => (Ctx::Other, Some(Slot::DataCamel)),
+            _ => (Ctx::Other, None),
+        }
+    }
+}
+
+/// The genesis fields gathered while canonicalising or checking a document.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    pub root: Option<Kind>,
+    slots: [Option<Captured>; 9],
+}
+
+impl Fields {
+    pub fn get(&self, s: Slot) -> Option<&Captured> {
+        self.slots[s as usize].as_ref()
+    }
+    pub(crate) fn clear(&mut self, s: Slot) {
+        self.slots[s as usize] = None;
+    }
+    pub(crate) fn slot_mut(&mut self, s: Slot, kind: Kind) -> &mut Captured {
+        let e = &mut self.slots[s as usize];
+        *e = Some(Captured::new(kind));
+        e.as_mut().expect("just set")
+    }
+}
+
+/// Copy a reader to a writer in large chunks.
+pub fn copy(r: &mut dyn Read, w: &mut dyn Write, loc: &str) -> Result<u64> {
+    let mut buf = vec![0u8; BUF];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io_at(loc, e)),
+        };
+        w.write_all(&buf[..k]).map_err(|e| Error::io_at(loc, e))?;
+        n += k as u64;
+    }
+}
