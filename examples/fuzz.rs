@@ -271,8 +271,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn pack_to(dir: &Path, out: &Path) -> Vec<u8> {
-    let genesis =
-        CanonicalGenesis::from_path(&dir.join("genesis.json")).expect("fixture genesis parses");
+    let genesis = CanonicalGenesis::from_path(&dir.join("genesis.json"), None)
+        .expect("fixture genesis parses");
     let mut src = ExportDir::open(&dir.join("swing-store")).expect("fixture export");
     let opts = PackOptions {
         compression: Compression::None,
@@ -700,7 +700,7 @@ fn fuzz_exportdir(fz: &mut Fuzz, r: &mut Rng, work: &Path) {
         std::fs::write(&target, &b).unwrap();
         let input = b.clone();
         let res = fz.guarded(&input, "file", || -> Result<bool, String> {
-            let genesis = CanonicalGenesis::from_path(&g).map_err(|e| e.to_string())?;
+            let genesis = CanonicalGenesis::from_path(&g, None).map_err(|e| e.to_string())?;
             let Ok(mut src) = ExportDir::open(&dst) else {
                 return Ok(false);
             };

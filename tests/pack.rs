@@ -245,7 +245,8 @@ fn members_are_canonical_and_readable_by_independent_readers() {
 #[test]
 fn genesis_canonical_form_equals_jq_on_edge_cases() {
     let want = std::fs::read(fx("jq/edge-genesis.jq.json")).unwrap();
-    let parsed = agar::genesis::CanonicalGenesis::from_path(&fx("jq/edge-genesis.json")).unwrap();
+    let parsed =
+        agar::genesis::CanonicalGenesis::from_path(&fx("jq/edge-genesis.json"), None).unwrap();
     let mut got = Vec::new();
     parsed.copy_to(&mut got).unwrap();
     assert_eq!(

@@ -208,6 +208,7 @@ fn verify_inspect_kv_explode_from_a_url() {
         p(&home),
         "--expect",
         &f.digest,
+        "--db",
         "-q",
     ]);
     assert!(home.join("config/genesis.json").is_file());
