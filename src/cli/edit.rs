@@ -1,10 +1,10 @@
-//! The `edit`, `diff` and `kv` subcommands (kept out of main.rs so it stays thin).
+//! `agar edit`: replayable edits of an archive (see EDITING.md).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use agar::edit::script::{
     check_kv_key, read_value_file, resolve_bundle, resolve_replacement, value_from_bytes,
@@ -12,7 +12,7 @@ use agar::edit::script::{
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
 
-use crate::{note, print_json, Common, OutputArgs};
+use super::{note, print_json, Common, OutputArgs};
 
 #[derive(Args)]
 pub struct EditArgs {
@@ -170,7 +170,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
     Ok(s)
 }
 
-pub fn cmd_edit(a: EditArgs) -> Result<i32> {
+pub fn run(a: EditArgs) -> Result<i32> {
     let compression = a.out.compression(&a.output)?;
     let script = script_from_args(&a)?;
     for op in &script.ops {
@@ -211,213 +211,4 @@ pub fn cmd_edit(a: EditArgs) -> Result<i32> {
     println!("verified; archive digest (sha256 of the uncompressed tar):");
     println!("{}", s.digest);
     Ok(exit::OK)
-}
-
-#[derive(Args)]
-pub struct DiffArgs {
-    /// The old archive (or agd export directory).
-    a: PathBuf,
-    /// The new archive (or agd export directory).
-    b: PathBuf,
-    /// Most differences listed per section (counts are always complete).
-    #[arg(long, default_value_t = 200)]
-    limit: usize,
-    #[command(flatten)]
-    common: Common,
-}
-
-pub fn cmd_diff(a: DiffArgs) -> Result<i32> {
-    let rep = agar::diff::diff(
-        &a.a,
-        &a.b,
-        &agar::diff::DiffOptions {
-            progress: !a.common.quiet,
-            limit: a.limit,
-        },
-    )?;
-    for n in &rep.notes {
-        note(&a.common, n);
-    }
-    if a.common.json {
-        print_json(&rep)?;
-    } else {
-        print_diff(&rep)?;
-    }
-    Ok(if rep.equal { exit::OK } else { exit::PROBLEMS })
-}
-
-fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
-    let mut o = std::io::stdout().lock();
-    if r.equal {
-        writeln!(o, "no differences: {} and {} have the same archive manifest (member digests; run agar verify on each to check the bytes)", r.a, r.b)?;
-        return Ok(());
-    }
-    writeln!(o, "--- {}\n+++ {}", r.a, r.b)?;
-    if !r.manifest.is_empty() {
-        writeln!(o, "archive manifest:")?;
-        for f in &r.manifest {
-            let c = |v: &serde_json::Value| agar::genesis::canonical_bytes(v);
-            let (x, y) = (c(&f.a), c(&f.b));
-            writeln!(
-                o,
-                "  {}: {} -> {}",
-                f.field,
-                String::from_utf8_lossy(&x[..x.len() - 1]),
-                String::from_utf8_lossy(&y[..y.len() - 1])
-            )?;
-        }
-    }
-    let section =
-        |o: &mut dyn Write, title: &str, s: &agar::diff::Section| -> std::io::Result<()> {
-            if s.is_empty() {
-                return Ok(());
-            }
-            writeln!(
-                o,
-                "{title}: {} added, {} removed, {} changed",
-                s.added, s.removed, s.changed
-            )?;
-            for it in &s.items {
-                match (&it.a, &it.b) {
-                    (None, Some(b)) => writeln!(o, "  + {} = {b}", it.key)?,
-                    (Some(a), None) => writeln!(o, "  - {} (was {a})", it.key)?,
-                    (Some(a), Some(b)) => writeln!(o, "  ~ {}: {a} -> {b}", it.key)?,
-                    (None, None) => {}
-                }
-            }
-            if s.truncated {
-                writeln!(o, "  … (more not listed; raise --limit or use --json)")?;
-            }
-            Ok(())
-        };
-    section(&mut o, "genesis.json", &r.genesis)?;
-    section(&mut o, "kvStore", &r.kv)?;
-    section(&mut o, "export-data records", &r.metadata)?;
-    if r.export_manifest_changed {
-        writeln!(o, "export-manifest.json differs")?;
-    }
-    if !r.artifacts.is_empty() {
-        writeln!(o, "artifacts ({} differ):", r.artifacts.len())?;
-        for c in &r.artifacts {
-            match (&c.a, &c.b) {
-                (None, Some(b)) => {
-                    writeln!(o, "  + {} ({} bytes, sha256 {})", c.name, b.size, b.sha256)?
-                }
-                (Some(a), None) => {
-                    writeln!(o, "  - {} ({} bytes, sha256 {})", c.name, a.size, a.sha256)?
-                }
-                (Some(a), Some(b)) => writeln!(
-                    o,
-                    "  ~ {}: sha256 {} -> {} ({} -> {} bytes)",
-                    c.name, a.sha256, b.sha256, a.size, b.size
-                )?,
-                (None, None) => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Subcommand)]
-pub enum KvCmd {
-    /// Print one kvStore value (exactly, followed by a newline).
-    Get {
-        archive: PathBuf,
-        /// kvStore key, without the export-data "kv." prefix.
-        key: String,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// List kvStore keys and values (key TAB value; values with control characters or
-    /// tabs are printed as JSON strings).
-    List {
-        archive: PathBuf,
-        #[arg(long, default_value = "")]
-        prefix: String,
-        /// Keys only.
-        #[arg(long)]
-        keys: bool,
-        #[command(flatten)]
-        common: Common,
-    },
-}
-
-fn plain(s: &str) -> String {
-    if s.chars().any(char::is_control) || s.starts_with('"') || s.trim() != s || s.is_empty() {
-        serde_json::to_string(s).unwrap_or_default()
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn cmd_kv(c: KvCmd) -> Result<i32> {
-    match c {
-        KvCmd::Get {
-            archive,
-            key,
-            common,
-        } => {
-            let v = agar::kv::get(&archive, &key, !common.quiet)?;
-            note(&common, agar::kv::NOT_VERIFIED_NOTE);
-            if common.json {
-                print_json(
-                    &serde_json::json!({"key": key, "value": v, "found": v.is_some(), "artifacts_verified": false}),
-                )?;
-            }
-            match v {
-                Some(v) => {
-                    if !common.json {
-                        let mut o = std::io::stdout().lock();
-                        o.write_all(v.as_bytes())?;
-                        o.write_all(b"\n")?;
-                    }
-                    Ok(exit::OK)
-                }
-                None => {
-                    if !common.json {
-                        eprintln!("{}: no kvStore key {key:?}", archive.display());
-                    }
-                    Ok(exit::PROBLEMS)
-                }
-            }
-        }
-        KvCmd::List {
-            archive,
-            prefix,
-            keys,
-            common,
-        } => {
-            let mut o = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut n = 0u64;
-            if common.json {
-                writeln!(o, "[")?;
-            }
-            agar::kv::for_each(&archive, &prefix, !common.quiet, &mut |k, v| {
-                let r = if common.json {
-                    let sep = if n == 0 { "" } else { ",\n" };
-                    let item = if keys {
-                        serde_json::to_string(k).unwrap_or_default()
-                    } else {
-                        serde_json::json!({"key": k, "value": v}).to_string()
-                    };
-                    write!(o, "{sep}  {item}")
-                } else if keys {
-                    writeln!(o, "{}", plain(k))
-                } else {
-                    writeln!(o, "{}\t{}", plain(k), plain(v))
-                };
-                n += 1;
-                r.map_err(|e| agar::Error::io("stdout", e))
-            })?;
-            if common.json {
-                writeln!(o, "{}]", if n == 0 { "" } else { "\n" })?;
-            }
-            o.flush()?;
-            note(
-                &common,
-                &format!("{n} keys; {}", agar::kv::NOT_VERIFIED_NOTE),
-            );
-            Ok(exit::OK)
-        }
-    }
 }

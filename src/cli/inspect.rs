@@ -1,0 +1,104 @@
+//! `agar inspect`: summarise an archive.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use agar::error::exit;
+
+use super::{print_json, Common};
+
+#[derive(Args)]
+pub struct InspectArgs {
+    archive: PathBuf,
+    /// Also read and verify every artifact (and print the archive digest).
+    #[arg(long)]
+    verify: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn run(a: InspectArgs) -> Result<i32> {
+    let common = &a.common;
+    let r = agar::verify::inspect(&a.archive, a.verify, !common.quiet)?;
+    if common.json {
+        print_json(&r)?;
+    } else {
+        println!(
+            "archive:        {} ({} bytes{})",
+            r.archive,
+            r.file_bytes,
+            if r.compressed { ", gzip" } else { "" }
+        );
+        println!("chain_id:       {}", r.chain_id);
+        println!("initial_height: {}", r.initial_height);
+        println!("export height:  {}", r.export_height);
+        if let Some(t) = &r.genesis_time {
+            println!("genesis_time:   {t}");
+        }
+        println!("artifact mode:  {}", r.artifact_mode);
+        println!(
+            "genesis.json:   {} bytes, sha256 {}",
+            r.genesis_bytes, r.genesis_sha256
+        );
+        println!(
+            "export data:    {} entries ({} kv), {} bytes, {}",
+            r.export_data_entries,
+            r.kv_entries,
+            r.export_data_bytes,
+            r.swing_store_export_data_hash
+        );
+        for (k, s) in &r.artifacts {
+            println!(
+                "{:<15} {} artifacts, {} bytes",
+                format!("{k}s:"),
+                s.count,
+                s.bytes
+            );
+        }
+        println!("vats:");
+        for v in &r.vats {
+            println!(
+                "  {:<6} {} incarnation {} spans {}/{} recorded as artifacts, snapshot {}{}",
+                v.vat,
+                v.current_span
+                    .as_deref()
+                    .map_or("terminated".to_string(), |s| format!("current span {s},")),
+                v.incarnation.map_or("-".into(), |i| i.to_string()),
+                v.span_artifacts.len(),
+                v.spans_recorded,
+                v.snapshot_in_use.as_deref().unwrap_or("none"),
+                if v.snapshots_recorded > 0 {
+                    format!(" ({} snapshot records)", v.snapshots_recorded)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!("bundles:");
+        for b in &r.bundles {
+            println!("  {b}");
+        }
+        if let Some(p) = &r.provenance {
+            println!(
+                "edited from:    {} (edits sha256 {})",
+                p.parent, p.edits_sha256
+            );
+        }
+        match &r.digest {
+            Some(d) => println!("archive digest: {d}"),
+            None => println!(
+                "(artifact members not read; `agar verify` checks them and prints the digest)"
+            ),
+        }
+        for p in &r.problems {
+            println!("FAIL {p}");
+        }
+    }
+    Ok(if r.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    })
+}

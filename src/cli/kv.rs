@@ -1,0 +1,115 @@
+//! `agar kv`: read kvStore values from an archive.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use agar::error::exit;
+
+use super::{note, print_json, Common};
+
+#[derive(Subcommand)]
+pub enum KvCmd {
+    /// Print one kvStore value (exactly, followed by a newline).
+    Get {
+        archive: PathBuf,
+        /// kvStore key, without the export-data "kv." prefix.
+        key: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List kvStore keys and values (key TAB value; values with control characters or
+    /// tabs are printed as JSON strings).
+    List {
+        archive: PathBuf,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Keys only.
+        #[arg(long)]
+        keys: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn plain(s: &str) -> String {
+    if s.chars().any(char::is_control) || s.starts_with('"') || s.trim() != s || s.is_empty() {
+        serde_json::to_string(s).unwrap_or_default()
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn run(c: KvCmd) -> Result<i32> {
+    match c {
+        KvCmd::Get {
+            archive,
+            key,
+            common,
+        } => {
+            let v = agar::kv::get(&archive, &key, !common.quiet)?;
+            note(&common, agar::kv::NOT_VERIFIED_NOTE);
+            if common.json {
+                print_json(
+                    &serde_json::json!({"key": key, "value": v, "found": v.is_some(), "artifacts_verified": false}),
+                )?;
+            }
+            match v {
+                Some(v) => {
+                    if !common.json {
+                        let mut o = std::io::stdout().lock();
+                        o.write_all(v.as_bytes())?;
+                        o.write_all(b"\n")?;
+                    }
+                    Ok(exit::OK)
+                }
+                None => {
+                    if !common.json {
+                        eprintln!("{}: no kvStore key {key:?}", archive.display());
+                    }
+                    Ok(exit::PROBLEMS)
+                }
+            }
+        }
+        KvCmd::List {
+            archive,
+            prefix,
+            keys,
+            common,
+        } => {
+            let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut n = 0u64;
+            if common.json {
+                writeln!(o, "[")?;
+            }
+            agar::kv::for_each(&archive, &prefix, !common.quiet, &mut |k, v| {
+                let r = if common.json {
+                    let sep = if n == 0 { "" } else { ",\n" };
+                    let item = if keys {
+                        serde_json::to_string(k).unwrap_or_default()
+                    } else {
+                        serde_json::json!({"key": k, "value": v}).to_string()
+                    };
+                    write!(o, "{sep}  {item}")
+                } else if keys {
+                    writeln!(o, "{}", plain(k))
+                } else {
+                    writeln!(o, "{}\t{}", plain(k), plain(v))
+                };
+                n += 1;
+                r.map_err(|e| agar::Error::io("stdout", e))
+            })?;
+            if common.json {
+                writeln!(o, "{}]", if n == 0 { "" } else { "\n" })?;
+            }
+            o.flush()?;
+            note(
+                &common,
+                &format!("{n} keys; {}", agar::kv::NOT_VERIFIED_NOTE),
+            );
+            Ok(exit::OK)
+        }
+    }
+}

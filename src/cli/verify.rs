@@ -1,0 +1,45 @@
+//! `agar verify`: check everything an archive guarantees.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use agar::error::exit;
+
+use super::{print_json, Common};
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    archive: PathBuf,
+    /// The archive digest you were told (64 hex); verification fails if it differs.
+    #[arg(long)]
+    expect: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn run(a: VerifyArgs) -> Result<i32> {
+    let common = &a.common;
+    let rep = agar::verify::verify(&a.archive, a.expect.as_deref(), !common.quiet)?;
+    if common.json {
+        print_json(&rep)?;
+    } else {
+        for p in &rep.problems {
+            println!("FAIL {p}");
+        }
+        if rep.ok {
+            println!("OK {}: {} members verified", rep.archive, rep.members);
+            if let Some(d) = &rep.digest {
+                println!("archive digest: {d}");
+            }
+        } else {
+            println!(
+                "{}: {} problem(s); do not use this archive",
+                rep.archive,
+                rep.problems.len()
+            );
+        }
+    }
+    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
+}
