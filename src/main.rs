@@ -64,16 +64,24 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--json` anywhere before `--` asks for errors as one JSON object too.
+    let json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                cli::report_error_json(exit::USAGE, &e.to_string(), None);
+                return ExitCode::from(exit::USAGE as u8);
+            }
+            // clap exits 2 on usage errors, 0 for --help/--version
+            e.exit()
+        }
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<agar::Error>())
-                .map_or(exit::USAGE, |e| e.exit_code());
-            ExitCode::from(code as u8)
-        }
+        Err(e) => ExitCode::from(cli::report_error(&e, json) as u8),
     }
 }

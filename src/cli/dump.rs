@@ -11,9 +11,13 @@ use agar::error::exit;
 pub struct DumpArgs {
     /// A swing-store directory (holding swingstore.sqlite) or the DB file.
     db: PathBuf,
-    /// Write the dump here instead of stdout.
+    /// Write the dump to this file instead of stdout (`-`: stdout). An existing file is
+    /// refused (exit 4) unless --force; a failed dump leaves no file behind.
+    #[arg(long, short, visible_alias = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists.
     #[arg(long)]
-    out: Option<PathBuf>,
+    force: bool,
     /// Replace strings longer than N UTF-16 units by "sha256:<hex> len=<bytes>".
     #[arg(long, default_value_t = 0)]
     hash_long: usize,
@@ -31,12 +35,30 @@ pub fn run(a: DumpArgs) -> Result<i32> {
         include_compressed: a.include_compressed,
         schema: !a.no_schema,
     };
-    match &a.out {
+    match a.output.as_deref().filter(|p| p.as_os_str() != "-") {
         Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = std::io::BufWriter::new(f);
+            if p.exists() && !a.force {
+                return Err(agar::Error::Refused(format!(
+                    "{} already exists; pass --force to replace it",
+                    p.display()
+                ))
+                .into());
+            }
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            // written next to the target and renamed into place only when complete
+            let tmp = tempfile::Builder::new()
+                .prefix(".agar-dump-")
+                .tempfile_in(dir)
+                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            let mut w = std::io::BufWriter::new(tmp);
             agar::dump::dump(&a.db, &mut w, opts)?;
+            let tmp = w
+                .into_inner()
+                .map_err(|e| agar::Error::io(p, e.into_error()))?;
+            tmp.persist(p).map_err(|e| agar::Error::io(p, e.error))?;
         }
         None => {
             let stdout = std::io::stdout();

@@ -25,8 +25,9 @@ pub struct EditArgs {
     /// flags below in the order they are listed here.
     #[arg(long)]
     script: Option<PathBuf>,
-    /// Refuse unless the input archive's digest is this (also settable in the script).
-    #[arg(long)]
+    /// Refuse unless the input archive's digest is this (also settable in the script;
+    /// 64 hex, `sha256:` prefix optional).
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     base: Option<String>,
     /// kv-set: KEY=VALUE (kvStore key, without the export-data "kv." prefix). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
@@ -50,13 +51,13 @@ pub struct EditArgs {
     #[arg(long, value_name = "POINTER")]
     genesis_delete: Vec<String>,
     /// set-chain-id.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_chain_id)]
     chain_id: Option<String>,
-    /// set-initial-height (also the export manifest's blockHeight).
-    #[arg(long)]
+    /// set-initial-height (also the export manifest's blockHeight; 1 .. 2^53-1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..(1u64 << 53)))]
     initial_height: Option<u64>,
     /// set-genesis-time (RFC 3339).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_genesis_time)]
     genesis_time: Option<String>,
     /// bundle-add: a b0 (JSON) or b1 (zip) bundle file; its ID is computed and printed.
     #[arg(long, value_name = "FILE")]
@@ -68,6 +69,14 @@ pub struct EditArgs {
     out: OutputArgs,
     #[command(flatten)]
     common: Common,
+}
+
+fn parse_chain_id(s: &str) -> Result<String, String> {
+    agar::edit::check_chain_id(s).map(|_| s.to_string())
+}
+
+fn parse_genesis_time(s: &str) -> Result<String, String> {
+    agar::edit::check_genesis_time(s).map(|_| s.to_string())
 }
 
 fn split<'a>(flag: &str, s: &'a str, last: bool) -> Result<(&'a str, &'a str)> {
@@ -173,6 +182,10 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
 pub fn run(a: EditArgs) -> Result<i32> {
     let compression = a.out.compression(&a.output)?;
     let script = script_from_args(&a)?;
+    anyhow::ensure!(
+        !script.ops.is_empty(),
+        "no edits given: use --script FILE or edit flags (see agar edit --help)"
+    );
     for op in &script.ops {
         if let Op::BundleAdd(f) = op {
             note(

@@ -27,8 +27,9 @@ pub struct ExplodeArgs {
     /// Write only config/ (genesis.json and swing-store/), no DB.
     #[arg(long)]
     no_db: bool,
-    /// The agreed archive digest (64 hex): refuse, writing nothing, if the archive's differs.
-    #[arg(long, value_name = "DIGEST")]
+    /// The agreed archive digest (64 hex, `sha256:` prefix optional): refuse, writing
+    /// nothing, if the archive's differs (exit 4).
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     expect: Option<String>,
     #[command(flatten)]
     common: Common,
@@ -42,12 +43,6 @@ pub fn run(a: ExplodeArgs) -> Result<i32> {
         )
         .join(".agoric"),
     };
-    if let Some(e) = &a.expect {
-        anyhow::ensure!(
-            agar::archive::is_sha256_hex(e),
-            "--expect {e:?} is not a lowercase 64-hex archive digest"
-        );
-    }
     let opts = agar::explode::ExplodeOptions {
         archive: a.archive,
         home,

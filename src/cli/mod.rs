@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use agar::archive::writer::Compression;
+use agar::error::exit;
 
 #[derive(Args, Clone)]
 pub struct Common {
@@ -37,9 +38,9 @@ pub struct OutputArgs {
     /// gzip level for .tar.gz output (the digest does not depend on it).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub gzip_level: u32,
-    /// Compression threads (default: all cores). Output bytes do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Compression threads, 1 to 256 (default: all cores). Output bytes do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 impl OutputArgs {
@@ -54,13 +55,14 @@ impl OutputArgs {
     }
 }
 
-fn threads(n: Option<usize>) -> usize {
-    n.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
-    .max(1)
+fn threads(n: Option<u16>) -> usize {
+    n.map(usize::from)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1)
 }
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
@@ -71,5 +73,44 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 pub fn note(common: &Common, msg: &str) {
     if !common.quiet {
         eprintln!("note: {msg}");
+    }
+}
+
+/// Print an error for a person (`error: what: why`, each cause once) or, with `--json`,
+/// as one JSON object on stderr; return the exit code it maps to.
+pub fn report_error(e: &anyhow::Error, json: bool) -> i32 {
+    let lib = e.chain().find_map(|c| c.downcast_ref::<agar::Error>());
+    let code = lib.map_or(exit::USAGE, agar::Error::exit_code);
+    let message = agar::error::display_chain(e.as_ref());
+    if json {
+        report_error_json(code, &message, lib.and_then(agar::Error::location));
+    } else {
+        eprintln!("error: {message}");
+    }
+    code
+}
+
+/// One JSON object on stderr: `code` (a stable name from the exit-code table),
+/// `exit_code`, `message` and `where` (the file, member, key or flag, or null).
+pub fn report_error_json(code: i32, message: &str, location: Option<String>) {
+    let v = serde_json::json!({
+        "code": exit::name(code),
+        "exit_code": code,
+        "message": message.trim_end(),
+        "where": location,
+    });
+    eprintln!("{v}");
+}
+
+/// An archive digest as a flag value: 64 hex digits, with or without `sha256:`;
+/// returned lowercase, without the prefix. Rejected at parse time (exit 2).
+pub fn parse_digest(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s).to_ascii_lowercase();
+    if agar::archive::is_sha256_hex(&hex) {
+        Ok(hex)
+    } else {
+        Err(format!(
+            "{s:?} is not an archive digest: 64 hex digits, optionally prefixed by sha256:"
+        ))
     }
 }

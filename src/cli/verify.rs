@@ -12,8 +12,9 @@ use super::{print_json, Common};
 #[derive(Args)]
 pub struct VerifyArgs {
     archive: PathBuf,
-    /// The archive digest you were told (64 hex); verification fails if it differs.
-    #[arg(long)]
+    /// The archive digest you were told (64 hex, `sha256:` prefix optional); a different
+    /// digest is refused (exit 4).
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     expect: Option<String>,
     #[command(flatten)]
     common: Common,
@@ -41,5 +42,12 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
             );
         }
     }
-    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
+    let mismatch = rep.expected.is_some() && rep.digest.is_some() && rep.expected != rep.digest;
+    Ok(if rep.ok {
+        exit::OK
+    } else if mismatch {
+        exit::REFUSED
+    } else {
+        exit::PROBLEMS
+    })
 }

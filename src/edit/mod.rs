@@ -342,6 +342,28 @@ pub fn show(v: &str) -> String {
     }
 }
 
+/// The checks every op that sets `/chain_id` applies (set-chain-id, genesis-set).
+pub fn check_chain_id(v: &str) -> std::result::Result<(), String> {
+    if v.is_empty() || v.len() > 50 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{} is not a valid chain ID (1-50 characters, no spaces or control characters)",
+            show(v)
+        ));
+    }
+    Ok(())
+}
+
+/// The checks every op that sets `/genesis_time` applies (set-genesis-time, genesis-set).
+pub fn check_genesis_time(t: &str) -> std::result::Result<(), String> {
+    if !valid_time(t) {
+        return Err(format!(
+            "{} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z",
+            show(t)
+        ));
+    }
+    Ok(())
+}
+
 fn valid_time(t: &str) -> bool {
     // RFC 3339 as Go's time.Time marshals it: 2006-01-02T15:04:05[.frac](Z|±hh:mm)
     let b = t.as_bytes();
@@ -402,6 +424,16 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
         let loc = format!("edit {} ({})", i + 1, op.name());
         let (pointer, old, new) = match op {
             Op::GenesisSet { pointer, value } => {
+                // the same checks as the dedicated ops, whichever op sets these fields
+                let checked = match (pointer.as_str(), value) {
+                    ("/chain_id", Value::String(v)) => check_chain_id(v),
+                    ("/genesis_time", Value::String(t)) => check_genesis_time(t),
+                    ("/chain_id" | "/genesis_time", _) => {
+                        Err(format!("{pointer} must be a JSON string"))
+                    }
+                    _ => Ok(()),
+                };
+                checked.map_err(|m| Error::invalid(&loc, m))?;
                 let old = pointer::set(&mut doc, pointer, value.clone())
                     .map_err(|e| prefix_err(&loc, e))?;
                 (pointer.clone(), old, Some(value.clone()))
@@ -411,15 +443,7 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
                 (pointer.clone(), Some(old), None)
             }
             Op::SetChainId(v) => {
-                if v.is_empty()
-                    || v.len() > 50
-                    || v.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return bail(
-                        &loc,
-                        format!("{v:?} is not a valid chain ID (1-50 characters, no spaces)"),
-                    );
-                }
+                check_chain_id(v).map_err(|m| Error::invalid(&loc, m))?;
                 let old = pointer::set(&mut doc, "/chain_id", Value::String(v.clone()))?;
                 ("/chain_id".into(), old, Some(Value::String(v.clone())))
             }
@@ -439,14 +463,7 @@ fn edit_genesis(genesis: &Genesis, script: &Script) -> Result<(Genesis, Vec<(usi
                 ("/initial_height".into(), old, Some(v))
             }
             Op::SetGenesisTime(t) => {
-                if !valid_time(t) {
-                    return bail(
-                        &loc,
-                        format!(
-                            "{t:?} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z"
-                        ),
-                    );
-                }
+                check_genesis_time(t).map_err(|m| Error::invalid(&loc, m))?;
                 let old = pointer::set(&mut doc, "/genesis_time", Value::String(t.clone()))?;
                 ("/genesis_time".into(), old, Some(Value::String(t.clone())))
             }
