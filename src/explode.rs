@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::reader::{ArchiveReader, ArtifactSink, ReadOptions};
 use crate::archive::{Member, EXPORT_DATA_FILE, EXPORT_DATA_MEMBER};
+use crate::cleanup::pid_alive;
 use crate::dbimport::{self, EntryBatch, Feed, ImportOptions, ImportSummary, StreamInput, DB_FILE};
 use crate::error::{Error, Result};
 use crate::exportdir::MANIFEST_FILE;
@@ -170,11 +171,6 @@ impl Targets {
             .filter(|p| fs::symlink_metadata(p).is_ok())
             .collect()
     }
-}
-
-fn pid_alive(pid: u32) -> bool {
-    let proc_ = Path::new("/proc");
-    proc_.join("self").exists() && proc_.join(pid.to_string()).exists()
 }
 
 /// Remove explode temp dirs of processes that are gone (killed runs).

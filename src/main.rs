@@ -64,6 +64,7 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn main() -> ExitCode {
+    cli::install_signal_handlers();
     // `--json` anywhere before `--` asks for errors as one JSON object too.
     let json = std::env::args_os()
         .take_while(|a| a != "--")

@@ -97,10 +97,19 @@ pub fn temp_next_to(dest: &Path) -> Result<tempfile::NamedTempFile> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{base}.agar-tmp-"))
+    // `.<name>.agar-tmp-<pid>-<random>`: removed on SIGINT/SIGTERM, and by a later run
+    // once this process is gone (crate::cleanup)
+    crate::cleanup::remove_stale(&dir, &base);
+    let t = tempfile::Builder::new()
+        .prefix(&format!(
+            "{}{}-",
+            crate::cleanup::temp_prefix(&base),
+            std::process::id()
+        ))
         .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))
+        .map_err(|e| Error::io(&dir, e))?;
+    crate::cleanup::register(t.path());
+    Ok(t)
 }
 
 impl ArchiveWriter {
@@ -231,7 +240,9 @@ impl Pending {
     /// Move the temp file into place (atomic rename) and sync the directory.
     pub fn persist(self) -> Result<Written> {
         if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
+            let temp = t.path().to_path_buf();
             t.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+            crate::cleanup::unregister(&temp);
             if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                 if let Ok(d) = File::open(dir) {
                     let _ = d.sync_all();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use agar::error::exit;
@@ -44,15 +44,9 @@ pub fn run(a: DumpArgs) -> Result<i32> {
                 ))
                 .into());
             }
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => std::path::Path::new("."),
-            };
             // written next to the target and renamed into place only when complete
-            let tmp = tempfile::Builder::new()
-                .prefix(".agar-dump-")
-                .tempfile_in(dir)
-                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            let tmp = agar::archive::writer::temp_next_to(p)?;
+            let tmp_path = tmp.path().to_path_buf();
             let mut w = std::io::BufWriter::new(tmp);
             agar::dump::dump(&a.db, &mut w, opts)?;
             let tmp = w

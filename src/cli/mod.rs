@@ -114,3 +114,34 @@ pub fn parse_digest(s: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// Process-wide signal behaviour, set first thing in `main`:
+/// - SIGPIPE back to the default (the Rust runtime ignores it, so a closed stdout made
+///   `println!` panic): `agar … | head -1` ends quietly, as `cat` would;
+/// - SIGINT/SIGTERM: a thread removes every registered temporary output
+///   (`agar::cleanup`) and exits 130/143.
+pub fn install_signal_handlers() {
+    // SAFETY: setting a signal's disposition to the default before any other thread runs
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // keep the default: die without cleanup, as before
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let removed = agar::cleanup::remove_registered();
+            let (code, what) = if sig == SIGINT {
+                (exit::INTERRUPTED, "interrupted (SIGINT)")
+            } else {
+                (exit::TERMINATED, "terminated (SIGTERM)")
+            };
+            eprintln!(
+                "\nagar: {what}; removed {} temporary output(s)",
+                removed.len()
+            );
+            std::process::exit(code);
+        }
+    });
+}
