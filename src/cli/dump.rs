@@ -53,6 +53,7 @@ pub fn run(a: DumpArgs) -> Result<i32> {
                 .into_inner()
                 .map_err(|e| agar::Error::io(p, e.into_error()))?;
             tmp.persist(p).map_err(|e| agar::Error::io(p, e.error))?;
+            agar::cleanup::unregister(&tmp_path);
         }
         None => {
             let stdout = std::io::stdout();
