@@ -32,15 +32,7 @@ fn fx() -> Fx {
     let dir = d.path().to_path_buf();
     let (a, digest) = pack(&dir, "tiny/genesis/operational", "a.tar");
     let b = dir.join("b.tar");
-    let o = run(&[
-        "edit",
-        p(&a),
-        "-o",
-        p(&b),
-        "--kv-set",
-        "chainStorage=x",
-        "-q",
-    ]);
+    let o = run(&["edit", p(&a), "-o", p(&b), "--kv-set", "runQueue=[1]", "-q"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let garbage = dir.join("garbage.tar");
     std::fs::write(&garbage, b"this is not an archive\n".repeat(100)).unwrap();
@@ -102,7 +94,16 @@ fn usage_errors_exit_2_before_reading_anything() {
         &["inspect", a, "--bogus"],
         &["explode", a, "--expect", "1f1a"],
         &["dump"],
-        &["edit", a, "-o", out, "--base", "1f1a", "--kv-set", "x=y"],
+        &[
+            "edit",
+            a,
+            "-o",
+            out,
+            "--base",
+            "1f1a",
+            "--kv-set",
+            "runQueue=[1]",
+        ],
         &["edit", a, "-o", out, "--genesis-time", "yesterday"],
         &["edit", a, "-o", out, "--chain-id", "has space"],
         &["edit", a, "-o", out, "--initial-height", "0"],
@@ -149,7 +150,7 @@ fn missing_input_files_exit_2() {
         vec!["inspect", m],
         vec!["explode", m, "--home", p(&home)],
         vec!["dump", m],
-        vec!["edit", m, "-o", out, "--kv-set", "x=y"],
+        vec!["edit", m, "-o", out, "--kv-set", "runQueue=[1]"],
         vec!["diff", m, p(&f.a)],
         vec!["diff", p(&f.a), m],
         vec!["kv", "get", m, "x"],
@@ -177,8 +178,8 @@ fn bad_input_data_exits_3_and_checks_report_1() {
         vec!["inspect", g],
         vec!["explode", g, "--home", p(&home)],
         vec!["explode", p(&f.corrupt), "--home", p(&home)],
-        vec!["edit", g, "-o", out, "--kv-set", "x=y"],
-        vec!["edit", p(&f.corrupt), "-o", out, "--kv-set", "x=y"],
+        vec!["edit", g, "-o", out, "--kv-set", "runQueue=[1]"],
+        vec!["edit", p(&f.corrupt), "-o", out, "--kv-set", "runQueue=[1]"],
         vec!["diff", g, p(&f.a)],
         vec!["kv", "get", g, "x"],
         vec!["kv", "list", g],
@@ -244,7 +245,7 @@ fn existing_outputs_are_refused_with_4() {
     );
     expect(
         exit::REFUSED,
-        &["edit", p(&f.a), "-o", e, "--kv-set", "x=y"],
+        &["edit", p(&f.a), "-o", e, "--kv-set", "runQueue=[1]"],
     );
     let db = common::fx("tiny/db");
     expect(exit::REFUSED, &["dump", p(&db), "-o", e]);

@@ -53,7 +53,7 @@ fn interrupted_edit_leaves_nothing(sig: i32, want: i32) {
             "-o",
             p(&out),
             "--kv-set",
-            "chainStorage=x",
+            "runQueue=[1]",
             "-q",
         ])
         .stdout(Stdio::null())
@@ -151,15 +151,7 @@ fn stale_temp_outputs_of_dead_runs_are_removed() {
         std::fs::write(f, b"old").unwrap();
     }
     let b = d.path().join("b.tar");
-    let o = common::edit::run(&[
-        "edit",
-        p(&a),
-        "-o",
-        p(&b),
-        "--kv-set",
-        "chainStorage=x",
-        "-q",
-    ]);
+    let o = common::edit::run(&["edit", p(&a), "-o", p(&b), "--kv-set", "runQueue=[1]", "-q"]);
     common::edit::ok(&o);
     assert!(!stale.exists(), "the dead run's temp output is still there");
     assert!(

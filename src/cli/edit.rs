@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use agar::edit::script::{
-    check_kv_key, read_value_file, resolve_bundle, resolve_replacement, value_from_bytes,
+    check_kv_key, check_new_kv_key, read_value_file, resolve_bundle, resolve_replacement,
+    value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
@@ -29,15 +30,25 @@ pub struct EditArgs {
     /// 64 hex, `sha256:` prefix optional).
     #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     base: Option<String>,
-    /// kv-set: KEY=VALUE (kvStore key, without the export-data "kv." prefix). Repeatable.
+    /// kv-set: KEY=VALUE, change an existing key (kvStore key, without the export-data
+    /// "kv." prefix; a missing key is refused). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     kv_set: Vec<String>,
     /// kv-set with the value read from a file, byte for byte: KEY=FILE. Repeatable.
     #[arg(long, value_name = "KEY=FILE")]
     kv_set_file: Vec<String>,
+    /// kv-add: KEY=VALUE, create a new key (an existing key is refused). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    kv_add: Vec<String>,
+    /// kv-add with the value read from a file, byte for byte: KEY=FILE. Repeatable.
+    #[arg(long, value_name = "KEY=FILE")]
+    kv_add_file: Vec<String>,
     /// kv-set with the value read from stdin, byte for byte.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "kv_add_stdin")]
     kv_set_stdin: Option<String>,
+    /// kv-add with the value read from stdin, byte for byte.
+    #[arg(long, value_name = "KEY")]
+    kv_add_stdin: Option<String>,
     /// kv-delete: KEY (must exist). Repeatable.
     #[arg(long, value_name = "KEY")]
     kv_delete: Vec<String>,
@@ -93,36 +104,58 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
         Some(p) => agar::edit::script::load_script(p)?,
         None => Script::default(),
     };
-    for kv in &a.kv_set {
-        let (k, v) = split("kv-set", kv, false)?;
-        check_kv_key("--kv-set", k)?;
-        s.ops.push(Op::KvSet {
-            key: k.into(),
-            value: v.into(),
-            value_sha256: None,
-        });
+    for (flag, list, file_flag, file_list, add) in [
+        ("kv-set", &a.kv_set, "kv-set-file", &a.kv_set_file, false),
+        ("kv-add", &a.kv_add, "kv-add-file", &a.kv_add_file, true),
+    ] {
+        for kv in list {
+            let (k, v) = split(flag, kv, false)?;
+            check_kv_key(&format!("--{flag}"), k)?;
+            if add {
+                check_new_kv_key(&format!("--{flag}"), k)?;
+            }
+            s.ops.push(Op::KvSet {
+                key: k.into(),
+                value: v.into(),
+                value_sha256: None,
+                add,
+            });
+        }
+        for kv in file_list {
+            let (k, f) = split(file_flag, kv, false)?;
+            let loc = format!("--{file_flag}");
+            check_kv_key(&loc, k)?;
+            if add {
+                check_new_kv_key(&loc, k)?;
+            }
+            let (value, sha) = read_value_file(&loc, &PathBuf::from(f))?;
+            s.ops.push(Op::KvSet {
+                key: k.into(),
+                value,
+                value_sha256: Some(sha),
+                add,
+            });
+        }
     }
-    for kv in &a.kv_set_file {
-        let (k, f) = split("kv-set-file", kv, false)?;
-        check_kv_key("--kv-set-file", k)?;
-        let (value, sha) = read_value_file("--kv-set-file", &PathBuf::from(f))?;
-        s.ops.push(Op::KvSet {
-            key: k.into(),
-            value,
-            value_sha256: Some(sha),
-        });
-    }
-    if let Some(k) = &a.kv_set_stdin {
-        check_kv_key("--kv-set-stdin", k)?;
+    for (flag, key, add) in [
+        ("--kv-set-stdin", &a.kv_set_stdin, false),
+        ("--kv-add-stdin", &a.kv_add_stdin, true),
+    ] {
+        let Some(k) = key else { continue };
+        check_kv_key(flag, k)?;
+        if add {
+            check_new_kv_key(flag, k)?;
+        }
         let mut b = Vec::new();
         std::io::stdin()
             .read_to_end(&mut b)
             .context("reading the value from stdin")?;
-        let (value, sha) = value_from_bytes("--kv-set-stdin", b)?;
+        let (value, sha) = value_from_bytes(flag, b)?;
         s.ops.push(Op::KvSet {
             key: k.clone(),
             value,
             value_sha256: Some(sha),
+            add,
         });
     }
     for k in &a.kv_delete {

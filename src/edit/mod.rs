@@ -59,7 +59,8 @@ pub struct EditSummary {
 }
 
 enum KvOp {
-    Set(String),
+    /// (value, add): kv-add creates a missing key, kv-set changes an existing one
+    Set(String, bool),
     Delete,
     DeletePrefix(String, u64),
 }
@@ -100,10 +101,12 @@ impl DataEdits {
         for (i, op) in script.ops.iter().enumerate() {
             let n = d.kv.len();
             match op {
-                Op::KvSet { key, value, .. } => {
+                Op::KvSet {
+                    key, value, add, ..
+                } => {
                     let k = format!("kv.{key}");
                     d.by_key.entry(k.clone()).or_default().push(n);
-                    d.kv.push((i, k, KvOp::Set(value.clone())));
+                    d.kv.push((i, k, KvOp::Set(value.clone(), *add)));
                 }
                 Op::KvDelete { key } => {
                     let k = format!("kv.{key}");
@@ -165,14 +168,37 @@ impl DataEdits {
         for i in idx {
             let (si, _, op) = &self.kv[i];
             match op {
-                KvOp::Set(v) => {
+                KvOp::Set(v, add) => {
+                    let sk = show(short);
+                    match (state, add) {
+                        (None, false) => {
+                            let hint = match short.strip_prefix("kv.") {
+                                Some(rest) => format!(
+                                    "kvStore keys are given without the export-data \"kv.\" prefix: did you mean {}?",
+                                    show(rest)
+                                ),
+                                None => "check the key, or use kv-add to create a new key".into(),
+                            };
+                            return Err(Error::Refused(format!(
+                                "edit {} (kv-set {sk}): the key does not exist at that point in the edits; kv-set only changes existing keys ({hint})",
+                                si + 1
+                            )));
+                        }
+                        (Some(_), true) => {
+                            return Err(Error::Refused(format!(
+                                "edit {} (kv-add {sk}): the key already exists at that point in the edits; kv-add only creates new keys (use kv-set to change it)",
+                                si + 1
+                            )));
+                        }
+                        _ => {}
+                    }
                     if record {
                         let what = match state {
-                            None => format!("kv-set {short:?}: added, {}", show(v)),
+                            None => format!("kv-add {sk}: added, {}", show(v)),
                             Some(old) if old == v => {
-                                format!("kv-set {short:?}: unchanged (already {})", show(v))
+                                format!("kv-set {sk}: unchanged (already {})", show(v))
                             }
-                            Some(old) => format!("kv-set {short:?}: {} -> {}", show(old), show(v)),
+                            Some(old) => format!("kv-set {sk}: {} -> {}", show(old), show(v)),
                         };
                         st.changes.push((*si, what));
                     }
@@ -181,8 +207,9 @@ impl DataEdits {
                 KvOp::Delete => {
                     let Some(old) = state else {
                         return Err(Error::Refused(format!(
-                            "edit {} (kv-delete {short:?}): the key does not exist at that point in the edits; nothing to delete (check the key: kvStore keys are given without the export-data \"kv.\" prefix)",
-                            si + 1
+                            "edit {} (kv-delete {}): the key does not exist at that point in the edits; nothing to delete (check the key: kvStore keys are given without the export-data \"kv.\" prefix)",
+                            si + 1,
+                            show(short)
                         )));
                     };
                     if record {
