@@ -23,6 +23,7 @@ pub mod model;
 pub mod pack;
 pub mod progress;
 pub mod source;
+pub mod term;
 
 pub use error::{Error, Result};
 pub mod verify;

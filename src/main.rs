@@ -73,12 +73,24 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                cli::report_error_json(exit::USAGE, &e.to_string(), None);
-                return ExitCode::from(exit::USAGE as u8);
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit()
             }
-            // clap exits 2 on usage errors, 0 for --help/--version
-            e.exit()
+            let text = e.render().to_string();
+            if json {
+                cli::report_error_json(exit::USAGE, &text, None);
+            } else {
+                // clap quotes the offending value: escaped like every other output
+                for line in text.lines() {
+                    eprintln!("{}", agar::term::escape(line));
+                }
+            }
+            return ExitCode::from(exit::USAGE as u8);
         }
     };
     match run(cli) {

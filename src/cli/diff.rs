@@ -46,16 +46,17 @@ pub fn run(a: DiffArgs) -> Result<i32> {
 fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
     let mut o = std::io::stdout().lock();
     if r.equal {
-        writeln!(o, "no differences: {} and {} have the same archive manifest (member digests; run agar verify on each to check the bytes)", r.a, r.b)?;
+        say_to!(o, "no differences: {} and {} have the same archive manifest (member digests; run agar verify on each to check the bytes)", r.a, r.b)?;
         return Ok(());
     }
-    writeln!(o, "--- {}\n+++ {}", r.a, r.b)?;
+    say_to!(o, "--- {}", r.a)?;
+    say_to!(o, "+++ {}", r.b)?;
     if !r.manifest.is_empty() {
-        writeln!(o, "archive manifest:")?;
+        say_to!(o, "archive manifest:")?;
         for f in &r.manifest {
             let c = |v: &serde_json::Value| agar::genesis::canonical_bytes(v);
             let (x, y) = (c(&f.a), c(&f.b));
-            writeln!(
+            say_to!(
                 o,
                 "  {}: {} -> {}",
                 f.field,
@@ -69,21 +70,23 @@ fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
             if s.is_empty() {
                 return Ok(());
             }
-            writeln!(
+            say_to!(
                 o,
                 "{title}: {} added, {} removed, {} changed",
-                s.added, s.removed, s.changed
+                s.added,
+                s.removed,
+                s.changed
             )?;
             for it in &s.items {
                 match (&it.a, &it.b) {
-                    (None, Some(b)) => writeln!(o, "  + {} = {b}", it.key)?,
-                    (Some(a), None) => writeln!(o, "  - {} (was {a})", it.key)?,
-                    (Some(a), Some(b)) => writeln!(o, "  ~ {}: {a} -> {b}", it.key)?,
+                    (None, Some(b)) => say_to!(o, "  + {} = {b}", it.key)?,
+                    (Some(a), None) => say_to!(o, "  - {} (was {a})", it.key)?,
+                    (Some(a), Some(b)) => say_to!(o, "  ~ {}: {a} -> {b}", it.key)?,
                     (None, None) => {}
                 }
             }
             if s.truncated {
-                writeln!(o, "  … (more not listed; raise --limit or use --json)")?;
+                say_to!(o, "  … (more not listed; raise --limit or use --json)")?;
             }
             Ok(())
         };
@@ -91,22 +94,26 @@ fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
     section(&mut o, "kvStore", &r.kv)?;
     section(&mut o, "export-data records", &r.metadata)?;
     if r.export_manifest_changed {
-        writeln!(o, "export-manifest.json differs")?;
+        say_to!(o, "export-manifest.json differs")?;
     }
     if !r.artifacts.is_empty() {
-        writeln!(o, "artifacts ({} differ):", r.artifacts.len())?;
+        say_to!(o, "artifacts ({} differ):", r.artifacts.len())?;
         for c in &r.artifacts {
             match (&c.a, &c.b) {
                 (None, Some(b)) => {
-                    writeln!(o, "  + {} ({} bytes, sha256 {})", c.name, b.size, b.sha256)?
+                    say_to!(o, "  + {} ({} bytes, sha256 {})", c.name, b.size, b.sha256)?
                 }
                 (Some(a), None) => {
-                    writeln!(o, "  - {} ({} bytes, sha256 {})", c.name, a.size, a.sha256)?
+                    say_to!(o, "  - {} ({} bytes, sha256 {})", c.name, a.size, a.sha256)?
                 }
-                (Some(a), Some(b)) => writeln!(
+                (Some(a), Some(b)) => say_to!(
                     o,
                     "  ~ {}: sha256 {} -> {} ({} -> {} bytes)",
-                    c.name, a.sha256, b.sha256, a.size, b.size
+                    c.name,
+                    a.sha256,
+                    b.sha256,
+                    a.size,
+                    b.size
                 )?,
                 (None, None) => {}
             }

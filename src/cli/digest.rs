@@ -30,14 +30,14 @@ pub fn run(a: DigestArgs) -> Result<i32> {
         }))?;
     } else {
         for p in &rep.problems {
-            eprintln!("FAIL {p}");
+            say_err!("FAIL {p}");
         }
         if let (Some(g), Some(h)) = (&rep.genesis_sha256, &rep.swing_store_export_data_hash) {
-            println!("genesis.json sha256:          {g}");
-            println!("swing_store_export_data_hash: {h}");
+            say!("genesis.json sha256:          {g}");
+            say!("swing_store_export_data_hash: {h}");
         }
         if let Some(d) = &rep.digest {
-            println!("archive digest:               {d}");
+            say!("archive digest:               {d}");
         }
     }
     Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })

@@ -238,23 +238,23 @@ pub fn run(a: EditArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     for w in &s.warnings {
-        eprintln!("warning: {w}");
+        say_err!("warning: {w}");
     }
-    println!("edited {} -> {}", a.input.display(), s.output);
-    println!("changes:");
+    say!("edited {} -> {}", a.input.display(), s.output);
+    say!("changes:");
     for c in &s.changes {
-        println!("  {c}");
+        say!("  {c}");
     }
-    println!("parent archive digest:        {}", s.parent);
-    println!("edits sha256:                 {}", s.edits_sha256);
-    println!("chain_id:                     {}", s.chain_id);
-    println!("initial_height:               {}", s.initial_height);
-    println!("genesis.json sha256:          {}", s.genesis_sha256);
-    println!(
+    say!("parent archive digest:        {}", s.parent);
+    say!("edits sha256:                 {}", s.edits_sha256);
+    say!("chain_id:                     {}", s.chain_id);
+    say!("initial_height:               {}", s.initial_height);
+    say!("genesis.json sha256:          {}", s.genesis_sha256);
+    say!(
         "swing_store_export_data_hash: {}",
         s.swing_store_export_data_hash
     );
-    println!("verified; archive digest (sha256 of the uncompressed tar):");
-    println!("{}", s.digest);
+    say!("verified; archive digest (sha256 of the uncompressed tar):");
+    say!("{}", s.digest);
     Ok(exit::OK)
 }

@@ -54,23 +54,28 @@ pub fn run(a: ExplodeArgs) -> Result<i32> {
     };
     let s = agar::explode::explode(&opts)?;
     for w in &s.warnings {
-        eprintln!("warning: {w}");
+        say_err!("warning: {w}");
     }
     if a.common.json {
         print_json(&s)?;
         return Ok(exit::OK);
     }
-    println!("exploded {} into {}", s.archive, s.home);
-    println!("archive digest:  {}", s.digest);
-    println!(
+    say!("exploded {} into {}", s.archive, s.home);
+    say!("archive digest:  {}", s.digest);
+    say!(
         "chain_id:        {} (initial_height {}, state exported at {}, archive mode {})",
-        s.chain_id, s.initial_height, s.export_height, s.archive_artifact_mode
+        s.chain_id,
+        s.initial_height,
+        s.export_height,
+        s.archive_artifact_mode
     );
-    println!(
+    say!(
         "wrote {}  {} bytes  sha256 {}",
-        s.genesis.path, s.genesis.bytes, s.genesis.sha256
+        s.genesis.path,
+        s.genesis.bytes,
+        s.genesis.sha256
     );
-    println!(
+    say!(
         "wrote {}/  {} files ({} artifacts), {} bytes, export data {}",
         s.swing_store.path,
         s.swing_store.files,
@@ -80,8 +85,8 @@ pub fn run(a: ExplodeArgs) -> Result<i32> {
     );
     match &s.db {
         Some(d) => {
-            println!("wrote {}  {} bytes  sha256 {}", d.path, d.bytes, d.sha256);
-            println!(
+            say!("wrote {}  {} bytes  sha256 {}", d.path, d.bytes, d.sha256);
+            say!(
                 "      mode {}, host.height {}, {} kv rows, {} spans, {} items, {} snapshots ({} with data), {} bundles",
                 d.import.artifact_mode,
                 d.import.host_height,
@@ -93,10 +98,10 @@ pub fn run(a: ExplodeArgs) -> Result<i32> {
                 d.import.bundles
             );
         }
-        None => println!("no DB written (--no-db)"),
+        None => say!("no DB written (--no-db)"),
     }
     for r in &s.replaced {
-        println!("replaced {r}");
+        say!("replaced {r}");
     }
     for r in &s.removed_stale {
         note(

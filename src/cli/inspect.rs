@@ -25,24 +25,25 @@ pub fn run(a: InspectArgs) -> Result<i32> {
     if common.json {
         print_json(&r)?;
     } else {
-        println!(
+        say!(
             "archive:        {} ({} bytes{})",
             r.archive,
             r.file_bytes,
             if r.compressed { ", gzip" } else { "" }
         );
-        println!("chain_id:       {}", r.chain_id);
-        println!("initial_height: {}", r.initial_height);
-        println!("export height:  {}", r.export_height);
+        say!("chain_id:       {}", r.chain_id);
+        say!("initial_height: {}", r.initial_height);
+        say!("export height:  {}", r.export_height);
         if let Some(t) = &r.genesis_time {
-            println!("genesis_time:   {t}");
+            say!("genesis_time:   {t}");
         }
-        println!("artifact mode:  {}", r.artifact_mode);
-        println!(
+        say!("artifact mode:  {}", r.artifact_mode);
+        say!(
             "genesis.json:   {} bytes, sha256 {}",
-            r.genesis_bytes, r.genesis_sha256
+            r.genesis_bytes,
+            r.genesis_sha256
         );
-        println!(
+        say!(
             "export data:    {} entries ({} kv), {} bytes, {}",
             r.export_data_entries,
             r.kv_entries,
@@ -50,16 +51,16 @@ pub fn run(a: InspectArgs) -> Result<i32> {
             r.swing_store_export_data_hash
         );
         for (k, s) in &r.artifacts {
-            println!(
+            say!(
                 "{:<15} {} artifacts, {} bytes",
                 format!("{k}s:"),
                 s.count,
                 s.bytes
             );
         }
-        println!("vats:");
+        say!("vats:");
         for v in &r.vats {
-            println!(
+            say!(
                 "  {:<6} {} incarnation {} spans {}/{} recorded as artifacts, snapshot {}{}",
                 v.vat,
                 v.current_span
@@ -76,24 +77,25 @@ pub fn run(a: InspectArgs) -> Result<i32> {
                 }
             );
         }
-        println!("bundles:");
+        say!("bundles:");
         for b in &r.bundles {
-            println!("  {b}");
+            say!("  {b}");
         }
         if let Some(p) = &r.provenance {
-            println!(
+            say!(
                 "edited from:    {} (edits sha256 {})",
-                p.parent, p.edits_sha256
+                p.parent,
+                p.edits_sha256
             );
         }
         match &r.digest {
-            Some(d) => println!("archive digest: {d}"),
-            None => println!(
-                "(artifact members not read; `agar verify` checks them and prints the digest)"
-            ),
+            Some(d) => say!("archive digest: {d}"),
+            None => {
+                say!("(artifact members not read; `agar verify` checks them and prints the digest)")
+            }
         }
         for p in &r.problems {
-            println!("FAIL {p}");
+            say!("FAIL {p}");
         }
     }
     Ok(if r.problems.is_empty() {

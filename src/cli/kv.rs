@@ -1,6 +1,6 @@
 //! `agar kv`: read kvStore values from an archive.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -34,9 +34,16 @@ pub enum KvCmd {
     },
 }
 
+/// A key or value as one terminal-safe field: as is when plain, else as a JSON string
+/// whose remaining C1/bidi characters are escaped too (agar::term).
 fn plain(s: &str) -> String {
-    if s.chars().any(char::is_control) || s.starts_with('"') || s.trim() != s || s.is_empty() {
-        serde_json::to_string(s).unwrap_or_default()
+    if s.chars()
+        .any(|c| c.is_control() || agar::term::needs_escape(c))
+        || s.starts_with('"')
+        || s.trim() != s
+        || s.is_empty()
+    {
+        agar::term::escape(&serde_json::to_string(s).unwrap_or_default()).into_owned()
     } else {
         s.to_string()
     }
@@ -59,15 +66,20 @@ pub fn run(c: KvCmd) -> Result<i32> {
             match v {
                 Some(v) => {
                     if !common.json {
+                        // exact bytes for a pipe; escaped for a person at a terminal
                         let mut o = std::io::stdout().lock();
-                        o.write_all(v.as_bytes())?;
+                        if o.is_terminal() {
+                            o.write_all(agar::term::escape(&v).as_bytes())?;
+                        } else {
+                            o.write_all(v.as_bytes())?;
+                        }
                         o.write_all(b"\n")?;
                     }
                     Ok(exit::OK)
                 }
                 None => {
                     if !common.json {
-                        eprintln!("{}: no kvStore key {key:?}", archive.display());
+                        say_err!("{}: no kvStore key {key:?}", archive.display());
                     }
                     Ok(exit::PROBLEMS)
                 }

@@ -1,6 +1,28 @@
 //! The command line, one file per command (mirroring `tests/`). `main.rs` only parses
 //! and dispatches; each file here turns parsed arguments into library calls and output.
 
+/// `println!` for a person: the formatted line goes through [`agar::term::escape`], so no
+/// archive- or script-derived string reaches the terminal raw.
+macro_rules! say {
+    ($($t:tt)*) => {
+        println!("{}", agar::term::escape(&format!($($t)*)))
+    };
+}
+
+/// `eprintln!` for a person, escaped like [`say!`].
+macro_rules! say_err {
+    ($($t:tt)*) => {
+        eprintln!("{}", agar::term::escape(&format!($($t)*)))
+    };
+}
+
+/// `writeln!` for a person, escaped like [`say!`].
+macro_rules! say_to {
+    ($w:expr, $($t:tt)*) => {
+        writeln!($w, "{}", agar::term::escape(&format!($($t)*)))
+    };
+}
+
 pub mod diff;
 pub mod digest;
 pub mod dump;
@@ -72,7 +94,7 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 
 pub fn note(common: &Common, msg: &str) {
     if !common.quiet {
-        eprintln!("note: {msg}");
+        say_err!("note: {msg}");
     }
 }
 
@@ -85,7 +107,7 @@ pub fn report_error(e: &anyhow::Error, json: bool) -> i32 {
     if json {
         report_error_json(code, &message, lib.and_then(agar::Error::location));
     } else {
-        eprintln!("error: {message}");
+        say_err!("error: {message}");
     }
     code
 }

@@ -193,6 +193,7 @@ fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> 
     }
     if common.json {
         let text = serde_json::to_string_pretty(s)?;
+        // JSON for machines: not escaped for a terminal
         if to_stdout {
             eprintln!("{text}");
         } else {
@@ -233,9 +234,9 @@ fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> 
     ];
     for l in lines {
         if to_stdout {
-            eprintln!("{l}");
+            say_err!("{l}");
         } else {
-            println!("{l}");
+            say!("{l}");
         }
     }
     Ok(())

@@ -27,15 +27,15 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         print_json(&rep)?;
     } else {
         for p in &rep.problems {
-            println!("FAIL {p}");
+            say!("FAIL {p}");
         }
         if rep.ok {
-            println!("OK {}: {} members verified", rep.archive, rep.members);
+            say!("OK {}: {} members verified", rep.archive, rep.members);
             if let Some(d) = &rep.digest {
-                println!("archive digest: {d}");
+                say!("archive digest: {d}");
             }
         } else {
-            println!(
+            say!(
                 "{}: {} problem(s); do not use this archive",
                 rep.archive,
                 rep.problems.len()

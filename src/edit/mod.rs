@@ -371,9 +371,13 @@ pub fn show(v: &str) -> String {
 
 /// The checks every op that sets `/chain_id` applies (set-chain-id, genesis-set).
 pub fn check_chain_id(v: &str) -> std::result::Result<(), String> {
-    if v.is_empty() || v.len() > 50 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if v.is_empty()
+        || v.len() > 50
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || crate::term::needs_escape(c))
+    {
         return Err(format!(
-            "{} is not a valid chain ID (1-50 characters, no spaces or control characters)",
+            "{} is not a valid chain ID (1-50 characters, no spaces, control or bidi characters)",
             show(v)
         ));
     }
