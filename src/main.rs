@@ -10,13 +10,16 @@ use clap::{Parser, Subcommand};
 
 use agar::error::exit;
 
+/// The package version and, when built from git, the commit (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AGAR_VERSION_SUFFIX"));
+
 #[derive(Parser)]
 #[command(
     name = "agar",
-    version,
+    version = VERSION,
     about = "Agoric genesis archive: pack, verify, inspect, edit and explode swing-store genesis exports"
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -47,6 +50,10 @@ enum Cmd {
     /// Read kvStore values from an archive.
     #[command(subcommand)]
     Kv(cli::kv::KvCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(cli::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write all pages with --dir.
+    Man(cli::man::ManArgs),
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -60,6 +67,8 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Edit(a) => cli::edit::run(*a),
         Cmd::Diff(a) => cli::diff::run(a),
         Cmd::Kv(c) => cli::kv::run(c),
+        Cmd::Completions(a) => cli::completions::run(a),
+        Cmd::Man(a) => cli::man::run(a),
     }
 }
 

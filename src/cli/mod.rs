@@ -23,6 +23,7 @@ macro_rules! say_to {
     };
 }
 
+pub mod completions;
 pub mod diff;
 pub mod digest;
 pub mod dump;
@@ -30,6 +31,7 @@ pub mod edit;
 pub mod explode;
 pub mod inspect;
 pub mod kv;
+pub mod man;
 pub mod pack;
 pub mod verify;
 
