@@ -93,8 +93,17 @@ pub fn run(c: KvCmd) -> Result<i32> {
         } => {
             let mut o = std::io::BufWriter::new(std::io::stdout().lock());
             let mut n = 0u64;
+            // --json: one object, streamed (a prefix can match a million keys):
+            // {"archive", "prefix", "entries": [{"key","value"}…] or "keys": […],
+            //  "count", "artifacts_verified": false}
             if common.json {
-                writeln!(o, "[")?;
+                writeln!(
+                    o,
+                    "{{\n  \"archive\": {},\n  \"prefix\": {},\n  \"{}\": [",
+                    serde_json::to_string(&archive.display().to_string())?,
+                    serde_json::to_string(&prefix)?,
+                    if keys { "keys" } else { "entries" }
+                )?;
             }
             agar::kv::for_each(&archive, &prefix, !common.quiet, &mut |k, v| {
                 let r = if common.json {
@@ -104,7 +113,7 @@ pub fn run(c: KvCmd) -> Result<i32> {
                     } else {
                         serde_json::json!({"key": k, "value": v}).to_string()
                     };
-                    write!(o, "{sep}  {item}")
+                    write!(o, "{sep}    {item}")
                 } else if keys {
                     writeln!(o, "{}", plain(k))
                 } else {
@@ -114,7 +123,11 @@ pub fn run(c: KvCmd) -> Result<i32> {
                 r.map_err(|e| agar::Error::io("stdout", e))
             })?;
             if common.json {
-                writeln!(o, "{}]", if n == 0 { "" } else { "\n" })?;
+                writeln!(
+                    o,
+                    "{}  ],\n  \"count\": {n},\n  \"artifacts_verified\": false\n}}",
+                    if n == 0 { "" } else { "\n" }
+                )?;
             }
             o.flush()?;
             note(
