@@ -21,7 +21,8 @@ pub enum Compression {
 impl Compression {
     /// From the output name: `.tar` plain, `.tar.gz`/`.tgz` gzip.
     pub fn from_name(path: &Path, level: u32, threads: usize) -> Option<Compression> {
-        let s = path.to_string_lossy();
+        // case-insensitive: OUT.TAR.GZ is as clear as out.tar.gz
+        let s = path.to_string_lossy().to_ascii_lowercase();
         if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
             Some(Compression::Gzip { level, threads })
         } else if s.ends_with(".tar") {

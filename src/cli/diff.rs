@@ -24,9 +24,13 @@ pub struct DiffArgs {
 }
 
 pub fn run(a: DiffArgs) -> Result<i32> {
+    anyhow::ensure!(
+        a.a.as_os_str() != "-" || a.b.as_os_str() != "-",
+        "only one of the two archives can be read from stdin (-)"
+    );
     let rep = agar::diff::diff(
-        &a.a,
-        &a.b,
+        &super::archive_input(&a.a),
+        &super::archive_input(&a.b),
         &agar::diff::DiffOptions {
             progress: !a.common.quiet,
             limit: a.limit,

@@ -18,7 +18,7 @@ pub struct DigestArgs {
 
 pub fn run(a: DigestArgs) -> Result<i32> {
     let common = &a.common;
-    let rep = agar::verify::verify(&a.archive, None, !common.quiet)?;
+    let rep = agar::verify::verify(&super::archive_input(&a.archive), None, !common.quiet)?;
     if common.json {
         print_json(&serde_json::json!({
             "archive": rep.archive,

@@ -213,6 +213,10 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
 }
 
 pub fn run(a: EditArgs) -> Result<i32> {
+    anyhow::ensure!(
+        a.input.as_os_str() != "-",
+        "edit reads its input archive twice (check, then rewrite), so it cannot come from stdin; save it to a file first"
+    );
     let compression = a.out.compression(&a.output)?;
     let script = script_from_args(&a)?;
     anyhow::ensure!(

@@ -44,7 +44,7 @@ pub fn run(a: ExplodeArgs) -> Result<i32> {
         .join(".agoric"),
     };
     let opts = agar::explode::ExplodeOptions {
-        archive: a.archive,
+        archive: super::archive_input(&a.archive),
         home,
         mode: a.artifact_mode,
         force: a.force,

@@ -21,7 +21,7 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> Result<i32> {
     let common = &a.common;
-    let r = agar::verify::inspect(&a.archive, a.verify, !common.quiet)?;
+    let r = agar::verify::inspect(&super::archive_input(&a.archive), a.verify, !common.quiet)?;
     if common.json {
         print_json(&r)?;
     } else {

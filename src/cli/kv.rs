@@ -56,7 +56,7 @@ pub fn run(c: KvCmd) -> Result<i32> {
             key,
             common,
         } => {
-            let v = agar::kv::get(&archive, &key, !common.quiet)?;
+            let v = agar::kv::get(&super::archive_input(&archive), &key, !common.quiet)?;
             note(&common, agar::kv::NOT_VERIFIED_NOTE);
             if common.json {
                 print_json(
@@ -105,23 +105,28 @@ pub fn run(c: KvCmd) -> Result<i32> {
                     if keys { "keys" } else { "entries" }
                 )?;
             }
-            agar::kv::for_each(&archive, &prefix, !common.quiet, &mut |k, v| {
-                let r = if common.json {
-                    let sep = if n == 0 { "" } else { ",\n" };
-                    let item = if keys {
-                        serde_json::to_string(k).unwrap_or_default()
+            agar::kv::for_each(
+                &super::archive_input(&archive),
+                &prefix,
+                !common.quiet,
+                &mut |k, v| {
+                    let r = if common.json {
+                        let sep = if n == 0 { "" } else { ",\n" };
+                        let item = if keys {
+                            serde_json::to_string(k).unwrap_or_default()
+                        } else {
+                            serde_json::json!({"key": k, "value": v}).to_string()
+                        };
+                        write!(o, "{sep}    {item}")
+                    } else if keys {
+                        writeln!(o, "{}", plain(k))
                     } else {
-                        serde_json::json!({"key": k, "value": v}).to_string()
+                        writeln!(o, "{}\t{}", plain(k), plain(v))
                     };
-                    write!(o, "{sep}    {item}")
-                } else if keys {
-                    writeln!(o, "{}", plain(k))
-                } else {
-                    writeln!(o, "{}\t{}", plain(k), plain(v))
-                };
-                n += 1;
-                r.map_err(|e| agar::Error::io("stdout", e))
-            })?;
+                    n += 1;
+                    r.map_err(|e| agar::Error::io("stdout", e))
+                },
+            )?;
             if common.json {
                 writeln!(
                     o,

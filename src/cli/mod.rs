@@ -89,6 +89,16 @@ fn threads(n: Option<u16>) -> usize {
         .max(1)
 }
 
+/// An archive argument: `-` reads the archive from stdin (a pipe is read once, bounded
+/// by its manifest like any archive).
+pub fn archive_input(p: &Path) -> std::path::PathBuf {
+    if p.as_os_str() == "-" {
+        std::path::PathBuf::from("/dev/stdin")
+    } else {
+        p.to_path_buf()
+    }
+}
+
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

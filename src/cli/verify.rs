@@ -22,7 +22,11 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> Result<i32> {
     let common = &a.common;
-    let rep = agar::verify::verify(&a.archive, a.expect.as_deref(), !common.quiet)?;
+    let rep = agar::verify::verify(
+        &super::archive_input(&a.archive),
+        a.expect.as_deref(),
+        !common.quiet,
+    )?;
     if common.json {
         print_json(&rep)?;
     } else {
