@@ -262,7 +262,7 @@ impl DataEdits {
         out: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let stop = e.map(|(e, _)| e.key.as_str());
-        while *cursor < inserts.len() && stop.map_or(true, |k| inserts[*cursor].as_str() < k) {
+        while *cursor < inserts.len() && stop.is_none_or(|k| inserts[*cursor].as_str() < k) {
             let k = &inserts[*cursor];
             *cursor += 1;
             if let Some(id) = k.strip_prefix("bundle.") {
@@ -543,7 +543,7 @@ fn bundle_ids_in(v: &str) -> Vec<String> {
             && b[i + 3..end]
                 .iter()
                 .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-            && b.get(end).map_or(true, |c| !c.is_ascii_hexdigit())
+            && b.get(end).is_none_or(|c| !c.is_ascii_hexdigit())
         {
             out.push(v[i..end].to_string());
             i = end;
