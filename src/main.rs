@@ -28,31 +28,59 @@ pub struct Cli {
 enum Cmd {
     /// Pack an agd export (genesis.json + swing-store/) into one canonical archive and
     /// print its digest.
+    #[command(
+        after_help = "Reads: EXPORT_DIR, or --genesis with --swing-store-export / --swing-store / --home (read-only).\nWrites: OUTPUT only (through a temp file renamed into place; - writes the tar to stdout).\nExit: 0 packed; 2 usage/IO; 3 bad export or genesis; 4 refused (OUTPUT exists, height mismatch)."
+    )]
     Pack(cli::pack::PackArgs),
     /// Check everything an archive guarantees; exit 0 only if all holds.
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin), every byte. Writes: nothing.\nExit: 0 everything holds; 1 problems (FAIL lines); 2 usage/IO; 4 digest differs from --expect."
+    )]
     Verify(cli::verify::VerifyArgs),
     /// Print the archive digest, the genesis.json member SHA-256 and the export-data hash.
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin), every byte. Writes: nothing.\nExit: 0 ok; 1 problems; 2 usage/IO."
+    )]
     Digest(cli::digest::DigestArgs),
     /// Rebuild a node home from an archive: config/genesis.json, config/swing-store/ and
     /// data/agoric/swingstore.sqlite (what the official importer would build).
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin). Writes: HOME/config/genesis.json, HOME/config/swing-store/, HOME/data/agoric/swingstore.sqlite, nothing else.\nExit: 0 written; 2 usage/IO; 3 bad archive; 4 refused (targets exist, --expect mismatch, mode)."
+    )]
     Explode(cli::explode::ExplodeArgs),
     /// Print the canonical text dump of a swing-store DB (the oracle's format), for
     /// diffing two DBs.
+    #[command(
+        after_help = "Reads: the DB (read-only). Writes: stdout, or --output FILE (refused if it exists unless --force).\nExit: 0 ok; 2 usage/IO; 3 not a swing-store DB; 4 output exists."
+    )]
     Dump(cli::dump::DumpArgs),
     /// Summarise an archive: chain, heights, mode, artifacts, vats, bundles.
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin); artifacts only with --verify. Writes: nothing.\nExit: 0 ok; 1 problems listed; 2 usage/IO; 3 unreadable or corrupt archive."
+    )]
     Inspect(cli::inspect::InspectArgs),
     /// Apply replayable edits (kvStore, genesis, artifacts) and recompute every dependent
     /// hash; print the new digest last. See EDITING.md.
+    #[command(
+        after_help = "Reads: INPUT twice (a file, not stdin), --script and the files it names. Writes: OUTPUT only (temp file, verified, renamed into place).\nExit: 0 edited; 2 usage/IO (bad flag values, no edits); 3 bad archive or script; 4 refused (OUTPUT exists, base mismatch, kv-set of a missing key, kv-add of an existing key, owned fields)."
+    )]
     Edit(Box<cli::edit::EditArgs>),
     /// Compare two archives (or an archive and an agd export directory). Exit 0 equal,
     /// 1 different, 2 usage/IO error, 3 bad input.
+    #[command(
+        after_help = "Reads: A and B (one may be - for stdin, or an agd export directory). Writes: nothing."
+    )]
     Diff(cli::diff::DiffArgs),
     /// Read kvStore values from an archive.
     #[command(subcommand)]
     Kv(cli::kv::KvCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Reads: nothing. Writes: stdout. Exit: 0; 2 unknown shell.")]
     Completions(cli::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write all pages with --dir.
+    #[command(
+        after_help = "Reads: nothing. Writes: stdout, or DIR/agar.1 and DIR/agar-COMMAND.1. Exit: 0; 2 IO."
+    )]
     Man(cli::man::ManArgs),
 }
 

@@ -344,3 +344,27 @@ fn readme_table_matches_the_code() {
         .collect();
     assert_eq!(rows, want);
 }
+
+/// Every command's --help says what it reads, what it writes and its exit codes.
+#[test]
+fn help_says_reads_writes_and_exit_codes() {
+    for cmd in [
+        "pack",
+        "verify",
+        "digest",
+        "explode",
+        "dump",
+        "inspect",
+        "edit",
+        "diff",
+        "completions",
+        "man",
+    ] {
+        let o = run(&[cmd, "--help"]);
+        assert_eq!(code(&o), 0);
+        let h = stdout(&o);
+        for word in ["Reads:", "Writes:", "Exit"] {
+            assert!(h.contains(word), "agar {cmd} --help lacks {word:?}:\n{h}");
+        }
+    }
+}

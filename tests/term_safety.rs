@@ -81,35 +81,30 @@ fn chain_id_checks_apply_whichever_op_sets_it() {
     let d = tempfile::tempdir().unwrap();
     let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
     let out = d.path().join("b.tar");
+    let genesis_set = |pointer: &str, value: &str| {
+        let v = serde_json::to_string(value).unwrap();
+        run(&[
+            "edit",
+            p(&a),
+            "-o",
+            p(&out),
+            "--genesis-set",
+            &format!("{pointer}={v}"),
+        ])
+    };
     for bad in ["has space", "a\u{1b}[2Kb", "agoric\u{202e}3", ""] {
         // the flag: refused at parse time
         let o = run(&["edit", p(&a), "-o", p(&out), "--chain-id", bad]);
         assert_eq!(code(&o), 2, "--chain-id {bad:?}: {}", stderr(&o));
         assert_safe("edit --chain-id", &o);
         // genesis-set /chain_id: the same checks
-        let v = serde_json::to_string(bad).unwrap();
-        let o = run(&[
-            "edit",
-            p(&a),
-            "-o",
-            p(&out),
-            "--genesis-set",
-            &format!("/chain_id={v}"),
-        ]);
+        let o = genesis_set("/chain_id", bad);
         assert_eq!(code(&o), 3, "genesis-set /chain_id {bad:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("chain ID"), "{}", stderr(&o));
         assert_safe("edit --genesis-set /chain_id", &o);
     }
     for bad in ["yesterday", "2026-01-02 03:04:05Z"] {
-        let v = serde_json::to_string(bad).unwrap();
-        let o = run(&[
-            "edit",
-            p(&a),
-            "-o",
-            p(&out),
-            "--genesis-set",
-            &format!("/genesis_time={v}"),
-        ]);
+        let o = genesis_set("/genesis_time", bad);
         assert_eq!(
             code(&o),
             3,
