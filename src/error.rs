@@ -5,21 +5,49 @@
 
 use std::path::PathBuf;
 
-/// Exit codes (also documented in README.md):
-/// 0 ok; 1 verification found problems / `diff` found differences; 2 usage or
-/// environment error (bad flags, missing files, I/O); 3 bad input data (malformed or
-/// inconsistent export, genesis or archive); 4 refused for safety (target exists,
-/// height mismatch, digest mismatch against `--expect`/`base`).
+/// Exit codes, the same for every command. README.md's "Exit codes" table documents
+/// them; a test (tests/exit_codes.rs) checks that table against [`exit::TABLE`].
 pub mod exit {
+    /// Success (`verify`: everything holds; `diff`: equal).
     pub const OK: i32 = 0;
+    /// A check found problems (`verify`, `digest`, `inspect --verify`), `diff` found
+    /// differences, `kv get` found no such key.
     pub const PROBLEMS: i32 = 1;
+    /// Usage or environment: bad flags or flag values, missing or unreadable files, I/O.
     pub const USAGE: i32 = 2;
+    /// Bad input data: malformed or inconsistent export, genesis, archive or edit script.
     pub const BAD_INPUT: i32 = 3;
+    /// Refused for safety: output exists, height mismatch, digest or `base` mismatch.
     pub const REFUSED: i32 = 4;
+    /// Interrupted by SIGINT (Ctrl-C); temporary outputs removed.
+    pub const INTERRUPTED: i32 = 130;
+    /// Terminated by SIGTERM; temporary outputs removed.
+    pub const TERMINATED: i32 = 143;
+
+    /// Every exit code with its stable name (the `code` of a `--json` error).
+    pub const TABLE: &[(i32, &str)] = &[
+        (OK, "ok"),
+        (PROBLEMS, "problems"),
+        (USAGE, "usage"),
+        (BAD_INPUT, "bad_input"),
+        (REFUSED, "refused"),
+        (INTERRUPTED, "interrupted"),
+        (TERMINATED, "terminated"),
+    ];
+
+    /// The stable name of an exit code.
+    pub fn name(code: i32) -> &'static str {
+        TABLE
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or("error", |(_, n)| n)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    // The message includes the cause and `source()` returns it too, for callers that
+    // walk the chain; printers must not repeat it (see `display_chain`).
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -73,6 +101,17 @@ impl Error {
             source,
         }
     }
+    /// Where the error is: the file, member, key or flag it names.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            Error::Io { path, .. } => Some(path.display().to_string()),
+            Error::IoAt { context, .. } => Some(context.clone()),
+            Error::Invalid { location, .. } | Error::Sqlite { location, .. } => {
+                Some(location.clone())
+            }
+            Error::Refused(_) => None,
+        }
+    }
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -83,7 +122,41 @@ impl Error {
     }
 }
 
+/// An error and its causes on one line, `what: why: why…`, each cause once: a cause whose
+/// text the message already ends with (this crate's `Io`/`Sqlite` variants show their
+/// source, as do many others) is not repeated, unlike anyhow's `{:#}`.
+pub fn display_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !t.is_empty() && !out.ends_with(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
+}
+
 /// Shorthand: `Err(Error::invalid(loc, msg))`.
 pub fn bail<T>(location: impl Into<String>, message: impl Into<String>) -> Result<T> {
     Err(Error::invalid(location, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let why = io.to_string();
+        let e = anyhow::Error::new(Error::io("/x/genesis.json", io)).context("reading genesis");
+        let text = display_chain(e.as_ref());
+        assert_eq!(text, format!("reading genesis: /x/genesis.json: {why}"));
+        assert_eq!(text.matches(why.as_str()).count(), 1, "{text}");
+        // anyhow's own rendering repeats it: the reason display_chain exists
+        assert_eq!(format!("{e:#}").matches(why.as_str()).count(), 2);
+    }
 }

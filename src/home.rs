@@ -301,13 +301,6 @@ fn inode_flags(p: &Path) -> Option<libc::c_long> {
     (rc == 0).then_some(flags)
 }
 
-/// Whether the process `pid` exists. Without `/proc` nothing can be told, and every pid
-/// counts as alive (so nothing is removed).
-fn pid_alive(pid: u32) -> bool {
-    let proc_ = Path::new("/proc");
-    !proc_.join("self").exists() || proc_.join(pid.to_string()).exists()
-}
-
 /// The pid in a temp dir name of agar's exact naming, `<TMP_PREFIX><pid>-<6 alnum>`.
 fn tmp_name_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(TMP_PREFIX)?;
@@ -337,7 +330,7 @@ pub fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
         let Some(pid) = name.to_str().and_then(tmp_name_pid) else {
             continue;
         };
-        if pid == std::process::id() || pid_alive(pid) {
+        if pid == std::process::id() || crate::cleanup::pid_alive(pid) {
             continue;
         }
         let p = e.path();

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod attest;
+pub mod cleanup;
 pub mod confine;
 pub mod dbexport;
 pub mod dbimport;
@@ -27,6 +28,7 @@ pub mod pack;
 pub mod progress;
 pub mod remote;
 pub mod source;
+pub mod term;
 
 pub use error::{Error, Result};
 pub mod verify;

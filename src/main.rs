@@ -1,730 +1,156 @@
-//! The `agar` command line: a thin layer over the library. Exit codes: see README.md.
+//! The `agar` command line: parsing and dispatch only; each command lives in
+//! `src/cli/<command>.rs`. Exit codes: see README.md.
 
 mod cli;
-use cli::edit as cli_edit;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
-use agar::archive::writer::Compression;
-use agar::dbexport::DbExport;
 use agar::error::exit;
-use agar::exportdir::ExportDir;
-use agar::genesis::CanonicalGenesis;
-use agar::model::ArtifactMode;
-use agar::pack::{PackOptions, PackSummary};
-use agar::source::StateSource;
+
+/// The package version and, when built from git, the commit (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AGAR_VERSION_SUFFIX"));
 
 #[derive(Parser)]
 #[command(
     name = "agar",
-    version,
+    version = VERSION,
     about = "Agoric genesis archive: pack, verify, inspect, edit and explode swing-store genesis exports"
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
     #[command(flatten)]
     remote: cli::fetch::RemoteArgs,
 }
 
-#[derive(Args, Clone)]
-struct Common {
-    /// Print one JSON object instead of human-readable text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress bars or notes on stderr.
-    #[arg(long, short, global = true)]
-    quiet: bool,
-}
-
 #[derive(Subcommand)]
 enum Cmd {
     /// Pack an agd export (genesis.json + swing-store/) into one canonical archive and
     /// print its digest.
-    Pack(PackArgs),
+    #[command(
+        after_help = "Reads: EXPORT_DIR, or --genesis with --swing-store-export / --swing-store / --home (read-only).\nWrites: OUTPUT only (through a temp file renamed into place; - writes the tar to stdout).\nExit: 0 packed; 2 usage/IO; 3 bad export or genesis; 4 refused (OUTPUT exists, height mismatch)."
+    )]
+    Pack(cli::pack::PackArgs),
     /// Check everything an archive guarantees; exit 0 only if all holds.
-    Verify {
-        archive: PathBuf,
-        /// The archive digest you were told (64 hex); verification fails if it differs.
-        #[arg(long)]
-        expect: Option<String>,
-        #[command(flatten)]
-        attest: cli::attest::CheckArgs,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Verify an archive and write a statement that you did (in-toto Statement v1),
-    /// signed with your SSH key as `ssh-keygen -Y sign -n agar-archive` would. Writes
-    /// STATEMENT.json and STATEMENT.json.sig; exit 1 (nothing written) if the archive
-    /// does not verify.
-    Attest(Box<cli::attest::AttestArgs>),
-    /// Download an archive over http(s), verifying it on the way (and --expect); the
-    /// file appears only once it verified. Resumes dropped connections.
-    Fetch(cli::fetch::FetchArgs),
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin), every byte. Writes: nothing.\nExit: 0 everything holds; 1 problems (FAIL lines); 2 usage/IO; 4 digest differs from --expect."
+    )]
+    Verify(cli::verify::VerifyArgs),
     /// Print the archive digest, the genesis.json member SHA-256 and the export-data hash.
-    Digest {
-        archive: PathBuf,
-        #[command(flatten)]
-        common: Common,
-    },
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin), every byte. Writes: nothing.\nExit: 0 ok; 1 problems; 2 usage/IO."
+    )]
+    Digest(cli::digest::DigestArgs),
+    /// Verify an archive and write a statement that you did (in-toto Statement v1),
+    /// signed with your SSH key as `ssh-keygen -Y sign -n agar-archive` would.
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin, or a URL), every byte; the key. Writes: STATEMENT.json and STATEMENT.json.sig (nothing if the archive does not verify).\nExit: 0 attested; 1 archive problems; 2 usage/IO; 4 wrong passphrase, output exists, --expect mismatch."
+    )]
+    Attest(Box<cli::attest::AttestArgs>),
+    /// Download an archive over http(s), verifying it on the way; the file appears only
+    /// once it verified. Resumes dropped connections.
+    #[command(
+        after_help = "Reads: URL (and --mirror URLs). Writes: OUTPUT only, renamed into place once verified.\nExit: 0 fetched; 1 archive problems; 2 usage/network; 4 output exists or --expect mismatch."
+    )]
+    Fetch(cli::fetch::FetchArgs),
     /// Rebuild a node home from an archive for a genesis restart: config/genesis.json and
     /// config/swing-store/ (and with --db data/agoric/swingstore.sqlite). Refuses a home
     /// holding Cosmos state; the recipe: stop agd, `agd tendermint unsafe-reset-all --home H
     /// --keep-addr-book`, `agar explode ARCHIVE --home H --expect DIGEST --force`, `agd start`.
-    Explode(ExplodeArgs),
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin, or a URL); HOME's layout. Writes: HOME/config/genesis.json, HOME/config/swing-store/ (with --db HOME/data/agoric/swingstore.sqlite), nothing else.\nExit: 0 written; 2 usage/IO; 3 bad archive; 4 refused (Cosmos state in HOME, targets exist, --expect mismatch, locked home, mode)."
+    )]
+    Explode(cli::explode::ExplodeArgs),
     /// Print the canonical text dump of a swing-store DB (the oracle's format), for
     /// diffing two DBs.
-    Dump(DumpArgs),
+    #[command(
+        after_help = "Reads: the DB (read-only). Writes: stdout, or --output FILE (refused if it exists unless --force).\nExit: 0 ok; 2 usage/IO; 3 not a swing-store DB; 4 output exists."
+    )]
+    Dump(cli::dump::DumpArgs),
     /// Summarise an archive: chain, heights, mode, artifacts, vats, bundles.
-    Inspect {
-        archive: PathBuf,
-        /// Also read and verify every artifact (and print the archive digest).
-        #[arg(long)]
-        verify: bool,
-        #[command(flatten)]
-        common: Common,
-    },
+    #[command(
+        after_help = "Reads: ARCHIVE (- for stdin); artifacts only with --verify. Writes: nothing.\nExit: 0 ok; 1 problems listed; 2 usage/IO; 3 unreadable or corrupt archive."
+    )]
+    Inspect(cli::inspect::InspectArgs),
     /// Apply replayable edits (kvStore, genesis, artifacts) and recompute every dependent
     /// hash; print the new digest last. See EDITING.md.
-    Edit(Box<cli_edit::EditArgs>),
+    #[command(
+        after_help = "Reads: INPUT twice (a file, not stdin), --script and the files it names. Writes: OUTPUT only (temp file, verified, renamed into place).\nExit: 0 edited; 2 usage/IO (bad flag values, no edits); 3 bad archive or script; 4 refused (OUTPUT exists, base mismatch, kv-set of a missing key, kv-add of an existing key, owned fields)."
+    )]
+    Edit(Box<cli::edit::EditArgs>),
     /// Compare two archives (or an archive and an agd export directory). Exit 0 equal,
     /// 1 different, 2 usage/IO error, 3 bad input.
-    Diff(cli_edit::DiffArgs),
+    #[command(
+        after_help = "Reads: A and B (one may be - for stdin, or an agd export directory). Writes: nothing."
+    )]
+    Diff(cli::diff::DiffArgs),
     /// Read kvStore values from an archive.
     #[command(subcommand)]
-    Kv(cli_edit::KvCmd),
-}
-
-#[derive(Args)]
-struct PackArgs {
-    /// An agd export directory (holding genesis.json and swing-store/).
-    export_dir: Option<PathBuf>,
-    /// The genesis file (with --swing-store-export, or to override EXPORT_DIR/genesis.json).
-    #[arg(long)]
-    genesis: Option<PathBuf>,
-    /// A swing-store export directory, JS (export-kernel-db.js) or Go (agd) layout.
-    #[arg(long)]
-    swing_store_export: Option<PathBuf>,
-    /// Pack straight from a halted node's swing-store DB: the directory holding
-    /// swingstore.sqlite (NODE_HOME/data/agoric) or the file itself; needs --genesis.
-    /// Read-only, creates no files next to the DB.
-    #[arg(long, value_name = "DIR_OR_FILE")]
-    swing_store: Option<PathBuf>,
-    /// A node home: like --swing-store HOME/data/agoric, with --genesis defaulting to
-    /// HOME/config/genesis.json.
-    #[arg(long, value_name = "DIR")]
-    home: Option<PathBuf>,
-    /// With --swing-store/--home: which artifacts to export: operational (default),
-    /// replay, archival or debug (as `agd export`/export-kernel-db.js --artifact-mode).
-    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
-    artifact_mode: Option<ArtifactMode>,
-    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, or - for an uncompressed tar on stdout.
-    #[arg(long, short)]
-    output: PathBuf,
-    /// Pack even if the export height is not initial_height - 1 (rehearsals only).
-    #[arg(long)]
-    allow_height_mismatch: bool,
-    #[command(flatten)]
-    out: OutputArgs,
-    #[command(flatten)]
-    common: Common,
-}
-
-/// How an archive is written (pack, edit).
-#[derive(Args, Clone, Copy)]
-pub struct OutputArgs {
-    /// Replace OUT if it exists.
-    #[arg(long)]
-    pub force: bool,
-    /// gzip level for .tar.gz output (the digest does not depend on it).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
-    pub gzip_level: u32,
-    /// Compression threads (default: all cores). Output bytes do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-}
-
-impl OutputArgs {
-    /// The compression an output name asks for.
-    pub fn compression(&self, output: &Path) -> Result<Compression> {
-        Compression::from_name(output, self.gzip_level, threads(self.threads)).with_context(|| {
-            format!(
-                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
-                output.display()
-            )
-        })
-    }
-}
-
-#[derive(Args)]
-struct ExplodeArgs {
-    /// The archive (.tar or .tar.gz).
-    archive: PathBuf,
-    /// The node home to write into (default: $HOME/.agoric).
-    #[arg(long)]
-    home: Option<PathBuf>,
-    /// Artifact mode of the DB: operational, replay, archival or debug (default: the
-    /// archive's mode; a mode stronger than the archive's is refused).
-    #[arg(long)]
-    artifact_mode: Option<agar::model::ArtifactMode>,
-    /// Replace the targets (genesis.json, swing-store/, and with --db swingstore.sqlite and
-    /// its -wal/-shm/-journal) if they exist, after checking that every one can be moved.
-    /// Nothing else is touched. A validator home always has config/genesis.json, so the
-    /// restart recipe passes it.
-    #[arg(long)]
-    force: bool,
-    /// Also build data/agoric/swingstore.sqlite (what the official importer builds from
-    /// config/swing-store). Off by default: on a genesis restart agd's InitGenesis erases
-    /// data/agoric and re-imports config/swing-store itself (operational mode), so a DB
-    /// built here would cost time and disk only to be replaced. Use it to restore a node
-    /// without InitChain, or to inspect the state (agar dump).
-    #[arg(long, conflicts_with = "no_db")]
-    db: bool,
-    /// Write only config/ (genesis.json and swing-store/), no DB: the default.
-    #[arg(long)]
-    no_db: bool,
-    /// Write even though HOME/data holds Cosmos state (application.db, blockstore.db,
-    /// state.db, evidence.db, tx_index.db, cs.wal, snapshots/, a priv_validator_state.json
-    /// above height 0). Without it such a home is refused (exit 4) with the commands of
-    /// the restart recipe: agd skips InitGenesis on a non-empty state, so it would not
-    /// read what explode writes.
-    #[arg(long)]
-    allow_cosmos_state: bool,
-    /// The agreed archive digest (64 hex): refuse, writing nothing, if the archive's differs.
-    #[arg(long, value_name = "DIGEST")]
-    expect: Option<String>,
-    #[command(flatten)]
-    common: Common,
-}
-
-#[derive(Args)]
-struct DumpArgs {
-    /// A swing-store directory (holding swingstore.sqlite) or the DB file.
-    db: PathBuf,
-    /// Write the dump here instead of stdout.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Replace strings longer than N UTF-16 units by "sha256:<hex> len=<bytes>".
-    #[arg(long, default_value_t = 0)]
-    hash_long: usize,
-    /// Also print compressedSize and the gzip blob's SHA-256 of snapshots.
-    #[arg(long)]
-    include_compressed: bool,
-    /// Leave out the schema section.
-    #[arg(long)]
-    no_schema: bool,
-}
-
-fn parse_mode(s: &str) -> std::result::Result<ArtifactMode, String> {
-    s.parse()
-}
-
-fn threads(n: Option<usize>) -> usize {
-    n.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
-    .max(1)
-}
-
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
-fn note(common: &Common, msg: &str) {
-    if !common.quiet {
-        eprintln!("note: {msg}");
-    }
-}
-
-/// The three input forms of `pack`, mutually exclusive.
-enum PackInput {
-    /// `EXPORT_DIR` (genesis.json + swing-store/)
-    ExportDir(PathBuf),
-    /// `--swing-store-export DIR --genesis FILE`
-    SwingStoreExport(PathBuf),
-    /// `--swing-store DIR_OR_FILE --genesis FILE` or `--home DIR`
-    Db(PathBuf),
-}
-
-fn pack_input(a: &PackArgs) -> Result<(PackInput, PathBuf)> {
-    let mut given = Vec::new();
-    if a.export_dir.is_some() {
-        given.push("EXPORT_DIR");
-    }
-    if a.swing_store_export.is_some() {
-        given.push("--swing-store-export");
-    }
-    if a.swing_store.is_some() {
-        given.push("--swing-store");
-    }
-    if a.home.is_some() {
-        given.push("--home");
-    }
-    if given.len() > 1 {
-        anyhow::bail!(
-            "give one input, not {}: EXPORT_DIR (an agd export), --swing-store-export DIR --genesis FILE (a swing-store export), or --swing-store DIR_OR_FILE --genesis FILE / --home DIR (a halted node's DB)",
-            given.join(" and ")
-        );
-    }
-    if a.artifact_mode.is_some() && a.swing_store.is_none() && a.home.is_none() {
-        anyhow::bail!("--artifact-mode only applies to --swing-store/--home (an export directory's artifacts are whatever it holds)");
-    }
-    Ok(
-        match (&a.export_dir, &a.swing_store_export, &a.swing_store, &a.home) {
-            (Some(d), ..) => (
-                PackInput::ExportDir(d.join("swing-store")),
-                a.genesis.clone().unwrap_or_else(|| d.join("genesis.json")),
-            ),
-            (_, Some(s), ..) => (
-                PackInput::SwingStoreExport(s.clone()),
-                a.genesis
-                    .clone()
-                    .context("--swing-store-export needs --genesis FILE")?,
-            ),
-            (_, _, Some(db), _) => (
-                PackInput::Db(db.clone()),
-                a.genesis.clone().context(
-                    "--swing-store needs --genesis FILE (the genesis.json agd exported at the halt height)",
-                )?,
-            ),
-            (_, _, _, Some(h)) => (
-                PackInput::Db(h.join("data").join("agoric")),
-                a.genesis
-                    .clone()
-                    .unwrap_or_else(|| h.join("config").join("genesis.json")),
-            ),
-            _ => anyhow::bail!("nothing to pack: give an agd export directory (EXPORT_DIR), --genesis FILE --swing-store-export DIR, or --genesis FILE --swing-store DIR_OR_FILE (or --home DIR) to pack from a halted node's DB"),
-        },
-    )
-}
-
-fn cmd_pack(a: PackArgs) -> Result<i32> {
-    let (input, genesis_path) = pack_input(&a)?;
-    let to_stdout = a.output.as_os_str() == "-";
-    let compression = if to_stdout {
-        Compression::None
-    } else {
-        a.out.compression(&a.output)?
-    };
-    if !to_stdout && a.output.exists() && !a.out.force {
-        return Err(agar::Error::Refused(format!(
-            "{} already exists; pass --force to replace it",
-            a.output.display()
-        ))
-        .into());
-    }
-    // a regular file only; inside the export directory unless named with --genesis
-    let within = match (&a.export_dir, &a.genesis) {
-        (Some(d), None) => Some(d.as_path()),
-        _ => None,
-    };
-    let genesis = CanonicalGenesis::from_path(&genesis_path, within)
-        .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
-    let opts = PackOptions {
-        compression,
-        allow_height_mismatch: a.allow_height_mismatch,
-        progress: !a.common.quiet,
-    };
-    let dest = (!to_stdout).then_some(a.output.as_path());
-    let summary = match input {
-        PackInput::ExportDir(d) | PackInput::SwingStoreExport(d) => {
-            let mut source = ExportDir::open(&d)
-                .with_context(|| format!("opening swing-store export {}", d.display()))?;
-            agar::pack::pack(genesis, &mut source, dest, &opts)?
-        }
-        PackInput::Db(db) => {
-            let mode = a.artifact_mode.unwrap_or(ArtifactMode::Operational);
-            let mut source = DbExport::open(&db, mode)
-                .with_context(|| format!("opening swing-store DB {}", db.display()))?;
-            for n in source.notes() {
-                note(&a.common, &format!("{}: {n}", source.data_location()));
-            }
-            let res = agar::pack::pack(genesis, &mut source, dest, &opts);
-            // an error while something else opened the DB (SQLite then reads pages the
-            // other process is rewriting: "malformed", bad hashes) is reported as that
-            let res = res.map_err(|e| source.explain(e));
-            if res.is_ok() {
-                if let Err(e) = source.ensure_unchanged() {
-                    // the archive was written from a DB that something else opened
-                    if let Some(out) = dest {
-                        let _ = std::fs::remove_file(out);
-                    }
-                    return Err(e.into());
-                }
-            }
-            match res {
-                Ok(s) => s,
-                Err(e) => {
-                    if a.home.is_some() && a.genesis.is_none() {
-                        if let agar::Error::Refused(m) = &e {
-                            if m.starts_with("height mismatch") {
-                                return Err(anyhow::Error::new(e).context(format!(
-                                    "the genesis defaulted to {}; pass --genesis with the genesis.json agd exported at the halt height",
-                                    genesis_path.display()
-                                )));
-                            }
-                        }
-                    }
-                    return Err(e.into());
-                }
-            }
-        }
-    };
-    report_pack(&a.common, &summary, to_stdout)?;
-    Ok(exit::OK)
-}
-
-fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> {
-    for n in &s.notes {
-        note(common, n);
-    }
-    if common.json {
-        let text = serde_json::to_string_pretty(s)?;
-        if to_stdout {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-        }
-        return Ok(());
-    }
-    let lines = [
-        format!(
-            "output:            {}",
-            s.output.as_deref().unwrap_or("stdout")
-        ),
-        format!("chain_id:          {}", s.chain_id),
-        format!(
-            "initial_height:    {} (state exported at {})",
-            s.initial_height, s.export_height
-        ),
-        format!("artifact mode:     {}", s.artifact_mode),
-        format!(
-            "export data:       {} entries ({} kv)",
-            s.export_data_entries, s.kv_entries
-        ),
-        format!(
-            "artifacts:         {} ({} bytes)",
-            s.artifacts, s.artifact_bytes
-        ),
-        format!(
-            "archive:           {} bytes tar, {} bytes on disk",
-            s.tar_bytes, s.file_bytes
-        ),
-        format!("genesis.json sha256:          {}", s.genesis_sha256),
-        format!(
-            "swing_store_export_data_hash: {}",
-            s.swing_store_export_data_hash
-        ),
-        "archive digest (sha256 of the uncompressed tar):".to_string(),
-        s.digest.clone(),
-    ];
-    for l in lines {
-        if to_stdout {
-            eprintln!("{l}");
-        } else {
-            println!("{l}");
-        }
-    }
-    Ok(())
-}
-
-fn cmd_verify(
-    archive: &Path,
-    expect: Option<&str>,
-    attest: &cli::attest::CheckArgs,
-    common: &Common,
-) -> Result<i32> {
-    let rep = agar::verify::verify(archive, expect, !common.quiet)?;
-    let att = cli::attest::check(&rep, attest)?;
-    let attested = !matches!(&att, Some(a) if !a.met);
-    if common.json {
-        let mut v = serde_json::to_value(&rep)?;
-        if let Some(a) = &att {
-            v["attestations"] = serde_json::to_value(a)?;
-            v["ok"] = serde_json::Value::Bool(rep.ok && attested);
-        }
-        print_json(&v)?;
-    } else {
-        for p in &rep.problems {
-            println!("FAIL {p}");
-        }
-        if rep.ok {
-            println!("OK {}: {} members verified", rep.archive, rep.members);
-            if let Some(d) = &rep.digest {
-                println!("archive digest: {d}");
-            }
-        } else {
-            println!(
-                "{}: {} problem(s); do not use this archive",
-                rep.archive,
-                rep.problems.len()
-            );
-        }
-        if let Some(a) = &att {
-            cli::attest::print_report(a);
-        }
-    }
-    Ok(if rep.ok && attested {
-        exit::OK
-    } else {
-        exit::PROBLEMS
-    })
-}
-
-fn cmd_digest(archive: &Path, common: &Common) -> Result<i32> {
-    let rep = agar::verify::verify(archive, None, !common.quiet)?;
-    if common.json {
-        print_json(&serde_json::json!({
-            "archive": rep.archive,
-            "digest": rep.digest,
-            "genesis_sha256": rep.genesis_sha256,
-            "swing_store_export_data_hash": rep.swing_store_export_data_hash,
-            "ok": rep.ok,
-            "problems": rep.problems,
-        }))?;
-    } else {
-        for p in &rep.problems {
-            eprintln!("FAIL {p}");
-        }
-        if let (Some(g), Some(h)) = (&rep.genesis_sha256, &rep.swing_store_export_data_hash) {
-            println!("genesis.json sha256:          {g}");
-            println!("swing_store_export_data_hash: {h}");
-        }
-        if let Some(d) = &rep.digest {
-            println!("archive digest:               {d}");
-        }
-    }
-    Ok(if rep.ok { exit::OK } else { exit::PROBLEMS })
-}
-
-fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
-    let r = agar::verify::inspect(archive, full, !common.quiet)?;
-    if common.json {
-        print_json(&r)?;
-    } else {
-        println!(
-            "archive:        {} ({} bytes{})",
-            r.archive,
-            r.file_bytes,
-            if r.compressed { ", gzip" } else { "" }
-        );
-        println!("chain_id:       {}", r.chain_id);
-        println!("initial_height: {}", r.initial_height);
-        println!("export height:  {}", r.export_height);
-        if let Some(t) = &r.genesis_time {
-            println!("genesis_time:   {t}");
-        }
-        println!("artifact mode:  {}", r.artifact_mode);
-        println!(
-            "genesis.json:   {} bytes, sha256 {}",
-            r.genesis_bytes, r.genesis_sha256
-        );
-        println!(
-            "export data:    {} entries ({} kv), {} bytes, {}",
-            r.export_data_entries,
-            r.kv_entries,
-            r.export_data_bytes,
-            r.swing_store_export_data_hash
-        );
-        for (k, s) in &r.artifacts {
-            println!(
-                "{:<15} {} artifacts, {} bytes",
-                format!("{k}s:"),
-                s.count,
-                s.bytes
-            );
-        }
-        println!("vats:");
-        for v in &r.vats {
-            println!(
-                "  {:<6} {} incarnation {} spans {}/{} recorded as artifacts, snapshot {}{}",
-                v.vat,
-                v.current_span
-                    .as_deref()
-                    .map_or("terminated".to_string(), |s| format!("current span {s},")),
-                v.incarnation.map_or("-".into(), |i| i.to_string()),
-                v.span_artifacts.len(),
-                v.spans_recorded,
-                v.snapshot_in_use.as_deref().unwrap_or("none"),
-                if v.snapshots_recorded > 0 {
-                    format!(" ({} snapshot records)", v.snapshots_recorded)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        println!("bundles:");
-        for b in &r.bundles {
-            println!("  {b}");
-        }
-        if let Some(p) = &r.provenance {
-            println!(
-                "edited from:    {} (edits sha256 {})",
-                p.parent, p.edits_sha256
-            );
-        }
-        match &r.digest {
-            Some(d) => println!("archive digest: {d}"),
-            None => println!(
-                "(artifact members not read; `agar verify` checks them and prints the digest)"
-            ),
-        }
-        for p in &r.problems {
-            println!("FAIL {p}");
-        }
-    }
-    Ok(if r.problems.is_empty() {
-        exit::OK
-    } else {
-        exit::PROBLEMS
-    })
-}
-
-fn cmd_explode(a: ExplodeArgs) -> Result<i32> {
-    let home = match a.home {
-        Some(h) => h,
-        None => PathBuf::from(
-            std::env::var_os("HOME").context("--home not given and $HOME is not set")?,
-        )
-        .join(".agoric"),
-    };
-    if let Some(e) = &a.expect {
-        anyhow::ensure!(
-            agar::archive::is_sha256_hex(e),
-            "--expect {e:?} is not a lowercase 64-hex archive digest"
-        );
-    }
-    let opts = agar::explode::ExplodeOptions {
-        archive: a.archive,
-        home,
-        mode: a.artifact_mode,
-        force: a.force,
-        no_db: !a.db,
-        progress: !a.common.quiet,
-        expect: a.expect.clone(),
-        allow_cosmos_state: a.allow_cosmos_state,
-    };
-    let s = agar::explode::explode(&opts)?;
-    for w in &s.warnings {
-        eprintln!("warning: {w}");
-    }
-    if a.common.json {
-        print_json(&s)?;
-        return Ok(exit::OK);
-    }
-    println!("exploded {} into {}", s.archive, s.home);
-    println!("archive digest:  {}", s.digest);
-    println!(
-        "chain_id:        {} (initial_height {}, state exported at {}, archive mode {})",
-        s.chain_id, s.initial_height, s.export_height, s.archive_artifact_mode
-    );
-    println!(
-        "wrote {}  {} bytes  sha256 {}",
-        s.genesis.path, s.genesis.bytes, s.genesis.sha256
-    );
-    println!(
-        "wrote {}/  {} files ({} artifacts), {} bytes, export data {}",
-        s.swing_store.path,
-        s.swing_store.files,
-        s.swing_store.artifacts,
-        s.swing_store.bytes,
-        s.swing_store.export_data_hash
-    );
-    match &s.db {
-        Some(d) => {
-            println!("wrote {}  {} bytes  sha256 {}", d.path, d.bytes, d.sha256);
-            println!(
-                "      mode {}, host.height {}, {} kv rows, {} spans, {} items, {} snapshots ({} with data), {} bundles",
-                d.import.artifact_mode,
-                d.import.host_height,
-                d.import.kv_rows,
-                d.import.transcript_spans,
-                d.import.transcript_items,
-                d.import.snapshots,
-                d.import.snapshot_blobs,
-                d.import.bundles
-            );
-        }
-        None => println!("no DB written (agd builds data/agoric from config/swing-store at InitGenesis; --db builds it now)"),
-    }
-    for r in &s.replaced {
-        println!("replaced {r}");
-    }
-    for r in &s.removed_stale {
-        note(
-            &a.common,
-            &format!("removed stale temp dir of an interrupted run: {r}"),
-        );
-    }
-    Ok(exit::OK)
-}
-
-fn cmd_dump(a: DumpArgs) -> Result<i32> {
-    let opts = agar::dump::DumpOptions {
-        hash_long: a.hash_long,
-        include_compressed: a.include_compressed,
-        schema: !a.no_schema,
-    };
-    match &a.out {
-        Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = std::io::BufWriter::new(f);
-            agar::dump::dump(&a.db, &mut w, opts)?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            agar::dump::dump(&a.db, &mut w, opts)?;
-        }
-    }
-    Ok(exit::OK)
+    Kv(cli::kv::KvCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Reads: nothing. Writes: stdout. Exit: 0; 2 unknown shell.")]
+    Completions(cli::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write all pages with --dir.
+    #[command(
+        after_help = "Reads: nothing. Writes: stdout, or DIR/agar.1 and DIR/agar-COMMAND.1. Exit: 0; 2 IO."
+    )]
+    Man(cli::man::ManArgs),
 }
 
 fn run(cli: Cli) -> Result<i32> {
     cli.remote.configure();
     match cli.cmd {
-        Cmd::Pack(a) => cmd_pack(a),
-        Cmd::Verify {
-            archive,
-            expect,
-            attest,
-            common,
-        } => cmd_verify(&archive, expect.as_deref(), &attest, &common),
+        Cmd::Pack(a) => cli::pack::run(a),
+        Cmd::Verify(a) => cli::verify::run(a),
+        Cmd::Digest(a) => cli::digest::run(a),
         Cmd::Attest(a) => cli::attest::cmd_attest(*a),
         Cmd::Fetch(a) => cli::fetch::cmd_fetch(a),
-        Cmd::Digest { archive, common } => cmd_digest(&archive, &common),
-        Cmd::Explode(a) => cmd_explode(a),
-        Cmd::Dump(a) => cmd_dump(a),
-        Cmd::Inspect {
-            archive,
-            verify,
-            common,
-        } => cmd_inspect(&archive, verify, &common),
-        Cmd::Edit(a) => cli_edit::cmd_edit(*a),
-        Cmd::Diff(a) => cli_edit::cmd_diff(a),
-        Cmd::Kv(c) => cli_edit::cmd_kv(c),
+        Cmd::Explode(a) => cli::explode::run(a),
+        Cmd::Dump(a) => cli::dump::run(a),
+        Cmd::Inspect(a) => cli::inspect::run(a),
+        Cmd::Edit(a) => cli::edit::run(*a),
+        Cmd::Diff(a) => cli::diff::run(a),
+        Cmd::Kv(c) => cli::kv::run(c),
+        Cmd::Completions(a) => cli::completions::run(a),
+        Cmd::Man(a) => cli::man::run(a),
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    cli::install_signal_handlers();
+    // `--json` anywhere before `--` asks for errors as one JSON object too.
+    let json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit()
+            }
+            let text = e.render().to_string();
+            if json {
+                cli::report_error_json(exit::USAGE, &text, None);
+            } else {
+                // clap quotes the offending value: escaped like every other output
+                for line in text.lines() {
+                    eprintln!("{}", agar::term::escape(line));
+                }
+            }
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<agar::Error>())
-                .map_or(exit::USAGE, |e| e.exit_code());
-            ExitCode::from(code as u8)
-        }
+        Err(e) => ExitCode::from(cli::report_error(&e, json) as u8),
     }
 }

@@ -67,7 +67,7 @@ fn diff_reports_exactly_the_edits() {
         p(&b),
         "--kv-set",
         "runQueue=[136,136]",
-        "--kv-set",
+        "--kv-add",
         "added.key=v",
         "--kv-delete",
         "gcActions",

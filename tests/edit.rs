@@ -39,11 +39,11 @@ fn kv_ops_are_visible_and_hashes_recomputed() {
             p(&b),
             "--kv-set",
             "runQueue=[136,136]",
-            "--kv-set",
+            "--kv-add",
             "brand.new=x=y",
-            "--kv-set-file",
+            "--kv-add-file",
             &format!("edge.file={}", p(&vfile)),
-            "--kv-set-stdin",
+            "--kv-add-stdin",
             "edge.stdin",
             "--kv-delete",
             "gcActions",
@@ -133,7 +133,7 @@ fn script_is_deterministic_and_base_is_enforced() {
     let script = format!(
         r#"{{"base": "{a_digest}", "edits": [
           {{"op": "kv-set", "key": "runQueue", "value": "[136,136]"}},
-          {{"op": "kv-set", "key": "edge.from-file", "value_file": "v.txt"}},
+          {{"op": "kv-add", "key": "edge.from-file", "value_file": "v.txt"}},
           {{"op": "kv-delete-prefix", "prefix": "edge.key.", "expect_count": 9}},
           {{"op": "genesis-set", "pointer": "/app_state/bank/params/big", "value": 12345678901234567890123.50}},
           {{"op": "genesis-delete", "pointer": "/app_version"}},
@@ -291,7 +291,7 @@ fn bundle_add_and_artifact_replace() {
         &format!("snapshot.v1.42={}", p(&snap)),
         "--artifact-replace",
         &format!("transcript.v1.43.47={}", p(&span)),
-        "--kv-set",
+        "--kv-add",
         &format!("namedBundleID.new={id}"),
     ]);
     ok(&o);
@@ -413,9 +413,10 @@ fn refused_operations_leave_no_output() {
             3,
             "duplicate",
         ),
-        (vec!["--genesis-time", "yesterday"], 3, "RFC 3339"),
-        (vec!["--initial-height", "0"], 3, "initial height"),
-        (vec![], 4, "no edits"),
+        // bad flag values and no edits at all are usage errors, caught before reading
+        (vec!["--genesis-time", "yesterday"], 2, "RFC 3339"),
+        (vec!["--initial-height", "0"], 2, "--initial-height"),
+        (vec![], 2, "no edits"),
     ];
     for (args, want, msg) in cases {
         let mut all = vec!["edit", p(&a), "-o", p(&out)];
@@ -461,11 +462,11 @@ fn edits_compose_in_order() {
     std::fs::write(
         &s,
         r#"{"edits": [
-          {"op": "kv-set", "key": "zz.temp", "value": "1"},
+          {"op": "kv-add", "key": "zz.temp", "value": "1"},
           {"op": "kv-delete", "key": "zz.temp"},
-          {"op": "kv-set", "key": "edge.key.extra", "value": "2"},
+          {"op": "kv-add", "key": "edge.key.extra", "value": "2"},
           {"op": "kv-delete-prefix", "prefix": "edge.key.", "expect_count": 10},
-          {"op": "kv-set", "key": "edge.key.after", "value": "3"}
+          {"op": "kv-add", "key": "edge.key.after", "value": "3"}
         ]}"#,
     )
     .unwrap();
@@ -503,4 +504,71 @@ fn edits_compose_in_order() {
         "{}",
         stderr(&o)
     );
+}
+
+/// kv-set changes an existing key and refuses a missing one; kv-add creates one and
+/// refuses an existing one; a key written with the export-data "kv." prefix gets a hint.
+#[test]
+fn kv_set_changes_kv_add_creates() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let out = d.path().join("b.tar");
+    let script = d.path().join("s.json");
+    std::fs::write(
+        &script,
+        r#"{"edits": [{"op": "kv-set", "key": "typo.gcActions", "value": "[]"}]}"#,
+    )
+    .unwrap();
+    let before = listing(d.path());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--kv-set", "no.such.key=1"], "use kv-add"),
+        (
+            vec!["--kv-set", "kv.gcActions=[]"],
+            "did you mean \"gcActions\"",
+        ),
+        (vec!["--kv-delete", "kv.gcActions"], "\"kv.\" prefix"),
+        (vec!["--kv-add", "gcActions=[]"], "use kv-set"),
+        (
+            vec!["--kv-add", "kv.brand.new=1"],
+            "drop it (\"brand.new\")",
+        ),
+        (vec!["--kv-add-file", "kv.brand.new=/dev/null"], "drop it"),
+        (vec!["--script", p(&script)], "use kv-add"),
+    ];
+    for (args, msg) in cases {
+        let mut all = vec!["edit", p(&a), "-o", p(&out)];
+        all.extend(args.iter().copied());
+        let o = run(&all);
+        assert_eq!(code(&o), 4, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+        assert_eq!(listing(d.path()), before, "{args:?} left files behind");
+    }
+    // a script kv-add with the prefix is refused while parsing, naming the edit
+    std::fs::write(
+        &script,
+        r#"{"edits": [{"op": "kv-add", "key": "kv.x", "value": "1"}]}"#,
+    )
+    .unwrap();
+    let o = run(&["edit", p(&a), "-o", p(&out), "--script", p(&script)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("edits[0] (kv-add)"), "{}", stderr(&o));
+    // add then set then delete of the same key compose; the change lines name the op
+    std::fs::write(
+        &script,
+        r#"{"edits": [
+          {"op": "kv-add", "key": "brand.new", "value": "1"},
+          {"op": "kv-set", "key": "brand.new", "value": "2"},
+          {"op": "kv-set", "key": "gcActions", "value": "[]"}
+        ]}"#,
+    )
+    .unwrap();
+    let o = run(&["edit", p(&a), "-o", p(&out), "--script", p(&script)]);
+    let text = stdout(ok(&o));
+    assert!(text.contains("kv-add \"brand.new\": added"), "{text}");
+    assert!(
+        text.contains("kv-set \"brand.new\": \"1\" -> \"2\""),
+        "{text}"
+    );
+    assert_eq!(kv_get(&out, "brand.new").unwrap(), b"2");
+    assert_eq!(kv_get(&out, "gcActions").unwrap(), b"[]");
 }

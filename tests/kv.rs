@@ -49,8 +49,10 @@ fn list_prefix_and_json() {
     assert!(want.len() > 3);
     let o = run(&["kv", "list", p(&a), "--prefix", "v1.", "--json", "-q"]);
     ok(&o);
-    let got: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let got: Vec<(String, String)> = got
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(String, String)> = got["entries"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|x| {
             (
@@ -84,5 +86,31 @@ fn list_prefix_and_json() {
         "-q",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v, serde_json::json!([]));
+    assert_eq!(v["entries"], serde_json::json!([]));
+    assert_eq!(v["count"], 0);
+    assert_eq!(v["prefix"], "nothing.here");
+    let o = run(&[
+        "kv",
+        "list",
+        p(&a),
+        "--prefix",
+        "v1.",
+        "--keys",
+        "--json",
+        "-q",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["archive"], p(&a));
+    assert_eq!(v["count"], want.len());
+    assert_eq!(v["artifacts_verified"], false);
+    let keys: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        want.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()
+    );
 }

@@ -61,3 +61,52 @@ fn archive_members_validate() {
     assert!(!line.is_valid(&serde_json::json!(["kv.host.height", "27"])));
     assert!(!line.is_valid(&serde_json::json!(["other.x", "1"])));
 }
+
+/// Command outputs (--json) and --json errors validate against their schemas.
+#[test]
+fn command_outputs_and_errors_validate() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a.tar");
+    pack_dir(&fx("tiny/genesis/operational"), &a);
+    let a = p(&a);
+    let list = schema("kv-list.schema.json");
+    for args in [
+        vec!["kv", "list", a, "--json", "-q"],
+        vec!["kv", "list", a, "--json", "--keys", "--prefix", "v1.", "-q"],
+        vec!["kv", "list", a, "--json", "--prefix", "nothing.here", "-q"],
+    ] {
+        let doc: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        assert_valid(&list, &doc, &format!("{args:?}"));
+    }
+    let get = schema("kv-get.schema.json");
+    for key in ["runQueue", "no.such.key"] {
+        let o = agar(&["kv", "get", a, key, "--json", "-q"]);
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_valid(&get, &doc, key);
+    }
+    let err = schema("cli-error.schema.json");
+    let missing = t.path().join("missing.tar");
+    let garbage = t.path().join("garbage.tar");
+    std::fs::write(&garbage, b"not an archive").unwrap();
+    for args in [
+        vec!["verify", p(&missing), "--json"],
+        vec!["inspect", p(&garbage), "--json"],
+        vec!["verify", a, "--expect", "nope", "--json"],
+        vec![
+            "edit",
+            a,
+            "-o",
+            p(&garbage),
+            "--kv-set",
+            "runQueue=[]",
+            "--json",
+        ],
+    ] {
+        let o = agar(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&o.stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(&o)));
+        assert_valid(&err, &doc, &format!("{args:?}"));
+        assert_eq!(doc["exit_code"], o.status.code().unwrap());
+    }
+}

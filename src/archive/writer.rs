@@ -21,7 +21,8 @@ pub enum Compression {
 impl Compression {
     /// From the output name: `.tar` plain, `.tar.gz`/`.tgz` gzip.
     pub fn from_name(path: &Path, level: u32, threads: usize) -> Option<Compression> {
-        let s = path.to_string_lossy();
+        // case-insensitive: OUT.TAR.GZ is as clear as out.tar.gz
+        let s = path.to_string_lossy().to_ascii_lowercase();
         if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
             Some(Compression::Gzip { level, threads })
         } else if s.ends_with(".tar") {
@@ -97,10 +98,19 @@ pub fn temp_next_to(dest: &Path) -> Result<tempfile::NamedTempFile> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{base}.agar-tmp-"))
+    // `.<name>.agar-tmp-<pid>-<random>`: removed on SIGINT/SIGTERM, and by a later run
+    // once this process is gone (crate::cleanup)
+    crate::cleanup::remove_stale(&dir, &base);
+    let t = tempfile::Builder::new()
+        .prefix(&format!(
+            "{}{}-",
+            crate::cleanup::temp_prefix(&base),
+            std::process::id()
+        ))
         .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))
+        .map_err(|e| Error::io(&dir, e))?;
+    crate::cleanup::register(t.path());
+    Ok(t)
 }
 
 impl ArchiveWriter {
@@ -231,7 +241,9 @@ impl Pending {
     /// Move the temp file into place (atomic rename) and sync the directory.
     pub fn persist(self) -> Result<Written> {
         if let (Some(t), Some(dest)) = (self.temp, self.dest.as_ref()) {
+            let temp = t.path().to_path_buf();
             t.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+            crate::cleanup::unregister(&temp);
             if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                 if let Ok(d) = File::open(dir) {
                     let _ = d.sync_all();

@@ -11,7 +11,7 @@ use agar::attest::{self, ArchiveFacts, AttestationReport, SigningKey};
 use agar::error::exit;
 use agar::verify::VerifyReport;
 
-use crate::{print_json, Common};
+use super::{print_json, Common};
 
 #[derive(Args)]
 pub struct AttestArgs {

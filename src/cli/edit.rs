@@ -1,18 +1,19 @@
-//! The `edit`, `diff` and `kv` subcommands (kept out of main.rs so it stays thin).
+//! `agar edit`: replayable edits of an archive (see EDITING.md).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use agar::edit::script::{
-    check_kv_key, read_value_file, resolve_bundle, resolve_replacement, value_from_bytes,
+    check_kv_key, check_new_kv_key, read_value_file, resolve_bundle, resolve_replacement,
+    value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
 
-use crate::{note, print_json, Common, OutputArgs};
+use super::{note, print_json, Common, OutputArgs};
 
 #[derive(Args)]
 pub struct EditArgs {
@@ -30,18 +31,29 @@ pub struct EditArgs {
     /// directory. Repeatable.
     #[arg(long, value_name = "DIR", requires = "script")]
     allow_files_in: Vec<PathBuf>,
-    /// Refuse unless the input archive's digest is this (also settable in the script).
-    #[arg(long)]
+    /// Refuse unless the input archive's digest is this (also settable in the script;
+    /// 64 hex, `sha256:` prefix optional).
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     base: Option<String>,
-    /// kv-set: KEY=VALUE (kvStore key, without the export-data "kv." prefix). Repeatable.
+    /// kv-set: KEY=VALUE, change an existing key (kvStore key, without the export-data
+    /// "kv." prefix; a missing key is refused). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     kv_set: Vec<String>,
     /// kv-set with the value read from a file, byte for byte: KEY=FILE. Repeatable.
     #[arg(long, value_name = "KEY=FILE")]
     kv_set_file: Vec<String>,
+    /// kv-add: KEY=VALUE, create a new key (an existing key is refused). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    kv_add: Vec<String>,
+    /// kv-add with the value read from a file, byte for byte: KEY=FILE. Repeatable.
+    #[arg(long, value_name = "KEY=FILE")]
+    kv_add_file: Vec<String>,
     /// kv-set with the value read from stdin, byte for byte.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "kv_add_stdin")]
     kv_set_stdin: Option<String>,
+    /// kv-add with the value read from stdin, byte for byte.
+    #[arg(long, value_name = "KEY")]
+    kv_add_stdin: Option<String>,
     /// kv-delete: KEY (must exist). Repeatable.
     #[arg(long, value_name = "KEY")]
     kv_delete: Vec<String>,
@@ -55,13 +67,13 @@ pub struct EditArgs {
     #[arg(long, value_name = "POINTER")]
     genesis_delete: Vec<String>,
     /// set-chain-id.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_chain_id)]
     chain_id: Option<String>,
-    /// set-initial-height (also the export manifest's blockHeight).
-    #[arg(long)]
+    /// set-initial-height (also the export manifest's blockHeight; 1 .. 2^53-1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..(1u64 << 53)))]
     initial_height: Option<u64>,
     /// set-genesis-time (RFC 3339).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_genesis_time)]
     genesis_time: Option<String>,
     /// bundle-add: a b0 (JSON) or b1 (zip) bundle file; its ID is computed and printed.
     #[arg(long, value_name = "FILE")]
@@ -73,6 +85,14 @@ pub struct EditArgs {
     out: OutputArgs,
     #[command(flatten)]
     common: Common,
+}
+
+fn parse_chain_id(s: &str) -> Result<String, String> {
+    agar::edit::check_chain_id(s).map(|_| s.to_string())
+}
+
+fn parse_genesis_time(s: &str) -> Result<String, String> {
+    agar::edit::check_genesis_time(s).map(|_| s.to_string())
 }
 
 fn split<'a>(flag: &str, s: &'a str, last: bool) -> Result<(&'a str, &'a str)> {
@@ -89,36 +109,58 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
         Some(p) => agar::edit::script::load_script_with(p, &a.allow_files_in)?,
         None => Script::default(),
     };
-    for kv in &a.kv_set {
-        let (k, v) = split("kv-set", kv, false)?;
-        check_kv_key("--kv-set", k)?;
-        s.ops.push(Op::KvSet {
-            key: k.into(),
-            value: v.into(),
-            value_sha256: None,
-        });
+    for (flag, list, file_flag, file_list, add) in [
+        ("kv-set", &a.kv_set, "kv-set-file", &a.kv_set_file, false),
+        ("kv-add", &a.kv_add, "kv-add-file", &a.kv_add_file, true),
+    ] {
+        for kv in list {
+            let (k, v) = split(flag, kv, false)?;
+            check_kv_key(&format!("--{flag}"), k)?;
+            if add {
+                check_new_kv_key(&format!("--{flag}"), k)?;
+            }
+            s.ops.push(Op::KvSet {
+                key: k.into(),
+                value: v.into(),
+                value_sha256: None,
+                add,
+            });
+        }
+        for kv in file_list {
+            let (k, f) = split(file_flag, kv, false)?;
+            let loc = format!("--{file_flag}");
+            check_kv_key(&loc, k)?;
+            if add {
+                check_new_kv_key(&loc, k)?;
+            }
+            let (value, sha) = read_value_file(&loc, &PathBuf::from(f))?;
+            s.ops.push(Op::KvSet {
+                key: k.into(),
+                value,
+                value_sha256: Some(sha),
+                add,
+            });
+        }
     }
-    for kv in &a.kv_set_file {
-        let (k, f) = split("kv-set-file", kv, false)?;
-        check_kv_key("--kv-set-file", k)?;
-        let (value, sha) = read_value_file("--kv-set-file", &PathBuf::from(f))?;
-        s.ops.push(Op::KvSet {
-            key: k.into(),
-            value,
-            value_sha256: Some(sha),
-        });
-    }
-    if let Some(k) = &a.kv_set_stdin {
-        check_kv_key("--kv-set-stdin", k)?;
+    for (flag, key, add) in [
+        ("--kv-set-stdin", &a.kv_set_stdin, false),
+        ("--kv-add-stdin", &a.kv_add_stdin, true),
+    ] {
+        let Some(k) = key else { continue };
+        check_kv_key(flag, k)?;
+        if add {
+            check_new_kv_key(flag, k)?;
+        }
         let mut b = Vec::new();
         std::io::stdin()
             .read_to_end(&mut b)
             .context("reading the value from stdin")?;
-        let (value, sha) = value_from_bytes("--kv-set-stdin", b)?;
+        let (value, sha) = value_from_bytes(flag, b)?;
         s.ops.push(Op::KvSet {
             key: k.clone(),
             value,
             value_sha256: Some(sha),
+            add,
         });
     }
     for k in &a.kv_delete {
@@ -175,9 +217,17 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
     Ok(s)
 }
 
-pub fn cmd_edit(a: EditArgs) -> Result<i32> {
+pub fn run(a: EditArgs) -> Result<i32> {
+    anyhow::ensure!(
+        a.input.as_os_str() != "-",
+        "edit reads its input archive twice (check, then rewrite), so it cannot come from stdin; save it to a file first"
+    );
     let compression = a.out.compression(&a.output)?;
     let script = script_from_args(&a)?;
+    anyhow::ensure!(
+        !script.ops.is_empty(),
+        "no edits given: use --script FILE or edit flags (see agar edit --help)"
+    );
     for op in &script.ops {
         if let Op::BundleAdd(f) = op {
             note(
@@ -197,232 +247,23 @@ pub fn cmd_edit(a: EditArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     for w in &s.warnings {
-        eprintln!("warning: {w}");
+        say_err!("warning: {w}");
     }
-    println!("edited {} -> {}", a.input.display(), s.output);
-    println!("changes:");
+    say!("edited {} -> {}", a.input.display(), s.output);
+    say!("changes:");
     for c in &s.changes {
-        println!("  {c}");
+        say!("  {c}");
     }
-    println!("parent archive digest:        {}", s.parent);
-    println!("edits sha256:                 {}", s.edits_sha256);
-    println!("chain_id:                     {}", s.chain_id);
-    println!("initial_height:               {}", s.initial_height);
-    println!("genesis.json sha256:          {}", s.genesis_sha256);
-    println!(
+    say!("parent archive digest:        {}", s.parent);
+    say!("edits sha256:                 {}", s.edits_sha256);
+    say!("chain_id:                     {}", s.chain_id);
+    say!("initial_height:               {}", s.initial_height);
+    say!("genesis.json sha256:          {}", s.genesis_sha256);
+    say!(
         "swing_store_export_data_hash: {}",
         s.swing_store_export_data_hash
     );
-    println!("verified; archive digest (sha256 of the uncompressed tar):");
-    println!("{}", s.digest);
+    say!("verified; archive digest (sha256 of the uncompressed tar):");
+    say!("{}", s.digest);
     Ok(exit::OK)
-}
-
-#[derive(Args)]
-pub struct DiffArgs {
-    /// The old archive (or agd export directory).
-    a: PathBuf,
-    /// The new archive (or agd export directory).
-    b: PathBuf,
-    /// Most differences listed per section (counts are always complete).
-    #[arg(long, default_value_t = 200)]
-    limit: usize,
-    #[command(flatten)]
-    common: Common,
-}
-
-pub fn cmd_diff(a: DiffArgs) -> Result<i32> {
-    let rep = agar::diff::diff(
-        &a.a,
-        &a.b,
-        &agar::diff::DiffOptions {
-            progress: !a.common.quiet,
-            limit: a.limit,
-        },
-    )?;
-    for n in &rep.notes {
-        note(&a.common, n);
-    }
-    if a.common.json {
-        print_json(&rep)?;
-    } else {
-        print_diff(&rep)?;
-    }
-    Ok(if rep.equal { exit::OK } else { exit::PROBLEMS })
-}
-
-fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
-    let mut o = std::io::stdout().lock();
-    if r.equal {
-        writeln!(o, "no differences: {} and {} have the same archive manifest (member digests; run agar verify on each to check the bytes)", r.a, r.b)?;
-        return Ok(());
-    }
-    writeln!(o, "--- {}\n+++ {}", r.a, r.b)?;
-    if !r.manifest.is_empty() {
-        writeln!(o, "archive manifest:")?;
-        for f in &r.manifest {
-            let c = |v: &serde_json::Value| agar::genesis::canonical_bytes(v);
-            let (x, y) = (c(&f.a), c(&f.b));
-            writeln!(
-                o,
-                "  {}: {} -> {}",
-                f.field,
-                String::from_utf8_lossy(&x[..x.len() - 1]),
-                String::from_utf8_lossy(&y[..y.len() - 1])
-            )?;
-        }
-    }
-    let section =
-        |o: &mut dyn Write, title: &str, s: &agar::diff::Section| -> std::io::Result<()> {
-            if s.is_empty() {
-                return Ok(());
-            }
-            writeln!(
-                o,
-                "{title}: {} added, {} removed, {} changed",
-                s.added, s.removed, s.changed
-            )?;
-            for it in &s.items {
-                match (&it.a, &it.b) {
-                    (None, Some(b)) => writeln!(o, "  + {} = {b}", it.key)?,
-                    (Some(a), None) => writeln!(o, "  - {} (was {a})", it.key)?,
-                    (Some(a), Some(b)) => writeln!(o, "  ~ {}: {a} -> {b}", it.key)?,
-                    (None, None) => {}
-                }
-            }
-            if s.truncated {
-                writeln!(o, "  … (more not listed; raise --limit or use --json)")?;
-            }
-            Ok(())
-        };
-    section(&mut o, "genesis.json", &r.genesis)?;
-    section(&mut o, "kvStore", &r.kv)?;
-    section(&mut o, "export-data records", &r.metadata)?;
-    if r.export_manifest_changed {
-        writeln!(o, "export-manifest.json differs")?;
-    }
-    if !r.artifacts.is_empty() {
-        writeln!(o, "artifacts ({} differ):", r.artifacts.len())?;
-        for c in &r.artifacts {
-            match (&c.a, &c.b) {
-                (None, Some(b)) => {
-                    writeln!(o, "  + {} ({} bytes, sha256 {})", c.name, b.size, b.sha256)?
-                }
-                (Some(a), None) => {
-                    writeln!(o, "  - {} ({} bytes, sha256 {})", c.name, a.size, a.sha256)?
-                }
-                (Some(a), Some(b)) => writeln!(
-                    o,
-                    "  ~ {}: sha256 {} -> {} ({} -> {} bytes)",
-                    c.name, a.sha256, b.sha256, a.size, b.size
-                )?,
-                (None, None) => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Subcommand)]
-pub enum KvCmd {
-    /// Print one kvStore value (exactly, followed by a newline).
-    Get {
-        archive: PathBuf,
-        /// kvStore key, without the export-data "kv." prefix.
-        key: String,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// List kvStore keys and values (key TAB value; values with control characters or
-    /// tabs are printed as JSON strings).
-    List {
-        archive: PathBuf,
-        #[arg(long, default_value = "")]
-        prefix: String,
-        /// Keys only.
-        #[arg(long)]
-        keys: bool,
-        #[command(flatten)]
-        common: Common,
-    },
-}
-
-fn plain(s: &str) -> String {
-    if s.chars().any(char::is_control) || s.starts_with('"') || s.trim() != s || s.is_empty() {
-        serde_json::to_string(s).unwrap_or_default()
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn cmd_kv(c: KvCmd) -> Result<i32> {
-    match c {
-        KvCmd::Get {
-            archive,
-            key,
-            common,
-        } => {
-            let v = agar::kv::get(&archive, &key, !common.quiet)?;
-            note(&common, agar::kv::NOT_VERIFIED_NOTE);
-            if common.json {
-                print_json(
-                    &serde_json::json!({"key": key, "value": v, "found": v.is_some(), "artifacts_verified": false}),
-                )?;
-            }
-            match v {
-                Some(v) => {
-                    if !common.json {
-                        let mut o = std::io::stdout().lock();
-                        o.write_all(v.as_bytes())?;
-                        o.write_all(b"\n")?;
-                    }
-                    Ok(exit::OK)
-                }
-                None => {
-                    if !common.json {
-                        eprintln!("{}: no kvStore key {key:?}", archive.display());
-                    }
-                    Ok(exit::PROBLEMS)
-                }
-            }
-        }
-        KvCmd::List {
-            archive,
-            prefix,
-            keys,
-            common,
-        } => {
-            let mut o = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut n = 0u64;
-            if common.json {
-                writeln!(o, "[")?;
-            }
-            agar::kv::for_each(&archive, &prefix, !common.quiet, &mut |k, v| {
-                let r = if common.json {
-                    let sep = if n == 0 { "" } else { ",\n" };
-                    let item = if keys {
-                        serde_json::to_string(k).unwrap_or_default()
-                    } else {
-                        serde_json::json!({"key": k, "value": v}).to_string()
-                    };
-                    write!(o, "{sep}  {item}")
-                } else if keys {
-                    writeln!(o, "{}", plain(k))
-                } else {
-                    writeln!(o, "{}\t{}", plain(k), plain(v))
-                };
-                n += 1;
-                r.map_err(|e| agar::Error::io("stdout", e))
-            })?;
-            if common.json {
-                writeln!(o, "{}]", if n == 0 { "" } else { "\n" })?;
-            }
-            o.flush()?;
-            note(
-                &common,
-                &format!("{n} keys; {}", agar::kv::NOT_VERIFIED_NOTE),
-            );
-            Ok(exit::OK)
-        }
-    }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use agar::error::exit;
 use agar::remote::{self, RemoteOptions};
 
-use crate::{print_json, Common};
+use super::{print_json, Common};
 
 /// How archives given as http(s) URLs are fetched (any reading command).
 #[derive(Args, Clone, Default)]

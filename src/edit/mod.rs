@@ -60,9 +60,10 @@ pub struct EditSummary {
 }
 
 enum KvOp {
-    /// The value, and its SHA-256 when it came from a file or stdin (then it is never
-    /// printed: such a file may be anything the operator pointed at).
-    Set(String, Option<String>),
+    /// (value, SHA-256 when it came from a file or stdin — then it is never printed: such a
+    /// file may be anything the operator pointed at —, add): kv-add creates a missing key,
+    /// kv-set changes an existing one
+    Set(String, Option<String>, bool),
     Delete,
     DeletePrefix(String, u64),
 }
@@ -107,10 +108,11 @@ impl DataEdits {
                     key,
                     value,
                     value_sha256,
+                    add,
                 } => {
                     let k = format!("kv.{key}");
                     d.by_key.entry(k.clone()).or_default().push(n);
-                    d.kv.push((i, k, KvOp::Set(value.clone(), value_sha256.clone())));
+                    d.kv.push((i, k, KvOp::Set(value.clone(), value_sha256.clone(), *add)));
                 }
                 Op::KvDelete { key } => {
                     let k = format!("kv.{key}");
@@ -172,18 +174,41 @@ impl DataEdits {
         for i in idx {
             let (si, _, op) = &self.kv[i];
             match op {
-                KvOp::Set(v, from_file) => {
+                KvOp::Set(v, from_file, add) => {
+                    let sk = show(short);
+                    match (state, add) {
+                        (None, false) => {
+                            let hint = match short.strip_prefix("kv.") {
+                                Some(rest) => format!(
+                                    "kvStore keys are given without the export-data \"kv.\" prefix: did you mean {}?",
+                                    show(rest)
+                                ),
+                                None => "check the key, or use kv-add to create a new key".into(),
+                            };
+                            return Err(Error::Refused(format!(
+                                "edit {} (kv-set {sk}): the key does not exist at that point in the edits; kv-set only changes existing keys ({hint})",
+                                si + 1
+                            )));
+                        }
+                        (Some(_), true) => {
+                            return Err(Error::Refused(format!(
+                                "edit {} (kv-add {sk}): the key already exists at that point in the edits; kv-add only creates new keys (use kv-set to change it)",
+                                si + 1
+                            )));
+                        }
+                        _ => {}
+                    }
                     if record {
                         let shown = match from_file {
                             Some(h) => format!("the file's value ({} bytes, sha256 {h})", v.len()),
                             None => show(v),
                         };
                         let what = match state {
-                            None => format!("kv-set {short:?}: added, {shown}"),
+                            None => format!("kv-add {sk}: added, {shown}"),
                             Some(old) if old == v => {
-                                format!("kv-set {short:?}: unchanged (already {shown})")
+                                format!("kv-set {sk}: unchanged (already {shown})")
                             }
-                            Some(old) => format!("kv-set {short:?}: {} -> {shown}", show(old)),
+                            Some(old) => format!("kv-set {sk}: {} -> {shown}", show(old)),
                         };
                         st.changes.push((*si, what));
                     }
@@ -192,8 +217,9 @@ impl DataEdits {
                 KvOp::Delete => {
                     let Some(old) = state else {
                         return Err(Error::Refused(format!(
-                            "edit {} (kv-delete {short:?}): the key does not exist at that point in the edits; nothing to delete (check the key: kvStore keys are given without the export-data \"kv.\" prefix)",
-                            si + 1
+                            "edit {} (kv-delete {}): the key does not exist at that point in the edits; nothing to delete (check the key: kvStore keys are given without the export-data \"kv.\" prefix)",
+                            si + 1,
+                            show(short)
                         )));
                     };
                     if record {
@@ -246,7 +272,7 @@ impl DataEdits {
         out: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let stop = e.map(|(e, _)| e.key.as_str());
-        while *cursor < inserts.len() && stop.map_or(true, |k| inserts[*cursor].as_str() < k) {
+        while *cursor < inserts.len() && stop.is_none_or(|k| inserts[*cursor].as_str() < k) {
             let k = &inserts[*cursor];
             *cursor += 1;
             if let Some(id) = k.strip_prefix("bundle.") {
@@ -353,6 +379,32 @@ pub fn show(v: &str) -> String {
     }
 }
 
+/// The checks every op that sets `/chain_id` applies (set-chain-id, genesis-set).
+pub fn check_chain_id(v: &str) -> std::result::Result<(), String> {
+    if v.is_empty()
+        || v.len() > 50
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || crate::term::needs_escape(c))
+    {
+        return Err(format!(
+            "{} is not a valid chain ID (1-50 characters, no spaces, control or bidi characters)",
+            show(v)
+        ));
+    }
+    Ok(())
+}
+
+/// The checks every op that sets `/genesis_time` applies (set-genesis-time, genesis-set).
+pub fn check_genesis_time(t: &str) -> std::result::Result<(), String> {
+    if !valid_time(t) {
+        return Err(format!(
+            "{} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z",
+            show(t)
+        ));
+    }
+    Ok(())
+}
+
 fn valid_time(t: &str) -> bool {
     // RFC 3339 as Go's time.Time marshals it: 2006-01-02T15:04:05[.frac](Z|±hh:mm)
     let b = t.as_bytes();
@@ -415,18 +467,22 @@ fn edit_genesis(
     for (i, op) in script.ops.iter().enumerate() {
         let loc = format!("edit {} ({})", i + 1, op.name());
         let (pointer, new) = match op {
-            Op::GenesisSet { pointer, value } => (pointer.clone(), Some(canon(value))),
+            Op::GenesisSet { pointer, value } => {
+                // the same checks as the dedicated ops, whichever op sets these fields
+                let checked = match (pointer.as_str(), value) {
+                    ("/chain_id", Value::String(v)) => check_chain_id(v),
+                    ("/genesis_time", Value::String(t)) => check_genesis_time(t),
+                    ("/chain_id" | "/genesis_time", _) => {
+                        Err(format!("{pointer} must be a JSON string"))
+                    }
+                    _ => Ok(()),
+                };
+                checked.map_err(|m| Error::invalid(&loc, m))?;
+                (pointer.clone(), Some(canon(value)))
+            }
             Op::GenesisDelete { pointer } => (pointer.clone(), None),
             Op::SetChainId(v) => {
-                if v.is_empty()
-                    || v.len() > 50
-                    || v.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return bail(
-                        &loc,
-                        format!("{v:?} is not a valid chain ID (1-50 characters, no spaces)"),
-                    );
-                }
+                check_chain_id(v).map_err(|m| Error::invalid(&loc, m))?;
                 ("/chain_id".into(), Some(crate::json::string_bytes(v)))
             }
             Op::SetInitialHeight(h) => {
@@ -445,14 +501,7 @@ fn edit_genesis(
                 ("/initial_height".into(), Some(v.into_bytes()))
             }
             Op::SetGenesisTime(t) => {
-                if !valid_time(t) {
-                    return bail(
-                        &loc,
-                        format!(
-                            "{t:?} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z"
-                        ),
-                    );
-                }
+                check_genesis_time(t).map_err(|m| Error::invalid(&loc, m))?;
                 ("/genesis_time".into(), Some(crate::json::string_bytes(t)))
             }
             _ => continue,
@@ -523,7 +572,7 @@ fn bundle_ids_in(v: &str) -> Vec<String> {
             && b[i + 3..end]
                 .iter()
                 .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-            && b.get(end).map_or(true, |c| !c.is_ascii_hexdigit())
+            && b.get(end).is_none_or(|c| !c.is_ascii_hexdigit())
         {
             out.push(v[i..end].to_string());
             i = end;

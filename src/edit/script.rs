@@ -16,12 +16,14 @@ use crate::model::{kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
 /// One edit operation, with every file already read and digested.
 #[derive(Debug, Clone)]
 pub enum Op {
+    /// kv-set (`add: false`: the key must exist) or kv-add (`add: true`: it must not).
     /// kvStore key (without the export-data `kv.` prefix).
     KvSet {
         key: String,
         value: String,
         /// Set when the value came from a file or stdin (the provenance lists its digest).
         value_sha256: Option<String>,
+        add: bool,
     },
     KvDelete {
         key: String,
@@ -60,7 +62,8 @@ pub struct FileArtifact {
 impl Op {
     pub fn name(&self) -> &'static str {
         match self {
-            Op::KvSet { .. } => "kv-set",
+            Op::KvSet { add: false, .. } => "kv-set",
+            Op::KvSet { add: true, .. } => "kv-add",
             Op::KvDelete { .. } => "kv-delete",
             Op::KvDeletePrefix { .. } => "kv-delete-prefix",
             Op::GenesisSet { .. } => "genesis-set",
@@ -84,6 +87,7 @@ impl Op {
                 key,
                 value,
                 value_sha256,
+                ..
             } => {
                 m.insert("key".into(), s(key));
                 match value_sha256 {
@@ -175,6 +179,20 @@ pub fn check_kv_key(loc: &str, key: &str) -> Result<()> {
     if let Some(why) = kv_key_problem(&format!("kv.{key}")) {
         return Err(Error::Refused(format!(
             "{loc}: key {key:?}: {why}. agar edits consensus kvStore data only"
+        )));
+    }
+    Ok(())
+}
+
+/// kv-add only: refuse a key that starts with the export-data `kv.` prefix. Such kvStore
+/// keys can exist (and kv-set/kv-delete reach them, since those need the key to exist),
+/// but creating one is almost always a key written with the prefix by mistake.
+pub fn check_new_kv_key(loc: &str, key: &str) -> Result<()> {
+    if let Some(rest) = key.strip_prefix("kv.") {
+        return Err(Error::Refused(format!(
+            "{loc}: key {}: kvStore keys are given without the export-data \"kv.\" prefix; drop it ({})",
+            super::show(key),
+            super::show(rest)
         )));
     }
     Ok(())
@@ -467,10 +485,14 @@ pub fn parse_script_with(loc: &str, bytes: &[u8], dir: &Path, also: &[PathBuf]) 
         let eloc = format!("{eloc} ({op})");
         let rel = |p: String| -> Result<PathBuf> { script_file(&eloc, dir, also, &p) };
         let parsed = match op.as_str() {
-            "kv-set" => {
+            "kv-set" | "kv-add" => {
                 only_fields(&eloc, eo, &["op", "key", "value", "value_file"])?;
                 let key = str_field(&eloc, eo, "key")?;
                 check_kv_key(&eloc, &key)?;
+                let add = op == "kv-add";
+                if add {
+                    check_new_kv_key(&eloc, &key)?;
+                }
                 let (value, value_sha256) = match (eo.get("value"), eo.get("value_file")) {
                     (Some(_), None) => (str_field(&eloc, eo, "value")?, None),
                     (None, Some(_)) => {
@@ -483,6 +505,7 @@ pub fn parse_script_with(loc: &str, bytes: &[u8], dir: &Path, also: &[PathBuf]) 
                     key,
                     value,
                     value_sha256,
+                    add,
                 }
             }
             "kv-delete" => {
