@@ -171,6 +171,61 @@ pub fn encode_entry_into(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
     out.extend_from_slice(b"]\n");
 }
 
+/// Whether `line` (without its newline) is exactly the Go-canonical encoding of the
+/// entry, checked piece by piece (64 KiB of input at a time, cut at UTF-8 character
+/// boundaries) so that the encoding, up to 6 times the value's size, is never held.
+pub fn is_canonical_line(
+    line: &[u8],
+    key: &[u8],
+    value: Option<&[u8]>,
+    scratch: &mut Vec<u8>,
+) -> bool {
+    let mut rest = line;
+    let mut eat = |want: &[u8]| -> bool {
+        match rest.strip_prefix(want) {
+            Some(r) => {
+                rest = r;
+                true
+            }
+            None => false,
+        }
+    };
+    let mut string = |s: &[u8], eat: &mut dyn FnMut(&[u8]) -> bool| -> bool {
+        if !eat(b"\"") {
+            return false;
+        }
+        let mut s = s;
+        while !s.is_empty() {
+            let mut cut = s.len().min(64 << 10);
+            // back off to a character boundary (at most 3 continuation bytes)
+            let mut back = 0;
+            while cut < s.len() && back < 3 && (s[cut] & 0xc0) == 0x80 {
+                cut -= 1;
+                back += 1;
+            }
+            if cut == 0 {
+                cut = s.len().min(64 << 10);
+            }
+            scratch.clear();
+            encode_str_into(scratch, &s[..cut]);
+            if !eat(&scratch[1..scratch.len() - 1]) {
+                return false;
+            }
+            s = &s[cut..];
+        }
+        eat(b"\"")
+    };
+    if !eat(b"[") || !string(key, &mut eat) {
+        return false;
+    }
+    if let Some(v) = value {
+        if !eat(b",") || !string(v, &mut eat) {
+            return false;
+        }
+    }
+    eat(b"]") && rest.is_empty()
+}
+
 pub fn encode_entry(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + value.map_or(0, |v| v.len()) + 8);
     encode_entry_into(&mut out, key, value);

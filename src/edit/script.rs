@@ -370,9 +370,22 @@ fn only_fields(loc: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<()
     Ok(())
 }
 
+/// Largest edit script accepted: it is parsed whole, and its operations go into the
+/// archive manifest's provenance, which every reader holds.
+pub const MAX_EDIT_SCRIPT_BYTES: u64 = 1 << 20;
+
 /// Parse an edit script file. File references are relative to the script's directory.
 pub fn load_script(path: &Path) -> Result<Script> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_EDIT_SCRIPT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_EDIT_SCRIPT_BYTES {
+        return bail(
+            path.display().to_string(),
+            format!("the edit script is larger than {MAX_EDIT_SCRIPT_BYTES} bytes; give large values as files (\"value_file\"), which the provenance records by digest"),
+        );
+    }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_script(&path.display().to_string(), &bytes, &dir)
 }
