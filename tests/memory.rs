@@ -223,13 +223,28 @@ fn manifest_only(s: &craft::Split, n: usize) -> Vec<u8> {
 }
 
 /// 1.1 M members (over the 1 Mi cap): refused while the list is read, within the cap
-/// (as a JSON tree, 2 M members took 2.7 GB).
+/// (as a JSON tree, 2 M members took 2.7 GB). Every reading command opens archives
+/// through the same reader; verify, kv and explode are run (each parses ~140 MB).
 #[test]
 fn a_manifest_with_too_many_members_is_refused_within_the_cap() {
     let t = tempfile::tempdir().unwrap();
     let s = base(t.path());
     let a = write_gz(t.path(), "many.tar.gz", &manifest_only(&s, 1_100_000));
-    every_reader_within_cap(t.path(), &a, "more than 1048576 members");
+    let home = t.path().join("home");
+    for args in [
+        vec!["verify", p(&a)],
+        vec!["kv", "get", p(&a), "activityhash"],
+        vec!["explode", "--home", p(&home), "-q", p(&a)],
+    ] {
+        let o = capped(&args);
+        assert!(!died_of_cap(&o), "{args:?} died of the cap: {}", text(&o));
+        assert!(!o.status.success());
+        assert!(
+            text(&o).contains("more than 1048576 members"),
+            "{}",
+            text(&o)
+        );
+    }
 }
 
 /// A manifest at the member cap is parsed within the memory cap (then refused: the
@@ -264,4 +279,89 @@ fn an_export_data_line_over_the_limit_is_refused_within_the_cap() {
     let a = write_gz(t.path(), "line.tar.gz", &tar);
     drop(tar);
     every_reader_within_cap(t.path(), &a, "-byte limit");
+}
+
+/// A JS-layout replay export: the tiny replay fixture plus vat `v9` with `n` historical
+/// one-item spans and a current one, all of one incarnation (so all required).
+fn many_spans_export(dir: &Path, n: usize) {
+    copy_dir(&fx("tiny/export/replay"), dir);
+    let hash = agar::hashes::span_hash([&b"x"[..]]);
+    let mut data = std::fs::read_to_string(dir.join("export-data.jsonl")).unwrap();
+    let mpath = dir.join("export-manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    let arts = m["artifacts"].as_array_mut().unwrap();
+    for i in 0..=n {
+        let current = i == n;
+        let key = if current {
+            "transcript.v9.current".to_string()
+        } else {
+            format!("transcript.v9.{i}")
+        };
+        let value = format!(
+            "{{\"vatID\":\"v9\",\"startPos\":{i},\"endPos\":{},\"hash\":\"{hash}\",\"isCurrent\":{},\"incarnation\":0}}",
+            i + 1,
+            current as u8
+        );
+        data.push_str(&serde_json::to_string(&[key, value]).unwrap());
+        data.push('\n');
+        let name = format!("transcript.v9.{i}.{}", i + 1);
+        std::fs::write(dir.join(&name), "x\n").unwrap();
+        arts.push(serde_json::json!([name, name]));
+    }
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    // the genesis that goes with it: the canonical export data's hash
+    let mut entries: Vec<agar::gojson::Entry> = data
+        .lines()
+        .map(|l| agar::gojson::decode_line(l.as_bytes()).unwrap())
+        .collect();
+    entries.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    let mut canon = Vec::new();
+    for e in &entries {
+        agar::gojson::encode_entry_into(
+            &mut canon,
+            e.key.as_bytes(),
+            e.value.as_deref().map(str::as_bytes),
+        );
+    }
+    std::fs::write(dir.join("export-data.jsonl"), data).unwrap();
+    let g = std::fs::read_to_string(fx("tiny/genesis/operational/genesis.json")).unwrap();
+    let old = "sha256:b8e9a4e6229d4c5682284121f41b4c2133bfbc86544e2cdd342dce6e593ad5f2";
+    assert!(g.contains(old));
+    let g = g.replace(old, &format!("sha256:{}", craft::sha256_hex(&canon)));
+    std::fs::write(dir.join("genesis.json"), g).unwrap();
+}
+
+/// 20 k transcript spans of one vat: pack, verify, inspect and explode complete and
+/// agree, explode within the memory cap. (explode looked up the vat's current span by
+/// scanning its spans once per span: quadratic, 96-171 s for 80 k spans.)
+#[test]
+fn an_archive_with_20k_spans_verifies_and_explodes_within_the_cap() {
+    const N: usize = 20_000;
+    let t = tempfile::tempdir().unwrap();
+    let ss = t.path().join("ss");
+    many_spans_export(&ss, N);
+    let a = t.path().join("spans.tar.gz");
+    let digest = pack_js(&ss.join("genesis.json"), &ss, &a);
+    std::fs::remove_dir_all(&ss).unwrap();
+    if let Ok(keep) = std::env::var("AGAR_MEMORY_KEEP") {
+        std::fs::copy(&a, Path::new(&keep).join("spans.tar.gz")).unwrap();
+    }
+    let o = capped(&["verify", p(&a)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains(&digest));
+    let o = capped(&["inspect", "--json", p(&a)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let home = t.path().join("home");
+    let o = capped(&["explode", "--home", p(&home), "--json", "-q", p(&a)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["digest"], digest.as_str(), "{v}");
+    let spans = v["db"]["transcript_spans"].as_u64().unwrap();
+    assert!(spans > N as u64, "{v}");
+    let items = v["db"]["transcript_items"].as_u64().unwrap();
+    assert!(items > N as u64, "{v}");
+    let files = std::fs::read_dir(home.join("config/swing-store"))
+        .unwrap()
+        .count();
+    assert!(files > N + 2, "{files} files");
 }

@@ -776,9 +776,10 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
 pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveManifest> {
     use super::manifest::{write_canonical, Guard, HashWriter};
     let loc = member_loc(path, MANIFEST_MEMBER);
-    let mut guard = Guard::new(BufReader::with_capacity(1 << 16, input));
+    // serde_json reads byte by byte: the buffer goes between it and the guard
+    let mut buffered = BufReader::with_capacity(1 << 16, Guard::new(input));
     let m = {
-        let mut de = serde_json::Deserializer::from_reader(&mut guard);
+        let mut de = serde_json::Deserializer::from_reader(&mut buffered);
         let m = serde::Deserialize::deserialize(&mut de).and_then(|m| de.end().map(|()| m));
         match m {
             Ok(m) => m,
@@ -791,6 +792,7 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
     let m: ArchiveManifest = m;
     let mut canon = HashWriter::default();
     write_canonical(&m, &mut canon).map_err(|e| Error::io_at(&loc, e))?;
+    let guard = buffered.into_inner();
     let canonical = canon.len == guard.len && canon.sha.finalize() == guard.sha.finalize();
     if m.format != FORMAT_NAME {
         return bail(
