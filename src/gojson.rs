@@ -417,6 +417,53 @@ pub fn decode_line(line: &[u8]) -> Result<Entry, LineError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_line_check_agrees_with_the_encoder_at_any_size() {
+        let mut scratch = Vec::new();
+        // values across the 64 KiB piece boundary, with multi-byte characters on it
+        for n in [0usize, 1, 65535, 65536, 65537, 200_000] {
+            for fill in ["a", "<", "\u{e9}", "\u{2028}", "\u{1f600}"] {
+                let v: String = fill.repeat(n / fill.len() + 1);
+                let line = encode_entry(b"kv.k", Some(v.as_bytes()));
+                let body = &line[..line.len() - 1];
+                assert!(is_canonical_line(
+                    body,
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+                assert!(!is_canonical_line(
+                    &body[1..],
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+                let mut other = body.to_vec();
+                other.push(b' ');
+                assert!(!is_canonical_line(
+                    &other,
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+            }
+        }
+        let del = encode_entry(b"k", None);
+        assert!(is_canonical_line(
+            &del[..del.len() - 1],
+            b"k",
+            None,
+            &mut scratch
+        ));
+        // JSON.stringify's `<` is not Go's
+        assert!(!is_canonical_line(
+            br#"["k","<"]"#,
+            b"k",
+            Some(b"<"),
+            &mut scratch
+        ));
+    }
+
     use super::*;
 
     fn enc(s: &[u8]) -> String {

@@ -545,7 +545,7 @@ pub fn write_canonical(m: &ArchiveManifest, w: &mut dyn Write) -> io::Result<()>
     }
     w.write_all(b",\"swing_store_export_data_hash\":")?;
     json_str(w, &m.swing_store_export_data_hash)?;
-    write!(w, ",\"version\":{}}}\n", m.version)
+    writeln!(w, ",\"version\":{}}}", m.version)
 }
 
 /// Hashes and counts what is written.
