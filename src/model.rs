@@ -267,6 +267,18 @@ pub const MAX_VALUE_BYTES: usize = 16 << 20;
 /// reader accepts.
 pub const MAX_LINE_BYTES: usize = 6 * (MAX_KEY_BYTES + MAX_VALUE_BYTES) + 7;
 
+/// Largest block height accepted anywhere (initial_height, export_height, host.height,
+/// edits): 2^53 - 1, above which JavaScript numbers (the official importer, agd's JS
+/// side) no longer agree with integer readers.
+pub const MAX_HEIGHT: u64 = (1 << 53) - 1;
+
+/// Why a height is out of range, if it is.
+pub fn height_problem(what: &str, h: u64) -> Option<String> {
+    (h > MAX_HEIGHT).then(|| {
+        format!("{what} {h} is above 2^53 - 1 ({MAX_HEIGHT}), where JavaScript and integer readers of the height disagree")
+    })
+}
+
 /// Why an export-data entry is too large to be accepted, if it is.
 pub fn entry_size_problem(key: &str, value: Option<&str>) -> Option<String> {
     if key.len() > MAX_KEY_BYTES {

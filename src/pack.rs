@@ -407,6 +407,15 @@ pub fn plan(
         None => initial_height - 1,
     };
 
+    for (what, h) in [
+        ("initial_height", initial_height),
+        ("export height", export_height),
+    ] {
+        if let Some(why) = crate::model::height_problem(what, h) {
+            return bail("genesis.json", why);
+        }
+    }
+
     // the genesis hash
     match genesis.export_data_hash()? {
         None => notes.push(format!("genesis had no {}; set it to {data_hash}", genesis.spelling.hash_field())),

@@ -806,6 +806,14 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
     if !canonical {
         return bail(&loc, "is not in canonical form");
     }
+    for (what, h) in [
+        ("initial_height", m.initial_height),
+        ("export_height", m.export_height),
+    ] {
+        if let Some(why) = crate::model::height_problem(what, h) {
+            return bail(&loc, why);
+        }
+    }
     m.mode()?;
     if m.members.len() < 3 || m.members.len() > MAX_MEMBERS {
         return bail(

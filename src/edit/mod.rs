@@ -642,6 +642,9 @@ pub fn edit(
     genesis.set_export_data_hash(&data_hash)?;
     let genesis_bytes = genesis.canonical_bytes();
     let initial_height = genesis.initial_height()?;
+    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
+        return bail("genesis.json (edited)", why);
+    }
     let chain_id = genesis.chain_id()?.to_string();
     if initial_height != in_manifest.initial_height
         && in_manifest.export_height + 1 != initial_height
