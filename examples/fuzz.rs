@@ -297,7 +297,7 @@ fn members_of(tar: &[u8]) -> Option<(Vec<u8>, Members)> {
         let h = member_header(&mem.name, mem.size).len();
         let c = pos + h;
         out.push((
-            mem.name.clone(),
+            mem.name.to_string(),
             tar.get(c..c + mem.size as usize)?.to_vec(),
         ));
         pos = c + mem.size as usize + padding(mem.size);

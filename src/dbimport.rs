@@ -725,6 +725,9 @@ fn import_bundle(conn: &Connection, id: &str, path: &Path, fsize: u64) -> Result
         return bail(&aloc, format!("bundle.{id}: {fsize} bytes is more than SQLite's {MAX_VALUE_BYTES}-byte value limit"));
     }
     if let Some(h) = id.strip_prefix("b0-") {
+        if fsize > crate::hashes::MAX_B0_BUNDLE_BYTES {
+            return bail(&aloc, format!("bundle.{id}: {fsize} bytes is more than the {}-byte b0 bundle limit (real b0 bundles are a few MB)", crate::hashes::MAX_B0_BUNDLE_BYTES));
+        }
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         check_b0(h, &text).map_err(|e| Error::invalid(&aloc, format!("bundle.{id}: {e}")))?;
         let text = String::from_utf8(text)

@@ -177,8 +177,8 @@ fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange>
     );
     f(
         "genesis.json sha256",
-        a.members[0].sha256.clone().into(),
-        b.members[0].sha256.clone().into(),
+        a.members[0].sha256.hex().into(),
+        b.members[0].sha256.hex().into(),
     );
     let prov = |p: &Option<Provenance>| match p {
         None => Value::Null,

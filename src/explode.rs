@@ -362,13 +362,18 @@ impl ArtifactSink for FileSink<'_> {
     }
 }
 
-fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
+/// The export manifest the reader checked, generated into a new file (never held).
+fn write_export_manifest(p: &Path, reader: &ArchiveReader) -> Result<()> {
+    let f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(p)
         .map_err(|e| Error::io(p, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(p, e))?;
+    let mut w = BufWriter::new(f);
+    reader
+        .write_export_manifest(&mut w)
+        .map_err(|e| Error::io(p, e))?;
+    let f = w.into_inner().map_err(|e| Error::io(p, e.into_error()))?;
     f.sync_all().map_err(|e| Error::io(p, e))
 }
 
@@ -602,7 +607,7 @@ fn build_and_place(
             )))
         }
     };
-    write_file(&tmp_ss.join(MANIFEST_FILE), &reader.export_manifest_bytes).map_err(none)?;
+    write_export_manifest(&tmp_ss.join(MANIFEST_FILE), &reader).map_err(none)?;
 
     let data_path = tmp_ss.join(EXPORT_DATA_FILE);
 
@@ -621,18 +626,13 @@ fn build_and_place(
             progress: false,
         };
         // import-kernel-db.js's manifest checks, on the export manifest explode writes
-        let em: serde_json::Value =
-            serde_json::from_slice(&reader.export_manifest_bytes).unwrap_or_default();
+        // (the reader checked it is the canonical one for these height and mode)
         let (imode, height) = dbimport::check_manifest(
             &tmp_ss.join(MANIFEST_FILE).display().to_string(),
             true,
             reader.manifest.artifacts().count(),
-            em.get("blockHeight")
-                .and_then(|v| v.as_u64())
-                .filter(|h| *h > 0),
-            em.get("artifactMode")
-                .and_then(|v| v.as_str())
-                .and_then(|m| m.parse::<ArtifactMode>().ok()),
+            Some(reader.manifest.initial_height).filter(|h| *h > 0),
+            reader.manifest.mode().ok(),
             &iopts,
         )
         .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
@@ -648,8 +648,8 @@ fn build_and_place(
         tmp_db_file = Some((tmp_db, dbf));
     }
 
-    let manifest = reader.manifest.clone();
-    let export_manifest_len = reader.export_manifest_bytes.len() as u64;
+    let manifest = reader.manifest.head();
+    let export_manifest_len = manifest.members[1].size;
     let extracted = extract(opts, reader, mode, &tmp_ss, &data_path, &mut db);
     let (sink_files, sink_bytes, result) = match extracted {
         Ok(x) => x,
@@ -794,7 +794,7 @@ fn extract(
         let want = reader
             .manifest
             .member(EXPORT_DATA_MEMBER)
-            .map(|m| m.sha256.clone())
+            .map(|m| m.sha256.hex())
             .unwrap_or_default();
         if got != want {
             return Err(Error::invalid(

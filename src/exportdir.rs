@@ -16,7 +16,8 @@ use crate::source::StateSource;
 
 pub const MANIFEST_FILE: &str = "export-manifest.json";
 pub const MAX_EXPORT_MANIFEST_BYTES: u64 = 256 << 20;
-pub const MAX_LINE_BYTES: usize = 1 << 30;
+/// Longest export-data line accepted from an export (the readers' limit, FORMAT.md).
+pub const MAX_LINE_BYTES: usize = crate::model::MAX_LINE_BYTES;
 /// The Go writer's pseudo-artifact, never a real artifact (spec §7.3).
 pub const UNTRUSTED_EXPORT_DATA: &str = "UNTRUSTED-EXPORT-DATA";
 

@@ -171,6 +171,61 @@ pub fn encode_entry_into(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
     out.extend_from_slice(b"]\n");
 }
 
+/// Whether `line` (without its newline) is exactly the Go-canonical encoding of the
+/// entry, checked piece by piece (64 KiB of input at a time, cut at UTF-8 character
+/// boundaries) so that the encoding, up to 6 times the value's size, is never held.
+pub fn is_canonical_line(
+    line: &[u8],
+    key: &[u8],
+    value: Option<&[u8]>,
+    scratch: &mut Vec<u8>,
+) -> bool {
+    let mut rest = line;
+    let mut eat = |want: &[u8]| -> bool {
+        match rest.strip_prefix(want) {
+            Some(r) => {
+                rest = r;
+                true
+            }
+            None => false,
+        }
+    };
+    let mut string = |s: &[u8], eat: &mut dyn FnMut(&[u8]) -> bool| -> bool {
+        if !eat(b"\"") {
+            return false;
+        }
+        let mut s = s;
+        while !s.is_empty() {
+            let mut cut = s.len().min(64 << 10);
+            // back off to a character boundary (at most 3 continuation bytes)
+            let mut back = 0;
+            while cut < s.len() && back < 3 && (s[cut] & 0xc0) == 0x80 {
+                cut -= 1;
+                back += 1;
+            }
+            if cut == 0 {
+                cut = s.len().min(64 << 10);
+            }
+            scratch.clear();
+            encode_str_into(scratch, &s[..cut]);
+            if !eat(&scratch[1..scratch.len() - 1]) {
+                return false;
+            }
+            s = &s[cut..];
+        }
+        eat(b"\"")
+    };
+    if !eat(b"[") || !string(key, &mut eat) {
+        return false;
+    }
+    if let Some(v) = value {
+        if !eat(b",") || !string(v, &mut eat) {
+            return false;
+        }
+    }
+    eat(b"]") && rest.is_empty()
+}
+
 pub fn encode_entry(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + value.map_or(0, |v| v.len()) + 8);
     encode_entry_into(&mut out, key, value);
@@ -362,6 +417,53 @@ pub fn decode_line(line: &[u8]) -> Result<Entry, LineError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_line_check_agrees_with_the_encoder_at_any_size() {
+        let mut scratch = Vec::new();
+        // values across the 64 KiB piece boundary, with multi-byte characters on it
+        for n in [0usize, 1, 65535, 65536, 65537, 200_000] {
+            for fill in ["a", "<", "\u{e9}", "\u{2028}", "\u{1f600}"] {
+                let v: String = fill.repeat(n / fill.len() + 1);
+                let line = encode_entry(b"kv.k", Some(v.as_bytes()));
+                let body = &line[..line.len() - 1];
+                assert!(is_canonical_line(
+                    body,
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+                assert!(!is_canonical_line(
+                    &body[1..],
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+                let mut other = body.to_vec();
+                other.push(b' ');
+                assert!(!is_canonical_line(
+                    &other,
+                    b"kv.k",
+                    Some(v.as_bytes()),
+                    &mut scratch
+                ));
+            }
+        }
+        let del = encode_entry(b"k", None);
+        assert!(is_canonical_line(
+            &del[..del.len() - 1],
+            b"k",
+            None,
+            &mut scratch
+        ));
+        // JSON.stringify's `<` is not Go's
+        assert!(!is_canonical_line(
+            br#"["k","<"]"#,
+            b"k",
+            Some(b"<"),
+            &mut scratch
+        ));
+    }
+
     use super::*;
 
     fn enc(s: &[u8]) -> String {

@@ -67,47 +67,262 @@ pub fn js_stringify_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Largest b0 bundle accepted. Real b0 bundles are a few MB; the importer holds one
+/// whole (as a JS string and a SQLite TEXT value), so explode does too, and this bounds it.
+pub const MAX_B0_BUNDLE_BYTES: u64 = 64 << 20;
+
 /// Validate a b0 bundle text as the official importer does (spec §4.3): parse it,
 /// rebuild `{moduleFormat, source, sourceMap}` in that order with `JSON.stringify`, and
 /// require that text to be the artifact itself and to hash to the ID. Returns the
-/// problem, if any.
+/// problem, if any. (The streaming [`B0Check`] does the work; this is for a text in
+/// memory.)
 pub fn check_b0(id_hex: &str, text: &[u8]) -> Result<(), String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| format!("b0 bundle is not valid JSON: {e}"))?;
-    let obj = v.as_object().ok_or("b0 bundle is not a JSON object")?;
-    let fmt = obj
-        .get("moduleFormat")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
-    if fmt != "nestedEvaluate" {
-        return Err(format!(
-            "unsupported b0- module format {fmt:?} (must be \"nestedEvaluate\")"
-        ));
-    }
-    let source = obj
-        .get("source")
-        .and_then(|v| v.as_str())
-        .ok_or("b0 bundle has no string \"source\"")?;
-    let mut rebuilt = String::with_capacity(text.len());
-    rebuilt.push_str("{\"moduleFormat\":\"nestedEvaluate\",\"source\":");
-    js_stringify_str(&mut rebuilt, source);
-    match obj.get("sourceMap") {
-        None => {}
-        Some(serde_json::Value::String(m)) => {
-            rebuilt.push_str(",\"sourceMap\":");
-            js_stringify_str(&mut rebuilt, m);
-        }
-        Some(_) => return Err("b0 bundle \"sourceMap\" is not a string".into()),
-    }
-    rebuilt.push('}');
-    if rebuilt.as_bytes() != text {
-        return Err("b0 bundle text is not in the canonical {moduleFormat,source,sourceMap} JSON.stringify form the importer rebuilds".into());
-    }
+    let mut c = B0Check::default();
+    c.update(text);
+    c.finish()?;
     let got = sha256_hex(text);
     if got != id_hex {
         return Err(format!("b0 bundle hashes to b0-{got}, not its ID"));
     }
     Ok(())
+}
+
+const B0_FORMAT_KEY: &[u8] = b"{\"moduleFormat\":\"";
+const B0_SOURCE_KEY: &[u8] = b"\",\"source\":\"";
+const B0_MAP_KEY: &[u8] = b",\"sourceMap\":\"";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum B0State {
+    /// Matching a fixed byte string (`lit`, at `pos`), then going on to `then`.
+    Lit(u8, usize),
+    /// Inside `moduleFormat`'s value.
+    Format,
+    /// Inside a string value (0: source, 1: sourceMap).
+    Str(u8),
+    /// After the closing quote of `source`: `}` or `,"sourceMap":"`.
+    AfterSource,
+    /// After the closing quote of `sourceMap`: `}`.
+    AfterMap,
+    End,
+    Bad,
+}
+
+/// A streaming b0 bundle check (spec §4.3): the importer parses the text and requires
+/// it to equal `JSON.stringify({moduleFormat, source, sourceMap})` of what it parsed,
+/// so exactly the texts of that form pass. That form has one spelling, so it is checked
+/// as a grammar while the bytes flow past, in constant memory, without a JSON tree:
+/// `{"moduleFormat":"nestedEvaluate","source":"<s>"` then `}` or
+/// `,"sourceMap":"<s>"}`, where `<s>` is valid UTF-8 in `JSON.stringify`'s escaping
+/// (`\"` `\\` `\b` `\f` `\n` `\r` `\t`, other U+0000-U+001F as `\u00xx` lowercase,
+/// everything else raw).
+#[derive(Debug, Clone)]
+pub struct B0Check {
+    state: B0State,
+    format: Vec<u8>,
+    /// Inside a string: escape progress (0: none, 1: after `\\`, 2..: in `\u00xx`).
+    esc: u8,
+    esc_hi: u8,
+    /// UTF-8: continuation bytes still expected, and the allowed range of the next one.
+    utf8_left: u8,
+    utf8_lo: u8,
+    utf8_hi: u8,
+    at: u64,
+    problem: Option<String>,
+}
+
+impl Default for B0Check {
+    fn default() -> Self {
+        B0Check {
+            state: B0State::Lit(0, 0),
+            format: Vec::new(),
+            esc: 0,
+            esc_hi: 0,
+            utf8_left: 0,
+            utf8_lo: 0x80,
+            utf8_hi: 0xbf,
+            at: 0,
+            problem: None,
+        }
+    }
+}
+
+const B0_NOT_CANONICAL: &str = "b0 bundle text is not in the canonical {moduleFormat,source,sourceMap} JSON.stringify form the importer rebuilds";
+
+impl B0Check {
+    fn fail(&mut self, why: String) {
+        if self.problem.is_none() {
+            self.problem = Some(why);
+        }
+        self.state = B0State::Bad;
+    }
+
+    fn lit(which: u8) -> &'static [u8] {
+        match which {
+            0 => B0_FORMAT_KEY,
+            1 => B0_SOURCE_KEY,
+            _ => B0_MAP_KEY,
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        for &b in data {
+            if self.state == B0State::Bad {
+                return;
+            }
+            self.byte(b);
+            self.at += 1;
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        match self.state {
+            B0State::Lit(which, pos) => {
+                let lit = Self::lit(which);
+                if lit[pos] != b {
+                    let why = if which == 0 {
+                        "b0 bundle does not start with {\"moduleFormat\":\"...\" (not valid JSON, not an object, or not in the canonical form the importer rebuilds)".to_string()
+                    } else {
+                        format!("{B0_NOT_CANONICAL} (at byte {})", self.at)
+                    };
+                    return self.fail(why);
+                }
+                self.state = if pos + 1 < lit.len() {
+                    B0State::Lit(which, pos + 1)
+                } else {
+                    match which {
+                        0 => B0State::Format,
+                        1 => B0State::Str(0),
+                        _ => B0State::Str(1),
+                    }
+                };
+            }
+            B0State::Format => {
+                if b == b'"' {
+                    if self.format != b"nestedEvaluate" {
+                        let f = String::from_utf8_lossy(&self.format).into_owned();
+                        return self.fail(format!(
+                            "unsupported b0- module format {f:?} (must be \"nestedEvaluate\")"
+                        ));
+                    }
+                    self.state = B0State::Lit(1, 1);
+                } else if self.format.len() >= 64 || b == b'\\' || b < 0x20 {
+                    let f = String::from_utf8_lossy(&self.format).into_owned();
+                    self.fail(format!(
+                        "unsupported b0- module format {f:?}... (must be \"nestedEvaluate\")"
+                    ))
+                } else {
+                    self.format.push(b);
+                }
+            }
+            B0State::Str(which) => self.string_byte(which, b),
+            B0State::AfterSource => match b {
+                b'}' => self.state = B0State::End,
+                b',' => self.state = B0State::Lit(2, 1),
+                _ => self.fail(format!("{B0_NOT_CANONICAL} (at byte {})", self.at)),
+            },
+            B0State::AfterMap => match b {
+                b'}' => self.state = B0State::End,
+                _ => self.fail(format!("{B0_NOT_CANONICAL} (at byte {})", self.at)),
+            },
+            B0State::End => self.fail(format!(
+                "{B0_NOT_CANONICAL} (data after the closing brace, at byte {})",
+                self.at
+            )),
+            B0State::Bad => {}
+        }
+    }
+
+    fn string_byte(&mut self, which: u8, b: u8) {
+        let bad = |c: &mut Self, what: &str| {
+            let why = format!("{B0_NOT_CANONICAL} ({what} at byte {})", c.at);
+            c.fail(why)
+        };
+        if self.utf8_left > 0 {
+            if b < self.utf8_lo || b > self.utf8_hi {
+                return bad(self, "invalid UTF-8");
+            }
+            self.utf8_left -= 1;
+            self.utf8_lo = 0x80;
+            self.utf8_hi = 0xbf;
+            return;
+        }
+        match self.esc {
+            0 => {}
+            1 => {
+                self.esc = 0;
+                match b {
+                    b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                    b'u' => self.esc = 2,
+                    _ => bad(self, "an escape JSON.stringify does not write"),
+                }
+                return;
+            }
+            2 | 3 => {
+                // `\u00`
+                if b != b'0' {
+                    return bad(self, "a \\u escape JSON.stringify does not write");
+                }
+                self.esc += 1;
+                return;
+            }
+            4 => {
+                if b != b'0' && b != b'1' {
+                    return bad(self, "a \\u escape JSON.stringify does not write");
+                }
+                self.esc_hi = b - b'0';
+                self.esc = 5;
+                return;
+            }
+            _ => {
+                self.esc = 0;
+                let lo = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => return bad(self, "a \\u escape JSON.stringify does not write"),
+                };
+                let c = self.esc_hi * 16 + lo;
+                // these have short forms, which JSON.stringify uses
+                if matches!(c, 8 | 9 | 10 | 12 | 13) {
+                    return bad(self, "a \\u escape where JSON.stringify writes a short one");
+                }
+                return;
+            }
+        }
+        match b {
+            b'"' => {
+                self.state = if which == 0 {
+                    B0State::AfterSource
+                } else {
+                    B0State::AfterMap
+                }
+            }
+            b'\\' => self.esc = 1,
+            0..=0x1f => bad(self, "a raw control character"),
+            0x20..=0x7f => {}
+            0xc2..=0xdf => self.utf8_left = 1,
+            0xe0 => (self.utf8_left, self.utf8_lo) = (2, 0xa0),
+            0xed => (self.utf8_left, self.utf8_hi) = (2, 0x9f),
+            0xe1..=0xef => self.utf8_left = 2,
+            0xf0 => (self.utf8_left, self.utf8_lo) = (3, 0x90),
+            0xf4 => (self.utf8_left, self.utf8_hi) = (3, 0x8f),
+            0xf1..=0xf3 => self.utf8_left = 3,
+            _ => bad(self, "invalid UTF-8"),
+        }
+    }
+
+    /// The problem, if the text seen is not a complete canonical b0 bundle.
+    pub fn finish(&self) -> Result<(), String> {
+        if let Some(p) = &self.problem {
+            return Err(p.clone());
+        }
+        if self.state != B0State::End {
+            return Err(format!(
+                "b0 bundle is not valid JSON: the text ends early (after {} bytes)",
+                self.at
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Validate a b1 (endoZipBase64) bundle zip (spec §4.3) read as a stream: STORED entries
@@ -610,10 +825,10 @@ enum Kind {
         span: SpanRecord,
         state: SpanState,
     },
-    /// b0: the text, held whole (its check parses the JSON).
+    /// b0 bundles are checked as they stream (no buffering); the ID is the member digest.
     B0 {
-        id: String,
-        text: Vec<u8>,
+        id_hex: String,
+        check: B0Check,
     },
     /// b1: checked as it streams, nothing buffered but metadata.
     B1 {
@@ -657,14 +872,14 @@ impl ArtifactChecker {
                     problem: None,
                 },
             },
-            ArtifactRecord::Bundle(id) => match id.strip_prefix("b1-") {
-                Some(_) => Kind::B1 {
+            ArtifactRecord::Bundle(id) => match id.strip_prefix("b0-") {
+                Some(h) => Kind::B0 {
+                    id_hex: h.to_string(),
+                    check: B0Check::default(),
+                },
+                None => Kind::B1 {
                     id: id.clone(),
                     zip: Box::new(B1Checker::new()),
-                },
-                None => Kind::B0 {
-                    id: id.clone(),
-                    text: Vec::new(),
                 },
             },
         };
@@ -681,7 +896,11 @@ impl ArtifactChecker {
         self.size += data.len() as u64;
         match &mut self.kind {
             Kind::Snapshot { .. } => {}
-            Kind::B0 { text, .. } => text.extend_from_slice(data),
+            Kind::B0 { check, .. } => {
+                if self.size <= MAX_B0_BUNDLE_BYTES {
+                    check.update(data)
+                }
+            }
             Kind::B1 { zip, .. } => zip.update(data),
             Kind::Span { state, .. } => {
                 let mut rest = data;
@@ -718,7 +937,19 @@ impl ArtifactChecker {
                 }
             }
             Kind::Span { span, state } => state.finish(&span),
-            Kind::B0 { id, text } => check_b0(id.strip_prefix("b0-").unwrap_or(""), &text),
+            Kind::B0 { id_hex, check } => {
+                if self.size > MAX_B0_BUNDLE_BYTES {
+                    Err(format!("b0 bundle is {} bytes; at most {MAX_B0_BUNDLE_BYTES} are accepted (real b0 bundles are a few MB, and the importer holds one whole)", self.size))
+                } else {
+                    check.finish().and_then(|()| {
+                        if sha == id_hex {
+                            Ok(())
+                        } else {
+                            Err(format!("b0 bundle hashes to b0-{sha}, not its ID"))
+                        }
+                    })
+                }
+            }
             Kind::B1 { id, zip } => zip
                 .finish(Some(id.strip_prefix("b1-").unwrap_or("")))
                 .map(|_| ()),

@@ -254,6 +254,48 @@ pub fn family(key: &str) -> Option<Family> {
     }
 }
 
+/// Longest export-data key accepted (real keys are under 200 bytes).
+pub const MAX_KEY_BYTES: usize = 64 << 10;
+/// Longest export-data value accepted. Every reading command holds one entry at a time
+/// (its line, up to 6 times this in Go's escaping, and the decoded value), so this is
+/// what bounds a reader's memory on export data; real values are at most a few hundred
+/// KB. (SQLite's limit, 1e9 bytes, is far above it.)
+pub const MAX_VALUE_BYTES: usize = 16 << 20;
+/// Longest Go-canonical export-data line: `["key","value"]` with every byte of a key
+/// and a value at their limits escaped to 6 bytes (`<` is `\u003c`), Go's worst case.
+/// Any entry within the key and value limits fits, so what pack or edit writes, every
+/// reader accepts.
+pub const MAX_LINE_BYTES: usize = 6 * (MAX_KEY_BYTES + MAX_VALUE_BYTES) + 7;
+
+/// Largest block height accepted anywhere (initial_height, export_height, host.height,
+/// edits): 2^53 - 1, above which JavaScript numbers (the official importer, agd's JS
+/// side) no longer agree with integer readers.
+pub const MAX_HEIGHT: u64 = (1 << 53) - 1;
+
+/// Why a height is out of range, if it is.
+pub fn height_problem(what: &str, h: u64) -> Option<String> {
+    (h > MAX_HEIGHT).then(|| {
+        format!("{what} {h} is above 2^53 - 1 ({MAX_HEIGHT}), where JavaScript and integer readers of the height disagree")
+    })
+}
+
+/// Why an export-data entry is too large to be accepted, if it is.
+pub fn entry_size_problem(key: &str, value: Option<&str>) -> Option<String> {
+    if key.len() > MAX_KEY_BYTES {
+        return Some(format!(
+            "the key is {} bytes; at most {MAX_KEY_BYTES} are accepted",
+            key.len()
+        ));
+    }
+    match value {
+        Some(v) if v.len() > MAX_VALUE_BYTES => Some(format!(
+            "the value is {} bytes; at most {MAX_VALUE_BYTES} are accepted (FORMAT.md, Reading: every reader holds one entry in memory)",
+            v.len()
+        )),
+        _ => None,
+    }
+}
+
 /// Why a `kv.` key may not be in a canonical export, if it may not.
 pub fn kv_key_problem(key: &str) -> Option<&'static str> {
     let sub = &key[3..];
@@ -277,17 +319,56 @@ pub struct Metadata {
     pub bundles: BTreeSet<String>,
     /// The raw entries (key -> value), exactly as they go into export data.
     pub entries: BTreeMap<String, String>,
+    /// vat -> startPos of its current span (so `current_span` is one lookup).
+    current_spans: BTreeMap<String, u64>,
 }
 
-fn json_obj(value: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    match serde_json::from_str::<serde_json::Value>(value).ok()? {
-        serde_json::Value::Object(m) => Some(m),
-        _ => None,
+/// Largest metadata record value accepted (a real one is about 200 bytes). The value is
+/// parsed whole, so this bounds what a hostile record can make the parser allocate.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// A snapshot record as the exporter writes it (spec §3.1). Unknown fields are skipped
+/// without being kept; the exact-form check afterwards refuses them anyway.
+#[derive(serde::Deserialize)]
+struct SnapshotJson {
+    #[serde(rename = "vatID")]
+    vat: String,
+    #[serde(rename = "snapPos")]
+    snap_pos: u64,
+    hash: String,
+    #[serde(rename = "inUse")]
+    in_use: u64,
+}
+
+/// A transcript span record as the exporter writes it (spec §3.1).
+#[derive(serde::Deserialize)]
+struct SpanJson {
+    #[serde(rename = "vatID")]
+    vat: String,
+    #[serde(rename = "startPos")]
+    start_pos: u64,
+    #[serde(rename = "endPos")]
+    end_pos: u64,
+    hash: String,
+    #[serde(rename = "isCurrent")]
+    is_current: u64,
+    incarnation: u64,
+}
+
+/// Parse a metadata record value into its typed form (no JSON tree), capped at
+/// [`MAX_RECORD_BYTES`].
+fn parse_record<T: serde::de::DeserializeOwned>(value: &str, what: &str) -> Result<T, String> {
+    if value.len() > MAX_RECORD_BYTES {
+        return Err(format!(
+            "value is {} bytes; a {what} record is about 200 bytes and at most {MAX_RECORD_BYTES} are accepted",
+            value.len()
+        ));
     }
-}
-
-fn get_u64(m: &serde_json::Map<String, serde_json::Value>, k: &str) -> Option<u64> {
-    m.get(k)?.as_u64()
+    if !value.starts_with('{') {
+        return Err("value is not a JSON object".into());
+    }
+    serde_json::from_str(value)
+        .map_err(|e| format!("value is not a JSON object holding a {what} record: {e}"))
 }
 
 impl Metadata {
@@ -311,12 +392,12 @@ impl Metadata {
             }
             ["snapshot", vat, pos] if valid_vat_id(vat) => {
                 let snap_pos = parse_pos(pos).ok_or_else(|| Error::invalid(at(), "snapshot position is not a canonical decimal"))?;
-                let m = json_obj(value).ok_or_else(|| Error::invalid(at(), "value is not a JSON object"))?;
+                let m: SnapshotJson = parse_record(value, "snapshot").map_err(|e| Error::invalid(at(), e))?;
                 let rec = SnapshotRecord {
-                    vat: m.get("vatID").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    snap_pos: get_u64(&m, "snapPos").unwrap_or(u64::MAX),
-                    hash: m.get("hash").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    in_use: get_u64(&m, "inUse") == Some(1),
+                    vat: m.vat,
+                    snap_pos: m.snap_pos,
+                    hash: m.hash,
+                    in_use: m.in_use == 1,
                 };
                 if rec.vat != *vat || rec.snap_pos != snap_pos {
                     return bail(at(), format!("record says vatID {:?} snapPos {}, which disagrees with its key", rec.vat, rec.snap_pos));
@@ -330,14 +411,14 @@ impl Metadata {
                 self.snapshots.insert((rec.vat.clone(), snap_pos), rec);
             }
             ["transcript", vat, which] if valid_vat_id(vat) => {
-                let m = json_obj(value).ok_or_else(|| Error::invalid(at(), "value is not a JSON object"))?;
+                let m: SpanJson = parse_record(value, "transcript span").map_err(|e| Error::invalid(at(), e))?;
                 let rec = SpanRecord {
-                    vat: m.get("vatID").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    start_pos: get_u64(&m, "startPos").unwrap_or(u64::MAX),
-                    end_pos: get_u64(&m, "endPos").unwrap_or(u64::MAX),
-                    hash: m.get("hash").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    is_current: get_u64(&m, "isCurrent") == Some(1),
-                    incarnation: get_u64(&m, "incarnation").unwrap_or(u64::MAX),
+                    vat: m.vat,
+                    start_pos: m.start_pos,
+                    end_pos: m.end_pos,
+                    hash: m.hash,
+                    is_current: m.is_current == 1,
+                    incarnation: m.incarnation,
                 };
                 if rec.vat != *vat {
                     return bail(at(), format!("record says vatID {:?}, which disagrees with its key", rec.vat));
@@ -360,6 +441,11 @@ impl Metadata {
                 let pk = (rec.vat.clone(), rec.start_pos);
                 if self.spans.contains_key(&pk) {
                     return bail(at(), format!("a second span record for vat {} starting at {}", rec.vat, rec.start_pos));
+                }
+                if rec.is_current {
+                    if let Some(prev) = self.current_spans.insert(rec.vat.clone(), rec.start_pos) {
+                        return bail(at(), format!("a second current span for vat {} (the first starts at {prev})", rec.vat));
+                    }
                 }
                 self.spans.insert(pk, rec);
             }
@@ -421,11 +507,25 @@ impl Metadata {
         Ok(())
     }
 
+    /// The current span of `vat`: one lookup (it used to be a scan of the vat's spans,
+    /// which made per-span callers quadratic).
     pub fn current_span(&self, vat: &str) -> Option<&SpanRecord> {
+        let start = *self.current_spans.get(vat)?;
+        self.spans.get(&(vat.to_string(), start))
+    }
+
+    /// How many span records `vat` has (a range count, not a scan of every span).
+    pub fn spans_of(&self, vat: &str) -> usize {
         self.spans
             .range((vat.to_string(), 0)..=(vat.to_string(), u64::MAX))
-            .map(|(_, r)| r)
-            .find(|r| r.is_current)
+            .count()
+    }
+
+    /// How many snapshot records `vat` has.
+    pub fn snapshots_of(&self, vat: &str) -> usize {
+        self.snapshots
+            .range((vat.to_string(), 0)..=(vat.to_string(), u64::MAX))
+            .count()
     }
 
     /// The artifact names an export of `mode` must contain (for debug: the operational

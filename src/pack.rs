@@ -99,6 +99,10 @@ fn scan(
                 "an entry without a value (a deletion) cannot be in a full export",
             );
         };
+        if let Some(why) = crate::model::entry_size_problem(&e.key, Some(value)) {
+            let short: String = e.key.chars().take(80).collect();
+            return bail(format!("{loc}: key {short:?}"), why);
+        }
         if let Some(h) = ih.as_deref_mut().filter(|h| h.valid) {
             if h.prev
                 .as_ref()
@@ -410,6 +414,15 @@ pub fn plan(
         None => initial_height - 1,
     };
 
+    for (what, h) in [
+        ("initial_height", initial_height),
+        ("export height", export_height),
+    ] {
+        if let Some(why) = crate::model::height_problem(what, h) {
+            return bail("genesis.json", why);
+        }
+    }
+
     // the genesis hash
     match genesis.export_data_hash()? {
         None => notes.push(format!("genesis had no {}; set it to {data_hash}", genesis.spelling.hash_field())),
@@ -464,16 +477,16 @@ pub fn plan(
         let (sha, size, res) = checker.finish();
         res.map_err(|e| Error::invalid(format!("{loc} (artifact {n})"), e))?;
         artifact_members.push(Member {
-            name: format!("{ARTIFACT_PREFIX}{n}"),
+            name: format!("{ARTIFACT_PREFIX}{n}").into(),
             size,
-            sha256: sha,
+            sha256: Sha256Digest::from_hex(&sha).expect("a computed digest"),
         });
     }
     progress.finish();
 
     let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
     let export_manifest_bytes = export_manifest_bytes(initial_height, mode, &art_names);
-    let mut members = head_members(&canonical, &export_manifest_bytes, h.size, data_sha);
+    let mut members = head_members(&canonical, &export_manifest_bytes, h.size, &data_sha);
     members.extend(artifact_members);
     let manifest = ArchiveManifest {
         format: FORMAT_NAME.into(),
@@ -488,6 +501,8 @@ pub fn plan(
         provenance: None,
     };
     let manifest_bytes = manifest.canonical_bytes();
+    // what pack writes, every reader accepts (member count and name limits)
+    crate::archive::reader::parse_manifest("genesis-archive.json", &manifest_bytes)?;
     Ok(Plan {
         manifest,
         manifest_bytes,
@@ -579,7 +594,7 @@ pub fn summary(plan: &Plan, written: &Written) -> PackSummary {
         export_height: m.export_height,
         artifact_mode: m.artifact_mode.clone(),
         swing_store_export_data_hash: m.swing_store_export_data_hash.clone(),
-        genesis_sha256: m.members[0].sha256.clone(),
+        genesis_sha256: m.members[0].sha256.hex(),
         export_data_entries: m.export_data_entries,
         kv_entries: plan.data.kv_entries,
         artifacts: m.members.len() - 3,

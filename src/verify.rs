@@ -84,7 +84,7 @@ pub fn verify_input(
     };
     rep.compressed = r.compressed;
     rep.members = r.manifest.members.len() + 1;
-    rep.genesis_sha256 = Some(r.manifest.members[0].sha256.clone());
+    rep.genesis_sha256 = Some(r.manifest.members[0].sha256.hex());
     rep.swing_store_export_data_hash = Some(r.manifest.swing_store_export_data_hash.clone());
     rep.chain_id = Some(r.manifest.chain_id.clone());
     rep.initial_height = Some(r.manifest.initial_height);
@@ -212,9 +212,9 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
             VatInfo {
                 current_span: cur.map(|c| format!("{}..{}", c.start_pos, c.end_pos)),
                 incarnation: cur.map(|c| c.incarnation),
-                spans_recorded: meta.spans.keys().filter(|(v, _)| *v == vat).count(),
+                spans_recorded: meta.spans_of(&vat),
                 span_artifacts: spans,
-                snapshots_recorded: meta.snapshots.keys().filter(|(v, _)| *v == vat).count(),
+                snapshots_recorded: meta.snapshots_of(&vat),
                 snapshot_in_use: meta
                     .current_snapshot
                     .get(&vat)
@@ -244,7 +244,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         genesis_time,
         artifact_mode: m.artifact_mode.clone(),
         swing_store_export_data_hash: m.swing_store_export_data_hash.clone(),
-        genesis_sha256: m.members[0].sha256.clone(),
+        genesis_sha256: m.members[0].sha256.hex(),
         genesis_bytes: m.members[0].size,
         export_data_entries: m.export_data_entries,
         export_data_bytes: m.members[2].size,

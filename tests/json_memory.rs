@@ -114,7 +114,7 @@ fn a_small_archive_declaring_a_300_mib_genesis_string_is_refused_within_the_cap(
     sha.update(tail);
     let mut m = s.manifest.clone();
     m.members[0].size = size;
-    m.members[0].sha256 = hex::encode(sha.finalize());
+    m.members[0].sha256 = agar::archive::manifest::Sha256Digest::from_hasher(sha);
     let mut contents = s.contents();
     contents[0].1.clear();
     let bytes = craft::rebuild_with(&m, &contents);

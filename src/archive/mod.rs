@@ -2,12 +2,15 @@
 //! The byte-level format is specified in FORMAT.md.
 
 pub mod gz;
+pub mod manifest;
 pub mod pipe;
 pub mod reader;
 pub mod tar;
 pub mod writer;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use manifest::Sha256Digest;
 
 use crate::error::{bail, Result};
 use crate::model::ArtifactMode;
@@ -21,12 +24,15 @@ pub const EXPORT_DATA_MEMBER: &str = "swing-store/export-data.jsonl";
 pub const ARTIFACT_PREFIX: &str = "swing-store/";
 pub const EXPORT_DATA_FILE: &str = "export-data.jsonl";
 
-/// Largest archive manifest accepted (it lists every member: ~200 bytes each).
+/// Largest archive manifest accepted (it lists every member: ~150 bytes each). It is
+/// parsed as it streams, never held: what it costs in memory is its member list.
 pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 /// Largest genesis.json accepted (held in memory to canonicalise it).
 pub const MAX_GENESIS_BYTES: u64 = 4 << 30;
-/// Most members accepted.
-pub const MAX_MEMBERS: usize = 10_000_000;
+/// Most members accepted: the member list is held (about 100 bytes a member), so this
+/// bounds it to about 100 MiB. Mainnet has a few thousand; an archival export of a chain
+/// with long-lived vats a few hundred thousand.
+pub const MAX_MEMBERS: usize = 1 << 20;
 /// Longest member name accepted (`swing-store/` + the longest artifact name).
 pub const MAX_MEMBER_NAME_BYTES: usize =
     ARTIFACT_PREFIX.len() + crate::model::MAX_ARTIFACT_NAME_BYTES;
@@ -43,17 +49,16 @@ pub fn member_tar_bytes(name: &str, size: u64) -> Option<u64> {
         .checked_add(tar::padding(size) as u64)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One member of the archive (compact: the list can hold a million of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {
-    pub name: String,
+    pub name: Box<str>,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
 }
 
 /// Where an edited archive came from (set by `agar edit`, null for `agar pack`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provenance {
     /// Archive digest of the input archive.
     pub parent: String,
@@ -63,9 +68,9 @@ pub struct Provenance {
     pub edits: serde_json::Value,
 }
 
-/// `genesis-archive.json`, the first member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `genesis-archive.json`, the first member. Deserialised strictly (unknown and
+/// duplicate keys refused) by the visitors in [`manifest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveManifest {
     pub format: String,
     pub version: u64,
@@ -84,8 +89,33 @@ pub struct ArchiveManifest {
 
 impl ArchiveManifest {
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let v = serde_json::to_value(self).expect("manifest serialises");
-        crate::genesis::canonical_bytes(&v)
+        let mut out = Vec::new();
+        manifest::write_canonical(self, &mut out).expect("writing to memory");
+        out
+    }
+
+    /// A copy with only the three fixed members (what callers need after the reader
+    /// is gone: heights, chain ID, the export data member), not the whole member list.
+    pub fn head(&self) -> ArchiveManifest {
+        ArchiveManifest {
+            members: self.members.iter().take(3).cloned().collect(),
+            ..self.without_members()
+        }
+    }
+
+    fn without_members(&self) -> ArchiveManifest {
+        ArchiveManifest {
+            format: self.format.clone(),
+            version: self.version,
+            chain_id: self.chain_id.clone(),
+            initial_height: self.initial_height,
+            export_height: self.export_height,
+            artifact_mode: self.artifact_mode.clone(),
+            swing_store_export_data_hash: self.swing_store_export_data_hash.clone(),
+            export_data_entries: self.export_data_entries,
+            members: Vec::new(),
+            provenance: self.provenance.clone(),
+        }
     }
 
     pub fn mode(&self) -> Result<ArtifactMode> {
@@ -112,8 +142,17 @@ impl ArchiveManifest {
         total.checked_add(2 * tar::BLOCK as u64)
     }
 
+    /// The member named `name`: the fixed members by position, artifacts by binary
+    /// search (they are sorted, which the reader checks).
     pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.name == name)
+        let head = self.members.len().min(3);
+        if let Some(m) = self.members[..head].iter().find(|m| &*m.name == name) {
+            return Some(m);
+        }
+        let arts = &self.members[head..];
+        arts.binary_search_by(|m| m.name.as_bytes().cmp(name.as_bytes()))
+            .ok()
+            .map(|i| &arts[i])
     }
 }
 
@@ -122,14 +161,29 @@ impl ArchiveManifest {
 /// Artifact file names equal artifact names; names are validated ASCII without
 /// characters that JSON would escape.
 pub fn export_manifest_bytes(block_height: u64, mode: ArtifactMode, artifacts: &[&str]) -> Vec<u8> {
-    let mut s = format!("{{\n  \"blockHeight\": {block_height},\n  \"artifactMode\": \"{mode}\",\n  \"artifacts\": [");
-    for (i, a) in artifacts.iter().enumerate() {
-        s.push_str(if i == 0 { "\n" } else { ",\n" });
-        s.push_str(&format!("    [\n      \"{a}\",\n      \"{a}\"\n    ]"));
+    let mut out = Vec::new();
+    write_export_manifest(&mut out, block_height, mode, artifacts.iter().copied())
+        .expect("writing to memory");
+    out
+}
+
+/// [`export_manifest_bytes`] written to `w` as it is generated (the reader checks the
+/// member against it without holding either).
+pub fn write_export_manifest<'a>(
+    w: &mut dyn std::io::Write,
+    block_height: u64,
+    mode: ArtifactMode,
+    artifacts: impl Iterator<Item = &'a str>,
+) -> std::io::Result<()> {
+    write!(w, "{{\n  \"blockHeight\": {block_height},\n  \"artifactMode\": \"{mode}\",\n  \"artifacts\": [")?;
+    let mut empty = true;
+    for a in artifacts {
+        w.write_all(if empty { b"\n" } else { b",\n" })?;
+        write!(w, "    [\n      \"{a}\",\n      \"{a}\"\n    ]")?;
+        empty = false;
     }
-    s.push_str(if artifacts.is_empty() { "]" } else { "\n  ]" });
-    s.push_str(&format!(",\n  \"data\": \"{EXPORT_DATA_FILE}\"\n}}"));
-    s.into_bytes()
+    w.write_all(if empty { b"]" } else { b"\n  ]" })?;
+    write!(w, ",\n  \"data\": \"{EXPORT_DATA_FILE}\"\n}}")
 }
 
 /// The entries of the three fixed members (genesis.json, export manifest, export data),
@@ -138,23 +192,23 @@ pub fn head_members(
     genesis: &crate::genesis::CanonicalGenesis,
     export_manifest: &[u8],
     data_size: u64,
-    data_sha256: String,
+    data_sha256: &str,
 ) -> Vec<Member> {
     vec![
         Member {
             name: GENESIS_MEMBER.into(),
             size: genesis.size,
-            sha256: genesis.sha256.clone(),
+            sha256: Sha256Digest::from_hex(&genesis.sha256).expect("a computed digest"),
         },
         Member {
             name: EXPORT_MANIFEST_MEMBER.into(),
             size: export_manifest.len() as u64,
-            sha256: crate::hashes::sha256_hex(export_manifest),
+            sha256: Sha256Digest::of(export_manifest),
         },
         Member {
             name: EXPORT_DATA_MEMBER.into(),
             size: data_size,
-            sha256: data_sha256,
+            sha256: Sha256Digest::from_hex(data_sha256).expect("a computed digest"),
         },
     ]
 }

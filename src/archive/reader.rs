@@ -21,8 +21,9 @@ use crate::hashes::ArtifactChecker;
 use crate::model::{kv_key_problem, ArtifactName, Family, Metadata};
 use crate::progress::Progress;
 
-/// Largest export-data line accepted (also capped by the member's size).
-pub const MAX_LINE_BYTES: u64 = 1 << 30;
+/// Largest export-data line accepted (also capped by the member's size): the longest
+/// line an entry within the key and value limits can encode to.
+pub const MAX_LINE_BYTES: u64 = crate::model::MAX_LINE_BYTES as u64;
 
 /// Counts and hashes every byte of the uncompressed tar stream.
 struct Stream {
@@ -135,12 +136,10 @@ pub struct ArchiveReader {
     pub compressed: bool,
     pub file_bytes: u64,
     pub manifest: ArchiveManifest,
-    pub manifest_bytes: Vec<u8>,
     /// The genesis member's metadata (gathered while it streamed through).
     pub genesis: Genesis,
     /// The genesis member on disk, when [`ReadOptions::keep_genesis`] asked for it.
     pub genesis_file: Option<CanonicalGenesis>,
-    pub export_manifest_bytes: Vec<u8>,
     pub meta: Option<Metadata>,
     pub problems: Vec<String>,
     opts: ReadOptions,
@@ -229,8 +228,20 @@ impl ArchiveReader {
             let first = first_bytes.saturating_add(2 * BLOCK as u64);
             check_announced(&loc, compressed, file_bytes, first, "its first member")?;
         }
-        let manifest_bytes = read_content(&mut stream, &loc, MANIFEST_MEMBER, size)?;
-        let manifest = parse_manifest(&loc, &manifest_bytes)?;
+        let manifest = {
+            let mut take = StreamTake {
+                stream: &mut stream,
+                left: size,
+                loc: member_loc(&loc, MANIFEST_MEMBER),
+                err: None,
+            };
+            let parsed = parse_manifest_from(&loc, &mut take);
+            match (parsed, take.err) {
+                (Err(_), Some(e)) => return Err(e),
+                (r, _) => r?,
+            }
+        };
+        skip_padding(&mut stream, &loc, MANIFEST_MEMBER, size)?;
         let Some(total) = manifest.tar_bytes(size) else {
             return bail(
                 member_loc(&loc, MANIFEST_MEMBER),
@@ -253,9 +264,7 @@ impl ArchiveReader {
             file_bytes,
             genesis: Genesis::from_manifest(&member_loc(&loc, GENESIS_MEMBER), &manifest),
             manifest,
-            manifest_bytes,
             genesis_file: None,
-            export_manifest_bytes: Vec::new(),
             meta: None,
             problems: Vec::new(),
             opts,
@@ -276,28 +285,6 @@ impl ArchiveReader {
         }
         self.problems.push(format!("{loc}: {msg}"));
         Ok(())
-    }
-
-    /// Header + content of the next announced member, held in memory (small members).
-    fn next_small(&mut self, cap: u64) -> Result<(Member, Vec<u8>)> {
-        let m = self.manifest.members[self.next].clone();
-        self.next += 1;
-        if m.size > cap {
-            return bail(
-                member_loc(&self.path, &m.name),
-                format!("announced size {} exceeds the {cap}-byte limit", m.size),
-            );
-        }
-        read_header(&mut self.stream, &self.path, &m)?;
-        let bytes = read_content(&mut self.stream, &self.path, &m.name, m.size)?;
-        let got = crate::hashes::sha256_hex(&bytes);
-        if got != m.sha256 {
-            self.problem(
-                member_loc(&self.path, &m.name),
-                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
-            )?;
-        }
-        Ok((m, bytes))
     }
 
     fn read_head(&mut self) -> Result<()> {
@@ -427,33 +414,70 @@ impl ArchiveReader {
 
     fn read_export_manifest(&mut self) -> Result<()> {
         let mode = self.manifest.mode()?;
-        let names: Vec<&str> = self.manifest.artifacts().map(|(n, _)| n).collect();
-        let want = export_manifest_bytes(self.manifest.initial_height, mode, &names);
-        // its canonical bytes are known: any other size cannot be right
-        let em_size = self.manifest.members[self.next].size;
-        if em_size != want.len() as u64 {
+        let mut canon = super::manifest::HashWriter::default();
+        self.write_export_manifest(&mut canon)
+            .map_err(|e| Error::io_at(&self.path, e))?;
+        let want_len = canon.len;
+        let want_sha = Sha256Digest::from_hasher(canon.sha);
+        // any other size cannot be right
+        let em = self.manifest.members[self.next].clone();
+        let eloc = member_loc(&self.path, &em.name);
+        if em.size != want_len {
             return bail(
-                member_loc(&self.path, EXPORT_MANIFEST_MEMBER),
+                eloc,
                 format!(
-                    "is announced as {em_size} bytes, but the canonical export manifest for blockHeight {}, mode {mode} and the {} artifacts genesis-archive.json lists is {} bytes",
+                    "is announced as {} bytes, but the canonical export manifest for blockHeight {}, mode {mode} and the {} artifacts genesis-archive.json lists is {want_len} bytes",
+                    em.size,
                     self.manifest.initial_height,
-                    names.len(),
-                    want.len()
+                    self.manifest.members.len() - 3,
                 ),
             );
         }
-        let (em, emb) = self.next_small(want.len() as u64)?;
-        if emb != want {
+        self.next += 1;
+        read_header(&mut self.stream, &self.path, &em)?;
+        let mut sha = Sha256::new();
+        let mut left = em.size;
+        let mut buf = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            self.stream
+                .read_exact_at(&mut buf[..want], &|| eloc.clone())?;
+            sha.update(&buf[..want]);
+            left -= want as u64;
+        }
+        skip_padding(&mut self.stream, &self.path, &em.name, em.size)?;
+        let got = Sha256Digest::from_hasher(sha);
+        if got != em.sha256 {
             self.problem(
-                member_loc(&self.path, &em.name),
+                eloc.clone(),
+                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", em.sha256),
+            )?;
+        }
+        if got != want_sha {
+            self.problem(
+                eloc,
                 format!(
                     "is not the canonical export manifest for blockHeight {} (the initial height), mode {mode} and the archive's artifacts",
                     self.manifest.initial_height
                 ),
             )?;
         }
-        self.export_manifest_bytes = emb;
         Ok(())
+    }
+
+    /// The export manifest member's canonical bytes (which the reader checked the member
+    /// against), generated into `w`.
+    pub fn write_export_manifest(&self, w: &mut dyn std::io::Write) -> io::Result<()> {
+        let mode = self
+            .manifest
+            .mode()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        write_export_manifest(
+            w,
+            self.manifest.initial_height,
+            mode,
+            self.manifest.artifacts().map(|(n, _)| n),
+        )
     }
 
     /// Stream the export-data member, checking canonical encoding, order and records.
@@ -495,8 +519,14 @@ impl ArchiveReader {
                 if line.len() as u64 + take as u64 > cap {
                     return bail(
                         format!("{loc}: line {}", lineno + 1),
-                        format!("longer than the {cap}-byte limit"),
+                        format!("longer than the {cap}-byte limit (an entry's key and value are at most {} and {} bytes, {MAX_LINE_BYTES} bytes in Go's worst-case escaping)", crate::model::MAX_KEY_BYTES, crate::model::MAX_VALUE_BYTES),
                     );
+                }
+                // grow to the cap at most (doubling would reserve up to twice the cap)
+                let need = line.len() + take + 1;
+                if need > line.capacity() {
+                    let to = (line.capacity() * 2).max(need).min(cap as usize + 1);
+                    line.reserve_exact(to - line.len());
                 }
                 line.extend_from_slice(&chunk[..take]);
                 match nl {
@@ -515,14 +545,19 @@ impl ArchiveReader {
                         let lloc = || format!("{loc}: line {lineno}");
                         let e = gojson::decode_line(&line)
                             .map_err(|e| Error::invalid(lloc(), e.to_string()))?;
-                        enc.clear();
-                        gojson::encode_entry_into(
-                            &mut enc,
+                        let kloc = || format!("{loc}: line {lineno}, key {:?}", e.key);
+                        if let Some(why) =
+                            crate::model::entry_size_problem(&e.key, e.value.as_deref())
+                        {
+                            let short: String = e.key.chars().take(80).collect();
+                            return bail(format!("{loc}: line {lineno}, key {short:?}"), why);
+                        }
+                        if !gojson::is_canonical_line(
+                            &line,
                             e.key.as_bytes(),
                             e.value.as_deref().map(str::as_bytes),
-                        );
-                        let kloc = || format!("{loc}: line {lineno}, key {:?}", e.key);
-                        if enc[..enc.len() - 1] != line[..] {
+                            &mut enc,
+                        ) {
                             first_problem.get_or_insert_with(|| {
                                 format!("{}: not in Go-canonical encoding", kloc())
                             });
@@ -549,7 +584,10 @@ impl ArchiveReader {
                             }
                             _ => meta.add(&loc, &e.key, value)?,
                         }
-                        f(&e, &enc)?;
+                        // the line itself (canonical, or a problem already recorded),
+                        // so that its up-to-6x encoding is never held a second time
+                        line.push(b'\n');
+                        f(&e, &line)?;
                         prev_key = Some(e.key);
                         count += 1;
                         line.clear();
@@ -768,21 +806,6 @@ fn read_header(stream: &mut Stream, path: &str, m: &Member) -> Result<()> {
     Ok(())
 }
 
-fn read_content(stream: &mut Stream, path: &str, name: &str, size: u64) -> Result<Vec<u8>> {
-    let loc = member_loc(path, name);
-    let mut v = Vec::new();
-    let mut left = size;
-    let mut buf = vec![0u8; 256 * 1024];
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        stream.read_exact_at(&mut buf[..want], &|| loc.clone())?;
-        v.extend_from_slice(&buf[..want]);
-        left -= want as u64;
-    }
-    skip_padding(stream, path, name, size)?;
-    Ok(v)
-}
-
 fn skip_padding(stream: &mut Stream, path: &str, name: &str, size: u64) -> Result<()> {
     let mut pad = vec![0u8; padding(size)];
     let loc = member_loc(path, name);
@@ -796,13 +819,64 @@ fn skip_padding(stream: &mut Stream, path: &str, name: &str, size: u64) -> Resul
     Ok(())
 }
 
+/// Reads exactly `left` bytes of the current member from the stream (the archive
+/// manifest, parsed as it streams).
+struct StreamTake<'a> {
+    stream: &'a mut Stream,
+    left: u64,
+    loc: String,
+    err: Option<Error>,
+}
+
+impl Read for StreamTake<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.left.min(1 << 16) as usize);
+        if n == 0 {
+            return Ok(0);
+        }
+        let loc = self.loc.clone();
+        if let Err(e) = self.stream.read_exact_at(&mut buf[..n], &|| loc.clone()) {
+            let msg = e.to_string();
+            self.err = Some(e);
+            return Err(io::Error::other(msg));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Parse and validate the archive manifest (closed world: fixed names, sorted valid
 /// artifact names, canonical bytes).
 pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
+    parse_manifest_from(path, &mut &bytes[..])
+}
+
+/// [`parse_manifest`] from a reader, as the bytes stream: typed and strict (unknown and
+/// duplicate keys refused), strings and scalars capped before they are buffered, the
+/// member count capped while it is read, and the canonical form checked by comparing
+/// the SHA-256 and length of the input with those of the canonical re-serialisation.
+/// Memory: the member list (about 100 bytes a member), whatever the text declares.
+pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveManifest> {
+    use super::manifest::{write_canonical, Guard, HashWriter};
     let loc = member_loc(path, MANIFEST_MEMBER);
-    let v = crate::genesis::parse_strict(&loc, bytes)?;
-    let m: ArchiveManifest = serde_json::from_value(v)
-        .map_err(|e| Error::invalid(&loc, format!("not a valid archive manifest: {e}")))?;
+    // serde_json reads byte by byte: the buffer goes between it and the guard
+    let mut buffered = BufReader::with_capacity(1 << 16, Guard::new(input));
+    let m = {
+        let mut de = serde_json::Deserializer::from_reader(&mut buffered);
+        let m = serde::Deserialize::deserialize(&mut de).and_then(|m| de.end().map(|()| m));
+        match m {
+            Ok(m) => m,
+            Err(e) if e.classify() == serde_json::error::Category::Data => {
+                return bail(&loc, format!("not a valid archive manifest: {e}"))
+            }
+            Err(e) => return bail(&loc, format!("not valid JSON: {e}")),
+        }
+    };
+    let m: ArchiveManifest = m;
+    let mut canon = HashWriter::default();
+    write_canonical(&m, &mut canon).map_err(|e| Error::io_at(&loc, e))?;
+    let guard = buffered.into_inner();
+    let canonical = canon.len == guard.len && canon.sha.finalize() == guard.sha.finalize();
     if m.format != FORMAT_NAME {
         return bail(
             &loc,
@@ -812,8 +886,16 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
     if m.version != FORMAT_VERSION {
         return bail(&loc, format!("format version {} is not supported (this agar reads version {FORMAT_VERSION}); upgrade agar", m.version));
     }
-    if m.canonical_bytes() != bytes {
+    if !canonical {
         return bail(&loc, "is not in canonical form");
+    }
+    for (what, h) in [
+        ("initial_height", m.initial_height),
+        ("export_height", m.export_height),
+    ] {
+        if let Some(why) = crate::model::height_problem(what, h) {
+            return bail(&loc, why);
+        }
     }
     m.mode()?;
     if m.members.len() < 3 || m.members.len() > MAX_MEMBERS {
@@ -829,7 +911,7 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
         .iter()
         .enumerate()
     {
-        if m.members[i].name != *fixed {
+        if &*m.members[i].name != *fixed {
             return bail(
                 &loc,
                 format!(
@@ -841,24 +923,6 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
         }
     }
     let mut prev: Option<&str> = None;
-    for mem in &m.members {
-        if mem.name.len() > MAX_MEMBER_NAME_BYTES {
-            return bail(
-                &loc,
-                format!(
-                    "member name {:?}... is {} bytes long; at most {MAX_MEMBER_NAME_BYTES} are accepted",
-                    mem.name.chars().take(40).collect::<String>(),
-                    mem.name.len()
-                ),
-            );
-        }
-        if !is_sha256_hex(&mem.sha256) {
-            return bail(
-                &loc,
-                format!("member {:?} has a malformed sha256", mem.name),
-            );
-        }
-    }
     for (short, mem) in m.artifacts() {
         if !mem.name.starts_with(ARTIFACT_PREFIX) {
             return bail(

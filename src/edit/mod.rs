@@ -696,6 +696,10 @@ pub fn edit(
         match op {
             Op::KvSet { key, value, .. } => {
                 any_kv = true;
+                // what edit writes, every reader accepts
+                if let Some(why) = crate::model::entry_size_problem(&format!("kv.{key}"), Some(value)) {
+                    return bail(format!("kv-set {key:?}"), why);
+                }
                 for id in bundle_ids_in(value) {
                     if !final_bundles.contains(&id) {
                         warnings.push(format!("kv-set {key:?} references bundle {id}, which the edited archive does not hold; add it with bundle-add or the kernel will fail to load it"));
@@ -719,6 +723,9 @@ pub fn edit(
     let data_hash = format!("sha256:{data_sha}");
     let genesis = genesis.with_export_data_hash(&data_hash)?;
     let initial_height = genesis.genesis.initial_height()?;
+    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
+        return bail("genesis.json (edited)", why);
+    }
     let chain_id = genesis.genesis.chain_id()?.to_string();
     if initial_height != in_manifest.initial_height
         && in_manifest.export_height + 1 != initial_height
@@ -762,9 +769,9 @@ pub fn edit(
                 artifacts.insert(
                     n.clone(),
                     Member {
-                        name: format!("{ARTIFACT_PREFIX}{n}"),
+                        name: format!("{ARTIFACT_PREFIX}{n}").into(),
                         size: f.size,
-                        sha256: f.sha256.clone(),
+                        sha256: Sha256Digest::from_hex(&f.sha256).expect("a computed digest"),
                     },
                 );
                 from_files.insert(n, f);
@@ -775,7 +782,7 @@ pub fn edit(
     let mode = in_manifest.mode()?;
     let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
     let export_manifest = export_manifest_bytes(initial_height, mode, &names);
-    let mut members = head_members(&genesis, &export_manifest, cnt.size, data_sha.clone());
+    let mut members = head_members(&genesis, &export_manifest, cnt.size, &data_sha);
     members.extend(artifacts.values().cloned());
     let (edits_json, edits_sha256) = script.provenance();
     let manifest = ArchiveManifest {
@@ -795,6 +802,9 @@ pub fn edit(
         }),
     };
     let manifest_bytes = manifest.canonical_bytes();
+    // what edit writes, every reader accepts: the manifest's own limits (member count,
+    // provenance size) are checked on the bytes about to be written
+    crate::archive::reader::parse_manifest(&output.display().to_string(), &manifest_bytes)?;
 
     // ---- pass 2: stream into the writer
     let mut w = ArchiveWriter::create(Some(output), opts.compression)?;
@@ -866,7 +876,7 @@ pub fn edit(
         edits_sha256,
         chain_id,
         initial_height,
-        genesis_sha256: manifest.members[0].sha256.clone(),
+        genesis_sha256: manifest.members[0].sha256.hex(),
         swing_store_export_data_hash: data_hash,
         export_data_entries: cnt.entries,
         artifacts: manifest.members.len() - 3,

@@ -405,8 +405,9 @@ fn only_fields(loc: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<()
     Ok(())
 }
 
-/// Largest edit script (it is parsed whole).
-pub const MAX_SCRIPT_BYTES: u64 = 64 << 20;
+/// Largest edit script accepted: it is parsed whole, and its operations go into the
+/// archive manifest's provenance, which every reader holds.
+pub const MAX_EDIT_SCRIPT_BYTES: u64 = 1 << 20;
 
 /// Parse an edit script file. File references are relative to the script's directory and
 /// must stay inside it.
@@ -417,7 +418,7 @@ pub fn load_script(path: &Path) -> Result<Script> {
 /// [`load_script`], where file references may also lie inside the directories `also`
 /// (named by the operator with `agar edit --allow-files-in DIR`).
 pub fn load_script_with(path: &Path, also: &[PathBuf]) -> Result<Script> {
-    let bytes = crate::confine::read_regular(path, None, MAX_SCRIPT_BYTES)?;
+    let bytes = crate::confine::read_regular(path, None, MAX_EDIT_SCRIPT_BYTES)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

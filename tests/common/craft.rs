@@ -71,7 +71,7 @@ pub fn split(tar: &[u8]) -> Split {
         assert_eq!(&tar[pos..pos + h.len()], &h[..], "header of {}", m.name);
         let c = pos + h.len();
         parts.push(Part {
-            name: m.name.clone(),
+            name: m.name.to_string(),
             header: h,
             content: tar[c..c + m.size as usize].to_vec(),
         });
@@ -136,9 +136,9 @@ pub fn rebuild(manifest: &ArchiveManifest, members: &[(String, Vec<u8>)]) -> Vec
     m.members = members
         .iter()
         .map(|(n, c)| Member {
-            name: n.clone(),
+            name: n.as_str().into(),
             size: c.len() as u64,
-            sha256: sha256_hex(c),
+            sha256: agar::archive::Sha256Digest::of(c),
         })
         .collect();
     rebuild_with(&m, members)
