@@ -736,9 +736,7 @@ impl DbExport {
                 if kb.starts_with(b"host.") || kb.starts_with(b"local.") {
                     continue;
                 }
-                let mut key = String::with_capacity(kb.len() + 3);
-                key.push_str("kv.");
-                key.push_str(&String::from_utf8_lossy(kb));
+                let key = crate::model::kv_export_key(&String::from_utf8_lossy(kb));
                 let v = r.get_ref_unwrap(1);
                 let value = match v {
                     ValueRef::Text(b) => match std::str::from_utf8(b) {
@@ -1024,6 +1022,9 @@ impl StateSource for DbExport {
     }
     fn canonical_order(&self) -> bool {
         true
+    }
+    fn ensure_unchanged(&self) -> Result<()> {
+        DbExport::ensure_unchanged(self)
     }
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
         self.artifact_bytes().ok()

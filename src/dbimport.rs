@@ -422,9 +422,8 @@ fn import_into(
             .prepare("DELETE FROM kvStore WHERE key = ?1")
             .map_err(sq(&dbloc))?;
         input.for_each_entry(&mut |lloc, key, value| {
-            let tag = key.split('.').next().unwrap_or("");
-            if tag == "kv" {
-                let sub = &key[3..];
+            // a key without a `.` ("kv") is no kv entry: it fails as an unknown type below
+            if let Some(sub) = crate::model::kv_store_key(key) {
                 if sub.starts_with("host.") {
                     return bail(
                         format!("{lloc}, key {key:?}"),
@@ -1018,6 +1017,34 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         Ok((s, items))
+    }
+
+    #[test]
+    fn a_kv_tag_without_a_key_is_an_error_not_a_panic() {
+        for line in ["[\"kv\",\"x\"]", "[\"kv.\",\"x\"]"] {
+            let d = tempfile::tempdir().unwrap();
+            export(d.path(), &["a"], b"a\n");
+            let data = d.path().join("export-data.jsonl");
+            let rest = std::fs::read_to_string(&data).unwrap();
+            std::fs::write(&data, format!("{line}\n{rest}")).unwrap();
+            let db = d.path().join("out.sqlite");
+            let opts = ImportOptions {
+                mode: None,
+                block_height: None,
+                scratch_dir: None,
+                progress: false,
+            };
+            let res = import_export_dir(d.path(), &db, &opts);
+            if line.starts_with("[\"kv.\"") {
+                // `kv.` is the empty kvStore key, which the official importer also stores
+                res.unwrap();
+                continue;
+            }
+            let e = res.unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT, "{line}: {e}");
+            assert!(e.to_string().contains("\"kv\""), "{line}: {e}");
+            assert!(!db.exists());
+        }
     }
 
     #[test]

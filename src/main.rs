@@ -312,17 +312,8 @@ fn cmd_pack(a: PackArgs) -> Result<i32> {
             for n in source.notes() {
                 note(&a.common, &format!("{}: {n}", source.data_location()));
             }
-            let res = agar::pack::pack(genesis, &mut source, dest, &opts);
-            if res.is_ok() {
-                if let Err(e) = source.ensure_unchanged() {
-                    // the archive was written from a DB that something else opened
-                    if let Some(out) = dest {
-                        let _ = std::fs::remove_file(out);
-                    }
-                    return Err(e.into());
-                }
-            }
-            match res {
+            // (pack checks that the DB did not change before the output is put in place)
+            match agar::pack::pack(genesis, &mut source, dest, &opts) {
                 Ok(s) => s,
                 Err(e) => {
                     if a.home.is_some() && a.genesis.is_none() {

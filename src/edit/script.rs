@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::archive::is_sha256_hex;
 use crate::error::{bail, Error, Result};
 use crate::hashes::{span_hash_step, ArtifactChecker, SPAN_INITIAL_HASH};
-use crate::model::{kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
+use crate::model::{kv_export_key, kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
 
 /// One edit operation, with every file already read and digested.
 #[derive(Debug, Clone)]
@@ -172,7 +172,7 @@ pub fn check_kv_key(loc: &str, key: &str) -> Result<()> {
     if key.is_empty() {
         return bail(loc, "the kvStore key is empty");
     }
-    if let Some(why) = kv_key_problem(&format!("kv.{key}")) {
+    if let Some(why) = kv_key_problem(&kv_export_key(key)) {
         return Err(Error::Refused(format!(
             "{loc}: key {key:?}: {why}. agar edits consensus kvStore data only"
         )));
