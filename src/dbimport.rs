@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{bail, Error, Result};
 use crate::exportdir::ExportDir;
-use crate::hashes::{check_b0, check_b1, is_js_whitespace, span_hash_step, SPAN_INITIAL_HASH};
+use crate::hashes::{check_b0, check_b1, is_js_whitespace, SpanHasher};
 use crate::model::{ArtifactMode, ArtifactName, Family, Metadata};
 use crate::progress::Progress;
 
@@ -346,7 +346,8 @@ pub fn import_export_dir(
     import_stream(&mut input, db_file, mode, host_height, opts)
 }
 
-/// Side files SQLite keeps next to a DB (and would apply to a new DB of the same name).
+/// Side files SQLite keeps next to a DB (and would apply to a new DB of the same name);
+/// the write-ahead log comes first.
 pub const DB_SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// `DB` + `suffix` (e.g. `swingstore.sqlite-wal`).
@@ -354,6 +355,12 @@ pub fn side_file(db: &Path, suffix: &str) -> PathBuf {
     let mut s = db.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// The write-ahead log of `db` (`swingstore.sqlite-wal`): present while a node has the
+/// DB open, or after it stopped uncleanly.
+pub fn wal_file(db: &Path) -> PathBuf {
+    side_file(db, DB_SIDE_SUFFIXES[0])
 }
 
 /// Import `input` into a new DB file `db_file` (which must not exist), in `mode`, with
@@ -638,84 +645,93 @@ fn import_into(
     Ok(s)
 }
 
-/// `assertComplete` (spec §6.4), with numbers and vats in the messages.
-fn assert_complete(conn: &Connection, dbloc: &str, mode: ArtifactMode) -> Result<()> {
-    let strings = |sql: &str| -> Result<Vec<String>> {
-        let mut st = conn.prepare(sql).map_err(sq(dbloc))?;
-        let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(sq(dbloc))?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(sq(dbloc))
+/// `assertComplete(mode)` (spec §6.4) on a swing-store DB, shared by the importer's final
+/// check and the exporter's: the first problem, with vats and numbers, if any. Bundles
+/// without bytes, then in-use snapshots without bytes, then each live vat's transcript
+/// from where `mode` needs it (operational and debug: its current span; replay: the
+/// first span of its current incarnation; archival: position 0) to the current end.
+/// Text values are read as the official code reads them (lossily).
+pub fn completeness_problem(
+    conn: &Connection,
+    mode: ArtifactMode,
+) -> rusqlite::Result<Option<String>> {
+    let texts = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        let mut st = conn.prepare_cached(sql)?;
+        let rows = st.query_map([], |r| Ok(lossy_text(r.get_ref(0)?)))?;
+        rows.collect()
     };
-    let missing = strings("SELECT bundleID FROM bundles WHERE bundle IS NULL ORDER BY bundleID")?;
+    let missing = texts("SELECT bundleID FROM bundles WHERE bundle IS NULL ORDER BY bundleID")?;
     if !missing.is_empty() {
-        return bail(
-            dbloc,
-            format!(
-                "missing bundles for: {} (the export lacks their bundle.<id> artifacts)",
-                missing.join(", ")
-            ),
-        );
+        return Ok(Some(format!("missing bundles for: {}", missing.join(", "))));
     }
-    let pruned = strings(
+    let pruned = texts(
         "SELECT vatID FROM snapshots WHERE inUse = 1 AND compressedSnapshot IS NULL ORDER BY vatID",
     )?;
     if !pruned.is_empty() {
-        return bail(
-            dbloc,
-            format!("current snapshots are pruned for vats {} (the export lacks their in-use snapshot.<vat>.<pos> artifacts)", pruned.join(", ")),
-        );
+        return Ok(Some(format!(
+            "current snapshots are pruned for vats {}",
+            pruned.join(", ")
+        )));
     }
-    let mut st = conn
-        .prepare("SELECT vatID, startPos, endPos, incarnation FROM transcriptSpans WHERE isCurrent = 1 ORDER BY vatID")
-        .map_err(sq(dbloc))?;
-    let currents = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(sq(dbloc))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(sq(dbloc))?;
+    let currents: Vec<(String, i64, i64, i64)> = {
+        let mut st = conn.prepare_cached("SELECT vatID, startPos, endPos, incarnation FROM transcriptSpans WHERE isCurrent = 1 ORDER BY vatID")?;
+        let rows = st.query_map([], |r| {
+            Ok((lossy_text(r.get_ref(0)?), r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
     for (vat, start, end, inc) in currents {
-        let from = match mode {
-            ArtifactMode::Operational | ArtifactMode::Debug => start,
-            ArtifactMode::Replay => conn
-                .query_row(
+        let (from, what) = match mode {
+            ArtifactMode::Operational | ArtifactMode::Debug => {
+                (start, "incomplete current transcript span")
+            }
+            ArtifactMode::Replay => (
+                conn.query_row(
                     "SELECT MIN(startPos) FROM transcriptSpans WHERE vatID = ?1 AND incarnation = ?2",
                     params![vat, inc],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(sq(dbloc))?,
-            ArtifactMode::Archival => 0,
+                    |r| r.get::<_, Option<i64>>(0),
+                )?
+                .unwrap_or(start),
+                "incomplete current incarnation transcript",
+            ),
+            ArtifactMode::Archival => (0, "incomplete archival transcript"),
         };
-        let have: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3",
-                params![vat, from, end],
-                |r| r.get(0),
-            )
-            .map_err(sq(dbloc))?;
+        let have: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3",
+            params![vat, from, end],
+            |r| r.get(0),
+        )?;
         if have != end - from {
-            let what = match mode {
-                ArtifactMode::Operational | ArtifactMode::Debug => {
-                    "incomplete current transcript span"
-                }
-                ArtifactMode::Replay => "incomplete current incarnation transcript",
-                ArtifactMode::Archival => "incomplete archival transcript",
-            };
-            return bail(
-                dbloc,
-                format!("{what}: vat {vat} has {have} of the {} items of positions {from}..{end}; an {mode} import needs every one (use a weaker --artifact-mode or an export that holds them)", end - from),
-            );
+            return Ok(Some(format!(
+                "{what}: vat {vat} has {have} of the {} items of positions {from}..{end}",
+                end - from
+            )));
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A TEXT value as the official code reads it (invalid UTF-8 as U+FFFD); other storage
+/// classes as SQLite would print them.
+fn lossy_text(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Null => "null".into(),
+    }
+}
+
+/// The importer's final check (`assertComplete(mode === 'debug' ? 'operational' : mode)`).
+fn assert_complete(conn: &Connection, dbloc: &str, mode: ArtifactMode) -> Result<()> {
+    match completeness_problem(conn, mode).map_err(sq(dbloc))? {
+        None => Ok(()),
+        Some(p) => bail(
+            dbloc,
+            format!("{p}; an {mode} import needs them all (use a weaker --artifact-mode, or an export that holds the missing artifacts)"),
+        ),
+    }
 }
 
 fn import_bundle(conn: &Connection, id: &str, path: &Path, fsize: u64) -> Result<()> {
@@ -926,7 +942,7 @@ fn import_span(
     let mut r = BufReader::with_capacity(1 << 20, f);
     let mut line = Vec::new();
     let mut pos = rec.start_pos;
-    let mut hash = SPAN_INITIAL_HASH.to_string();
+    let mut hash = SpanHasher::new();
     loop {
         line.clear();
         let n = (&mut r)
@@ -947,27 +963,26 @@ fn import_span(
         let item = text.trim_end_matches(is_js_whitespace);
         ins.execute(params![rec.vat, pos as i64, item, rec.incarnation as i64])
             .map_err(|e| Error::sqlite(format!("{aloc}: position {pos}"), e))?;
-        hash = span_hash_step(&hash, item.as_bytes());
+        hash.push(item.as_bytes());
         pos += 1;
     }
     if pos != rec.end_pos {
         return bail(&aloc, format!("artifact {name} is not complete: it holds {} items, span {}..{} of vat {} needs {}", pos - rec.start_pos, rec.start_pos, rec.end_pos, rec.vat, rec.len()));
     }
-    if hash != rec.hash {
+    if hash.hex() != rec.hash {
         return bail(
             &aloc,
             format!(
-                "artifact {name} hash is {hash}, metadata says {} (vat {}, span {}..{})",
-                rec.hash, rec.vat, rec.start_pos, rec.end_pos
+                "artifact {name} hash is {}, metadata says {} (vat {}, span {}..{})",
+                hash.hex(),
+                rec.hash,
+                rec.vat,
+                rec.start_pos,
+                rec.end_pos
             ),
         );
     }
     Ok(())
-}
-
-/// The path of the DB file inside a swing-store directory.
-pub fn db_file_in(dir: &Path) -> PathBuf {
-    dir.join(DB_FILE)
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ pub fn dump(path: &Path, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such DB file"),
         ));
     }
-    let side: Vec<PathBuf> = ["-wal", "-shm"]
+    let side: Vec<PathBuf> = crate::dbimport::DB_SIDE_SUFFIXES
         .iter()
         .map(|s| crate::dbimport::side_file(&file, s))
         .collect();

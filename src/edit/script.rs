@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::archive::is_sha256_hex;
 use crate::error::{bail, Error, Result};
-use crate::hashes::{span_hash_step, ArtifactChecker, SPAN_INITIAL_HASH};
+use crate::hashes::{ArtifactChecker, SpanHasher};
 use crate::model::{kv_export_key, kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
 
 /// One edit operation, with every file already read and digested.
@@ -259,7 +259,7 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
         } => {
             let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
             let mut r = BufReader::with_capacity(1 << 20, f);
-            let mut h = SPAN_INITIAL_HASH.to_string();
+            let mut h = SpanHasher::new();
             let mut item = Vec::new();
             loop {
                 item.clear();
@@ -268,18 +268,18 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
                     break;
                 }
                 let body = item.strip_suffix(b"\n").unwrap_or(&item);
-                h = span_hash_step(&h, body);
+                h.push(body);
             }
             let rec = SpanRecord {
                 vat: vat.clone(),
                 start_pos: *start_pos,
                 end_pos: *end_pos,
-                hash: h.clone(),
+                hash: h.hex().to_string(),
                 is_current: false,
                 incarnation: 0,
             };
             let (sha, size) = check_file(loc, file, &parsed, ArtifactRecord::Span(&rec))?;
-            (sha, size, h)
+            (sha, size, h.hex().to_string())
         }
     };
     Ok(FileArtifact {
