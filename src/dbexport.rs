@@ -505,7 +505,7 @@ impl DbExport {
         };
         // snapshots: in use with a blob; in debug also historical ones with a blob
         let mut wheres = vec!["inUse IS 1"];
-        if self.mode == ArtifactMode::Debug {
+        if self.mode.keeps_historical_snapshots() {
             wheres.push("inUse IS NULL");
         }
         for w in wheres {

@@ -389,6 +389,9 @@ pub fn import_stream(
     res
 }
 
+/// The importer, step by step (spec §6): a new DB with the schema in one transaction;
+/// the export data (kv rows, then the metadata records); the artifacts the mode keeps;
+/// the completeness check; `host.height`; commit and sync.
 fn import_into(
     input: &mut dyn ImportInput,
     db_file: &Path,
@@ -397,37 +400,59 @@ fn import_into(
     opts: &ImportOptions,
 ) -> Result<ImportSummary> {
     let dbloc = db_file.display().to_string();
+    let conn = create_db(db_file, &dbloc)?;
+    let others = import_entries(&conn, input, &dbloc)?;
+    let meta = import_records(&conn, &others, &input.data_location(), &dbloc)?;
+    let (imported, skipped) = import_artifacts(&conn, input, &meta, mode, opts, &dbloc)?;
+    // debug imports are checked as operational (the official importer does the same)
+    let checked_as = if mode == ArtifactMode::Debug {
+        ArtifactMode::Operational
+    } else {
+        mode
+    };
+    assert_complete(&conn, &dbloc, checked_as)?;
+    commit_and_sync(conn, db_file, mode, host_height, (imported, skipped))
+}
+
+/// A new DB file with the schema, inside one open transaction.
+fn create_db(db_file: &Path, dbloc: &str) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         db_file,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(sq(&dbloc))?;
+    .map_err(sq(dbloc))?;
     // Fast, non-persistent settings for the one big transaction (the official importer
     // uses journal_mode=off too). The file is fsynced explicitly at the end.
     conn.execute_batch(
         "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
     )
-    .map_err(sq(&dbloc))?;
+    .map_err(sq(dbloc))?;
     conn.execute_batch("BEGIN IMMEDIATE TRANSACTION")
-        .map_err(sq(&dbloc))?;
+        .map_err(sq(dbloc))?;
     for stmt in SCHEMA {
-        conn.execute(stmt, []).map_err(sq(&dbloc))?;
+        conn.execute(stmt, []).map_err(sq(dbloc))?;
     }
+    Ok(conn)
+}
 
-    let dloc = input.data_location();
-
-    // pass 1: kv rows now, other entries into an insertion-ordered map
+/// Pass 1: kv rows go in now (a value-less entry deletes); every other entry goes into an
+/// insertion-ordered map (last wins, a value-less entry deletes), returned in that order.
+fn import_entries(
+    conn: &Connection,
+    input: &mut dyn ImportInput,
+    dbloc: &str,
+) -> Result<Vec<(String, String)>> {
     let mut others: HashMap<String, (u64, String)> = HashMap::new();
     let mut seq = 0u64;
     {
         let mut set = conn
             .prepare("INSERT INTO kvStore (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut del = conn
             .prepare("DELETE FROM kvStore WHERE key = ?1")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         input.for_each_entry(&mut |lloc, key, value| {
             // a key without a `.` ("kv") is no kv entry: it fails as an unknown type below
             if let Some(sub) = crate::model::kv_store_key(key) {
@@ -460,31 +485,41 @@ fn import_into(
         })?;
     }
 
-    // pass 2: metadata records, in map insertion order
     let mut ordered: Vec<(String, (u64, String))> = others.into_iter().collect();
     ordered.sort_by_key(|(_, (s, _))| *s);
+    Ok(ordered.into_iter().map(|(k, (_, v))| (k, v)).collect())
+}
+
+/// Pass 2: the metadata records, in insertion order: bundles with a NULL blob, snapshots
+/// with NULL sizes and blob, spans. Returns the parsed, cross-checked records.
+fn import_records(
+    conn: &Connection,
+    ordered: &[(String, String)],
+    dloc: &str,
+    dbloc: &str,
+) -> Result<Metadata> {
     let mut meta = Metadata::default();
-    for (key, (_, value)) in &ordered {
+    for (key, value) in ordered {
         if crate::model::family(key).is_none() {
             return bail(
                 format!("{dloc}: key {key:?}"),
                 "unknown export-data type (expected kv., snapshot., transcript. or bundle.)",
             );
         }
-        meta.add(&dloc, key, value)?;
+        meta.add(dloc, key, value)?;
     }
-    meta.check(&dloc)?;
+    meta.check(dloc)?;
     {
         let mut ins_b = conn
             .prepare("INSERT INTO bundles (bundleID, bundle) VALUES (?1, NULL)")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut ins_s = conn
             .prepare("INSERT INTO snapshots (vatID, snapPos, hash, inUse) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut ins_t = conn
             .prepare("INSERT INTO transcriptSpans (vatID, startPos, endPos, hash, isCurrent, incarnation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-            .map_err(sq(&dbloc))?;
-        for (key, _) in &ordered {
+            .map_err(sq(dbloc))?;
+        for (key, _) in ordered {
             let kloc = || format!("{dloc}: key {key:?}");
             let parts: Vec<&str> = key.split('.').collect();
             let r = match crate::model::family(key) {
@@ -523,7 +558,20 @@ fn import_into(
         }
     }
 
-    // pass 3: artifacts, filtered by mode before reading
+    Ok(meta)
+}
+
+/// Pass 3: the artifacts, each filtered by mode *before* it is read (historical spans in
+/// operational, earlier incarnations in replay, historical snapshots except in debug are
+/// skipped unread) and checked against its record. Returns (imported, skipped).
+fn import_artifacts(
+    conn: &Connection,
+    input: &mut dyn ImportInput,
+    meta: &Metadata,
+    mode: ArtifactMode,
+    opts: &ImportOptions,
+    dbloc: &str,
+) -> Result<(u64, u64)> {
     let total = input.artifact_bytes();
     let progress = Progress::bytes(opts.progress && total > 0, "building DB", total);
     let mut imported = 0u64;
@@ -540,7 +588,7 @@ fn import_into(
     }
     let mut ins_item = conn
         .prepare("INSERT INTO transcriptItems (vatID, position, item, incarnation) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(sq(&dbloc))?;
+        .map_err(sq(dbloc))?;
     while let Some((name, path)) = input.next_artifact()? {
         let (name, path) = (&name, &path);
         let aloc = path.display().to_string();
@@ -553,18 +601,18 @@ fn import_into(
                 if !meta.bundles.contains(id) {
                     return bail(&aloc, format!("bundle artifact {name}: missing {id} (no bundle.{id} record in the export data)"));
                 }
-                import_bundle(&conn, id, path, fsize)?;
+                import_bundle(conn, id, path, fsize)?;
             }
             ArtifactName::Snapshot { vat, snap_pos } => {
                 let Some(rec) = meta.snapshots.get(&(vat.clone(), *snap_pos)) else {
                     return bail(&aloc, format!("snapshot artifact {name}: no snapshot.{vat}.{snap_pos} record in the export data"));
                 };
-                if !rec.in_use && mode != ArtifactMode::Debug {
+                if !rec.in_use && !mode.keeps_historical_snapshots() {
                     skipped += 1;
                     progress.inc(fsize);
                     continue;
                 }
-                import_snapshot(&conn, name, rec, path, opts.scratch_dir.as_deref())?;
+                import_snapshot(conn, name, rec, path, opts.scratch_dir.as_deref())?;
             }
             ArtifactName::Transcript {
                 vat,
@@ -600,16 +648,18 @@ fn import_into(
     drop(ins_item);
     progress.finish();
 
-    assert_complete(
-        &conn,
-        &dbloc,
-        if mode == ArtifactMode::Debug {
-            ArtifactMode::Operational
-        } else {
-            mode
-        },
-    )?;
+    Ok((imported, skipped))
+}
 
+/// `host.height`, commit, the summary counts, and the file synced to disk.
+fn commit_and_sync(
+    conn: Connection,
+    db_file: &Path,
+    mode: ArtifactMode,
+    host_height: u64,
+    (imported, skipped): (u64, u64),
+) -> Result<ImportSummary> {
+    let dbloc = db_file.display().to_string();
     conn.execute(
         "INSERT INTO kvStore (key, value) VALUES ('host.height', ?1) ON CONFLICT DO UPDATE SET value = excluded.value",
         params![host_height.to_string()],

@@ -34,6 +34,11 @@ impl ArtifactMode {
             ArtifactMode::Debug => "debug",
         }
     }
+    /// Whether exports and imports in this mode carry historical (not in-use) heap
+    /// snapshots' bytes: only debug does (spec §5.3, §6.1).
+    pub fn keeps_historical_snapshots(self) -> bool {
+        self == ArtifactMode::Debug
+    }
     /// Whether an export holding `self` can be imported with `requested`
     /// (import-kernel-db.js's sufficiency rule, spec §7.2).
     pub fn satisfies(self, requested: ArtifactMode) -> bool {
