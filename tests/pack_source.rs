@@ -150,8 +150,7 @@ fn a_source_that_changes_between_passes_is_refused_and_the_previous_output_kept(
         .unwrap();
         src.armed = true;
         let e = write(&pl, &mut src, Some(&out), &opts())
-            .err()
-            .expect("a changed source must not be packed");
+            .expect_err("a changed source must not be packed");
         assert!(e.to_string().contains(want), "{e}");
         assert_previous_kept(t.path(), &out);
         // unchanged, the same plan writes and replaces the previous output
@@ -231,8 +230,7 @@ fn a_db_opened_by_another_process_while_packing_is_refused_before_the_rename() {
     let pl = plan(g, &mut src, &opts()).unwrap();
     src.armed = true;
     let e = write(&pl, &mut src, Some(&out), &opts())
-        .err()
-        .expect("a DB opened meanwhile must not be packed");
+        .expect_err("a DB opened meanwhile must not be packed");
     assert_eq!(e.exit_code(), agar::error::exit::REFUSED, "{e}");
     assert!(e.to_string().contains("opened by another process"), "{e}");
     assert_previous_kept(t.path(), &out);
