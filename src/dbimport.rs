@@ -1062,13 +1062,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         export(d.path(), items, artifact);
         let db = d.path().join("out.sqlite");
-        let opts = ImportOptions {
-            mode: None,
-            block_height: None,
-            scratch_dir: None,
-            progress: false,
-        };
-        let s = import_export_dir(d.path(), &db, &opts);
+        let s = import_export_dir(d.path(), &db, &defaults());
         if s.is_err() {
             assert!(!db.exists(), "partial DB removed on error");
         }
@@ -1084,6 +1078,16 @@ mod tests {
         Ok((s, items))
     }
 
+    /// Mode and height from the manifest, no progress.
+    fn defaults() -> ImportOptions {
+        ImportOptions {
+            mode: None,
+            block_height: None,
+            scratch_dir: None,
+            progress: false,
+        }
+    }
+
     #[test]
     fn a_kv_tag_without_a_key_is_an_error_not_a_panic() {
         for line in ["[\"kv\",\"x\"]", "[\"kv.\",\"x\"]"] {
@@ -1093,13 +1097,7 @@ mod tests {
             let rest = std::fs::read_to_string(&data).unwrap();
             std::fs::write(&data, format!("{line}\n{rest}")).unwrap();
             let db = d.path().join("out.sqlite");
-            let opts = ImportOptions {
-                mode: None,
-                block_height: None,
-                scratch_dir: None,
-                progress: false,
-            };
-            let res = import_export_dir(d.path(), &db, &opts);
+            let res = import_export_dir(d.path(), &db, &defaults());
             if line.starts_with("[\"kv.\"") {
                 // `kv.` is the empty kvStore key, which the official importer also stores
                 res.unwrap();

@@ -35,20 +35,7 @@ fn debug_import_keeps_historical_snapshots_like_the_official_importer() {
     // row for row what the official importer built from the same export
     let got = ok(&["dump", p(&dir)]);
     let want = std::fs::read_to_string(fx("keepsnap/imported-debug.txt")).unwrap();
-    assert!(
-        got == want,
-        "dump differs from the official debug import:\n{}",
-        {
-            let d: Vec<String> = got
-                .lines()
-                .zip(want.lines())
-                .filter(|(a, b)| a != b)
-                .take(5)
-                .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
-                .collect();
-            d.join("\n")
-        }
-    );
+    assert_same_dump(&got, &want, "keepsnap debug import");
 }
 
 #[test]

@@ -8,10 +8,13 @@
 //! rewritten lines; nothing else of the reference is changed, and the rewritten row is
 //! asserted to be present in our dump and to have been 27 in the reference.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::assert_same_dump;
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agar");
@@ -125,24 +128,6 @@ fn expected_dump(fixture: &str, mode: &str) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
     out
-}
-
-fn assert_same_dump(got: &str, want: &str, what: &str) {
-    if got != want {
-        let diff: Vec<String> = got
-            .lines()
-            .zip(want.lines())
-            .filter(|(a, b)| a != b)
-            .take(5)
-            .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
-            .collect();
-        panic!(
-            "{what}: dump differs ({} vs {} lines)\n{}",
-            got.lines().count(),
-            want.lines().count(),
-            diff.join("\n")
-        );
-    }
 }
 
 /// Every entry under `dir`: relative path -> "dir" / "file <sha256>" / "link <target>".

@@ -19,12 +19,15 @@ use agar::source::StateSource;
 use common::*;
 
 /// What a [`Changing`] source changes once armed (after pack's first pass).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Change {
     /// One kv value, same length (so only the digest can tell).
     Data,
     /// The first byte of every artifact, same length.
     Artifact,
+    /// Creates `wal` next to the DB (what a node that opens it does) when pass 2 opens
+    /// artifact `last`, after every read already happened: only the final check sees it.
+    NodeOpensDb { last: String, wal: PathBuf },
 }
 
 struct Changing<S> {
@@ -75,6 +78,11 @@ impl<S: StateSource> StateSource for Changing<S> {
     fn open_artifact(&mut self, name: &str) -> agar::Result<Box<dyn Read + '_>> {
         let flip = self.armed && self.change == Change::Artifact;
         let r = self.inner.open_artifact(name)?;
+        if let Change::NodeOpensDb { last, wal } = &self.change {
+            if self.armed && name == last {
+                std::fs::write(wal, b"").unwrap();
+            }
+        }
         Ok(Box::new(FlipFirst {
             inner: r,
             first: flip,
@@ -162,68 +170,18 @@ fn a_source_that_changes_between_passes_is_refused_and_the_previous_output_kept(
 
 #[test]
 fn a_db_opened_by_another_process_while_packing_is_refused_before_the_rename() {
-    /// Creates `-wal` next to the DB (what a node that opens it does) when pass 2 opens
-    /// its last artifact, after every read already happened: only the final check sees it.
-    struct NodeStarts {
-        inner: DbExport,
-        wal: PathBuf,
-        last: String,
-        armed: bool,
-    }
-    impl StateSource for NodeStarts {
-        fn data_location(&self) -> String {
-            self.inner.data_location()
-        }
-        fn for_each_entry(
-            &mut self,
-            f: &mut dyn FnMut(&str, Entry) -> agar::Result<()>,
-        ) -> agar::Result<()> {
-            self.inner.for_each_entry(f)
-        }
-        fn artifact_names(&self) -> Vec<String> {
-            self.inner.artifact_names()
-        }
-        fn artifact_location(&self, name: &str) -> String {
-            self.inner.artifact_location(name)
-        }
-        fn open_artifact(&mut self, name: &str) -> agar::Result<Box<dyn Read + '_>> {
-            if self.armed && name == self.last {
-                let r = self.inner.open_artifact(name)?;
-                std::fs::write(&self.wal, b"").unwrap();
-                return Ok(r);
-            }
-            self.inner.open_artifact(name)
-        }
-        fn declared_mode(&self) -> Option<ArtifactMode> {
-            self.inner.declared_mode()
-        }
-        fn export_height(&self) -> Option<u64> {
-            StateSource::export_height(&self.inner)
-        }
-        fn replaces_skip_hash(&self) -> bool {
-            self.inner.replaces_skip_hash()
-        }
-        fn height_origin(&self) -> String {
-            self.inner.height_origin()
-        }
-        fn canonical_order(&self) -> bool {
-            self.inner.canonical_order()
-        }
-        fn ensure_unchanged(&self) -> agar::Result<()> {
-            StateSource::ensure_unchanged(&self.inner)
-        }
-    }
-
     let (t, out) = previous_output();
     let w = tempfile::tempdir().unwrap();
     let db = w.path().join("swingstore.sqlite");
     std::fs::copy(fx("tiny/db/swingstore.sqlite"), &db).unwrap();
     let inner = DbExport::open(&db, ArtifactMode::Operational).unwrap();
     let last = inner.artifact_names().last().unwrap().clone();
-    let mut src = NodeStarts {
+    let mut src = Changing {
         inner,
-        wal: w.path().join("swingstore.sqlite-wal"),
-        last,
+        change: Change::NodeOpensDb {
+            last,
+            wal: w.path().join("swingstore.sqlite-wal"),
+        },
         armed: false,
     };
     let g = genesis(&fx("tiny/genesis/operational/genesis.json"));

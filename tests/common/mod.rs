@@ -178,3 +178,22 @@ pub fn agar_capped(cap: u64, args: &[&str]) -> Output {
 pub fn died_of_cap(o: &Output) -> bool {
     !matches!(o.status.code(), Some(0..=4))
 }
+
+/// Two canonical dumps are equal; else fail showing the first differing lines.
+pub fn assert_same_dump(got: &str, want: &str, what: &str) {
+    if got != want {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(want.lines())
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
+            .collect();
+        panic!(
+            "{what}: dump differs ({} vs {} lines)\n{}",
+            got.lines().count(),
+            want.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
