@@ -73,8 +73,7 @@ use crate::gojson::Entry;
 use crate::model::{valid_bundle_id, valid_vat_id, ArtifactMode, SnapshotRecord, SpanRecord};
 use crate::source::StateSource;
 
-/// The DB file inside a swing-store directory (spec §1.1).
-pub const DB_FILE: &str = "swingstore.sqlite";
+pub use crate::dbimport::DB_FILE;
 
 /// The snapshot table as current code creates it ("1B"), and the older "1A" variant.
 const SNAPSHOTS_1B: &str = "CREATE TABLE snapshots (\n      vatID TEXT,\n      snapPos INTEGER,\n      inUse INTEGER CHECK(inUse = 1),\n      hash TEXT,\n      uncompressedSize INTEGER,\n      compressedSize INTEGER,\n      compressedSnapshot BLOB,\n      PRIMARY KEY (vatID, snapPos),\n      UNIQUE (vatID, inUse)\n    )";
@@ -273,7 +272,6 @@ const SPANS_CURRENT: &str = "SELECT vatID, startPos, endPos, hash, isCurrent, in
 const SPANS_OF_INCARNATION: &str = "SELECT vatID, startPos, endPos, hash, isCurrent, incarnation FROM transcriptSpans WHERE vatID = ?1 AND incarnation = ?2 ORDER BY vatID, startPos";
 const COUNT_ITEMS: &str =
     "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3";
-const START_OF_INCARNATION: &str = "SELECT startPos FROM transcriptSpans WHERE vatID = ?1 AND incarnation = ?2 ORDER BY startPos ASC LIMIT 1";
 /// Items of a span from a position on, in order: read in batches of about
 /// [`SPAN_BATCH_BYTES`] (one index walk per batch instead of one lookup per item).
 const ITEMS_FROM: &str = "SELECT position, item FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3 ORDER BY position";
@@ -297,7 +295,7 @@ impl DbExport {
             return bail(&loc, "not an SQLite database (bad file header)");
         }
         let wal_mode = header[18] == 2 || header[19] == 2;
-        let has_wal = crate::dbimport::side_file(&path, "-wal").exists();
+        let has_wal = crate::dbimport::wal_file(&path).exists();
         let open_mode = match (has_wal, wal_mode) {
             (true, _) => OpenMode::Wal,
             (false, true) => OpenMode::Immutable,
@@ -480,82 +478,17 @@ impl DbExport {
         Ok(n as u64)
     }
 
-    /// The official `assertComplete(mode)` (spec §6.4): bundles, then current transcript
-    /// spans, then in-use snapshots; the first problem fails.
+    /// The official `assertComplete(mode)` (spec §6.4), shared with the importer
+    /// ([`crate::dbimport::completeness_problem`]); the first problem fails.
     fn assert_complete(&self) -> Result<()> {
         let mode = self.mode;
-        let fail = |what: String| -> Result<()> {
-            bail(
+        match crate::dbimport::completeness_problem(&self.conn, mode).map_err(self.sq())? {
+            None => Ok(()),
+            Some(p) => bail(
                 self.loc(),
-                format!("the DB cannot produce an export in {mode} mode: {what}"),
-            )
-        };
-        let pruned_bundles: Vec<String> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT bundleID FROM bundles WHERE bundle IS NULL ORDER BY bundleID")
-                .map_err(self.sq())?;
-            let rows = st
-                .query_map([], |r| Ok(text_of(r.get_ref_unwrap(0)).unwrap_or_default()))
-                .map_err(self.sq())?;
-            rows.collect::<rusqlite::Result<_>>().map_err(self.sq())?
-        };
-        if !pruned_bundles.is_empty() {
-            return fail(format!(
-                "missing bundles for: {} (the bundles table has no bytes for them)",
-                pruned_bundles.join(",")
-            ));
+                format!("the DB cannot produce an export in {mode} mode: {p} (pruned data cannot be exported; a weaker --artifact-mode needs less)"),
+            ),
         }
-        for cur in self.spans(SPANS_CURRENT, &[])? {
-            let (vat, start, end) = (&cur.vat, cur.start_pos, cur.end_pos);
-            match mode {
-                ArtifactMode::Operational => {
-                    let n = self.count_items(vat, start, end)?;
-                    if n != end.saturating_sub(start) {
-                        return fail(format!("incomplete current transcript span: vat {vat} span [{start}, {end}) has {n} of its {} items", end.saturating_sub(start)));
-                    }
-                }
-                ArtifactMode::Replay => {
-                    let inc_start: i64 = {
-                        let mut st = self
-                            .conn
-                            .prepare_cached(START_OF_INCARNATION)
-                            .map_err(self.sq())?;
-                        st.query_row(rusqlite::params![vat, cur.incarnation as i64], |r| r.get(0))
-                            .map_err(self.sq())?
-                    };
-                    let inc_start = inc_start.max(0) as u64;
-                    let n = self.count_items(vat, inc_start, end)?;
-                    if n != end.saturating_sub(inc_start) {
-                        return fail(format!("incomplete current incarnation transcript: vat {vat} incarnation {} needs items [{inc_start}, {end}) ({} items) but the DB holds {n} of them (older transcript items were pruned; --artifact-mode operational needs only the current spans)", cur.incarnation, end.saturating_sub(inc_start)));
-                    }
-                }
-                ArtifactMode::Archival => {
-                    let n = self.count_items(vat, 0, end)?;
-                    if n != end {
-                        return fail(format!("incomplete archival transcript: vat {vat} has {n} vs {end} items (positions [0, {end}) must all be present; older transcript items were pruned)"));
-                    }
-                }
-                ArtifactMode::Debug => {}
-            }
-        }
-        let pruned_snaps: Vec<String> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT vatID FROM snapshots WHERE inUse = 1 AND compressedSnapshot IS NULL ORDER BY vatID")
-                .map_err(self.sq())?;
-            let rows = st
-                .query_map([], |r| Ok(text_of(r.get_ref_unwrap(0)).unwrap_or_default()))
-                .map_err(self.sq())?;
-            rows.collect::<rusqlite::Result<_>>().map_err(self.sq())?
-        };
-        if !pruned_snaps.is_empty() {
-            return fail(format!(
-                "current snapshots are pruned for vats {}",
-                pruned_snaps.join(",")
-            ));
-        }
-        Ok(())
     }
 
     /// `getArtifactNames()` for the mode (spec §5.3).
@@ -573,7 +506,7 @@ impl DbExport {
         };
         // snapshots: in use with a blob; in debug also historical ones with a blob
         let mut wheres = vec!["inUse IS 1"];
-        if self.mode == ArtifactMode::Debug {
+        if self.mode.keeps_historical_snapshots() {
             wheres.push("inUse IS NULL");
         }
         for w in wheres {
@@ -676,8 +609,8 @@ impl DbExport {
         let Some(fp) = &self.fingerprint else {
             return Ok(());
         };
-        let changed = crate::dbimport::side_file(&self.path, "-wal").exists()
-            || fingerprint(&self.path)? != *fp;
+        let changed =
+            crate::dbimport::wal_file(&self.path).exists() || fingerprint(&self.path)? != *fp;
         if changed {
             return Err(Error::Refused(format!(
                 "{}: the DB was opened by another process (a -wal file appeared or the file changed) while packing; stop the node and pack again",
@@ -771,9 +704,7 @@ impl DbExport {
                 if kb.starts_with(b"host.") || kb.starts_with(b"local.") {
                     continue;
                 }
-                let mut key = String::with_capacity(kb.len() + 3);
-                key.push_str("kv.");
-                key.push_str(&String::from_utf8_lossy(kb));
+                let key = crate::model::kv_export_key(&String::from_utf8_lossy(kb));
                 let v = r.get_ref_unwrap(1);
                 let value = match v {
                     ValueRef::Text(b) => match std::str::from_utf8(b) {
@@ -1060,6 +991,9 @@ impl StateSource for DbExport {
     }
     fn canonical_order(&self) -> bool {
         true
+    }
+    fn ensure_unchanged(&self) -> Result<()> {
+        DbExport::ensure_unchanged(self)
     }
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
         self.artifact_bytes().ok()

@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{bail, Error, Result};
 use crate::exportdir::ExportDir;
-use crate::hashes::{check_b0, check_b1, is_js_whitespace, span_hash_step, SPAN_INITIAL_HASH};
+use crate::hashes::{check_b0, check_b1, is_js_whitespace, SpanHasher};
 use crate::model::{ArtifactMode, ArtifactName, Family, Metadata};
 use crate::progress::Progress;
 
@@ -346,7 +346,8 @@ pub fn import_export_dir(
     import_stream(&mut input, db_file, mode, host_height, opts)
 }
 
-/// Side files SQLite keeps next to a DB (and would apply to a new DB of the same name).
+/// Side files SQLite keeps next to a DB (and would apply to a new DB of the same name);
+/// the write-ahead log comes first.
 pub const DB_SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// `DB` + `suffix` (e.g. `swingstore.sqlite-wal`).
@@ -354,6 +355,12 @@ pub fn side_file(db: &Path, suffix: &str) -> PathBuf {
     let mut s = db.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// The write-ahead log of `db` (`swingstore.sqlite-wal`): present while a node has the
+/// DB open, or after it stopped uncleanly.
+pub fn wal_file(db: &Path) -> PathBuf {
+    side_file(db, DB_SIDE_SUFFIXES[0])
 }
 
 /// Import `input` into a new DB file `db_file` (which must not exist), in `mode`, with
@@ -382,6 +389,9 @@ pub fn import_stream(
     res
 }
 
+/// The importer, step by step (spec §6): a new DB with the schema in one transaction;
+/// the export data (kv rows, then the metadata records); the artifacts the mode keeps;
+/// the completeness check; `host.height`; commit and sync.
 fn import_into(
     input: &mut dyn ImportInput,
     db_file: &Path,
@@ -390,41 +400,62 @@ fn import_into(
     opts: &ImportOptions,
 ) -> Result<ImportSummary> {
     let dbloc = db_file.display().to_string();
+    let conn = create_db(db_file, &dbloc)?;
+    let others = import_entries(&conn, input, &dbloc)?;
+    let meta = import_records(&conn, &others, &input.data_location(), &dbloc)?;
+    let (imported, skipped) = import_artifacts(&conn, input, &meta, mode, opts, &dbloc)?;
+    // debug imports are checked as operational (the official importer does the same)
+    let checked_as = if mode == ArtifactMode::Debug {
+        ArtifactMode::Operational
+    } else {
+        mode
+    };
+    assert_complete(&conn, &dbloc, checked_as)?;
+    commit_and_sync(conn, db_file, mode, host_height, (imported, skipped))
+}
+
+/// A new DB file with the schema, inside one open transaction.
+fn create_db(db_file: &Path, dbloc: &str) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         db_file,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(sq(&dbloc))?;
+    .map_err(sq(dbloc))?;
     // Fast, non-persistent settings for the one big transaction (the official importer
     // uses journal_mode=off too). The file is fsynced explicitly at the end.
     conn.execute_batch(
         "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
     )
-    .map_err(sq(&dbloc))?;
+    .map_err(sq(dbloc))?;
     conn.execute_batch("BEGIN IMMEDIATE TRANSACTION")
-        .map_err(sq(&dbloc))?;
+        .map_err(sq(dbloc))?;
     for stmt in SCHEMA {
-        conn.execute(stmt, []).map_err(sq(&dbloc))?;
+        conn.execute(stmt, []).map_err(sq(dbloc))?;
     }
+    Ok(conn)
+}
 
-    let dloc = input.data_location();
-
-    // pass 1: kv rows now, other entries into an insertion-ordered map
+/// Pass 1: kv rows go in now (a value-less entry deletes); every other entry goes into an
+/// insertion-ordered map (last wins, a value-less entry deletes), returned in that order.
+fn import_entries(
+    conn: &Connection,
+    input: &mut dyn ImportInput,
+    dbloc: &str,
+) -> Result<Vec<(String, String)>> {
     let mut others: HashMap<String, (u64, String)> = HashMap::new();
     let mut seq = 0u64;
     {
         let mut set = conn
             .prepare("INSERT INTO kvStore (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut del = conn
             .prepare("DELETE FROM kvStore WHERE key = ?1")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         input.for_each_entry(&mut |lloc, key, value| {
-            let tag = key.split('.').next().unwrap_or("");
-            if tag == "kv" {
-                let sub = &key[3..];
+            // a key without a `.` ("kv") is no kv entry: it fails as an unknown type below
+            if let Some(sub) = crate::model::kv_store_key(key) {
                 if sub.starts_with("host.") {
                     return bail(
                         format!("{lloc}, key {key:?}"),
@@ -454,31 +485,41 @@ fn import_into(
         })?;
     }
 
-    // pass 2: metadata records, in map insertion order
     let mut ordered: Vec<(String, (u64, String))> = others.into_iter().collect();
     ordered.sort_by_key(|(_, (s, _))| *s);
+    Ok(ordered.into_iter().map(|(k, (_, v))| (k, v)).collect())
+}
+
+/// Pass 2: the metadata records, in insertion order: bundles with a NULL blob, snapshots
+/// with NULL sizes and blob, spans. Returns the parsed, cross-checked records.
+fn import_records(
+    conn: &Connection,
+    ordered: &[(String, String)],
+    dloc: &str,
+    dbloc: &str,
+) -> Result<Metadata> {
     let mut meta = Metadata::default();
-    for (key, (_, value)) in &ordered {
+    for (key, value) in ordered {
         if crate::model::family(key).is_none() {
             return bail(
                 format!("{dloc}: key {key:?}"),
                 "unknown export-data type (expected kv., snapshot., transcript. or bundle.)",
             );
         }
-        meta.add(&dloc, key, value)?;
+        meta.add(dloc, key, value)?;
     }
-    meta.check(&dloc)?;
+    meta.check(dloc)?;
     {
         let mut ins_b = conn
             .prepare("INSERT INTO bundles (bundleID, bundle) VALUES (?1, NULL)")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut ins_s = conn
             .prepare("INSERT INTO snapshots (vatID, snapPos, hash, inUse) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(sq(&dbloc))?;
+            .map_err(sq(dbloc))?;
         let mut ins_t = conn
             .prepare("INSERT INTO transcriptSpans (vatID, startPos, endPos, hash, isCurrent, incarnation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-            .map_err(sq(&dbloc))?;
-        for (key, _) in &ordered {
+            .map_err(sq(dbloc))?;
+        for (key, _) in ordered {
             let kloc = || format!("{dloc}: key {key:?}");
             let parts: Vec<&str> = key.split('.').collect();
             let r = match crate::model::family(key) {
@@ -517,7 +558,20 @@ fn import_into(
         }
     }
 
-    // pass 3: artifacts, filtered by mode before reading
+    Ok(meta)
+}
+
+/// Pass 3: the artifacts, each filtered by mode *before* it is read (historical spans in
+/// operational, earlier incarnations in replay, historical snapshots except in debug are
+/// skipped unread) and checked against its record. Returns (imported, skipped).
+fn import_artifacts(
+    conn: &Connection,
+    input: &mut dyn ImportInput,
+    meta: &Metadata,
+    mode: ArtifactMode,
+    opts: &ImportOptions,
+    dbloc: &str,
+) -> Result<(u64, u64)> {
     let total = input.artifact_bytes();
     let progress = Progress::bytes(opts.progress && total > 0, "building DB", total);
     let mut imported = 0u64;
@@ -534,7 +588,7 @@ fn import_into(
     }
     let mut ins_item = conn
         .prepare("INSERT INTO transcriptItems (vatID, position, item, incarnation) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(sq(&dbloc))?;
+        .map_err(sq(dbloc))?;
     while let Some((name, path)) = input.next_artifact()? {
         let (name, path) = (&name, &path);
         let aloc = path.display().to_string();
@@ -547,18 +601,18 @@ fn import_into(
                 if !meta.bundles.contains(id) {
                     return bail(&aloc, format!("bundle artifact {name}: missing {id} (no bundle.{id} record in the export data)"));
                 }
-                import_bundle(&conn, id, path, fsize)?;
+                import_bundle(conn, id, path, fsize)?;
             }
             ArtifactName::Snapshot { vat, snap_pos } => {
                 let Some(rec) = meta.snapshots.get(&(vat.clone(), *snap_pos)) else {
                     return bail(&aloc, format!("snapshot artifact {name}: no snapshot.{vat}.{snap_pos} record in the export data"));
                 };
-                if !rec.in_use && mode != ArtifactMode::Debug {
+                if !rec.in_use && !mode.keeps_historical_snapshots() {
                     skipped += 1;
                     progress.inc(fsize);
                     continue;
                 }
-                import_snapshot(&conn, name, rec, path, opts.scratch_dir.as_deref())?;
+                import_snapshot(conn, name, rec, path, opts.scratch_dir.as_deref())?;
             }
             ArtifactName::Transcript {
                 vat,
@@ -594,16 +648,18 @@ fn import_into(
     drop(ins_item);
     progress.finish();
 
-    assert_complete(
-        &conn,
-        &dbloc,
-        if mode == ArtifactMode::Debug {
-            ArtifactMode::Operational
-        } else {
-            mode
-        },
-    )?;
+    Ok((imported, skipped))
+}
 
+/// `host.height`, commit, the summary counts, and the file synced to disk.
+fn commit_and_sync(
+    conn: Connection,
+    db_file: &Path,
+    mode: ArtifactMode,
+    host_height: u64,
+    (imported, skipped): (u64, u64),
+) -> Result<ImportSummary> {
+    let dbloc = db_file.display().to_string();
     conn.execute(
         "INSERT INTO kvStore (key, value) VALUES ('host.height', ?1) ON CONFLICT DO UPDATE SET value = excluded.value",
         params![host_height.to_string()],
@@ -639,84 +695,93 @@ fn import_into(
     Ok(s)
 }
 
-/// `assertComplete` (spec §6.4), with numbers and vats in the messages.
-fn assert_complete(conn: &Connection, dbloc: &str, mode: ArtifactMode) -> Result<()> {
-    let strings = |sql: &str| -> Result<Vec<String>> {
-        let mut st = conn.prepare(sql).map_err(sq(dbloc))?;
-        let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(sq(dbloc))?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(sq(dbloc))
+/// `assertComplete(mode)` (spec §6.4) on a swing-store DB, shared by the importer's final
+/// check and the exporter's: the first problem, with vats and numbers, if any. Bundles
+/// without bytes, then in-use snapshots without bytes, then each live vat's transcript
+/// from where `mode` needs it (operational and debug: its current span; replay: the
+/// first span of its current incarnation; archival: position 0) to the current end.
+/// Text values are read as the official code reads them (lossily).
+pub fn completeness_problem(
+    conn: &Connection,
+    mode: ArtifactMode,
+) -> rusqlite::Result<Option<String>> {
+    let texts = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        let mut st = conn.prepare_cached(sql)?;
+        let rows = st.query_map([], |r| Ok(lossy_text(r.get_ref(0)?)))?;
+        rows.collect()
     };
-    let missing = strings("SELECT bundleID FROM bundles WHERE bundle IS NULL ORDER BY bundleID")?;
+    let missing = texts("SELECT bundleID FROM bundles WHERE bundle IS NULL ORDER BY bundleID")?;
     if !missing.is_empty() {
-        return bail(
-            dbloc,
-            format!(
-                "missing bundles for: {} (the export lacks their bundle.<id> artifacts)",
-                missing.join(", ")
-            ),
-        );
+        return Ok(Some(format!("missing bundles for: {}", missing.join(", "))));
     }
-    let pruned = strings(
+    let pruned = texts(
         "SELECT vatID FROM snapshots WHERE inUse = 1 AND compressedSnapshot IS NULL ORDER BY vatID",
     )?;
     if !pruned.is_empty() {
-        return bail(
-            dbloc,
-            format!("current snapshots are pruned for vats {} (the export lacks their in-use snapshot.<vat>.<pos> artifacts)", pruned.join(", ")),
-        );
+        return Ok(Some(format!(
+            "current snapshots are pruned for vats {}",
+            pruned.join(", ")
+        )));
     }
-    let mut st = conn
-        .prepare("SELECT vatID, startPos, endPos, incarnation FROM transcriptSpans WHERE isCurrent = 1 ORDER BY vatID")
-        .map_err(sq(dbloc))?;
-    let currents = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(sq(dbloc))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(sq(dbloc))?;
+    let currents: Vec<(String, i64, i64, i64)> = {
+        let mut st = conn.prepare_cached("SELECT vatID, startPos, endPos, incarnation FROM transcriptSpans WHERE isCurrent = 1 ORDER BY vatID")?;
+        let rows = st.query_map([], |r| {
+            Ok((lossy_text(r.get_ref(0)?), r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
     for (vat, start, end, inc) in currents {
-        let from = match mode {
-            ArtifactMode::Operational | ArtifactMode::Debug => start,
-            ArtifactMode::Replay => conn
-                .query_row(
+        let (from, what) = match mode {
+            ArtifactMode::Operational | ArtifactMode::Debug => {
+                (start, "incomplete current transcript span")
+            }
+            ArtifactMode::Replay => (
+                conn.query_row(
                     "SELECT MIN(startPos) FROM transcriptSpans WHERE vatID = ?1 AND incarnation = ?2",
                     params![vat, inc],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(sq(dbloc))?,
-            ArtifactMode::Archival => 0,
+                    |r| r.get::<_, Option<i64>>(0),
+                )?
+                .unwrap_or(start),
+                "incomplete current incarnation transcript",
+            ),
+            ArtifactMode::Archival => (0, "incomplete archival transcript"),
         };
-        let have: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3",
-                params![vat, from, end],
-                |r| r.get(0),
-            )
-            .map_err(sq(dbloc))?;
+        let have: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3",
+            params![vat, from, end],
+            |r| r.get(0),
+        )?;
         if have != end - from {
-            let what = match mode {
-                ArtifactMode::Operational | ArtifactMode::Debug => {
-                    "incomplete current transcript span"
-                }
-                ArtifactMode::Replay => "incomplete current incarnation transcript",
-                ArtifactMode::Archival => "incomplete archival transcript",
-            };
-            return bail(
-                dbloc,
-                format!("{what}: vat {vat} has {have} of the {} items of positions {from}..{end}; an {mode} import needs every one (use a weaker --artifact-mode or an export that holds them)", end - from),
-            );
+            return Ok(Some(format!(
+                "{what}: vat {vat} has {have} of the {} items of positions {from}..{end}",
+                end - from
+            )));
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A TEXT value as the official code reads it (invalid UTF-8 as U+FFFD); other storage
+/// classes as SQLite would print them.
+fn lossy_text(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Null => "null".into(),
+    }
+}
+
+/// The importer's final check (`assertComplete(mode === 'debug' ? 'operational' : mode)`).
+fn assert_complete(conn: &Connection, dbloc: &str, mode: ArtifactMode) -> Result<()> {
+    match completeness_problem(conn, mode).map_err(sq(dbloc))? {
+        None => Ok(()),
+        Some(p) => bail(
+            dbloc,
+            format!("{p}; an {mode} import needs them all (use a weaker --artifact-mode, or an export that holds the missing artifacts)"),
+        ),
+    }
 }
 
 fn import_bundle(conn: &Connection, id: &str, path: &Path, fsize: u64) -> Result<()> {
@@ -930,7 +995,7 @@ fn import_span(
     let mut r = BufReader::with_capacity(1 << 20, f);
     let mut line = Vec::new();
     let mut pos = rec.start_pos;
-    let mut hash = SPAN_INITIAL_HASH.to_string();
+    let mut hash = SpanHasher::new();
     loop {
         line.clear();
         let n = (&mut r)
@@ -951,27 +1016,26 @@ fn import_span(
         let item = text.trim_end_matches(is_js_whitespace);
         ins.execute(params![rec.vat, pos as i64, item, rec.incarnation as i64])
             .map_err(|e| Error::sqlite(format!("{aloc}: position {pos}"), e))?;
-        hash = span_hash_step(&hash, item.as_bytes());
+        hash.push(item.as_bytes());
         pos += 1;
     }
     if pos != rec.end_pos {
         return bail(&aloc, format!("artifact {name} is not complete: it holds {} items, span {}..{} of vat {} needs {}", pos - rec.start_pos, rec.start_pos, rec.end_pos, rec.vat, rec.len()));
     }
-    if hash != rec.hash {
+    if hash.hex() != rec.hash {
         return bail(
             &aloc,
             format!(
-                "artifact {name} hash is {hash}, metadata says {} (vat {}, span {}..{})",
-                rec.hash, rec.vat, rec.start_pos, rec.end_pos
+                "artifact {name} hash is {}, metadata says {} (vat {}, span {}..{})",
+                hash.hex(),
+                rec.hash,
+                rec.vat,
+                rec.start_pos,
+                rec.end_pos
             ),
         );
     }
     Ok(())
-}
-
-/// The path of the DB file inside a swing-store directory.
-pub fn db_file_in(dir: &Path) -> PathBuf {
-    dir.join(DB_FILE)
 }
 
 #[cfg(test)]
@@ -1001,13 +1065,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         export(d.path(), items, artifact);
         let db = d.path().join("out.sqlite");
-        let opts = ImportOptions {
-            mode: None,
-            block_height: None,
-            scratch_dir: None,
-            progress: false,
-        };
-        let s = import_export_dir(d.path(), &db, &opts);
+        let s = import_export_dir(d.path(), &db, &defaults());
         if s.is_err() {
             assert!(!db.exists(), "partial DB removed on error");
         }
@@ -1021,6 +1079,38 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         Ok((s, items))
+    }
+
+    /// Mode and height from the manifest, no progress.
+    fn defaults() -> ImportOptions {
+        ImportOptions {
+            mode: None,
+            block_height: None,
+            scratch_dir: None,
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn a_kv_tag_without_a_key_is_an_error_not_a_panic() {
+        for line in ["[\"kv\",\"x\"]", "[\"kv.\",\"x\"]"] {
+            let d = tempfile::tempdir().unwrap();
+            export(d.path(), &["a"], b"a\n");
+            let data = d.path().join("export-data.jsonl");
+            let rest = std::fs::read_to_string(&data).unwrap();
+            std::fs::write(&data, format!("{line}\n{rest}")).unwrap();
+            let db = d.path().join("out.sqlite");
+            let res = import_export_dir(d.path(), &db, &defaults());
+            if line.starts_with("[\"kv.\"") {
+                // `kv.` is the empty kvStore key, which the official importer also stores
+                res.unwrap();
+                continue;
+            }
+            let e = res.unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT, "{line}: {e}");
+            assert!(e.to_string().contains("\"kv\""), "{line}: {e}");
+            assert!(!db.exists());
+        }
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         let (mut kv, mut meta) = (Section::default(), Section::default());
         let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
             let (sec, k) = match family(key) {
-                Some(Family::Kv) => (&mut kv, &key[3..]),
+                Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
                 _ => (&mut meta, key),
             };
             sec.push(limit, k.to_string(), x.map(show), y.map(show));

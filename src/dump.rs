@@ -127,7 +127,7 @@ pub fn dump(path: &Path, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such DB file"),
         ));
     }
-    let side: Vec<PathBuf> = ["-wal", "-shm"]
+    let side: Vec<PathBuf> = crate::dbimport::DB_SIDE_SUFFIXES
         .iter()
         .map(|s| crate::dbimport::side_file(&file, s))
         .collect();
@@ -144,6 +144,8 @@ pub fn dump(path: &Path, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
     res
 }
 
+/// The dump, section by section (the oracle's `dump`): the schema, then every table in
+/// primary-key order, then tables nobody expects, then the per-section digests.
 fn dump_conn(conn: &Connection, loc: &str, out: &mut dyn Write, opts: DumpOptions) -> Result<()> {
     let sq = |e| Error::sqlite(loc, e);
     let tables: BTreeSet<String> = {
@@ -153,218 +155,44 @@ fn dump_conn(conn: &Connection, loc: &str, out: &mut dyn Write, opts: DumpOption
         let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(sq)?;
         rows.collect::<std::result::Result<_, _>>().map_err(sq)?
     };
-    let count = |t: &str| -> Result<i64> {
-        if !tables.contains(t) {
-            return Ok(0);
-        }
-        conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
-            .map_err(sq)
-    };
     let mut d = Dumper {
         out,
         opts,
         digests: Vec::new(),
     };
     d.emit("# swing-store canonical dump v1")?;
-
-    // Each section streams: rows are emitted in batches so memory stays bounded.
-    macro_rules! rows {
-        ($d:expr, $name:expr, $table:expr, $sql:expr, |$this:ident, $r:ident| $body:expr) => {{
-            let n = if $name == "schema" {
-                -1
-            } else {
-                count($table)?
-            };
-            let mut st = conn.prepare($sql).map_err(sq)?;
-            let cnt = if n < 0 {
-                // schema: count rows first
-                let mut c = 0i64;
-                let mut rs = st.query([]).map_err(sq)?;
-                while rs.next().map_err(sq)?.is_some() {
-                    c += 1;
-                }
-                c
-            } else {
-                n
-            };
-            $d.emit(&format!("## {} ({} rows)", $name, cnt))?;
-            let mut h = Sha256::new();
-            if tables.contains($table) || $name == "schema" {
-                let mut rs = st.query([]).map_err(sq)?;
-                while let Some($r) = rs.next().map_err(sq)? {
-                    let $this = &$d;
-                    let line: String = $body;
-                    h.update(line.as_bytes());
-                    h.update(b"\n");
-                    $d.emit(&line)?;
-                }
-            }
-            $d.digests.push(format!(
-                "{} rows={} sha256={}",
-                $name,
-                cnt,
-                hex::encode(h.finalize())
-            ));
-        }};
-    }
-
+    let db = Db {
+        conn,
+        loc,
+        tables: &tables,
+    };
     if opts.schema {
-        rows!(d, "schema", "sqlite_master",
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-            |_this, r| {
-                let ty: String = r.get(0).map_err(sq)?;
-                let name: String = r.get(1).map_err(sq)?;
-                let tbl: String = r.get(2).map_err(sq)?;
-                let sql: Option<String> = r.get(3).map_err(sq)?;
-                let s = match sql {
-                    None => "null".to_string(),
-                    Some(s) => {
-                        let norm: Vec<&str> = s.split(is_js_whitespace).filter(|w| !w.is_empty()).collect();
-                        js_str(&norm.join(" "))
-                    }
-                };
-                format!("{ty} {name} on={tbl} {s}")
-            });
+        db.section(&mut d, "schema", "sqlite_master", "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name", schema_line)?;
     }
-
-    rows!(
-        d,
+    db.section(
+        &mut d,
         "kvStore",
         "kvStore",
         "SELECT key, typeof(key) AS tk, value, typeof(value) AS tv FROM kvStore ORDER BY key",
-        |this, r| {
-            let tk: String = r.get(1).map_err(sq)?;
-            let tv: String = r.get(3).map_err(sq)?;
-            let cls = if tk == "text" && tv == "text" {
-                String::new()
-            } else {
-                format!(" [{tk},{tv}]")
-            };
-            format!(
-                "kv {} {}{cls}",
-                q(r.get_ref(0).map_err(sq)?),
-                this.txt(r.get_ref(2).map_err(sq)?)
-            )
-        }
-    );
-
-    rows!(d, "transcriptSpans", "transcriptSpans",
-        "SELECT vatID, startPos, endPos, hash, isCurrent, incarnation FROM transcriptSpans ORDER BY vatID, startPos",
-        |_this, r| {
-            format!(
-                "span {} start={} end={} isCurrent={} incarnation={} hash={}",
-                q(r.get_ref(0).map_err(sq)?),
-                num(r.get_ref(1).map_err(sq)?),
-                num(r.get_ref(2).map_err(sq)?),
-                num(r.get_ref(4).map_err(sq)?),
-                num(r.get_ref(5).map_err(sq)?),
-                num(r.get_ref(3).map_err(sq)?),
-            )
-        });
-
-    rows!(d, "transcriptItems", "transcriptItems",
-        "SELECT vatID, position, item, typeof(item) AS ti, incarnation FROM transcriptItems ORDER BY vatID, position",
-        |this, r| {
-            let ti: String = r.get(3).map_err(sq)?;
-            let cls = if ti == "text" { String::new() } else { format!(" [{ti}]") };
-            format!(
-                "item {} pos={} incarnation={} {}{cls}",
-                q(r.get_ref(0).map_err(sq)?),
-                num(r.get_ref(1).map_err(sq)?),
-                num(r.get_ref(4).map_err(sq)?),
-                this.txt(r.get_ref(2).map_err(sq)?),
-            )
-        });
-
-    rows!(d, "snapshots", "snapshots",
-        "SELECT vatID, snapPos, inUse, hash, uncompressedSize, compressedSize, compressedSnapshot, typeof(compressedSnapshot) AS tc FROM snapshots ORDER BY vatID, snapPos",
-        |this, r| {
-            let hash = num(r.get_ref(3).map_err(sq)?);
-            let tc: String = r.get(7).map_err(sq)?;
-            let mut data = "data=null".to_string();
-            let raw: Option<Vec<u8>> = match r.get_ref(6).map_err(sq)? {
-                ValueRef::Null => None,
-                ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
-                ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
-                ValueRef::Real(f) => Some(js_number(f).into_bytes()),
-            };
-            if let Some(raw) = raw {
-                let mut plain_sha = Sha256::new();
-                let mut len = 0u64;
-                let mut dec = flate2::read::MultiGzDecoder::new(&raw[..]);
-                let mut buf = vec![0u8; 256 * 1024];
-                let desc = loop {
-                    match dec.read(&mut buf) {
-                        Ok(0) => {
-                            let h = hex::encode(plain_sha.finalize());
-                            let ok = if h == hash { "hash-ok" } else { "HASH-MISMATCH" };
-                            break format!("gunzip-len={len} gunzip-sha256={h} {ok}");
-                        }
-                        Ok(n) => {
-                            plain_sha.update(&buf[..n]);
-                            len += n as u64;
-                        }
-                        Err(_) => break "GUNZIP-FAILED(Z_DATA_ERROR)".to_string(),
-                    }
-                };
-                data = format!("data={tc} {desc}");
-                if this.opts.include_compressed {
-                    data.push_str(&format!(" blob-sha256={}", sha_hex(&raw)));
-                }
-            }
-            let comp = if this.opts.include_compressed {
-                format!(" compressedSize={}", num(r.get_ref(5).map_err(sq)?))
-            } else {
-                String::new()
-            };
-            format!(
-                "snapshot {} pos={} inUse={} hash={hash} uncompressedSize={}{comp} {data}",
-                q(r.get_ref(0).map_err(sq)?),
-                num(r.get_ref(1).map_err(sq)?),
-                num(r.get_ref(2).map_err(sq)?),
-                num(r.get_ref(4).map_err(sq)?),
-            )
-        });
-
-    rows!(
-        d,
+        kv_line,
+    )?;
+    db.section(&mut d, "transcriptSpans", "transcriptSpans", "SELECT vatID, startPos, endPos, hash, isCurrent, incarnation FROM transcriptSpans ORDER BY vatID, startPos", span_line)?;
+    db.section(&mut d, "transcriptItems", "transcriptItems", "SELECT vatID, position, item, typeof(item) AS ti, incarnation FROM transcriptItems ORDER BY vatID, position", item_line)?;
+    db.section(&mut d, "snapshots", "snapshots", "SELECT vatID, snapPos, inUse, hash, uncompressedSize, compressedSize, compressedSnapshot, typeof(compressedSnapshot) AS tc FROM snapshots ORDER BY vatID, snapPos", snapshot_line)?;
+    db.section(
+        &mut d,
         "bundles",
         "bundles",
         "SELECT bundleID, bundle, typeof(bundle) AS tb FROM bundles ORDER BY bundleID",
-        |_this, r| {
-            let id = q(r.get_ref(0).map_err(sq)?);
-            let tb: String = r.get(2).map_err(sq)?;
-            match r.get_ref(1).map_err(sq)? {
-                ValueRef::Null => format!("bundle {id} null"),
-                v => {
-                    let raw: Vec<u8> = match v {
-                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into_bytes(),
-                        ValueRef::Blob(b) => b.to_vec(),
-                        ValueRef::Integer(i) => i.to_string().into_bytes(),
-                        ValueRef::Real(f) => js_number(f).into_bytes(),
-                        ValueRef::Null => Vec::new(),
-                    };
-                    format!(
-                        "bundle {id} {tb} len={} sha256={}",
-                        raw.len(),
-                        sha_hex(&raw)
-                    )
-                }
-            }
-        }
-    );
-
-    rows!(
-        d,
+        bundle_line,
+    )?;
+    db.section(
+        &mut d,
         "pendingExports",
         "pendingExports",
         "SELECT key, value FROM pendingExports ORDER BY key",
-        |this, r| format!(
-            "pending {} {}",
-            q(r.get_ref(0).map_err(sq)?),
-            this.txt(r.get_ref(1).map_err(sq)?)
-        )
-    );
+        pending_line,
+    )?;
 
     let known = [
         "kvStore",
@@ -390,4 +218,253 @@ fn dump_conn(conn: &Connection, loc: &str, out: &mut dyn Write, opts: DumpOption
         .flush()
         .map_err(|e| Error::io_at("writing the dump", e))?;
     Ok(())
+}
+
+/// Formats one row of a section.
+type LineFn =
+    fn(&Dumper<'_>, &rusqlite::Row<'_>, &dyn Fn(rusqlite::Error) -> Error) -> Result<String>;
+
+/// The DB being dumped.
+struct Db<'a> {
+    conn: &'a Connection,
+    loc: &'a str,
+    tables: &'a BTreeSet<String>,
+}
+
+impl Db<'_> {
+    /// One section: `## <name> (<n> rows)`, the rows of `sql` (streamed, so memory stays
+    /// bounded) and its digest (SHA-256 of the row lines) for the digest section. A table
+    /// that does not exist is an empty section.
+    fn section(
+        &self,
+        d: &mut Dumper<'_>,
+        name: &str,
+        table: &str,
+        sql: &str,
+        line: LineFn,
+    ) -> Result<()> {
+        let sq = |e| Error::sqlite(self.loc, e);
+        let present = name == "schema" || self.tables.contains(table);
+        let mut st = self.conn.prepare(sql).map_err(sq)?;
+        let cnt: i64 = if name == "schema" {
+            let mut c = 0i64;
+            let mut rs = st.query([]).map_err(sq)?;
+            while rs.next().map_err(sq)?.is_some() {
+                c += 1;
+            }
+            c
+        } else if present {
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .map_err(sq)?
+        } else {
+            0
+        };
+        d.emit(&format!("## {name} ({cnt} rows)"))?;
+        let mut h = Sha256::new();
+        if present {
+            let mut rs = st.query([]).map_err(sq)?;
+            while let Some(r) = rs.next().map_err(sq)? {
+                let l = line(d, r, &sq)?;
+                h.update(l.as_bytes());
+                h.update(b"\n");
+                d.emit(&l)?;
+            }
+        }
+        d.digests.push(format!(
+            "{name} rows={cnt} sha256={}",
+            hex::encode(h.finalize())
+        ));
+        Ok(())
+    }
+}
+
+/// One `sqlite_master` row: type, name, table and the SQL with whitespace runs folded.
+fn schema_line(
+    _this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        let ty: String = r.get(0).map_err(sq)?;
+        let name: String = r.get(1).map_err(sq)?;
+        let tbl: String = r.get(2).map_err(sq)?;
+        let sql: Option<String> = r.get(3).map_err(sq)?;
+        let s = match sql {
+            None => "null".to_string(),
+            Some(s) => {
+                let norm: Vec<&str> = s
+                    .split(is_js_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                js_str(&norm.join(" "))
+            }
+        };
+        format!("{ty} {name} on={tbl} {s}")
+    })
+}
+
+/// One kvStore row (storage classes shown when not TEXT).
+fn kv_line(
+    this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        let tk: String = r.get(1).map_err(sq)?;
+        let tv: String = r.get(3).map_err(sq)?;
+        let cls = if tk == "text" && tv == "text" {
+            String::new()
+        } else {
+            format!(" [{tk},{tv}]")
+        };
+        format!(
+            "kv {} {}{cls}",
+            q(r.get_ref(0).map_err(sq)?),
+            this.txt(r.get_ref(2).map_err(sq)?)
+        )
+    })
+}
+
+/// One transcriptSpans row.
+fn span_line(
+    _this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        format!(
+            "span {} start={} end={} isCurrent={} incarnation={} hash={}",
+            q(r.get_ref(0).map_err(sq)?),
+            num(r.get_ref(1).map_err(sq)?),
+            num(r.get_ref(2).map_err(sq)?),
+            num(r.get_ref(4).map_err(sq)?),
+            num(r.get_ref(5).map_err(sq)?),
+            num(r.get_ref(3).map_err(sq)?),
+        )
+    })
+}
+
+/// One transcriptItems row.
+fn item_line(
+    this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        let ti: String = r.get(3).map_err(sq)?;
+        let cls = if ti == "text" {
+            String::new()
+        } else {
+            format!(" [{ti}]")
+        };
+        format!(
+            "item {} pos={} incarnation={} {}{cls}",
+            q(r.get_ref(0).map_err(sq)?),
+            num(r.get_ref(1).map_err(sq)?),
+            num(r.get_ref(4).map_err(sq)?),
+            this.txt(r.get_ref(2).map_err(sq)?),
+        )
+    })
+}
+
+/// One snapshots row: the blob as its gunzipped length and SHA-256, checked against the hash.
+fn snapshot_line(
+    this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        let hash = num(r.get_ref(3).map_err(sq)?);
+        let tc: String = r.get(7).map_err(sq)?;
+        let mut data = "data=null".to_string();
+        let raw: Option<Vec<u8>> = match r.get_ref(6).map_err(sq)? {
+            ValueRef::Null => None,
+            ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+            ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
+            ValueRef::Real(f) => Some(js_number(f).into_bytes()),
+        };
+        if let Some(raw) = raw {
+            let mut plain_sha = Sha256::new();
+            let mut len = 0u64;
+            let mut dec = flate2::read::MultiGzDecoder::new(&raw[..]);
+            let mut buf = vec![0u8; 256 * 1024];
+            let desc = loop {
+                match dec.read(&mut buf) {
+                    Ok(0) => {
+                        let h = hex::encode(plain_sha.finalize());
+                        let ok = if h == hash {
+                            "hash-ok"
+                        } else {
+                            "HASH-MISMATCH"
+                        };
+                        break format!("gunzip-len={len} gunzip-sha256={h} {ok}");
+                    }
+                    Ok(n) => {
+                        plain_sha.update(&buf[..n]);
+                        len += n as u64;
+                    }
+                    Err(_) => break "GUNZIP-FAILED(Z_DATA_ERROR)".to_string(),
+                }
+            };
+            data = format!("data={tc} {desc}");
+            if this.opts.include_compressed {
+                data.push_str(&format!(" blob-sha256={}", sha_hex(&raw)));
+            }
+        }
+        let comp = if this.opts.include_compressed {
+            format!(" compressedSize={}", num(r.get_ref(5).map_err(sq)?))
+        } else {
+            String::new()
+        };
+        format!(
+            "snapshot {} pos={} inUse={} hash={hash} uncompressedSize={}{comp} {data}",
+            q(r.get_ref(0).map_err(sq)?),
+            num(r.get_ref(1).map_err(sq)?),
+            num(r.get_ref(2).map_err(sq)?),
+            num(r.get_ref(4).map_err(sq)?),
+        )
+    })
+}
+
+/// One bundles row: the bytes as length and SHA-256.
+fn bundle_line(
+    _this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok({
+        let id = q(r.get_ref(0).map_err(sq)?);
+        let tb: String = r.get(2).map_err(sq)?;
+        match r.get_ref(1).map_err(sq)? {
+            ValueRef::Null => format!("bundle {id} null"),
+            v => {
+                let raw: Vec<u8> = match v {
+                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into_bytes(),
+                    ValueRef::Blob(b) => b.to_vec(),
+                    ValueRef::Integer(i) => i.to_string().into_bytes(),
+                    ValueRef::Real(f) => js_number(f).into_bytes(),
+                    ValueRef::Null => Vec::new(),
+                };
+                format!(
+                    "bundle {id} {tb} len={} sha256={}",
+                    raw.len(),
+                    sha_hex(&raw)
+                )
+            }
+        }
+    })
+}
+
+/// One pendingExports row.
+fn pending_line(
+    this: &Dumper<'_>,
+    r: &rusqlite::Row<'_>,
+    sq: &dyn Fn(rusqlite::Error) -> Error,
+) -> Result<String> {
+    Ok(format!(
+        "pending {} {}",
+        q(r.get_ref(0).map_err(sq)?),
+        this.txt(r.get_ref(1).map_err(sq)?)
+    ))
 }

@@ -112,6 +112,31 @@ impl Error {
             Error::Refused(_) => None,
         }
     }
+
+    /// The same error with `context` in front of where it happened, keeping its kind
+    /// (and so its exit code): an error that bubbles up through a wrapper must not turn a
+    /// bad input (3) or a refusal (4) into an I/O error (2).
+    pub fn context(self, context: &str) -> Error {
+        match self {
+            Error::Io { path, source } => Error::IoAt {
+                context: format!("{context}: {}", path.display()),
+                source,
+            },
+            Error::IoAt { context: c, source } => Error::IoAt {
+                context: format!("{context}: {c}"),
+                source,
+            },
+            Error::Invalid { location, message } => Error::Invalid {
+                location: format!("{context}: {location}"),
+                message,
+            },
+            Error::Refused(m) => Error::Refused(format!("{context}: {m}")),
+            Error::Sqlite { location, source } => Error::Sqlite {
+                location: format!("{context}: {location}"),
+                source,
+            },
+        }
+    }
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -111,31 +111,39 @@ pub struct ExplodeSummary {
     pub warnings: Vec<String>,
 }
 
-/// Test hook: `AGAR_TEST_FAIL_AT=<phase>` makes explode fail with an error at that phase
-/// (normal cleanup runs); `AGAR_TEST_ABORT_AT=<phase>` exits the process there at once (like
-/// a kill: no cleanup). Phases: opened, export-data, artifact (after each artifact; the
-/// failure hooks fire after the first), artifacts, finished, db, synced, renamed-db,
-/// renamed-swing-store, done. `AGAR_TEST_DELAY_MS=n` sleeps n ms at every phase but the
-/// two between renames, so a test can SIGKILL the process at any point. Unset in normal use.
+/// Test hooks, compiled only with the `test-hooks` feature (the test suite turns it on;
+/// release builds have none): `AGAR_TEST_FAIL_AT=<phase>` makes explode fail with an
+/// error at that phase (normal cleanup runs); `AGAR_TEST_ABORT_AT=<phase>` exits the
+/// process there at once (like a kill: no cleanup); `AGAR_TEST_PAUSE_AT=<phase>` prints
+/// `agar: paused at <phase>` on stderr and waits there forever, so a test can SIGKILL the
+/// process at exactly that point. Phases: opened, export-data, artifact (after the first
+/// artifact), artifacts, finished, db, synced, renamed-db, renamed-swing-store, done.
+#[cfg(feature = "test-hooks")]
 fn checkpoint(phase: &str) -> Result<()> {
-    if let Some(ms) = std::env::var("AGAR_TEST_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|_| !phase.starts_with("renamed"))
-    {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+    let hook = |name: &str| std::env::var(name).is_ok_and(|p| p == phase);
+    if hook("AGAR_TEST_PAUSE_AT") {
+        eprintln!("agar: paused at {phase}");
+        loop {
+            std::thread::park();
+        }
     }
-    if std::env::var("AGAR_TEST_ABORT_AT").is_ok_and(|p| p == phase) {
+    if hook("AGAR_TEST_ABORT_AT") {
         // like a kill: no cleanup, no destructors (and no core dump, unlike abort())
         eprintln!("agar: AGAR_TEST_ABORT_AT={phase}: exiting without cleanup");
         std::process::exit(137);
     }
-    if std::env::var("AGAR_TEST_FAIL_AT").is_ok_and(|p| p == phase) {
+    if hook("AGAR_TEST_FAIL_AT") {
         return Err(Error::io_at(
             format!("AGAR_TEST_FAIL_AT={phase}"),
             std::io::Error::other("injected failure"),
         ));
     }
+    Ok(())
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+fn checkpoint(_phase: &str) -> Result<()> {
     Ok(())
 }
 
@@ -355,8 +363,6 @@ impl ArtifactSink for FileSink<'_> {
         if !self.first_done {
             self.first_done = true;
             checkpoint("artifact")?;
-        } else if std::env::var_os("AGAR_TEST_DELAY_MS").is_some() {
-            checkpoint("artifact-more")?;
         }
         Ok(())
     }
@@ -489,14 +495,11 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
                 .flatten()
                 .map(|p| p.display().to_string())
                 .collect();
-            Err(Error::io_at(
-                format!(
-                    "explode failed after placing {} (the other targets are unchanged or missing; temp dirs kept: {}); rerun the same command with --force to complete it",
-                    placed.join(", "),
-                    kept.join(", ")
-                ),
-                std::io::Error::other(e.to_string()),
-            ))
+            Err(e.context(&format!(
+                "explode failed after placing {} (the other targets are unchanged or missing; temp dirs kept: {}); rerun the same command with --force to complete it",
+                placed.join(", "),
+                kept.join(", ")
+            )))
         }
     }
 }

@@ -15,22 +15,51 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub const SPAN_INITIAL_HASH: &str =
     "43e6be43a3a34d60c0ebeb8498b5849b094fc20fc68483a7aeb3624fa10f79f6";
 
-/// One step of the transcript span hash chain: `sha256(hex(prev) || hex(sha256(item)))`.
-pub fn span_hash_step(prev_hex: &str, item: &[u8]) -> String {
-    let item_hex = hex::encode(Sha256::digest(item));
-    let mut h = Sha256::new();
-    h.update(prev_hex.as_bytes());
-    h.update(item_hex.as_bytes());
-    hex::encode(h.finalize())
+/// The transcript span hash chain (spec §4.1), fed one item at a time: it starts at
+/// [`SPAN_INITIAL_HASH`] and each item makes it `hex(sha256(hex(prev) || hex(sha256(item))))`.
+/// The one implementation of the chain (pack's checker, the importer, edit's
+/// artifact-replace all use it).
+#[derive(Debug, Clone)]
+pub struct SpanHasher {
+    chain: String,
+}
+
+impl Default for SpanHasher {
+    fn default() -> Self {
+        SpanHasher {
+            chain: SPAN_INITIAL_HASH.to_string(),
+        }
+    }
+}
+
+impl SpanHasher {
+    pub fn new() -> SpanHasher {
+        SpanHasher::default()
+    }
+    /// Chain one whole item.
+    pub fn push(&mut self, item: &[u8]) {
+        self.push_digest(Sha256::digest(item));
+    }
+    /// Chain one item whose SHA-256 was computed while it streamed past.
+    pub fn push_digest(&mut self, item_sha256: impl AsRef<[u8]>) {
+        let mut h = Sha256::new();
+        h.update(self.chain.as_bytes());
+        h.update(hex::encode(item_sha256).as_bytes());
+        self.chain = hex::encode(h.finalize());
+    }
+    /// The span hash of the items so far (hex).
+    pub fn hex(&self) -> &str {
+        &self.chain
+    }
 }
 
 /// The span hash of a whole list of items.
 pub fn span_hash<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> String {
-    items
-        .into_iter()
-        .fold(SPAN_INITIAL_HASH.to_string(), |h, it| {
-            span_hash_step(&h, it)
-        })
+    let mut h = SpanHasher::new();
+    for it in items {
+        h.push(it);
+    }
+    h.chain
 }
 
 /// Whether `c` is removed by JS `String.prototype.trimEnd` (WhiteSpace + LineTerminator).
@@ -838,7 +867,7 @@ enum Kind {
 }
 
 struct SpanState {
-    chain: String,
+    chain: SpanHasher,
     item: Sha256,
     items: u64,
     in_item: bool,
@@ -864,7 +893,7 @@ impl ArtifactChecker {
             ArtifactRecord::Span(s) => Kind::Span {
                 span: s.clone(),
                 state: SpanState {
-                    chain: SPAN_INITIAL_HASH.to_string(),
+                    chain: SpanHasher::new(),
                     item: Sha256::new(),
                     items: 0,
                     in_item: false,
@@ -985,11 +1014,8 @@ impl SpanState {
                 ));
             }
         }
-        let item_hex = hex::encode(std::mem::take(&mut self.item).finalize());
-        let mut h = Sha256::new();
-        h.update(self.chain.as_bytes());
-        h.update(item_hex.as_bytes());
-        self.chain = hex::encode(h.finalize());
+        self.chain
+            .push_digest(std::mem::take(&mut self.item).finalize());
         self.items += 1;
         self.in_item = false;
         self.tail.clear();
@@ -1013,10 +1039,11 @@ impl SpanState {
                 span.len()
             ));
         }
-        if self.chain != span.hash {
+        if self.chain.hex() != span.hash {
             return Err(format!(
                 "items hash to {}, but the span record says {}",
-                self.chain, span.hash
+                self.chain.hex(),
+                span.hash
             ));
         }
         Ok(())
@@ -1038,11 +1065,16 @@ mod tests {
     #[test]
     fn spec_4_1_span_vectors() {
         assert_eq!(sha256_hex(b"start of transcript span"), SPAN_INITIAL_HASH);
-        let h1 = span_hash_step(SPAN_INITIAL_HASH, b"a");
+        let mut h = SpanHasher::new();
+        h.push(b"a");
         assert_eq!(
-            h1,
+            h.hex(),
             "cac9c2785da21735f66e219ca021f4bc07ef2b82cd97ad399e9b779b1045d6ce"
         );
+        // an item hashed while it streams gives the same chain
+        let mut s = SpanHasher::new();
+        s.push_digest(Sha256::digest(b"a"));
+        assert_eq!(s.hex(), h.hex());
         assert_eq!(
             span_hash([&b"a"[..], b"b"]),
             "399aaee63fd193c7214808d3b0568743dbb890574f6b3a61a8c3767ab8e768c8"

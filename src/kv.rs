@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::archive::reader::{ArchiveReader, ReadOptions};
 use crate::error::Result;
+use crate::model::kv_store_key;
 
 pub const NOT_VERIFIED_NOTE: &str = "artifacts were not read or verified, and the archive digest was not checked (kv reads stop after export-data.jsonl); run `agar verify` for that";
 
@@ -26,12 +27,9 @@ pub fn for_each(
             keep_genesis: false,
         },
     )?;
-    let full = format!("kv.{prefix}");
-    r.read_export_data(&mut |e, _| {
-        if e.key.starts_with(&full) {
-            f(&e.key[3..], e.value.as_deref().unwrap_or_default())?;
-        }
-        Ok(())
+    r.read_export_data(&mut |e, _| match kv_store_key(&e.key) {
+        Some(k) if k.starts_with(prefix) => f(k, e.value.as_deref().unwrap_or_default()),
+        _ => Ok(()),
     })?;
     Ok(())
 }

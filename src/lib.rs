@@ -18,6 +18,7 @@ pub mod error;
 pub mod explode;
 pub mod exportdir;
 pub mod genesis;
+pub mod genesis_time;
 pub mod gojson;
 pub mod hashes;
 pub mod home;

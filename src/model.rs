@@ -34,6 +34,11 @@ impl ArtifactMode {
             ArtifactMode::Debug => "debug",
         }
     }
+    /// Whether exports and imports in this mode carry historical (not in-use) heap
+    /// snapshots' bytes: only debug does (spec §5.3, §6.1).
+    pub fn keeps_historical_snapshots(self) -> bool {
+        self == ArtifactMode::Debug
+    }
     /// Whether an export holding `self` can be imported with `requested`
     /// (import-kernel-db.js's sufficiency rule, spec §7.2).
     pub fn satisfies(self, requested: ArtifactMode) -> bool {
@@ -296,9 +301,29 @@ pub fn entry_size_problem(key: &str, value: Option<&str>) -> Option<String> {
     }
 }
 
-/// Why a `kv.` key may not be in a canonical export, if it may not.
+/// The prefix of kvStore entries in export data (`kv.<kvStore key>`, spec §2).
+pub const KV_PREFIX: &str = "kv.";
+
+/// The kvStore key of an export-data key (`kv.<key>` -> `<key>`); `None` if it is not a
+/// kv entry. The one place the prefix is stripped.
+pub fn kv_store_key(export_key: &str) -> Option<&str> {
+    export_key.strip_prefix(KV_PREFIX)
+}
+
+/// The export-data key of a kvStore key (`<key>` -> `kv.<key>`).
+pub fn kv_export_key(store_key: &str) -> String {
+    let mut k = String::with_capacity(KV_PREFIX.len() + store_key.len());
+    k.push_str(KV_PREFIX);
+    k.push_str(store_key);
+    k
+}
+
+/// Why a `kv.` key may not be in a canonical export, if it may not (a key without the
+/// `kv.` prefix is not a kv entry at all).
 pub fn kv_key_problem(key: &str) -> Option<&'static str> {
-    let sub = &key[3..];
+    let Some(sub) = kv_store_key(key) else {
+        return Some("not a kv entry: kvStore entries are \"kv.<key>\"");
+    };
     if sub.starts_with("host.") {
         Some("host.* keys are node-local (host.height, host.chainSends...), never consensus export data; the official importer fails on them. Remove the entry")
     } else if sub.starts_with("local.") {

@@ -3,7 +3,9 @@
 //! Pass 1 reads the metadata and every artifact once (validating each against its
 //! export-data record and computing member digests, which the archive manifest, the
 //! first member, must list). Pass 2 streams the same bytes into the tar writer and
-//! re-checks every digest, so a source that changes between passes is caught. Memory:
+//! re-checks every digest, so a source that changes between passes is caught. The
+//! finished temp file is then read back and verified as `agar verify` would before it is
+//! renamed over the output (a previous output is never removed before). Memory:
 //! metadata records plus one buffer per stream; kv entries are never held unless the
 //! source's kv section is unsorted.
 
@@ -261,7 +263,7 @@ fn emit_canonical(
 }
 
 fn kv_lower() -> &'static str {
-    "kv."
+    crate::model::KV_PREFIX
 }
 
 struct HashSink {
@@ -568,7 +570,15 @@ pub fn write(
         }
     }
     progress.finish();
-    w.finish()
+    let pending = w.finish_pending()?;
+    // nothing replaces a previous output until the new one is proven: the source did
+    // not change behind the passes' backs, and the archive reads back as `agar verify`
+    // would accept it
+    source.ensure_unchanged()?;
+    match dest {
+        Some(out) => crate::verify::persist_verified(pending, out, "packed"),
+        None => pending.persist(),
+    }
 }
 
 /// Plan and write in one go.

@@ -39,6 +39,12 @@ pub trait StateSource {
     fn canonical_order(&self) -> bool {
         false
     }
+    /// Fail if the source changed since it was opened in a way its reads cannot see
+    /// (a DB opened for writing by another process). Pack calls it after writing, before
+    /// the output is moved into place.
+    fn ensure_unchanged(&self) -> Result<()> {
+        Ok(())
+    }
     /// Total artifact bytes pass 1 will read, if cheaply known (for the progress bar).
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
         None

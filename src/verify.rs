@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::archive::is_sha256_hex;
 use crate::archive::reader::{ArchiveReader, NullSink, ReadOptions};
+use crate::archive::writer::{Pending, Written};
 use crate::error::{Error, Result};
 use crate::model::ArtifactName;
 
@@ -96,6 +97,9 @@ pub fn verify_input(
         .map(|_| ())
         .and_then(|_| r.read_artifacts(&mut NullSink));
     if let Err(e) = body {
+        if is_io(&e) {
+            return Err(e);
+        }
         rep.problems.append(&mut r.problems);
         rep.problems.push(e.to_string());
         return Ok(rep);
@@ -113,10 +117,39 @@ pub fn verify_input(
             }
             rep.digest = Some(res.digest);
         }
+        Err(e) if is_io(&e) => return Err(e),
         Err(e) => rep.problems.push(e.to_string()),
     }
     rep.ok = rep.problems.is_empty();
     Ok(rep)
+}
+
+/// A disk or OS failure while reading: an error of the run (exit 2), not a problem of
+/// the archive.
+fn is_io(e: &Error) -> bool {
+    matches!(e, Error::Io { .. } | Error::IoAt { .. })
+}
+
+/// Verify a finished archive still in its temp file exactly as `agar verify` would (its
+/// digest must be the one the writer computed while writing), and only then move it into
+/// place. A bug that writes a non-canonical archive fails here, the temp file is removed
+/// and whatever was at the output path before is untouched. `what` names the archive in
+/// the message ("packed", "edited"). Output to stdout cannot be read back and is not
+/// verified.
+pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<Written> {
+    if let Some(tmp) = pending.temp_path() {
+        let rep = verify(tmp, Some(&pending.written.digest), false)?;
+        if !rep.ok {
+            return Err(Error::invalid(
+                output.display().to_string(),
+                format!(
+                    "the {what} archive failed verification, so it was discarded and nothing was written (this is a bug in agar; please report it): {}",
+                    rep.problems.join("; ")
+                ),
+            ));
+        }
+    }
+    pending.persist()
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

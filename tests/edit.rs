@@ -257,6 +257,74 @@ fn initial_height_updates_export_manifest() {
     assert_eq!(mc["initial_height"], 1000);
 }
 
+/// SDK <= 0.47 exports carry `initial_height` as a JSON string (e.g. agoric-3's
+/// `"initial_height": "2115669"`, tests/fixtures/real): every edit that sets the height
+/// keeps the input's JSON type.
+#[test]
+fn initial_height_edits_keep_a_string_a_string() {
+    let d = tempfile::tempdir().unwrap();
+    let mut g: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("tiny/genesis/operational/genesis.json")).unwrap(),
+    )
+    .unwrap();
+    g["initial_height"] = serde_json::Value::String("28".into());
+    let gp = d.path().join("genesis-string-height.json");
+    std::fs::write(&gp, serde_json::to_vec(&g).unwrap()).unwrap();
+    let a = d.path().join("a.tar");
+    ok(&run(&[
+        "pack",
+        p(&fixture("tiny/genesis/operational")),
+        "--genesis",
+        p(&gp),
+        "-o",
+        p(&a),
+        "-q",
+    ]));
+    assert_eq!(
+        json(member(&members(&a), "genesis.json"))["initial_height"],
+        "28"
+    );
+    let b = d.path().join("b.tar");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&b),
+        "--initial-height",
+        "1000",
+        "-q",
+    ]));
+    let m = check_consistent(&b);
+    assert_eq!(m["initial_height"], 1000);
+    let ms = members(&b);
+    assert_eq!(json(member(&ms, "genesis.json"))["initial_height"], "1000");
+    assert_eq!(
+        json(member(&ms, "swing-store/export-manifest.json"))["blockHeight"],
+        1000
+    );
+    // the same through a script
+    let script = d.path().join("e.json");
+    std::fs::write(
+        &script,
+        r#"{"edits": [{"op": "set-initial-height", "value": 2000}]}"#,
+    )
+    .unwrap();
+    let c = d.path().join("c.tar");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&c),
+        "--script",
+        p(&script),
+        "-q",
+    ]));
+    assert_eq!(
+        json(member(&members(&c), "genesis.json"))["initial_height"],
+        "2000"
+    );
+}
+
 #[test]
 fn bundle_add_and_artifact_replace() {
     let d = tempfile::tempdir().unwrap();
@@ -415,6 +483,28 @@ fn refused_operations_leave_no_output() {
         ),
         // bad flag values and no edits at all are usage errors, caught before reading
         (vec!["--genesis-time", "yesterday"], 2, "RFC 3339"),
+        // RFC 3339 in shape, but no such instant: agd would refuse to start on it
+        (
+            vec!["--genesis-time", "2026-13-45T99:99:99Z"],
+            2,
+            "RFC 3339",
+        ),
+        (
+            vec!["--genesis-time", "2025-02-29T00:00:00Z"],
+            2,
+            "RFC 3339",
+        ),
+        // the same rule whichever op sets it
+        (
+            vec!["--genesis-set", "/genesis_time=\"2026-13-45T99:99:99Z\""],
+            3,
+            "RFC 3339",
+        ),
+        (
+            vec!["--genesis-set", "/genesis_time=1"],
+            3,
+            "must be a JSON string",
+        ),
         (vec!["--initial-height", "0"], 2, "--initial-height"),
         (vec![], 2, "no edits"),
     ];

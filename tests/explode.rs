@@ -8,15 +8,14 @@
 //! rewritten lines; nothing else of the reference is changed, and the rewritten row is
 //! asserted to be present in our dump and to have been 27 in the reference.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
+use common::{assert_same_dump, tree};
 use sha2::{Digest, Sha256};
-
-mod common;
-use common::tree;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agar");
 
@@ -31,7 +30,7 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .env_remove("AGAR_TEST_FAIL_AT")
         .env_remove("AGAR_TEST_ABORT_AT")
-        .env_remove("AGAR_TEST_DELAY_MS")
+        .env_remove("AGAR_TEST_PAUSE_AT")
         .output()
         .expect("run agar")
 }
@@ -130,24 +129,6 @@ fn expected_dump(fixture: &str, mode: &str) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
     out
-}
-
-fn assert_same_dump(got: &str, want: &str, what: &str) {
-    if got != want {
-        let diff: Vec<String> = got
-            .lines()
-            .zip(want.lines())
-            .filter(|(a, b)| a != b)
-            .take(5)
-            .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
-            .collect();
-        panic!(
-            "{what}: dump differs ({} vs {} lines)\n{}",
-            got.lines().count(),
-            want.lines().count(),
-            diff.join("\n")
-        );
-    }
 }
 
 /// A node home (after `agd tendermint unsafe-reset-all`) with the files explode must
@@ -645,10 +626,20 @@ fn killed_explode_leaves_home_untouched_or_complete() {
     assert!(err.contains("removed stale temp dir"), "{err}");
     assert_eq!(tree(&home), complete);
 
-    // 2. SIGKILL at many points of a slowed-down run (every phase sleeps)
+    // 2. a real SIGKILL at every phase: the run pauses there (AGAR_TEST_PAUSE_AT) and
+    //    says so; the test kills it on that event, not after a guessed delay
     let mut seen = BTreeMap::new();
-    for i in 0..15u64 {
-        let home = node_home(&root.join(format!("s{i}")));
+    for phase in [
+        "opened",
+        "export-data",
+        "artifact",
+        "artifacts",
+        "finished",
+        "db",
+        "synced",
+        "done",
+    ] {
+        let home = node_home(&root.join(format!("s-{phase}")));
         let mut child = Command::new(BIN)
             .args([
                 "explode",
@@ -658,24 +649,38 @@ fn killed_explode_leaves_home_untouched_or_complete() {
                 "--db",
                 "-q",
             ])
-            .env("AGAR_TEST_DELAY_MS", "15")
+            .env("AGAR_TEST_PAUSE_AT", phase)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(i * 80));
-        let _ = child.kill();
-        let _ = child.wait();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let want = format!("agar: paused at {phase}");
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+            assert!(n > 0, "explode ended before pausing at {phase}");
+            if line.trim_end() == want {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
         let s = state(&home, &complete, &before);
-        assert_ne!(s, "partial", "SIGKILL after {} ms", i * 80);
+        let want_state = if phase == "done" {
+            "complete"
+        } else {
+            "untouched"
+        };
+        assert_eq!(s, want_state, "SIGKILL at {phase}");
         *seen.entry(s).or_insert(0) += 1;
         // and a rerun always converges to the complete state
         let o = explode(&a, &home, &["--force"]);
         ok(&o);
-        assert_eq!(tree(&home), complete, "rerun after kill at {} ms", i * 80);
+        assert_eq!(tree(&home), complete, "rerun after SIGKILL at {phase}");
     }
-    assert!(seen.contains_key("untouched"), "{seen:?}");
-    assert!(seen.contains_key("complete"), "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
 
     // 3. a kill between the renames leaves a partial state: refused without --force,
     //    completed with it (documented in docs/explode.md)

@@ -483,3 +483,70 @@ fn debug_skips_a_historical_span_with_a_missing_item_and_archival_refuses() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+/// kvStore keys whose SQLite order (memcmp of the stored bytes) differs from the order
+/// of their decoded export-data keys: a lone surrogate (`ED A0 80`, what better-sqlite3
+/// stores for one) sorts before U+E000 (`EE 80 80`) in the DB, but decodes to three
+/// U+FFFD (`EF BF BD`, as the official exporter reads it back), which sorts after it.
+/// The DB source promises canonical order; pack must notice the promise broken, and the
+/// archive must equal the one packed from the same data as a JS export, where the kv
+/// section comes in the same (unsorted) order.
+#[test]
+fn a_db_whose_key_order_differs_from_the_decoded_order_packs_canonically() {
+    let (t, db) = db_copy("tiny");
+    {
+        let c = rusqlite::Connection::open(db.join("swingstore.sqlite")).unwrap();
+        c.execute_batch(
+            "INSERT INTO kvStore (key, value) VALUES (CAST(x'7a7a2eeda080' AS TEXT), 'lone surrogate');
+             INSERT INTO kvStore (key, value) VALUES (CAST(x'7a7a2eee8080' AS TEXT), 'private use');",
+        )
+        .unwrap();
+    }
+    assert!(!db.join("swingstore.sqlite-wal").exists());
+    // the genesis cannot know the new hash: let pack set it
+    let g = edited_genesis(t.path(), |g| {
+        g["app_state"]["swingset"]
+            .as_object_mut()
+            .unwrap()
+            .remove("swing_store_export_data_hash");
+    });
+    let from_db = t.path().join("db.tar");
+    let d1 = digest(&pack_db(&db, &g, "operational", &from_db, &[]));
+    // the same state as a JS export: the official export plus the two entries, at the
+    // end of the kv section in the exporter's (SQLite) order
+    let exp = t.path().join("export");
+    let src = fixture("tiny").join("export/operational");
+    std::fs::create_dir(&exp).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), exp.join(e.file_name())).unwrap();
+    }
+    let data = std::fs::read_to_string(src.join("export-data.jsonl")).unwrap();
+    let mut lines: Vec<String> = data.lines().map(str::to_string).collect();
+    let end_of_kv = lines.iter().rposition(|l| l.starts_with("[\"kv.")).unwrap() + 1;
+    lines.insert(end_of_kv, "[\"kv.zz.\u{e000}\",\"private use\"]".into());
+    lines.insert(
+        end_of_kv,
+        "[\"kv.zz.\u{fffd}\u{fffd}\u{fffd}\",\"lone surrogate\"]".into(),
+    );
+    std::fs::write(exp.join("export-data.jsonl"), lines.join("\n") + "\n").unwrap();
+    let from_export = t.path().join("export.tar");
+    let o = agar(&[
+        "pack",
+        "--swing-store-export",
+        s(&exp),
+        "--genesis",
+        s(&g),
+        "-o",
+        s(&from_export),
+        "-q",
+    ]);
+    assert_eq!(digest(&o), d1);
+    // and the archive holds the keys in bytewise order of their decoded form
+    let o = agar(&["kv", "list", s(&from_db), "--prefix", "zz."]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    let a = listed.find('\u{e000}').expect("U+E000 key listed");
+    let b = listed.find('\u{fffd}').expect("U+FFFD key listed");
+    assert!(a < b, "{listed}");
+}

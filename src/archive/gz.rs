@@ -290,12 +290,14 @@ impl<R: BufRead> Read for StrictGzReader<R> {
             return Ok(0);
         }
         let n = match self.inner.as_mut() {
-            Some(d) => d.read(buf).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    bad("gzip stream truncated")
-                } else {
+            // the decoder reports damage as InvalidInput/InvalidData; any other error
+            // comes from the underlying reader (the disk) and passes through unchanged
+            Some(d) => d.read(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => bad("gzip stream truncated"),
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
                     bad(format!("corrupt gzip data: {e}"))
                 }
+                _ => e,
             })?,
             None => return Ok(0),
         };
@@ -348,6 +350,44 @@ mod tests {
                 .unwrap();
             assert_eq!(out2, data);
         }
+    }
+
+    /// A reader that yields `ok` bytes and then fails like a dying disk.
+    struct DiskFails<'a> {
+        ok: &'a [u8],
+    }
+
+    impl Read for DiskFails<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok.is_empty() {
+                return Err(io::Error::other("EIO"));
+            }
+            let n = buf.len().min(self.ok.len());
+            buf[..n].copy_from_slice(&self.ok[..n]);
+            self.ok = &self.ok[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn disk_errors_pass_through_as_they_are() {
+        let good = gz(&sample(300_000), 1);
+        let r = io::BufReader::with_capacity(4096, DiskFails { ok: &good[..5000] });
+        let mut out = Vec::new();
+        let e = StrictGzReader::new(r)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Other, "{e}");
+        // damage still reads as InvalidData
+        let mut bad = good.clone();
+        bad[20] ^= 0xff;
+        bad[21] ^= 0xff;
+        let e = StrictGzReader::new(io::BufReader::new(&bad[..]))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Stream {
                 }
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return bail(what(), format!("cannot read the archive: {e}")),
+                Err(e) => return Err(read_error(what(), e)),
             }
         }
         self.sha.update(&buf[..]);
@@ -87,6 +87,18 @@ impl Read for MemberRead<'_> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+/// An error reading the archive stream. Damage to the data, which the gzip decoder
+/// reports as `InvalidData` or `UnexpectedEof`, is bad input (exit 3); anything else is
+/// the disk or the OS failing (exit 2), and says nothing about the archive.
+fn read_error(loc: String, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            Error::invalid(loc, format!("cannot read the archive: {e}"))
+        }
+        _ => Error::io_at(format!("{loc}: reading the archive"), e),
     }
 }
 
@@ -177,7 +189,7 @@ impl ArchiveReader {
         let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
         let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
         let inner: Box<dyn Read + Send> = if compressed {
-            Box::new(StrictGzReader::new(br).map_err(|e| Error::invalid(&loc, e.to_string()))?)
+            Box::new(StrictGzReader::new(br).map_err(|e| read_error(loc.clone(), e))?)
         } else {
             Box::new(br)
         };
@@ -723,7 +735,12 @@ impl ArchiveReader {
                     )
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return bail(&self.path, format!("after the end-of-archive marker: {e}")),
+                Err(e) => {
+                    return Err(read_error(
+                        format!("{}: after the end-of-archive marker", self.path),
+                        e,
+                    ))
+                }
             }
         }
         self.stream.progress.finish();
@@ -952,4 +969,41 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
         return bail(&loc, "swing_store_export_data_hash is not sha256:<64 hex>");
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit;
+
+    struct Failing(io::ErrorKind);
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(self.0, "injected"))
+        }
+    }
+
+    fn read_from(kind: io::ErrorKind) -> Error {
+        let mut s = Stream {
+            inner: Box::new(Failing(kind)),
+            sha: Sha256::new(),
+            pos: 0,
+            progress: Progress::bytes(false, "", 0),
+        };
+        s.read_exact_at(&mut [0u8; 10], &|| "a.tar".to_string())
+            .unwrap_err()
+    }
+
+    #[test]
+    fn disk_errors_are_io_errors_and_damage_is_bad_input() {
+        for kind in [io::ErrorKind::Other, io::ErrorKind::PermissionDenied] {
+            let e = read_from(kind);
+            assert_eq!(e.exit_code(), exit::USAGE, "{kind:?}: {e}");
+            assert!(e.to_string().contains("a.tar"), "{e}");
+        }
+        for kind in [io::ErrorKind::InvalidData, io::ErrorKind::UnexpectedEof] {
+            assert_eq!(read_from(kind).exit_code(), exit::BAD_INPUT, "{kind:?}");
+        }
+    }
 }

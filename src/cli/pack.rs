@@ -159,19 +159,11 @@ pub fn run(a: PackArgs) -> Result<i32> {
             for n in source.notes() {
                 note(&a.common, &format!("{}: {n}", source.data_location()));
             }
-            let res = agar::pack::pack(genesis, &mut source, dest, &opts);
-            // an error while something else opened the DB (SQLite then reads pages the
-            // other process is rewriting: "malformed", bad hashes) is reported as that
-            let res = res.map_err(|e| source.explain(e));
-            if res.is_ok() {
-                if let Err(e) = source.ensure_unchanged() {
-                    // the archive was written from a DB that something else opened
-                    if let Some(out) = dest {
-                        let _ = std::fs::remove_file(out);
-                    }
-                    return Err(e.into());
-                }
-            }
+            // pack checks that the DB did not change before the output is put in place; an
+            // error while something else opened the DB (SQLite then reads pages the other
+            // process is rewriting: "malformed", bad hashes) is reported as that
+            let res =
+                agar::pack::pack(genesis, &mut source, dest, &opts).map_err(|e| source.explain(e));
             match res {
                 Ok(s) => s,
                 Err(e) => {

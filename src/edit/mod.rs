@@ -27,7 +27,7 @@ use crate::error::{bail, Error, Result};
 use crate::genesis::CanonicalGenesis;
 use crate::gojson::{self, Entry};
 use crate::json::walk::{Action, Edit, Old, OLD_BYTES};
-use crate::model::{family, ArtifactName, Family, Metadata};
+use crate::model::{family, kv_export_key, ArtifactName, Family, Metadata};
 
 pub use script::{Op, Script};
 
@@ -110,12 +110,12 @@ impl DataEdits {
                     value_sha256,
                     add,
                 } => {
-                    let k = format!("kv.{key}");
+                    let k = kv_export_key(key);
                     d.by_key.entry(k.clone()).or_default().push(n);
                     d.kv.push((i, k, KvOp::Set(value.clone(), value_sha256.clone(), *add)));
                 }
                 Op::KvDelete { key } => {
-                    let k = format!("kv.{key}");
+                    let k = kv_export_key(key);
                     d.by_key.entry(k.clone()).or_default().push(n);
                     d.kv.push((i, k, KvOp::Delete));
                 }
@@ -126,7 +126,7 @@ impl DataEdits {
                     d.prefixes.push(n);
                     d.kv.push((
                         i,
-                        format!("kv.{prefix}"),
+                        kv_export_key(prefix),
                         KvOp::DeletePrefix(prefix.clone(), *expect_count),
                     ));
                 }
@@ -170,7 +170,7 @@ impl DataEdits {
         }
         idx.sort_unstable();
         let mut state = orig;
-        let short = &key[3..];
+        let short = crate::model::kv_store_key(key).unwrap_or(key);
         for i in idx {
             let (si, _, op) = &self.kv[i];
             match op {
@@ -394,53 +394,10 @@ pub fn check_chain_id(v: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The checks every op that sets `/genesis_time` applies (set-genesis-time, genesis-set).
+/// The checks every op that sets `/genesis_time` applies (set-genesis-time, genesis-set):
+/// strict RFC 3339 ([`crate::genesis_time`]).
 pub fn check_genesis_time(t: &str) -> std::result::Result<(), String> {
-    if !valid_time(t) {
-        return Err(format!(
-            "{} is not an RFC 3339 time like 2026-01-02T03:04:05.678901234Z",
-            show(t)
-        ));
-    }
-    Ok(())
-}
-
-fn valid_time(t: &str) -> bool {
-    // RFC 3339 as Go's time.Time marshals it: 2006-01-02T15:04:05[.frac](Z|±hh:mm)
-    let b = t.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || b[10] != b'T'
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut rest = &t[19..];
-    if let Some(f) = rest.strip_prefix('.') {
-        let n = f.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &f[n..];
-    }
-    rest == "Z"
-        || (rest.len() == 6
-            && matches!(rest.as_bytes()[0], b'+' | b'-')
-            && rest.as_bytes()[3] == b':'
-            && rest[1..3]
-                .bytes()
-                .chain(rest[4..6].bytes())
-                .all(|c| c.is_ascii_digit()))
+    crate::genesis_time::check(t)
 }
 
 /// Apply the genesis ops to the input genesis, one streaming rewrite of the canonical
@@ -855,16 +812,7 @@ pub fn edit(
     let pending = w.finish_pending()?;
 
     // ---- verify the result as `agar verify` would, then move it into place
-    if let Some(tmp) = pending.temp_path() {
-        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
-        if !rep.ok {
-            return bail(
-                output.display().to_string(),
-                format!("the edited archive failed verification, so it was discarded (this is a bug in agar; please report it): {}", rep.problems.join("; ")),
-            );
-        }
-    }
-    let written = pending.persist()?;
+    let written = crate::verify::persist_verified(pending, output, "edited")?;
 
     let mut changes: Vec<(usize, String)> = gchanges;
     changes.extend(st.changes);
@@ -961,12 +909,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_and_bundle_refs() {
-        assert!(valid_time("2026-01-02T03:04:05.678901234Z"));
-        assert!(valid_time("2026-01-02T03:04:05Z"));
-        assert!(valid_time("2026-01-02T03:04:05+02:00"));
-        assert!(!valid_time("2026-01-02 03:04:05Z"));
-        assert!(!valid_time("2026-01-02T03:04:05."));
+    fn bundle_refs() {
         let id = format!("b0-{}", "a".repeat(64));
         assert_eq!(
             bundle_ids_in(&format!("{{\"bundleID\":\"{id}\"}}")),

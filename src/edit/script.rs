@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::is_sha256_hex;
 use crate::error::{bail, Error, Result};
-use crate::hashes::{span_hash_step, ArtifactChecker, SPAN_INITIAL_HASH};
-use crate::model::{kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
+use crate::hashes::{ArtifactChecker, SpanHasher};
+use crate::model::{kv_export_key, kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
 
 /// One edit operation, with every file already read and digested.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ pub fn check_kv_key(loc: &str, key: &str) -> Result<()> {
     if key.is_empty() {
         return bail(loc, "the kvStore key is empty");
     }
-    if let Some(why) = kv_key_problem(&format!("kv.{key}")) {
+    if let Some(why) = kv_key_problem(&kv_export_key(key)) {
         return Err(Error::Refused(format!(
             "{loc}: key {key:?}: {why}. agar edits consensus kvStore data only"
         )));
@@ -294,7 +294,7 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
         } => {
             let f = open_input(file)?;
             let mut r = BufReader::with_capacity(1 << 20, f);
-            let mut h = SPAN_INITIAL_HASH.to_string();
+            let mut h = SpanHasher::new();
             let mut item = Vec::new();
             loop {
                 item.clear();
@@ -303,18 +303,18 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
                     break;
                 }
                 let body = item.strip_suffix(b"\n").unwrap_or(&item);
-                h = span_hash_step(&h, body);
+                h.push(body);
             }
             let rec = SpanRecord {
                 vat: vat.clone(),
                 start_pos: *start_pos,
                 end_pos: *end_pos,
-                hash: h.clone(),
+                hash: h.hex().to_string(),
                 is_current: false,
                 incarnation: 0,
             };
             let (sha, size) = check_file(loc, file, &parsed, ArtifactRecord::Span(&rec))?;
-            (sha, size, h)
+            (sha, size, h.hex().to_string())
         }
     };
     Ok(FileArtifact {

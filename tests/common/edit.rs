@@ -137,7 +137,12 @@ pub fn check_consistent(path: &Path) -> serde_json::Value {
         );
     }
     let em = json(member(&ms, "swing-store/export-manifest.json"));
-    assert_eq!(em["blockHeight"], genesis["initial_height"]);
+    // initial_height is a number or (SDK <= 0.47) a decimal string; blockHeight a number
+    let height = match &genesis["initial_height"] {
+        serde_json::Value::String(s) => s.parse::<u64>().expect("decimal initial_height"),
+        v => v.as_u64().expect("numeric initial_height"),
+    };
+    assert_eq!(em["blockHeight"], height);
     let v = run(&["verify", path.to_str().unwrap(), "-q"]);
     ok(&v);
     manifest

@@ -132,13 +132,26 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Whether the external tool `cmd` (tar, python3, jq, gzip...) may be used by a test.
+/// A missing tool fails the test: it never passes silently. To run the suite without
+/// one on purpose, list it in `AGAR_TEST_SKIP_TOOLS` (comma-separated, e.g.
+/// `AGAR_TEST_SKIP_TOOLS=jq,python3`): the check is then skipped, and says so on stderr.
 pub fn have(cmd: &str) -> bool {
-    Command::new("sh")
+    let found = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {cmd}"))
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    let skip = std::env::var("AGAR_TEST_SKIP_TOOLS").unwrap_or_default();
+    if skip.split(',').any(|t| t.trim() == cmd) {
+        eprintln!("SKIP: {cmd} is not installed and AGAR_TEST_SKIP_TOOLS lists it; the check that needs it did not run");
+        return false;
+    }
+    panic!("{cmd} is not installed, and a test needs it (install it, or list it in AGAR_TEST_SKIP_TOOLS=... to skip those checks knowingly)");
 }
 
 /// Address-space cap used by the memory tests (issue 10: any archive costs a reading
@@ -201,4 +214,23 @@ pub fn mkfifo(p: &Path) {
         0,
         "mkfifo {p:?}"
     );
+}
+
+/// Two canonical dumps are equal; else fail showing the first differing lines.
+pub fn assert_same_dump(got: &str, want: &str, what: &str) {
+    if got != want {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(want.lines())
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
+            .collect();
+        panic!(
+            "{what}: dump differs ({} vs {} lines)\n{}",
+            got.lines().count(),
+            want.lines().count(),
+            diff.join("\n")
+        );
+    }
 }
