@@ -146,7 +146,7 @@ fn pack_and_diff_read_regular_files_inside_the_export_only() {
     assert_eq!(pack_dir(&d, &out), digest);
 }
 
-/// A script directory with a kv-set `value_file` reference to `name`.
+/// A script directory with a kv-add `value_file` reference to `name`.
 fn script_with(dir: &Path, op: serde_json::Value) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let s = dir.join("edits.json");
@@ -182,7 +182,7 @@ fn edit_script_file_references_stay_inside_and_are_never_printed() {
         agar_within(&args)
     };
     let kv =
-        |f: &str| serde_json::json!({"op": "kv-set", "key": "agarTest.value", "value_file": f});
+        |f: &str| serde_json::json!({"op": "kv-add", "key": "agarTest.value", "value_file": f});
     // outside the script's directory: .., an absolute path, /proc, a link out
     std::fs::create_dir_all(&sdir).unwrap();
     std::os::unix::fs::symlink(&secret, sdir.join("link")).unwrap();
