@@ -21,6 +21,7 @@ pub mod kv;
 pub mod model;
 pub mod pack;
 pub mod progress;
+pub mod recompress;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -83,6 +83,9 @@ enum Cmd {
     /// Read kvStore values from an archive.
     #[command(subcommand)]
     Kv(cli_edit::KvCmd),
+    /// Rewrite an archive as .tar, .tar.gz or .tar.zst: same tar stream, same digest;
+    /// the result is verified before it is moved into place.
+    Recompress(cli::recompress::RecompressArgs),
 }
 
 #[derive(Args)]
@@ -108,7 +111,8 @@ struct PackArgs {
     /// replay, archival or debug (as `agd export`/export-kernel-db.js --artifact-mode).
     #[arg(long, value_name = "MODE", value_parser = parse_mode)]
     artifact_mode: Option<ArtifactMode>,
-    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, or - for an uncompressed tar on stdout.
+    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, NAME.tar.zst / NAME.tzst, or - for an
+    /// uncompressed tar on stdout.
     #[arg(long, short)]
     output: PathBuf,
     /// Pack even if the export height is not initial_height - 1 (rehearsals only).
@@ -139,7 +143,7 @@ impl OutputArgs {
     pub fn compression(&self, output: &Path) -> Result<Compression> {
         Compression::from_name(output, self.gzip_level, threads(self.threads)).with_context(|| {
             format!(
-                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
+                "{}: output name must end in .tar, .tar.gz, .tgz, .tar.zst or .tzst (or be - for stdout)",
                 output.display()
             )
         })
@@ -148,7 +152,7 @@ impl OutputArgs {
 
 #[derive(Args)]
 struct ExplodeArgs {
-    /// The archive (.tar or .tar.gz).
+    /// The archive (.tar, .tar.gz or .tar.zst, recognised by its first bytes).
     archive: PathBuf,
     /// The node home to write into (default: $HOME/.agoric).
     #[arg(long)]
@@ -457,7 +461,11 @@ fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
             "archive:        {} ({} bytes{})",
             r.archive,
             r.file_bytes,
-            if r.compressed { ", gzip" } else { "" }
+            if r.compressed {
+                format!(", {}", r.compression)
+            } else {
+                String::new()
+            }
         );
         println!("chain_id:       {}", r.chain_id);
         println!("initial_height: {}", r.initial_height);
@@ -650,6 +658,7 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Edit(a) => cli_edit::cmd_edit(*a),
         Cmd::Diff(a) => cli_edit::cmd_diff(a),
         Cmd::Kv(c) => cli_edit::cmd_kv(c),
+        Cmd::Recompress(a) => cli::recompress::cmd_recompress(a),
     }
 }
 

@@ -501,7 +501,8 @@ pub fn write(
 ) -> Result<Written> {
     let total: u64 = plan.manifest.members.iter().map(|m| m.size).sum();
     let progress = Progress::bytes(opts.progress, "writing", total);
-    let mut w = ArchiveWriter::create(dest, opts.compression)?;
+    let tar_bytes = plan.manifest.tar_bytes(plan.manifest_bytes.len() as u64);
+    let mut w = ArchiveWriter::create_sized(dest, opts.compression, tar_bytes)?;
     w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
     w.append_bytes(GENESIS_MEMBER, &plan.genesis_bytes)?;
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &plan.export_manifest_bytes)?;

@@ -2,3 +2,4 @@
 //! and dispatches; each file here turns parsed arguments into library calls and output.
 
 pub mod edit;
+pub mod recompress;

@@ -716,7 +716,8 @@ pub fn edit(
     let manifest_bytes = manifest.canonical_bytes();
 
     // ---- pass 2: stream into the writer
-    let mut w = ArchiveWriter::create(Some(output), opts.compression)?;
+    let tar_bytes = manifest.tar_bytes(manifest_bytes.len() as u64);
+    let mut w = ArchiveWriter::create_sized(Some(output), opts.compression, tar_bytes)?;
     w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
     w.append_bytes(GENESIS_MEMBER, &genesis_bytes)?;
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
