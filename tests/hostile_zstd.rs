@@ -134,6 +134,11 @@ fn truncated_zstd_at_sampled_offsets_and_every_tail_byte_is_an_error() {
     let mut cuts: Vec<usize> = (0..n).step_by(997).collect();
     cuts.extend(n.saturating_sub(40)..n);
     cuts.extend(0..10);
+    // cutting exactly before the seek table leaves a complete multi-frame zstd file
+    // with the whole tar (what another parallel writer would produce): it verifies,
+    // see skippable_frames_other_than_the_seek_table_and_extra_frames_are_refused
+    let body_end: usize = frames(&f.zst).iter().map(|(_, c)| c).sum();
+    cuts.retain(|&c| c != body_end);
     cuts.sort();
     cuts.dedup();
     for &c in &cuts {
