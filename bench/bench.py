@@ -260,22 +260,25 @@ def main():
                     ag.add(*run([agar, "verify", archive, "-q"])[:3])
                     base.add(*run(f"set -o pipefail; gzip -dc '{archive}' | sha256sum", shell=True)[:3])
                 row("verify", mode, ag, base, "gzip -dc \\| sha256sum")
-            if "explode" in ops:
+            def explode_vs(op, path):
                 ag, base = Stats(), Stats()
                 home = os.path.join(work, "home")
                 dbdir = os.path.join(work, "imported")
                 for i in range(a.runs):
-                    log(f"[{mode}] explode run {i + 1}/{a.runs}")
+                    log(f"[{mode}] {op} run {i + 1}/{a.runs}")
                     rm(home)
-                    ag.add(*run([agar, "explode", archive, "--home", home, "-q"])[:3])
+                    ag.add(*run([agar, "explode", path, "--home", home, "-q"])[:3])
                     rm(home)
                     if have_oracle:
                         rm(dbdir)
                         base.add(*run([oracle, "oracle", "import", os.path.join(gdir, "swing-store"), dbdir,
                                        "--artifact-mode", mode, "--block-height", str(initial_height)])[:3])
                         rm(dbdir)
-                row("explode", mode, ag, base if have_oracle else None, "oracle import",
+                row(op, mode, ag, base if have_oracle else None, "oracle import",
                     "" if have_oracle else "oracle missing: baseline skipped")
+
+            if "explode" in ops:
+                explode_vs("explode", archive)
             if "dbpack" in ops:
                 ag, base = Stats(), Stats()
                 src_db = os.path.join(fx, "db", "swingstore.sqlite")
@@ -353,21 +356,7 @@ def main():
                            f"set -o pipefail; zstd -dc '{zarchive}' | openssl dgst -sha256",
                            "zstd -dc \\| openssl dgst -sha256", need=("zstd", "openssl"))
                 if "xzst" in ops:
-                    ag, base = Stats(), Stats()
-                    home = os.path.join(work, "home")
-                    dbdir = os.path.join(work, "imported")
-                    for i in range(a.runs):
-                        log(f"[{mode}] explode .tar.zst run {i + 1}/{a.runs}")
-                        rm(home)
-                        ag.add(*run([agar, "explode", zarchive, "--home", home, "-q"])[:3])
-                        rm(home)
-                        if have_oracle:
-                            rm(dbdir)
-                            base.add(*run([oracle, "oracle", "import", os.path.join(gdir, "swing-store"), dbdir,
-                                           "--artifact-mode", mode, "--block-height", str(initial_height)])[:3])
-                            rm(dbdir)
-                    row("xzst", mode, ag, base if have_oracle else None, "oracle import",
-                        "" if have_oracle else "oracle missing: baseline skipped")
+                    explode_vs("xzst", zarchive)
                 if "stages" in ops:
                     plain = os.path.join(work, f"{mode}.tar")
                     run([agar, "pack", gdir, "-o", plain, "--force", "-q"])

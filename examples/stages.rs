@@ -26,7 +26,10 @@ fn main() -> io::Result<()> {
     let path = args
         .get(1)
         .ok_or_else(|| io::Error::other("usage: stages ARCHIVE.tar [MiB]"))?;
-    let mib: usize = args.get(2).map_or(Ok(256), |s| s.parse()).map_err(io::Error::other)?;
+    let mib: usize = args
+        .get(2)
+        .map_or(Ok(256), |s| s.parse())
+        .map_err(io::Error::other)?;
     let mut data = Vec::with_capacity(mib << 20);
     std::fs::File::open(path)?
         .take((mib as u64) << 20)

@@ -26,6 +26,8 @@ const INDEX_VERSION: u8 = 1;
 /// Entries that fit in one subfield (XLEN <= 65535: 4 bytes of subfield header, 6 of
 /// version, group size and count, 4 per entry).
 pub const MAX_INDEX_ENTRIES: u64 = (65535 - 4 - 6) / 4;
+/// Index entries to write in place: (file offset, bytes).
+pub type IndexPatch = (u64, Vec<u8>);
 /// Offset of the first index entry in the file.
 const INDEX_ENTRIES_AT: u64 = 10 + 2 + 4 + 6;
 
@@ -350,7 +352,7 @@ impl<W: Write> ParGzWriter<W> {
 
     fn dispatch(&mut self, last: bool) -> io::Result<()> {
         while self.pool.is_full() {
-            let out = self.pool.next().expect("jobs in flight")?;
+            let out = self.pool.take_next().expect("jobs in flight")?;
             self.write_out(out)?;
         }
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
@@ -368,9 +370,9 @@ impl<W: Write> ParGzWriter<W> {
     }
 
     /// Finish, and return the index entries with the file offset they belong at.
-    pub fn finish_indexed(mut self) -> io::Result<(W, Option<(u64, Vec<u8>)>)> {
+    pub fn finish_indexed(mut self) -> io::Result<(W, Option<IndexPatch>)> {
         self.dispatch(true)?;
-        while let Some(out) = self.pool.next() {
+        while let Some(out) = self.pool.take_next() {
             self.write_out(out?)?;
         }
         let mut inner = self
@@ -585,7 +587,7 @@ pub fn decode_indexed(
     let mut crc = Crc::new();
     let count = index.sizes.len();
     let mut next = |pool: &mut Ordered<_, (Vec<u8>, Crc)>, crc: &mut Crc| -> io::Result<bool> {
-        let (out, c) = pool.next().expect("jobs in flight")?;
+        let (out, c) = pool.take_next().expect("jobs in flight")?;
         crc.combine(&c);
         Ok(emit(out))
     };

@@ -25,7 +25,7 @@ pub struct Ordered<J: Send + 'static, O: Send + 'static> {
 impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     /// `threads` workers; each builds its own state with `make` (a compressor context,
     /// say) and runs `f` on the jobs it takes. At most `max_in_flight` jobs (at least
-    /// one) are submitted and not yet returned by [`Ordered::next`].
+    /// one) are submitted and not yet returned by [`Ordered::take_next`].
     pub fn new<S, M, F>(threads: usize, max_in_flight: usize, make: M, f: F) -> Self
     where
         S: 'static,
@@ -68,7 +68,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
         }
     }
 
-    /// True when a job must be taken out (with `next`) before another is submitted.
+    /// True when a job must be taken out (with `take_next`) before another is submitted.
     pub fn is_full(&self) -> bool {
         self.in_flight >= self.max_in_flight
     }
@@ -92,7 +92,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     }
 
     /// The result of the oldest job still out, waiting for it; None when none is out.
-    pub fn next(&mut self) -> Option<io::Result<O>> {
+    pub fn take_next(&mut self) -> Option<io::Result<O>> {
         if self.in_flight == 0 {
             return None;
         }
@@ -154,11 +154,11 @@ mod tests {
         let mut got = Vec::new();
         for n in 0..20u64 {
             if p.is_full() {
-                got.push(p.next().unwrap().map_err(|e| e.to_string()));
+                got.push(p.take_next().unwrap().map_err(|e| e.to_string()));
             }
             p.submit(n).unwrap();
         }
-        while let Some(r) = p.next() {
+        while let Some(r) = p.take_next() {
             got.push(r.map_err(|e| e.to_string()));
         }
         let want: Vec<_> = (0..20u64)
@@ -171,6 +171,6 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
-        assert!(p.next().is_none());
+        assert!(p.take_next().is_none());
     }
 }

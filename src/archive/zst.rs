@@ -105,7 +105,7 @@ impl<W: Write> ParZstWriter<W> {
 
     fn dispatch(&mut self) -> io::Result<()> {
         while self.pool.is_full() {
-            let out = self.pool.next().expect("jobs in flight")?;
+            let out = self.pool.take_next().expect("jobs in flight")?;
             self.write_out(out)?;
         }
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME));
@@ -117,7 +117,7 @@ impl<W: Write> ParZstWriter<W> {
         if !self.buf.is_empty() || self.frames + self.pool.in_flight() as u64 == 0 {
             self.dispatch()?;
         }
-        while let Some(out) = self.pool.next() {
+        while let Some(out) = self.pool.take_next() {
             self.write_out(out?)?;
         }
         let mut w = self
@@ -327,11 +327,11 @@ pub fn decode(
         pos: 0,
     };
     // jobs of up to MAX_PAR_FRAME each way: keep about 64 MiB in flight at most
-    let in_flight = (threads * 2).min((32 << 20) / FRAME).max(2);
+    let in_flight = (threads * 2).clamp(2, (32 << 20) / FRAME);
     let mut pool = Ordered::new(
         threads,
         in_flight,
-        || zstd_safe::DCtx::create(),
+        zstd_safe::DCtx::create,
         decompress_frame,
     );
     let mut frames = 0u64;
@@ -358,7 +358,7 @@ pub fn decode(
                     collect_blocks(&mut r, &mut frame, cap, frames)?;
                     let csize = frame.len() as u64;
                     while pool.is_full() {
-                        let out = pool.next().expect("jobs in flight")?;
+                        let out = pool.take_next().expect("jobs in flight")?;
                         if !emit(out) {
                             return Ok(());
                         }
@@ -371,7 +371,7 @@ pub fn decode(
                 }
                 _ => {
                     // a large or unsized frame: stream it here, after what is in flight
-                    while let Some(out) = pool.next() {
+                    while let Some(out) = pool.take_next() {
                         if !emit(out?) {
                             return Ok(());
                         }
@@ -444,7 +444,7 @@ pub fn decode(
             )));
         }
     }
-    while let Some(out) = pool.next() {
+    while let Some(out) = pool.take_next() {
         if !emit(out?) {
             return Ok(());
         }
