@@ -29,6 +29,16 @@ agar/baseline. Operations:
            both archives must have the same digest)
   edit     agar edit out.tar.gz -o e.tar.gz --kv-set K=V  vs  agar pack (same mode)
 
+Issue 11 (zstd, libdeflate, parallel decompression); sizes are compared too:
+
+  pigz     agar pack -o out.tar.gz              vs tar ... | pigz -6      (wall <= 0.7, size <= 1.02)
+  zst      agar pack -o out.tar.zst             vs tar ... | zstd -3 -T0  (wall <= 1.2, size <= 1.05)
+  vgz      agar verify out.tar.gz               vs gzip -dc | openssl dgst -sha256 (<= 0.6)
+  vzst     agar verify out.tar.zst              vs zstd -dc | openssl dgst -sha256 (<= 1.0)
+  xzst     agar explode out.tar.zst --home H    vs oracle import (as explode)      (<= 0.35)
+  stages   single-core throughput of tar framing, hashing, the compressors and
+           decompressors (examples/stages.rs on the first 256 MiB of the .tar)
+
 The oracle is ../shared/oracle/run.sh relative to the repo root, or $ORACLE. Without it
 (or without GNU tar) the affected baselines are skipped with a message. agar is built
 first with `cargo build --release` (or taken from $AGAR). WORK defaults to a temp dir
@@ -52,8 +62,14 @@ TARGETS = {  # ratio agar/baseline (wall) to meet
     "explode": 0.5,
     "dbpack": 0.5,
     "edit": None,  # "little more than a copy": reported, no fixed bound
+    "pigz": 0.7,
+    "zst": 1.2,
+    "vgz": 0.6,
+    "vzst": 1.0,
+    "xzst": 0.35,
 }
-RSS_LIMIT_MIB = 100
+SIZE_TARGETS = {"pigz": 1.02, "zst": 1.05}
+RSS_LIMIT_MIB = 150
 
 
 def log(msg):
@@ -143,7 +159,7 @@ def main():
     ap.add_argument("fixture")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default="operational,debug")
-    ap.add_argument("--ops", default="pack,verify,explode,dbpack,edit")
+    ap.add_argument("--ops", default="pack,verify,explode,dbpack,edit,pigz,zst,vgz,vzst,xzst,stages")
     ap.add_argument("--work", default=None)
     ap.add_argument("--db-out", default="tar", choices=["tar", "tar.gz"])
     ap.add_argument("--keep", action="store_true", help="keep WORK")
@@ -153,8 +169,12 @@ def main():
     modes = [m for m in a.modes.split(",") if m]
     ops = [o for o in a.ops.split(",") if o]
     for o in ops:
-        if o not in TARGETS:
-            sys.exit(f"unknown op {o!r} (pack, verify, explode, dbpack, edit)")
+        if o not in TARGETS and o != "stages":
+            sys.exit(f"unknown op {o!r} ({', '.join(TARGETS)}, stages)")
+    tools = {t: shutil.which(t) is not None for t in ("pigz", "zstd", "openssl", "gzip")}
+    for t, ok in tools.items():
+        if not ok:
+            log(f"note: {t} not found (apt-get install {t}): the baselines that need it are skipped")
     oracle = os.environ.get("ORACLE", os.path.join(REPO, "..", "shared", "oracle", "run.sh"))
     oracle = os.path.abspath(oracle)
     have_oracle = os.access(oracle, os.X_OK)
@@ -177,8 +197,29 @@ def main():
     rows = []  # (op, mode, agar Stats, baseline Stats or None, baseline name, note)
     load_before = open("/proc/loadavg").read().split()[:3]
 
-    def row(op, mode, ag, base, what, note=""):
-        rows.append((op, mode, ag, base, what, note))
+    def row(op, mode, ag, base, what, note="", sizes=None):
+        rows.append((op, mode, ag, base, what, note, sizes))
+
+    stage_tables = []
+
+    def tar_cmd(gdir):
+        return ("set -o pipefail; tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 "
+                f"-cf - -C '{os.path.dirname(gdir)}' '{os.path.basename(gdir)}'")
+
+    def versus(op, mode, agar_cmd, base_cmd, what, out=None, base_out=None, need=()):
+        """agar_cmd and base_cmd alternately; sizes of out / base_out when given."""
+        missing = [t for t in need if not tools.get(t, True)]
+        ag, base = Stats(), Stats()
+        for i in range(a.runs):
+            log(f"[{mode}] {op} run {i + 1}/{a.runs}")
+            ag.add(*run(agar_cmd)[:3])
+            if not missing:
+                base.add(*run(base_cmd, shell=True)[:3])
+        sizes = None
+        if out and base_out and not missing:
+            sizes = (os.path.getsize(out), os.path.getsize(base_out))
+        row(op, mode, ag, None if missing else base, what,
+            f"{', '.join(missing)} missing: baseline skipped" if missing else "", sizes)
 
     try:
         for mode in modes:
@@ -219,22 +260,25 @@ def main():
                     ag.add(*run([agar, "verify", archive, "-q"])[:3])
                     base.add(*run(f"set -o pipefail; gzip -dc '{archive}' | sha256sum", shell=True)[:3])
                 row("verify", mode, ag, base, "gzip -dc \\| sha256sum")
-            if "explode" in ops:
+            def explode_vs(op, path):
                 ag, base = Stats(), Stats()
                 home = os.path.join(work, "home")
                 dbdir = os.path.join(work, "imported")
                 for i in range(a.runs):
-                    log(f"[{mode}] explode run {i + 1}/{a.runs}")
+                    log(f"[{mode}] {op} run {i + 1}/{a.runs}")
                     rm(home)
-                    ag.add(*run([agar, "explode", archive, "--home", home, "--db", "-q"])[:3])
+                    ag.add(*run([agar, "explode", path, "--home", home, "--db", "-q"])[:3])
                     rm(home)
                     if have_oracle:
                         rm(dbdir)
                         base.add(*run([oracle, "oracle", "import", os.path.join(gdir, "swing-store"), dbdir,
                                        "--artifact-mode", mode, "--block-height", str(initial_height)])[:3])
                         rm(dbdir)
-                row("explode", mode, ag, base if have_oracle else None, "oracle import",
+                row(op, mode, ag, base if have_oracle else None, "oracle import",
                     "" if have_oracle else "oracle missing: baseline skipped")
+
+            if "explode" in ops:
+                explode_vs("explode", archive)
             if "dbpack" in ops:
                 ag, base = Stats(), Stats()
                 src_db = os.path.join(fx, "db", "swingstore.sqlite")
@@ -286,6 +330,45 @@ def main():
                                  "--kv-set", "agarBench.edited=1"])[:3])
                     rm(out_e)
                 row("edit", mode, ag, pack_stats, "agar pack (same mode)")
+            zarchive = os.path.join(work, f"{mode}.tar.zst")
+            if any(o in ops for o in ("pigz", "zst", "vgz", "vzst", "xzst", "stages")):
+                if "pigz" in ops:
+                    bout = os.path.join(work, f"{mode}.pigz.tar.gz")
+                    versus("pigz", mode, pack_cmd, f"{tar_cmd(gdir)} | pigz -6 > '{bout}'",
+                           "tar \\| pigz -6", archive, bout, need=("pigz",))
+                    rm(bout)
+                else:
+                    run(pack_cmd)
+                zpack = [agar, "pack", gdir, "-o", zarchive, "--force", "-q"]
+                if "zst" in ops:
+                    bout = os.path.join(work, f"{mode}.zstd.tar.zst")
+                    versus("zst", mode, zpack, f"{tar_cmd(gdir)} | zstd -q -3 -T0 > '{bout}'",
+                           "tar \\| zstd -3 -T0", zarchive, bout, need=("zstd",))
+                    rm(bout)
+                else:
+                    run(zpack)
+                if "vgz" in ops:
+                    versus("vgz", mode, [agar, "verify", archive, "-q"],
+                           f"set -o pipefail; gzip -dc '{archive}' | openssl dgst -sha256",
+                           "gzip -dc \\| openssl dgst -sha256", need=("gzip", "openssl"))
+                if "vzst" in ops:
+                    versus("vzst", mode, [agar, "verify", zarchive, "-q"],
+                           f"set -o pipefail; zstd -dc '{zarchive}' | openssl dgst -sha256",
+                           "zstd -dc \\| openssl dgst -sha256", need=("zstd", "openssl"))
+                if "xzst" in ops:
+                    explode_vs("xzst", zarchive)
+                if "stages" in ops:
+                    plain = os.path.join(work, f"{mode}.tar")
+                    run([agar, "pack", gdir, "-o", plain, "--force", "-q"])
+                    stages = os.environ.get("AGAR_STAGES")
+                    if not stages:
+                        subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "stages"],
+                                       cwd=REPO, check=True)
+                        stages = os.path.join(REPO, "target", "release", "examples", "stages")
+                    _, _, _, text = run([stages, plain], stdout=subprocess.PIPE)
+                    stage_tables.append(text)
+                    rm(plain)
+                rm(zarchive)
             rm(archive)
     finally:
         if not a.keep and not a.work:
@@ -296,25 +379,34 @@ def main():
     print(f"\nFixture `{fx}`, {a.runs} runs, medians; {ncpu} CPUs; load average before "
           f"{' '.join(load_before)}, after {' '.join(load_after)}.\n")
     print("| operation | mode | agar wall s | agar CPU s | agar peak RSS MiB | baseline | baseline wall s | "
-          "baseline CPU s | baseline peak RSS MiB | ratio (wall) | target | met |")
-    print("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|")
+          "baseline CPU s | baseline peak RSS MiB | ratio (wall) | size agar / baseline | target | met |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|")
     failed = False
-    for op, mode, ag, base, what, note in rows:
+    for op, mode, ag, base, what, note, sizes in rows:
         tgt = TARGETS[op]
+        stgt = SIZE_TARGETS.get(op)
         rss_ok = ag.peak_mib() <= RSS_LIMIT_MIB
+        size_ok, sz = True, "-"
+        if sizes:
+            sratio = sizes[0] / sizes[1]
+            sz = f"{sizes[0] / 1e6:.0f} / {sizes[1] / 1e6:.0f} MB = {sratio:.3f}"
+            size_ok = stgt is None or sratio <= stgt
         if base is not None and base.walls:
             ratio = ag.wall() / base.wall()
             b = f"{base.wall():.2f} | {base.cpu_med():.2f} | {base.peak_mib():.1f}"
             r = f"{ratio:.2f}"
-            ok = (tgt is None or ratio <= tgt) and rss_ok
+            ok = (tgt is None or ratio <= tgt) and rss_ok and size_ok
         else:
             b, r, ok = "- | - | -", "-", rss_ok
-        t = (f"≤ {tgt}" if tgt is not None else "report") + f", RSS ≤ {RSS_LIMIT_MIB}"
+        t = (f"≤ {tgt}" if tgt is not None else "report") + (f", size ≤ {stgt}" if stgt else "") + f", RSS ≤ {RSS_LIMIT_MIB}"
         met = "yes" if ok else "**no**"
         if note:
             met += f" ({note})"
         failed |= not ok
-        print(f"| {op} | {mode} | {ag.wall():.2f} | {ag.cpu_med():.2f} | {ag.peak_mib():.1f} | {what} | {b} | {r} | {t} | {met} |")
+        print(f"| {op} | {mode} | {ag.wall():.2f} | {ag.cpu_med():.2f} | {ag.peak_mib():.1f} | {what} | {b} | {r} | {sz} | {t} | {met} |")
+    for text in stage_tables:
+        print()
+        print(text.strip())
     return 1 if failed else 0
 
 

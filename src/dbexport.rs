@@ -922,6 +922,143 @@ impl Read for SpanReader<'_> {
     }
 }
 
+/// Gunzips a snapshot blob on a helper thread, so that inflating overlaps the hashing
+/// (pass 1) and the tar framing and compression (pass 2) on the pack thread. The blob
+/// borrows the connection, so it is read here and its bytes are handed over in 256 KiB
+/// pieces; at most 4 pieces wait each way, and this side never blocks on one channel
+/// while the other could need it (it polls the output with a timeout and feeds input in
+/// between), so a blob whose gzip header is long cannot stall the two threads.
+struct ThreadedGunzip<'c> {
+    blob: rusqlite::blob::Blob<'c>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    pending: Option<Vec<u8>>,
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+/// The inflater thread's input: the pieces of the blob, in order.
+struct Pieces {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Pieces {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(b) => (self.cur, self.pos) = (b, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl<'c> ThreadedGunzip<'c> {
+    fn new(blob: rusqlite::blob::Blob<'c>) -> Self {
+        let (tx, rx_in) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (tx_out, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+        std::thread::spawn(move || {
+            let input = Pieces {
+                rx: rx_in,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            let mut d =
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, input));
+            loop {
+                let mut buf = vec![0u8; 256 * 1024];
+                let msg = match d.read(&mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let end = !matches!(&msg, Ok(b) if !b.is_empty());
+                if tx_out.send(msg).is_err() || end {
+                    return;
+                }
+            }
+        });
+        ThreadedGunzip {
+            blob,
+            tx: Some(tx),
+            pending: None,
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// Hand the inflater as many blob pieces as it has room for.
+    fn feed(&mut self) -> std::io::Result<()> {
+        while let Some(tx) = &self.tx {
+            let piece = match self.pending.take() {
+                Some(p) => p,
+                None => {
+                    let mut p = vec![0u8; 256 * 1024];
+                    let n = self.blob.read(&mut p)?;
+                    if n == 0 {
+                        self.tx = None; // end of the blob: the inflater finishes
+                        break;
+                    }
+                    p.truncate(n);
+                    p
+                }
+            };
+            match tx.try_send(piece) {
+                Ok(()) => {}
+                Err(std::sync::mpsc::TrySendError::Full(p)) => {
+                    self.pending = Some(p);
+                    break;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => self.tx = None,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for ThreadedGunzip<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::mpsc::RecvTimeoutError;
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.feed()?;
+            match self.rx.recv_timeout(std::time::Duration::from_millis(2)) {
+                Ok(Ok(b)) if b.is_empty() => self.done = true,
+                Ok(Ok(b)) => (self.cur, self.pos) = (b, 0),
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(
+                        "the snapshot inflater thread stopped",
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 impl StateSource for DbExport {
     fn data_location(&self) -> String {
         self.loc()
@@ -953,9 +1090,7 @@ impl StateSource for DbExport {
         match r {
             ArtifactRef::Snapshot { rowid } => {
                 let blob = self.blob_reader("snapshots", "compressedSnapshot", rowid, name)?;
-                Ok(Box::new(flate2::read::MultiGzDecoder::new(
-                    BufReader::with_capacity(256 * 1024, blob),
-                )))
+                Ok(Box::new(ThreadedGunzip::new(blob)))
             }
             ArtifactRef::Bundle { rowid } => {
                 let blob = self.blob_reader("bundles", "bundle", rowid, name)?;

@@ -27,6 +27,7 @@ pub mod kv;
 pub mod model;
 pub mod pack;
 pub mod progress;
+pub mod recompress;
 pub mod remote;
 pub mod source;
 pub mod term;

@@ -98,6 +98,12 @@ enum Cmd {
         after_help = "Reads: nothing. Writes: stdout, or DIR/agar.1 and DIR/agar-COMMAND.1. Exit: 0; 2 IO."
     )]
     Man(cli::man::ManArgs),
+    /// Rewrite an archive as .tar, .tar.gz or .tar.zst: same tar stream, same digest;
+    /// the result is verified before it is moved into place.
+    #[command(
+        after_help = "Reads: IN (- for stdin, or a URL), every byte. Writes: OUTPUT only, renamed into place once verified.\nExit: 0 written; 1 problems; 2 usage/IO; 3 bad archive; 4 output exists."
+    )]
+    Recompress(cli::recompress::RecompressArgs),
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -116,6 +122,7 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Kv(c) => cli::kv::run(c),
         Cmd::Completions(a) => cli::completions::run(a),
         Cmd::Man(a) => cli::man::run(a),
+        Cmd::Recompress(a) => cli::recompress::cmd_recompress(a),
     }
 }
 

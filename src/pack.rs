@@ -524,7 +524,8 @@ pub fn write(
 ) -> Result<Written> {
     let total: u64 = plan.manifest.members.iter().map(|m| m.size).sum();
     let progress = Progress::bytes(opts.progress, "writing", total);
-    let mut w = ArchiveWriter::create(dest, opts.compression)?;
+    let tar_bytes = plan.manifest.tar_bytes(plan.manifest_bytes.len() as u64);
+    let mut w = ArchiveWriter::create_sized(dest, opts.compression, tar_bytes)?;
     w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
     {
         let mut r = plan.genesis.reader()?;

@@ -175,6 +175,8 @@ pub struct VatInfo {
 pub struct InspectReport {
     pub archive: String,
     pub compressed: bool,
+    /// "tar", "gzip" or "zstd" (from the magic bytes).
+    pub compression: &'static str,
     pub file_bytes: u64,
     pub chain_id: String,
     pub initial_height: u64,
@@ -259,7 +261,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         })
         .collect();
     let genesis_time = r.genesis.genesis_time().map(str::to_string);
-    let (compressed, file_bytes) = (r.compressed, r.file_bytes);
+    let (compressed, file_bytes, compression) = (r.compressed, r.file_bytes, r.format.name());
     let (digest, problems, verified) = if full {
         r.read_artifacts(&mut NullSink)?;
         let res = r.finish()?;
@@ -270,6 +272,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
     Ok(InspectReport {
         archive: path.display().to_string(),
         compressed,
+        compression,
         file_bytes,
         chain_id: m.chain_id.clone(),
         initial_height: m.initial_height,

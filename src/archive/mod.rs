@@ -1,12 +1,15 @@
 //! The canonical genesis archive: its manifest, member layout, writer and reader.
 //! The byte-level format is specified in FORMAT.md.
 
+pub mod decode;
 pub mod gz;
 pub mod manifest;
+pub mod par;
 pub mod pipe;
 pub mod reader;
 pub mod tar;
 pub mod writer;
+pub mod zst;
 
 use serde::Serialize;
 

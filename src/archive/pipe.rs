@@ -18,8 +18,7 @@ pub struct ReadAhead {
 
 impl ReadAhead {
     pub fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
-        let (tx, rx) = sync_channel(DEPTH);
-        let handle = std::thread::spawn(move || loop {
+        Self::from_blocks(move |emit| loop {
             let mut buf = vec![0u8; BLOCK];
             let mut filled = 0;
             // fill whole blocks so the consumer sees few, large chunks
@@ -37,15 +36,33 @@ impl ReadAhead {
                 }
             };
             buf.truncate(filled);
-            let end = filled == 0;
-            let msg = match res {
-                Err(e) => Err(e),
-                Ok(()) => Ok(buf),
-            };
-            let stop = msg.is_err() || end;
-            if tx.send(msg).is_err() || stop {
-                return;
+            match res {
+                Err(e) => return Err(e),
+                Ok(()) if filled == 0 => return Ok(()),
+                Ok(()) => {
+                    if !emit(buf) {
+                        return Ok(());
+                    }
+                }
             }
+        })
+    }
+
+    /// Run `produce` on its own thread: it hands over the stream in order as blocks
+    /// through `emit` (false: the consumer is gone, stop) and returns at the end of the
+    /// stream, or with the error that ends it. At most `DEPTH` blocks wait in between.
+    pub fn from_blocks<P>(produce: P) -> ReadAhead
+    where
+        P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
+    {
+        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let handle = std::thread::spawn(move || {
+            let mut emit = |b: Vec<u8>| b.is_empty() || tx.send(Ok(b)).is_ok();
+            let end = match produce(&mut emit) {
+                Ok(()) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(end);
         });
         ReadAhead {
             rx,
@@ -73,7 +90,10 @@ impl Read for ReadAhead {
                     self.done = true;
                     return Err(e);
                 }
-                Err(_) => self.done = true,
+                Err(_) => {
+                    self.done = true;
+                    return Err(io::Error::other("the decompression thread stopped"));
+                }
             }
         }
         let n = out.len().min(self.cur.len() - self.pos);

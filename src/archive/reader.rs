@@ -6,12 +6,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::gz::StrictGzReader;
+use super::decode::Format;
 use super::tar::{describe_header_difference, member_header, padding, ustar_header, BLOCK};
 use super::*;
 use crate::error::{bail, Error, Result};
@@ -146,6 +146,8 @@ pub struct ReadResult {
 pub struct ArchiveReader {
     pub path: String,
     pub compressed: bool,
+    /// How the tar stream is stored (detected from the magic bytes).
+    pub format: Format,
     pub file_bytes: u64,
     pub manifest: ArchiveManifest,
     /// The genesis member's metadata (gathered while it streamed through).
@@ -179,23 +181,18 @@ impl ArchiveReader {
         opts: ReadOptions,
     ) -> Result<ArchiveReader> {
         let loc = loc.to_string();
-        let path = Path::new(&loc);
         let file_bytes = input.len.unwrap_or(0);
         // For a regular file (or a remote one of known length) the announced sizes are
         // checked against its size before anything is buffered or inflated; a pipe is
         // bounded by the manifest alone.
         let sized = input.regular_file;
-        let mut br = BufReader::with_capacity(1 << 20, input.reader);
-        let magic = br.fill_buf().map_err(|e| Error::io(path, e))?;
-        let compressed = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        let inner: Box<dyn Read + Send> = if compressed {
-            Box::new(StrictGzReader::new(br).map_err(|e| read_error(loc.clone(), e))?)
-        } else {
-            Box::new(br)
-        };
+        let br = BufReader::with_capacity(1 << 20, input.reader);
+        let (format, inner) = super::decode::open(br, super::par::default_threads())
+            .map_err(|e| read_error(loc.clone(), e))?;
+        let compressed = format != Format::Tar;
         let progress = Progress::bytes(opts.progress, "reading", 0);
         let mut stream = Stream {
-            inner: Box::new(super::pipe::ReadAhead::new(inner)),
+            inner,
             sha: Sha256::new(),
             pos: 0,
             progress,
@@ -238,7 +235,7 @@ impl ArchiveReader {
         let first_bytes = member_tar_bytes(MANIFEST_MEMBER, size).unwrap_or(u64::MAX);
         if sized {
             let first = first_bytes.saturating_add(2 * BLOCK as u64);
-            check_announced(&loc, compressed, file_bytes, first, "its first member")?;
+            check_announced(&loc, format, file_bytes, first, "its first member")?;
         }
         let manifest = {
             let mut take = StreamTake {
@@ -261,7 +258,7 @@ impl ArchiveReader {
             );
         };
         let size_problem = if sized {
-            check_announced(&loc, compressed, file_bytes, total, "the archive manifest")?
+            check_announced(&loc, format, file_bytes, total, "the archive manifest")?
         } else {
             None
         };
@@ -273,6 +270,7 @@ impl ArchiveReader {
         let mut r = ArchiveReader {
             path: loc.clone(),
             compressed,
+            format,
             file_bytes,
             genesis: Genesis::from_manifest(&member_loc(&loc, GENESIS_MEMBER), &manifest),
             manifest,
@@ -753,23 +751,25 @@ impl ArchiveReader {
 }
 
 /// Check, before reading on, the stream length the manifest announces against the file:
-/// a gzip file cannot inflate to more than `MAX_DEFLATE_RATIO` times its size (more is a
+/// a compressed file cannot inflate to more than its format's ratio (`MAX_DEFLATE_RATIO`,
+/// `MAX_ZSTD_RATIO`) times its size (more is a
 /// decompression bomb or a lie: refused, error), and a plain tar must be exactly as long
 /// as announced (shorter is a truncated download, longer has data after the end: a
 /// problem, returned so that verify can go on to name the member where it goes wrong).
 fn check_announced(
     loc: &str,
-    compressed: bool,
+    format: Format,
     file_bytes: u64,
     announced: u64,
     what: &str,
 ) -> Result<Option<String>> {
-    if compressed {
-        let most = file_bytes.saturating_mul(MAX_DEFLATE_RATIO);
+    if let Some(ratio) = format.max_ratio() {
+        let most = file_bytes.saturating_mul(ratio);
         if announced > most {
+            let kind = format.name();
             return bail(
                 loc,
-                format!("{what} announces {announced} uncompressed bytes, but a {file_bytes}-byte gzip file can hold at most {most} (deflate expands at most {MAX_DEFLATE_RATIO}:1): the archive is truncated or hostile (a decompression bomb); refusing to inflate it"),
+                format!("{what} announces {announced} uncompressed bytes, but a {file_bytes}-byte {kind} file can hold at most {most} ({kind} expands at most {ratio}:1): the archive is truncated or hostile (a decompression bomb); refusing to inflate it"),
             );
         }
     } else if what == "its first member" {

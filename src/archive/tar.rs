@@ -164,6 +164,16 @@ impl<W: Write> TarWriter<W> {
         self.append(name, data.len() as u64, &mut &data[..], &mut |_| {})
     }
 
+    /// The underlying writer, for copying a tar stream that is already framed.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// The underlying writer, without writing an end-of-archive marker.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
     /// End of archive: two zero blocks, nothing else.
     pub fn finish(mut self) -> io::Result<W> {
         if let Some((n, _, _)) = &self.open {

@@ -1,6 +1,6 @@
 //! Writes a canonical archive to a file (atomically: temp file in the same directory,
-//! fsync, rename) or to stdout, plain or gzip-compressed, computing the archive digest
-//! (SHA-256 of the uncompressed tar stream) on the way.
+//! fsync, rename) or to stdout, plain, gzip- or zstd-compressed, computing the archive
+//! digest (SHA-256 of the uncompressed tar stream) on the way.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -10,21 +10,31 @@ use sha2::{Digest, Sha256};
 
 use super::gz::ParGzWriter;
 use super::tar::TarWriter;
+use super::zst::ParZstWriter;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     None,
-    Gzip { level: u32, threads: usize },
+    Gzip {
+        level: u32,
+        threads: usize,
+    },
+    /// Independent level-3 frames plus a seek table (see `archive::zst`).
+    Zstd {
+        threads: usize,
+    },
 }
 
 impl Compression {
-    /// From the output name: `.tar` plain, `.tar.gz`/`.tgz` gzip.
+    /// From the output name: `.tar` plain, `.tar.gz`/`.tgz` gzip, `.tar.zst`/`.tzst` zstd.
     pub fn from_name(path: &Path, level: u32, threads: usize) -> Option<Compression> {
         // case-insensitive: OUT.TAR.GZ is as clear as out.tar.gz
         let s = path.to_string_lossy().to_ascii_lowercase();
         if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
             Some(Compression::Gzip { level, threads })
+        } else if s.ends_with(".tar.zst") || s.ends_with(".tzst") {
+            Some(Compression::Zstd { threads })
         } else if s.ends_with(".tar") {
             Some(Compression::None)
         } else {
@@ -36,6 +46,7 @@ impl Compression {
 enum Sink {
     Plain(BufWriter<Box<dyn Write>>),
     Gz(ParGzWriter<BufWriter<Box<dyn Write>>>),
+    Zst(ParZstWriter<BufWriter<Box<dyn Write>>>),
 }
 
 impl Write for Sink {
@@ -43,12 +54,14 @@ impl Write for Sink {
         match self {
             Sink::Plain(w) => w.write(b),
             Sink::Gz(w) => w.write(b),
+            Sink::Zst(w) => w.write(b),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Plain(w) => w.flush(),
             Sink::Gz(w) => w.flush(),
+            Sink::Zst(w) => w.flush(),
         }
     }
 }
@@ -116,6 +129,17 @@ pub fn temp_next_to(dest: &Path) -> Result<tempfile::NamedTempFile> {
 impl ArchiveWriter {
     /// `dest` None writes to stdout.
     pub fn create(dest: Option<&Path>, compression: Compression) -> Result<ArchiveWriter> {
+        Self::create_sized(dest, compression, None)
+    }
+
+    /// Like [`ArchiveWriter::create`], told the length of the tar stream to come: a
+    /// `.tar.gz` file then carries agar's chunk index, which lets readers inflate it on
+    /// every core (the writer fails if the stream has another length).
+    pub fn create_sized(
+        dest: Option<&Path>,
+        compression: Compression,
+        tar_bytes: Option<u64>,
+    ) -> Result<ArchiveWriter> {
         let (out, temp, loc): (Box<dyn Write>, _, String) = match dest {
             None => (Box::new(io::stdout()), None, "stdout".into()),
             Some(p) => {
@@ -128,8 +152,16 @@ impl ArchiveWriter {
         let sink = match compression {
             Compression::None => Sink::Plain(buffered),
             Compression::Gzip { level, threads } => Sink::Gz(
-                ParGzWriter::new(buffered, level, threads).map_err(|e| Error::io(&loc, e))?,
+                match tar_bytes.filter(|_| temp.is_some()) {
+                    // the index is written in place at the end: a file only
+                    Some(n) => ParGzWriter::with_index(buffered, level, threads, n),
+                    None => ParGzWriter::new(buffered, level, threads),
+                }
+                .map_err(|e| Error::io(&loc, e))?,
             ),
+            Compression::Zstd { threads } => {
+                Sink::Zst(ParZstWriter::new(buffered, threads).map_err(|e| Error::io(&loc, e))?)
+            }
         };
         Ok(ArchiveWriter {
             tar: TarWriter::new(HashTee {
@@ -177,6 +209,14 @@ impl ArchiveWriter {
         self.append(name, data.len() as u64, &mut &data[..], &mut |_| {})
     }
 
+    /// Copy bytes that are already a framed tar stream (recompressing an archive).
+    pub fn write_raw(&mut self, data: &[u8]) -> Result<()> {
+        self.tar
+            .get_mut()
+            .write_all(data)
+            .map_err(|e| Error::io_at(format!("writing to {}", self.loc), e))
+    }
+
     /// Finish, make durable and move into place. On error nothing is left at `dest`.
     pub fn finish(self) -> Result<Written> {
         self.finish_pending()?.persist()
@@ -186,17 +226,43 @@ impl ArchiveWriter {
     /// caller can re-read [`Pending::temp_path`] (e.g. verify it) and then
     /// [`Pending::persist`] it, or drop the `Pending` to discard it.
     pub fn finish_pending(self) -> Result<Pending> {
+        self.finish_pending_with(true)
+    }
+
+    /// Like [`ArchiveWriter::finish_pending`] after [`ArchiveWriter::write_raw`] copied a
+    /// whole tar stream, end-of-archive marker included.
+    pub fn finish_raw_pending(self) -> Result<Pending> {
+        self.finish_pending_with(false)
+    }
+
+    fn finish_pending_with(self, end_marker: bool) -> Result<Pending> {
         let loc = self.loc.clone();
-        let tee = self.tar.finish().map_err(|e| Error::io(&loc, e))?;
+        let tee = if end_marker {
+            self.tar.finish().map_err(|e| Error::io(&loc, e))?
+        } else {
+            self.tar.into_inner()
+        };
         let digest = hex::encode(tee.sha.finalize());
         let tar_bytes = tee.bytes;
+        let mut patch = None;
         let mut buffered = match tee.inner {
             Sink::Plain(w) => w,
-            Sink::Gz(g) => g.finish().map_err(|e| Error::io(&loc, e))?,
+            Sink::Gz(g) => {
+                let (w, p) = g.finish_indexed().map_err(|e| Error::io(&loc, e))?;
+                patch = p;
+                w
+            }
+            Sink::Zst(z) => z.finish().map_err(|e| Error::io(&loc, e))?,
         };
         buffered.flush().map_err(|e| Error::io(&loc, e))?;
         drop(buffered);
         let mut file_bytes = tar_bytes;
+        if let (Some(t), Some((at, bytes))) = (&self.temp, patch) {
+            use std::os::unix::fs::FileExt;
+            t.as_file()
+                .write_all_at(&bytes, at)
+                .map_err(|e| Error::io(t.path(), e))?;
+        }
         if let Some(t) = &self.temp {
             // tempfile creates 0600; an archive is meant to be shared
             #[cfg(unix)]

@@ -19,7 +19,7 @@ use super::{note, print_json, Common, OutputArgs};
 pub struct EditArgs {
     /// The input archive.
     input: PathBuf,
-    /// Output archive: NAME.tar, NAME.tar.gz or NAME.tgz.
+    /// Output archive: NAME.tar, NAME.tar.gz / NAME.tgz or NAME.tar.zst / NAME.tzst.
     #[arg(long, short)]
     output: PathBuf,
     /// An edit script (JSON, schemas/edit-script.schema.json). Its ops run first, then the

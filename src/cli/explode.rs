@@ -11,7 +11,7 @@ use super::{note, print_json, Common};
 
 #[derive(Args)]
 pub struct ExplodeArgs {
-    /// The archive (.tar or .tar.gz).
+    /// The archive (.tar, .tar.gz or .tar.zst, recognised by its first bytes; - for stdin; or a URL).
     archive: PathBuf,
     /// The node home to write into (default: $HOME/.agoric).
     #[arg(long)]

@@ -29,7 +29,11 @@ pub fn run(a: InspectArgs) -> Result<i32> {
             "archive:        {} ({} bytes{})",
             r.archive,
             r.file_bytes,
-            if r.compressed { ", gzip" } else { "" }
+            if r.compressed {
+                format!(", {}", r.compression)
+            } else {
+                String::new()
+            }
         );
         say!("chain_id:       {}", r.chain_id);
         say!("initial_height: {}", r.initial_height);

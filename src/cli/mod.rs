@@ -35,6 +35,7 @@ pub mod inspect;
 pub mod kv;
 pub mod man;
 pub mod pack;
+pub mod recompress;
 pub mod verify;
 
 use std::path::Path;
@@ -74,7 +75,7 @@ impl OutputArgs {
     pub fn compression(&self, output: &Path) -> Result<Compression> {
         Compression::from_name(output, self.gzip_level, threads(self.threads)).with_context(|| {
             format!(
-                "{}: output name must end in .tar, .tar.gz or .tgz (or be - for stdout)",
+                "{}: output name must end in .tar, .tar.gz, .tgz, .tar.zst or .tzst (or be - for stdout)",
                 output.display()
             )
         })

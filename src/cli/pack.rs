@@ -40,7 +40,8 @@ pub struct PackArgs {
     /// replay, archival or debug (as `agd export`/export-kernel-db.js --artifact-mode).
     #[arg(long, value_name = "MODE", value_parser = parse_mode)]
     artifact_mode: Option<ArtifactMode>,
-    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, or - for an uncompressed tar on stdout.
+    /// Output: NAME.tar, NAME.tar.gz / NAME.tgz, NAME.tar.zst / NAME.tzst, or - for an
+    /// uncompressed tar on stdout.
     #[arg(long, short)]
     output: PathBuf,
     /// Pack even if the export height is not initial_height - 1 (rehearsals only).

@@ -764,7 +764,8 @@ pub fn edit(
     crate::archive::reader::parse_manifest(&output.display().to_string(), &manifest_bytes)?;
 
     // ---- pass 2: stream into the writer
-    let mut w = ArchiveWriter::create(Some(output), opts.compression)?;
+    let tar_bytes = manifest.tar_bytes(manifest_bytes.len() as u64);
+    let mut w = ArchiveWriter::create_sized(Some(output), opts.compression, tar_bytes)?;
     w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
     {
         let mut gr = genesis.reader()?;
