@@ -352,7 +352,7 @@ fn an_archive_with_20k_spans_verifies_and_explodes_within_the_cap() {
     let o = capped(&["inspect", "--json", p(&a)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let home = t.path().join("home");
-    let o = capped(&["explode", "--home", p(&home), "--json", "-q", p(&a)]);
+    let o = capped(&["explode", "--home", p(&home), "--db", "--json", "-q", p(&a)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["digest"], digest.as_str(), "{v}");

@@ -70,7 +70,7 @@ pub struct EditArgs {
     #[arg(long, value_parser = parse_chain_id)]
     chain_id: Option<String>,
     /// set-initial-height (also the export manifest's blockHeight; 1 .. 2^53-1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..(1u64 << 53)))]
+    #[arg(long, value_parser = parse_initial_height)]
     initial_height: Option<u64>,
     /// set-genesis-time (RFC 3339).
     #[arg(long, value_parser = parse_genesis_time)]
@@ -89,6 +89,19 @@ pub struct EditArgs {
 
 fn parse_chain_id(s: &str) -> Result<String, String> {
     agar::edit::check_chain_id(s).map(|_| s.to_string())
+}
+
+fn parse_initial_height(s: &str) -> Result<u64, String> {
+    let h: u64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a block height (1 .. 2^53-1)"))?;
+    if h == 0 {
+        return Err("0 is not a block height (1 .. 2^53-1)".into());
+    }
+    match agar::model::height_problem("initial height", h) {
+        Some(why) => Err(why),
+        None => Ok(h),
+    }
 }
 
 fn parse_genesis_time(s: &str) -> Result<String, String> {
