@@ -129,6 +129,7 @@ def main():
             ld = loadavg()
             st.add(*run_ok(cmd, ok_codes)[:3])
         rows.append((size, op, st, ld, note))
+        log(f"[{size}] {op}: wall {st.wall():.1f} s, CPU {st.cpu_med():.1f} s, peak RSS {st.peak_mib():.0f} MiB")
 
     def run_ok(cmd, ok_codes):
         if ok_codes == (0,):

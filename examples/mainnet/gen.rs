@@ -113,7 +113,7 @@ impl Rng {
         Rng(u64::from_le_bytes(d[..8].try_into().unwrap()))
     }
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -123,7 +123,7 @@ impl Rng {
     /// Uniform in `0..n` (n > 0).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
     /// True with probability `1/n`.
     #[inline]
@@ -189,7 +189,10 @@ fn finish(mut w: Counted<BufWriter<File>>) -> io::Result<(u64, String)> {
     w.flush()?;
     let n = w.n;
     let h = hex::encode(w.sha.take().unwrap().finalize());
-    w.inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    w.inner
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok((n, h))
 }
 
@@ -298,9 +301,17 @@ fn plan(p: &Params) -> Plan {
             Mode::Replay => span_budget / item_bytes,
         };
         let cur_inc_hist = hist_items / SPAN_ITEMS; // whole historical spans
-        // An older incarnation (not in a replay export) for most vats: 1-3 spans.
-        let old_inc_spans = if rng.below(4) == 0 { 0 } else { 1 + rng.below(3) };
-        let incarnation = if old_inc_spans > 0 { 1 + rng.below(2) } else { 0 };
+                                                    // An older incarnation (not in a replay export) for most vats: 1-3 spans.
+        let old_inc_spans = if rng.below(4) == 0 {
+            0
+        } else {
+            1 + rng.below(3)
+        };
+        let incarnation = if old_inc_spans > 0 {
+            1 + rng.below(2)
+        } else {
+            0
+        };
         let mut spans = Vec::new();
         let mut pos = 0;
         for _ in 0..old_inc_spans {
@@ -354,8 +365,13 @@ fn plan(p: &Params) -> Plan {
     let mut i = 0;
     while left > 0 || bundles.len() < 2 {
         let b1 = i % 5 != 1;
-        let bytes = 50_000 + rng.below(1_500_000);
-        bundles.push(BundleSpec { index: i, b1, bytes });
+        // Capped for tiny exports (a no-op from 50 MiB of artifacts up).
+        let bytes = (50_000 + rng.below(1_500_000)).min((bundle_total / 2).max(20_000));
+        bundles.push(BundleSpec {
+            index: i,
+            b1,
+            bytes,
+        });
         left -= bytes as i64;
         i += 1;
     }
@@ -367,7 +383,13 @@ fn plan(p: &Params) -> Plan {
 
 /// An XS-heap-like snapshot: a header, then 16-byte slots mixing small integers, pointers
 /// and random words (compresses about 3:1 with gzip, like real snapshots).
-fn write_snapshot<W: Write>(w: &mut W, rng: &mut Rng, vat: &str, pos: u64, bytes: u64) -> io::Result<String> {
+fn write_snapshot<W: Write>(
+    w: &mut W,
+    rng: &mut Rng,
+    vat: &str,
+    pos: u64,
+    bytes: u64,
+) -> io::Result<String> {
     const CHUNK: usize = 1 << 20;
     let mut h = Sha256::new();
     let mut buf = Vec::with_capacity(CHUNK);
@@ -377,11 +399,15 @@ fn write_snapshot<W: Write>(w: &mut W, rng: &mut Rng, vat: &str, pos: u64, bytes
     let mut ptr: u64 = 0x7f00_0000_0000 + rng.below(1 << 30) * 16;
     loop {
         while buf.len() + 16 <= CHUNK && left >= 16 {
-            let r = rng.next();
+            let r = rng.next_u64();
             buf.push((r & 7) as u8);
             buf.push(((r >> 3) & 3) as u8);
             buf.extend_from_slice(&(((r >> 8) % 512) as u16).to_le_bytes());
-            let val = if (r >> 20) & 3 == 0 { rng.next() as u32 } else { ((r >> 24) & 0xff) as u32 };
+            let val = if (r >> 20) & 3 == 0 {
+                rng.next_u64() as u32
+            } else {
+                ((r >> 24) & 0xff) as u32
+            };
             buf.extend_from_slice(&val.to_le_bytes());
             ptr += 16 * (1 + ((r >> 40) & 1));
             buf.extend_from_slice(&ptr.to_le_bytes());
@@ -511,15 +537,15 @@ fn write_span<W: Write>(
     let mut h = SPAN_INITIAL_HASH.to_string();
     let mut item = String::new();
     for pos in span.start..span.end {
-        if pos == span.start && load.is_some() {
+        let load = load.filter(|_| pos == span.start);
+        let save = save.filter(|_| pos + 1 == span.end);
+        if let Some(h) = load {
             item = format!(
-                "{{\"d\":[\"load-snapshot\",{{\"snapshotID\":\"{}\"}}],\"sc\":[],\"r\":{{\"status\":\"ok\"}}}}",
-                load.unwrap()
+                "{{\"d\":[\"load-snapshot\",{{\"snapshotID\":\"{h}\"}}],\"sc\":[],\"r\":{{\"status\":\"ok\"}}}}"
             );
-        } else if pos + 1 == span.end && save.is_some() {
+        } else if let Some(h) = save {
             item = format!(
-                "{{\"d\":[\"save-snapshot\"],\"sc\":[],\"r\":{{\"status\":\"ok\",\"snapshotID\":\"{}\"}}}}",
-                save.unwrap()
+                "{{\"d\":[\"save-snapshot\"],\"sc\":[],\"r\":{{\"status\":\"ok\",\"snapshotID\":\"{h}\"}}}}"
             );
         } else {
             let approx = item_bytes / 2 + rng.below(item_bytes);
@@ -553,7 +579,13 @@ fn b0_bundle(seed: u64, spec: &BundleSpec) -> (String, Vec<u8>) {
     let mut text = String::from("{\"moduleFormat\":\"nestedEvaluate\",\"source\":");
     js_stringify_str(&mut text, &src);
     text.push_str(",\"sourceMap\":");
-    js_stringify_str(&mut text, &format!("//# sourceURL=/bundled-source/gen-{}/index.js\n", spec.index));
+    js_stringify_str(
+        &mut text,
+        &format!(
+            "//# sourceURL=/bundled-source/gen-{}/index.js\n",
+            spec.index
+        ),
+    );
     text.push('}');
     let id = format!("b0-{}", hex::encode(Sha256::digest(text.as_bytes())));
     (id, text.into_bytes())
@@ -640,12 +672,18 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
     let names: Vec<String> = STATIC_VATS.iter().map(|s| format!("\"{s}\"")).collect();
     let fixed: &[(&str, &'static str)] = &[
         ("acceptanceQueue", "[]"),
-        ("activityhash", "67d04152dd7ae01f3a2c26cff48d066d6e234a27797a0b6dc8a74e86423a041e"),
+        (
+            "activityhash",
+            "67d04152dd7ae01f3a2c26cff48d066d6e234a27797a0b6dc8a74e86423a041e",
+        ),
         ("crankNumber", "71893420"),
         ("gcActions", "[]"),
         ("kd.nextID", "31"),
         ("kernel.defaultManagerType", "xsnap"),
-        ("kernel.defaultReapDirtThreshold", "{\"deliveries\":1000,\"gcKrefs\":20,\"computrons\":\"never\"}"),
+        (
+            "kernel.defaultReapDirtThreshold",
+            "{\"deliveries\":1000,\"gcKrefs\":20,\"computrons\":\"never\"}",
+        ),
         ("kernel.snapshotInitial", "3"),
         ("kernel.snapshotInterval", "200"),
         ("reapQueue", "[]"),
@@ -662,7 +700,10 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
     ));
     for (i, n) in STATIC_VATS.iter().enumerate() {
         let v = vats[i % vats.len()].id.clone();
-        out.push((format!("vat.name.{n}"), KvKind::Fixed(Box::leak(v.into_boxed_str()))));
+        out.push((
+            format!("vat.name.{n}"),
+            KvKind::Fixed(Box::leak(v.into_boxed_str())),
+        ));
     }
     for (i, v) in vats.iter().enumerate() {
         let i = i as u32;
@@ -689,7 +730,7 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
         &vats[i].id
     };
     let (mut ko, mut kp, mut coll) = (100u64, 100u64, 0u64);
-    let mut vom = vec![0u64; 1];
+    let mut vom = 0u64;
     while left > 0 {
         let r = rng.below(100);
         if r < 20 && left >= 4 {
@@ -703,7 +744,11 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
             left -= 4;
         } else if r < 28 && left >= 4 {
             for f in ["state", "refCount", "data.body", "data.slots"] {
-                let kind = if f == "data.body" { KvKind::Capdata } else { KvKind::Small };
+                let kind = if f == "data.body" {
+                    KvKind::Capdata
+                } else {
+                    KvKind::Small
+                };
                 out.push((format!("kp{kp}.{f}"), kind));
             }
             kp += 1;
@@ -711,8 +756,8 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
         } else if r < 48 && left >= 2 {
             let v = pick_vat(&mut rng).to_string();
             let kind = 10 + rng.below(40);
-            vom[0] += 1;
-            let id = vom[0];
+            vom += 1;
+            let id = vom;
             out.push((format!("{v}.vs.vom.o+d{kind}/{id}"), KvKind::Vom));
             out.push((format!("{v}.vs.vom.rc.o+d{kind}/{id}"), KvKind::Small));
             left -= 2;
@@ -720,7 +765,11 @@ fn kv_keys(p: &Params, vats: &[Vat], budget: u64) -> Vec<(String, KvKind)> {
             let v = pick_vat(&mut rng).to_string();
             coll += 1;
             let c = 1 + rng.below(60);
-            let kind = if rng.one_in(20_000) { KvKind::Big } else { KvKind::Capdata };
+            let kind = if rng.one_in(20_000) {
+                KvKind::Big
+            } else {
+                KvKind::Capdata
+            };
             out.push((format!("{v}.vs.vc.{c}.s{coll}"), kind));
             left -= 1;
         }
@@ -751,7 +800,11 @@ fn kv_value(p: &Params, vats: &[Vat], key: &str, kind: KvKind, out: &mut String)
         }
         KvKind::Small => {
             if key.ends_with(".state") {
-                out.push_str(if rng.one_in(4) { "unresolved" } else { "fulfilled" });
+                out.push_str(if rng.one_in(4) {
+                    "unresolved"
+                } else {
+                    "fulfilled"
+                });
             } else if key.ends_with(".refCount") {
                 out.push_str(&format!("{},{}", rng.below(5), rng.below(5)));
             } else if key.ends_with(".data.slots") {
@@ -770,7 +823,11 @@ fn kv_value(p: &Params, vats: &[Vat], key: &str, kind: KvKind, out: &mut String)
             }
         }
         KvKind::Capdata => {
-            let approx = if rng.one_in(10) { 400 + rng.below(2000) } else { 40 + rng.below(200) };
+            let approx = if rng.one_in(10) {
+                400 + rng.below(2000)
+            } else {
+                40 + rng.below(200)
+            };
             capdata(&mut rng, out, approx as usize);
         }
         KvKind::Vom => {
@@ -856,36 +913,50 @@ fn write_swing_store(p: &Params, pr: &Progress, sum: &mut Summary) -> io::Result
             let hash = if artifact {
                 let name = format!("transcript.{}.{}.{}", v.id, span.start, span.end);
                 let mut w = create(&add_artifact(name))?;
-                let h = write_span(&mut w, &mut rng, &span, item_bytes, load.as_deref(), save.as_deref())?;
+                let h = write_span(
+                    &mut w,
+                    &mut rng,
+                    &span,
+                    item_bytes,
+                    load.as_deref(),
+                    save.as_deref(),
+                )?;
                 let (n, _) = finish(w)?;
                 sum.artifact_bytes += n;
                 sum.artifacts += 1;
                 done_bytes += n;
                 h
             } else {
-                write_span(&mut io::sink(), &mut rng, &span, item_bytes, load.as_deref(), save.as_deref())?
+                write_span(
+                    &mut io::sink(),
+                    &mut rng,
+                    &span,
+                    item_bytes,
+                    load.as_deref(),
+                    save.as_deref(),
+                )?
             };
             v.spans[si].hash = hash;
         }
     }
     pr.say(&format!("transcripts: {} MB", done_bytes >> 20));
-    // 3. Bundles in bundleID order: IDs first (contents regenerated when written).
+    // 3. Bundles in bundleID order: each is written once under a temporary name, then
+    // renamed into its place in the sorted order (only IDs are kept in memory).
     pr.say(&format!("{} bundles", pl.bundles.len()));
-    let mut ids: Vec<(String, usize)> = pl
-        .bundles
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (bundle(p.seed, b).0, i))
-        .collect();
-    ids.sort();
-    for (id, i) in &ids {
-        let (id2, bytes) = bundle(p.seed, &pl.bundles[*i]);
-        assert_eq!(&id2, id);
-        let mut w = create(&add_artifact(format!("bundle.{id}")))?;
+    let mut ids: Vec<(String, PathBuf)> = Vec::new();
+    for b in &pl.bundles {
+        let (id, bytes) = bundle(p.seed, b);
+        let tmp = dir.join(format!("tmp-bundle-{}", b.index));
+        let mut w = create(&tmp)?;
         w.write_all(&bytes)?;
         let (n, _) = finish(w)?;
         sum.artifact_bytes += n;
         sum.artifacts += 1;
+        ids.push((id, tmp));
+    }
+    ids.sort();
+    for (id, tmp) in &ids {
+        fs::rename(tmp, add_artifact(format!("bundle.{id}")))?;
     }
     // 4. Export data: sorted bytewise by key (bundle. < kv. < snapshot. < transcript.).
     let mut meta: BTreeMap<String, String> = BTreeMap::new();
@@ -893,7 +964,10 @@ fn write_swing_store(p: &Params, pr: &Progress, sum: &mut Summary) -> io::Result
         for (pos, h) in &v.old_snaps {
             meta.insert(
                 format!("snapshot.{}.{pos}", v.id),
-                format!("{{\"vatID\":\"{}\",\"snapPos\":{pos},\"hash\":\"{h}\",\"inUse\":0}}", v.id),
+                format!(
+                    "{{\"vatID\":\"{}\",\"snapPos\":{pos},\"hash\":\"{h}\",\"inUse\":0}}",
+                    v.id
+                ),
             );
         }
         meta.insert(
@@ -903,7 +977,10 @@ fn write_swing_store(p: &Params, pr: &Progress, sum: &mut Summary) -> io::Result
                 v.id, v.snap_pos, v.snap_hash
             ),
         );
-        meta.insert(format!("snapshot.{}.current", v.id), format!("snapshot.{}.{}", v.id, v.snap_pos));
+        meta.insert(
+            format!("snapshot.{}.current", v.id),
+            format!("snapshot.{}.{}", v.id, v.snap_pos),
+        );
         for s in &v.spans {
             let key = if s.current {
                 format!("transcript.{}.current", v.id)
@@ -933,7 +1010,10 @@ fn write_swing_store(p: &Params, pr: &Progress, sum: &mut Summary) -> io::Result
     }
     pr.say("export data: sorting kv keys");
     let keys = kv_keys(p, &pl.vats, p.entries - fixed);
-    pr.say(&format!("export data: {} entries", keys.len() as u64 + fixed));
+    pr.say(&format!(
+        "export data: {} entries",
+        keys.len() as u64 + fixed
+    ));
     let mut w = create(&dir.join("export-data.jsonl"))?;
     let mut line = Vec::with_capacity(1 << 16);
     let mut put = |w: &mut Counted<BufWriter<File>>, k: &[u8], v: &[u8]| -> io::Result<()> {
@@ -968,7 +1048,9 @@ fn write_swing_store(p: &Params, pr: &Progress, sum: &mut Summary) -> io::Result
     let mut m = String::from("{\n  \"data\": \"export-data.jsonl\",\n  \"artifacts\": [");
     for (i, (name, file)) in manifest.iter().enumerate() {
         m.push_str(if i == 0 { "\n" } else { ",\n" });
-        m.push_str(&format!("    [\n      \"{name}\",\n      \"{file}\"\n    ]"));
+        m.push_str(&format!(
+            "    [\n      \"{name}\",\n      \"{file}\"\n    ]"
+        ));
     }
     m.push_str("\n  ]\n}");
     fs::write(dir.join("export-manifest.json"), m)?;
@@ -1101,10 +1183,10 @@ fn b64(bytes: &[u8]) -> String {
     let mut o = String::new();
     for c in bytes.chunks(3) {
         let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let v = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | (b[2] as u32);
         for k in 0..4 {
             if k <= c.len() {
-                o.push(T[(v >> (18 - 6 * k) & 63) as usize] as char);
+                o.push(T[((v >> (18 - 6 * k)) & 63) as usize] as char);
             } else {
                 o.push('=');
             }
@@ -1133,6 +1215,7 @@ const IBC_DENOMS: &[&str] = &[
     "ibc/3914BDEF46F429A26917E4D8D434620EC4817DC6B6E68FB327E190902F1E9242",
 ];
 
+#[allow(clippy::vec_init_then_push)]
 fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io::Result<()> {
     let sorted = p.sdk == Sdk::V047;
     let seed = p.seed;
@@ -1157,23 +1240,45 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
             ("operator_address", s(valoper(i))),
             (
                 "consensus_pubkey",
-                J::O(vec![("@type", s("/cosmos.crypto.ed25519.PubKey")), ("key", s(pubkey(seed, "val", i, 32)))]),
+                J::O(vec![
+                    ("@type", s("/cosmos.crypto.ed25519.PubKey")),
+                    ("key", s(pubkey(seed, "val", i, 32))),
+                ]),
             ),
             ("jailed", J::Raw(if i % 37 == 5 { "true" } else { "false" })),
-            ("status", s(if i % 37 == 5 { "BOND_STATUS_UNBONDING" } else { "BOND_STATUS_BONDED" })),
+            (
+                "status",
+                s(if i % 37 == 5 {
+                    "BOND_STATUS_UNBONDING"
+                } else {
+                    "BOND_STATUS_BONDED"
+                }),
+            ),
             ("tokens", sn(1_000_000_000_000 + i * 7_777_777_777)),
-            ("delegator_shares", s(format!("{}.000000000000000000", 1_000_000_000_000 + i * 7_777_777_777))),
+            (
+                "delegator_shares",
+                s(format!(
+                    "{}.000000000000000000",
+                    1_000_000_000_000 + i * 7_777_777_777
+                )),
+            ),
             (
                 "description",
                 J::O(vec![
                     ("moniker", s(format!("validator-{i} ✓"))),
                     ("identity", s(format!("{:016X}", i * 0x9e37_79b9))),
                     ("website", s(format!("https://val{i}.example.com"))),
-                    ("security_contact", s(format!("security@val{i}.example.com"))),
+                    (
+                        "security_contact",
+                        s(format!("security@val{i}.example.com")),
+                    ),
                     ("details", s("Secure <staking> & monitoring since 2021")),
                 ]),
             ),
-            ("unbonding_height", sn(if i % 37 == 5 { p.height - 1000 } else { 0 })),
+            (
+                "unbonding_height",
+                sn(if i % 37 == 5 { p.height - 1000 } else { 0 }),
+            ),
             ("unbonding_time", s("1970-01-01T00:00:00Z")),
             (
                 "commission",
@@ -1199,7 +1304,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
             ("address", s(format!("{:040X}", i * 0x1234_5678_9abc))),
             (
                 "pub_key",
-                J::O(vec![("type", s("tendermint/PubKeyEd25519")), ("value", s(pubkey(seed, "val", i, 32)))]),
+                J::O(vec![
+                    ("type", s("tendermint/PubKeyEd25519")),
+                    ("value", s(pubkey(seed, "val", i, 32))),
+                ]),
             ),
             ("power", sn(1_000_000 + i * 7_777)),
             ("name", s(format!("validator-{i} ✓"))),
@@ -1210,7 +1318,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
     let top_validators = F::J(J::A((0..n_val).map(cometval).collect()));
     let consensus_params = || {
         J::O(vec![
-            ("block", J::O(vec![("max_bytes", s("22020096")), ("max_gas", s("-1"))])),
+            (
+                "block",
+                J::O(vec![("max_bytes", s("22020096")), ("max_gas", s("-1"))]),
+            ),
             (
                 "evidence",
                 J::O(vec![
@@ -1219,9 +1330,15 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                     ("max_bytes", s("1048576")),
                 ]),
             ),
-            ("validator", J::O(vec![("pub_key_types", J::A(vec![s("ed25519")]))])),
+            (
+                "validator",
+                J::O(vec![("pub_key_types", J::A(vec![s("ed25519")]))]),
+            ),
             ("version", J::O(vec![("app", s("0"))])),
-            ("abci", J::O(vec![("vote_extensions_enable_height", s("0"))])),
+            (
+                "abci",
+                J::O(vec![("vote_extensions_enable_height", s("0"))]),
+            ),
         ])
     };
 
@@ -1265,14 +1382,23 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 ]);
                                 if i % 50 == 7 {
                                     J::O(vec![
-                                        ("@type", s("/cosmos.vesting.v1beta1.ContinuousVestingAccount")),
+                                        (
+                                            "@type",
+                                            s("/cosmos.vesting.v1beta1.ContinuousVestingAccount"),
+                                        ),
                                         (
                                             "base_vesting_account",
                                             J::O(vec![
                                                 ("base_account", base),
-                                                ("original_vesting", J::A(vec![coin("ubld", 1_000_000_000 + i)])),
+                                                (
+                                                    "original_vesting",
+                                                    J::A(vec![coin("ubld", 1_000_000_000 + i)]),
+                                                ),
                                                 ("delegated_free", J::A(vec![])),
-                                                ("delegated_vesting", J::A(vec![coin("ubld", 500_000_000)])),
+                                                (
+                                                    "delegated_vesting",
+                                                    J::A(vec![coin("ubld", 500_000_000)]),
+                                                ),
                                                 ("end_time", sn(1_800_000_000 + i)),
                                             ]),
                                         ),
@@ -1299,14 +1425,24 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                     vec![
                         (
                             "params",
-                            F::J(J::O(vec![("send_enabled", J::A(vec![])), ("default_send_enabled", J::Raw("true"))])),
+                            F::J(J::O(vec![
+                                ("send_enabled", J::A(vec![])),
+                                ("default_send_enabled", J::Raw("true")),
+                            ])),
                         ),
                         (
                             "balances",
                             write_arr(sorted, accounts, move |i| {
-                                let mut coins = vec![coin("ubld", 1 + (i * 2_654_435_761) % 10_000_000_000)];
+                                let mut coins =
+                                    vec![coin("ubld", 1 + (i * 2_654_435_761) % 10_000_000_000)];
                                 if i % 3 == 0 {
-                                    coins.insert(0, coin(IBC_DENOMS[(i % 4) as usize], 1 + (i * 40_503) % 1_000_000_000));
+                                    coins.insert(
+                                        0,
+                                        coin(
+                                            IBC_DENOMS[(i % 4) as usize],
+                                            1 + (i * 40_503) % 1_000_000_000,
+                                        ),
+                                    );
                                 }
                                 if i % 4 == 1 {
                                     coins.push(coin("uist", 1 + (i * 9_973) % 100_000_000_000));
@@ -1320,19 +1456,33 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 IBC_DENOMS
                                     .iter()
                                     .map(|d| coin(d, 123_456_789_012))
-                                    .chain([coin("ubld", 1_000_000_000_000_000), coin("uist", 77_000_000_000_000)])
+                                    .chain([
+                                        coin("ubld", 1_000_000_000_000_000),
+                                        coin("uist", 77_000_000_000_000),
+                                    ])
                                     .collect(),
                             )),
                         ),
                         (
                             "denom_metadata",
                             F::J(J::A(vec![J::O(vec![
-                                ("description", s("The native staking token of the Agoric network.")),
+                                (
+                                    "description",
+                                    s("The native staking token of the Agoric network."),
+                                ),
                                 (
                                     "denom_units",
                                     J::A(vec![
-                                        J::O(vec![("denom", s("ubld")), ("exponent", n(0)), ("aliases", J::A(vec![]))]),
-                                        J::O(vec![("denom", s("bld")), ("exponent", n(6)), ("aliases", J::A(vec![]))]),
+                                        J::O(vec![
+                                            ("denom", s("ubld")),
+                                            ("exponent", n(0)),
+                                            ("aliases", J::A(vec![])),
+                                        ]),
+                                        J::O(vec![
+                                            ("denom", s("bld")),
+                                            ("exponent", n(6)),
+                                            ("aliases", J::A(vec![])),
+                                        ]),
                                     ]),
                                 ),
                                 ("base", s("ubld")),
@@ -1348,8 +1498,14 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                 )
             })),
         ));
-        modules.push(("capability", F::J(J::O(vec![("index", s("9")), ("owners", J::A(vec![]))]))));
-        modules.push(("crisis", F::J(J::O(vec![("constant_fee", coin("ubld", 1000))]))));
+        modules.push((
+            "capability",
+            F::J(J::O(vec![("index", s("9")), ("owners", J::A(vec![]))])),
+        ));
+        modules.push((
+            "crisis",
+            F::J(J::O(vec![("constant_fee", coin("ubld", 1000))])),
+        ));
         modules.push((
             "distribution",
             F::Stream(Box::new(move |w: &mut Out| {
@@ -1370,13 +1526,19 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                             "fee_pool",
                             F::J(J::O(vec![(
                                 "community_pool",
-                                J::A(vec![J::O(vec![("denom", s("ubld")), ("amount", s("123456789.123456789012345678"))])]),
+                                J::A(vec![J::O(vec![
+                                    ("denom", s("ubld")),
+                                    ("amount", s("123456789.123456789012345678")),
+                                ])]),
                             )])),
                         ),
                         (
                             "delegator_withdraw_infos",
                             write_arr(sorted, delegators / 20, move |i| {
-                                J::O(vec![("delegator_address", s(acct(i * 20))), ("withdraw_address", s(acct(i * 20 + 1)))])
+                                J::O(vec![
+                                    ("delegator_address", s(acct(i * 20))),
+                                    ("withdraw_address", s(acct(i * 20 + 1))),
+                                ])
                             }),
                         ),
                         ("previous_proposer", F::J(s(valcons(3)))),
@@ -1387,7 +1549,13 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                     ("validator_address", s(valoper(i))),
                                     (
                                         "outstanding_rewards",
-                                        J::A(vec![J::O(vec![("denom", s("ubld")), ("amount", s(format!("{}.123400000000000000", 1000 + i)))])]),
+                                        J::A(vec![J::O(vec![
+                                            ("denom", s("ubld")),
+                                            (
+                                                "amount",
+                                                s(format!("{}.123400000000000000", 1000 + i)),
+                                            ),
+                                        ])]),
                                     ),
                                 ])
                             }),
@@ -1422,7 +1590,13 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                             write_arr(sorted, n_val, move |i| {
                                 J::O(vec![
                                     ("validator_address", s(valoper(i))),
-                                    ("rewards", J::O(vec![("rewards", J::A(vec![])), ("period", sn(1001 + i))])),
+                                    (
+                                        "rewards",
+                                        J::O(vec![
+                                            ("rewards", J::A(vec![])),
+                                            ("period", sn(1001 + i)),
+                                        ]),
+                                    ),
                                 ])
                             }),
                         ),
@@ -1437,7 +1611,13 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                         "starting_info",
                                         J::O(vec![
                                             ("previous_period", sn(900 + a % 100)),
-                                            ("stake", s(format!("{}.000000000000000000", 1_000_000 + a * 13))),
+                                            (
+                                                "stake",
+                                                s(format!(
+                                                    "{}.000000000000000000",
+                                                    1_000_000 + a * 13
+                                                )),
+                                            ),
                                             ("height", sn(p.height - (a % 1_000_000))),
                                         ]),
                                     ),
@@ -1540,9 +1720,27 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
         modules.push((
             "ibc",
             F::J(J::O(vec![
-                ("client_genesis", J::O(vec![("clients", J::A(vec![])), ("next_client_sequence", s("62"))])),
-                ("connection_genesis", J::O(vec![("connections", J::A(vec![])), ("next_connection_sequence", s("71"))])),
-                ("channel_genesis", J::O(vec![("channels", J::A(vec![])), ("next_channel_sequence", s("104"))])),
+                (
+                    "client_genesis",
+                    J::O(vec![
+                        ("clients", J::A(vec![])),
+                        ("next_client_sequence", s("62")),
+                    ]),
+                ),
+                (
+                    "connection_genesis",
+                    J::O(vec![
+                        ("connections", J::A(vec![])),
+                        ("next_connection_sequence", s("71")),
+                    ]),
+                ),
+                (
+                    "channel_genesis",
+                    J::O(vec![
+                        ("channels", J::A(vec![])),
+                        ("next_channel_sequence", s("104")),
+                    ]),
+                ),
             ])),
         ));
         modules.push((
@@ -1550,11 +1748,18 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
             F::J(J::O(vec![
                 (
                     "minter",
-                    J::O(vec![("inflation", s("0.050000000000000000")), ("annual_provisions", s("49000000000000.000000000000000000"))]),
+                    J::O(vec![
+                        ("inflation", s("0.050000000000000000")),
+                        ("annual_provisions", s("49000000000000.000000000000000000")),
+                    ]),
                 ),
                 (
                     "params",
-                    J::O(vec![("mint_denom", s("ubld")), ("blocks_per_year", s("6311520")), ("goal_bonded", s("0.670000000000000000"))]),
+                    J::O(vec![
+                        ("mint_denom", s("ubld")),
+                        ("blocks_per_year", s("6311520")),
+                        ("goal_bonded", s("0.670000000000000000")),
+                    ]),
                 ),
             ])),
         ));
@@ -1601,7 +1806,16 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                     ("address", s(valcons(i))),
                                     (
                                         "missed_blocks",
-                                        J::A((0..i % 13).map(|k| J::O(vec![("index", sn(k * 97)), ("missed", J::Raw("true"))])).collect()),
+                                        J::A(
+                                            (0..i % 13)
+                                                .map(|k| {
+                                                    J::O(vec![
+                                                        ("index", sn(k * 97)),
+                                                        ("missed", J::Raw("true")),
+                                                    ])
+                                                })
+                                                .collect(),
+                                        ),
                                     ),
                                 ])
                             }),
@@ -1632,7 +1846,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                         (
                             "last_validator_powers",
                             write_arr(sorted, n_val, move |i| {
-                                J::O(vec![("address", s(valoper(i))), ("power", sn(1_000_000 + i * 7_777))])
+                                J::O(vec![
+                                    ("address", s(valoper(i))),
+                                    ("power", sn(1_000_000 + i * 7_777)),
+                                ])
                             }),
                         ),
                         ("validators", write_arr(sorted, n_val, validator_j)),
@@ -1643,7 +1860,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 J::O(vec![
                                     ("delegator_address", s(acct(a))),
                                     ("validator_address", s(valoper(del_val(a)))),
-                                    ("shares", s(format!("{}.000000000000000000", 1_000_000 + a * 13))),
+                                    (
+                                        "shares",
+                                        s(format!("{}.000000000000000000", 1_000_000 + a * 13)),
+                                    ),
                                 ])
                             }),
                         ),
@@ -1658,7 +1878,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                         "entries",
                                         J::A(vec![J::O(vec![
                                             ("creation_height", sn(p.height - 1000 - i)),
-                                            ("completion_time", s("2026-03-20T10:00:00.123456789Z")),
+                                            (
+                                                "completion_time",
+                                                s("2026-03-20T10:00:00.123456789Z"),
+                                            ),
                                             ("initial_balance", sn(5_000_000 + i)),
                                             ("balance", sn(5_000_000 + i)),
                                             ("unbonding_id", sn(80_000 + i)),
@@ -1701,12 +1924,21 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                             ),
                         ),
                         ("fee_unit_price", J::A(vec![coin("uist", 1_000_000)])),
-                        ("bootstrap_vat_config", s("@agoric/vm-config/decentral-main-vaults-config.json")),
+                        (
+                            "bootstrap_vat_config",
+                            s("@agoric/vm-config/decentral-main-vaults-config.json"),
+                        ),
                         (
                             "power_flag_fees",
-                            J::A(vec![J::O(vec![("power_flag", s("SMART_WALLET")), ("fee", J::A(vec![coin("ubld", 10_000_000)]))])]),
+                            J::A(vec![J::O(vec![
+                                ("power_flag", s("SMART_WALLET")),
+                                ("fee", J::A(vec![coin("ubld", 10_000_000)])),
+                            ])]),
                         ),
-                        ("queue_max", J::A(vec![J::O(vec![("key", s("inbound")), ("size", n(1000))])])),
+                        (
+                            "queue_max",
+                            J::A(vec![J::O(vec![("key", s("inbound")), ("size", n(1000))])]),
+                        ),
                         (
                             "vat_cleanup_budget",
                             J::A(vec![
@@ -1723,7 +1955,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                 (
                     "state",
                     J::O(vec![
-                        ("queue_allowed", J::A(vec![J::O(vec![("key", s("inbound")), ("size", n(1000))])])),
+                        (
+                            "queue_allowed",
+                            J::A(vec![J::O(vec![("key", s("inbound")), ("size", n(1000))])]),
+                        ),
                         ("first_chunked_artifact_id", s("0")),
                         ("last_chunked_artifact_id", s("0")),
                         ("next_chunked_artifact_id", s("0")),
@@ -1737,8 +1972,28 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
             "transfer",
             F::J(J::O(vec![
                 ("port_id", s("transfer")),
-                ("denom_traces", J::A(IBC_DENOMS.iter().enumerate().map(|(i, _)| J::O(vec![("path", s(format!("transfer/channel-{i}"))), ("base_denom", s("uatom"))])).collect())),
-                ("params", J::O(vec![("send_enabled", J::Raw("true")), ("receive_enabled", J::Raw("true"))])),
+                (
+                    "denom_traces",
+                    J::A(
+                        IBC_DENOMS
+                            .iter()
+                            .enumerate()
+                            .map(|(i, _)| {
+                                J::O(vec![
+                                    ("path", s(format!("transfer/channel-{i}"))),
+                                    ("base_denom", s("uatom")),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
+                (
+                    "params",
+                    J::O(vec![
+                        ("send_enabled", J::Raw("true")),
+                        ("receive_enabled", J::Raw("true")),
+                    ]),
+                ),
                 ("total_escrowed", J::A(vec![])),
             ])),
         ));
@@ -1772,7 +2027,11 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
         // vstorage fills what is left of the byte budget; the modules after it are small
         // and measured first.
         let mut tail = String::new();
-        render(&J::O(vec![("watched_addresses", J::A(vec![]))]), sorted, &mut tail);
+        render(
+            &J::O(vec![("watched_addresses", J::A(vec![]))]),
+            sorted,
+            &mut tail,
+        );
         let tail_bytes = tail.len() as u64 + 4000 + if sorted { 40_000 } else { 30_000 };
         let target = p.genesis_bytes;
         let vst = &mut sum.vstorage_entries;
@@ -1794,10 +2053,14 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 let path = match i % 4 {
                                     0 | 1 => format!("published.wallet.{}.current", acct(i / 2)),
                                     2 => format!("published.wallet.{}", acct(i / 2)),
-                                    _ => format!("published.vaultFactory.managers.manager{}.vaults.vault{}", i % 7, i / 4),
+                                    _ => format!(
+                                        "published.vaultFactory.managers.manager{}.vaults.vault{}",
+                                        i % 7,
+                                        i / 4
+                                    ),
                                 };
                                 val.clear();
-                                let approx = 80 + rng.below(500) as usize;
+                                let approx = 40 + rng.below(300) as usize;
                                 capdata(&mut rng, &mut val, approx);
                                 let mut outer = String::from("{\"blockHeight\":\"");
                                 outer.push_str(&(p.height - rng.below(1_000_000)).to_string());
@@ -1808,7 +2071,11 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 if i > 0 {
                                     buf.push(',');
                                 }
-                                render(&J::O(vec![("path", J::S(path)), ("value", J::S(outer))]), sorted, &mut buf);
+                                render(
+                                    &J::O(vec![("path", J::S(path)), ("value", J::S(outer))]),
+                                    sorted,
+                                    &mut buf,
+                                );
                                 w.write_all(buf.as_bytes())?;
                                 i += 1;
                             }
@@ -1819,7 +2086,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                 )
             })),
         ));
-        modules.push(("vtransfer", F::J(J::O(vec![("watched_addresses", J::A(vec![]))]))));
+        modules.push((
+            "vtransfer",
+            F::J(J::O(vec![("watched_addresses", J::A(vec![]))])),
+        ));
         write_obj(w, sorted, modules)
     });
 
@@ -1834,7 +2104,13 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
             top.push(("app_hash", F::J(s(""))));
             top.push(("app_state", F::Stream(app_state)));
             let vals = (0..n_val).map(cometval).collect();
-            top.push(("consensus", F::J(J::O(vec![("validators", J::A(vals)), ("params", consensus_params())]))));
+            top.push((
+                "consensus",
+                F::J(J::O(vec![
+                    ("validators", J::A(vals)),
+                    ("params", consensus_params()),
+                ])),
+            ));
         }
         Sdk::V047 => {
             top.push(("genesis_time", F::J(s(genesis_time))));
@@ -1850,7 +2126,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
     w.write_all(b"\n")?;
     w.flush()?;
     sum.genesis_bytes = w.n;
-    w.inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    w.inner
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok(())
 }
 
@@ -1861,14 +2140,20 @@ pub fn generate(p: &Params) -> io::Result<Summary> {
             if d.next().is_some() {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
-                    format!("{}: not empty; give a new or empty directory", p.out.display()),
+                    format!(
+                        "{}: not empty; give a new or empty directory",
+                        p.out.display()
+                    ),
                 ));
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&p.out)?,
         Err(e) => return Err(e),
     }
-    let pr = Progress { on: p.progress, t0: Instant::now() };
+    let pr = Progress {
+        on: p.progress,
+        t0: Instant::now(),
+    };
     let mut sum = Summary::default();
     let hash = write_swing_store(p, &pr, &mut sum)?;
     sum.export_data_hash = hash.clone();
@@ -1883,11 +2168,16 @@ pub fn parse_size(s: &str, binary: bool) -> Result<u64, String> {
     let (num, mult) = match s.chars().last() {
         Some('k' | 'K') => (&s[..s.len() - 1], if binary { 1u64 << 10 } else { 1_000 }),
         Some('m' | 'M') => (&s[..s.len() - 1], if binary { 1 << 20 } else { 1_000_000 }),
-        Some('g' | 'G') => (&s[..s.len() - 1], if binary { 1 << 30 } else { 1_000_000_000 }),
+        Some('g' | 'G') => (
+            &s[..s.len() - 1],
+            if binary { 1 << 30 } else { 1_000_000_000 },
+        ),
         _ => (s, 1),
     };
-    let x: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 10G, 250M, 1.2M, 4096)"))?;
-    if !(x >= 0.0) {
+    let x: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 10G, 250M, 1.2M, 4096)"))?;
+    if x.is_nan() || x < 0.0 {
         return Err(format!("{s:?} is negative"));
     }
     Ok((x * mult as f64) as u64)
