@@ -504,7 +504,7 @@ fn fuzz_reader(fz: &mut Fuzz, r: &mut Rng, work: &Path) {
                 }
             }
         }
-        if fz.stats.iters % 2000 == 0 {
+        if fz.stats.iters.is_multiple_of(2000) {
             report(fz, "reader");
         }
     }

@@ -138,7 +138,7 @@ fn data(seed: u64, len: usize) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         let run = (x % 300) as usize;
-        if x % 3 == 0 {
+        if x.is_multiple_of(3) {
             v.extend_from_slice(&vec![(x >> 8) as u8; run]);
         } else {
             v.extend((0..run).map(|i| (x >> (i % 56)) as u8));

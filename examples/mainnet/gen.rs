@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use agar::gojson::encode_entry_into;
-use agar::hashes::{js_stringify_str, span_hash_step, SPAN_INITIAL_HASH};
+use agar::hashes::{js_stringify_str, SpanHasher};
 use sha2::{Digest, Sha256, Sha512};
 
 /// Which artifacts the export carries.
@@ -534,7 +534,7 @@ fn write_span<W: Write>(
     load: Option<&str>,
     save: Option<&str>,
 ) -> io::Result<String> {
-    let mut h = SPAN_INITIAL_HASH.to_string();
+    let mut h = SpanHasher::new();
     let mut item = String::new();
     for pos in span.start..span.end {
         let load = load.filter(|_| pos == span.start);
@@ -551,11 +551,11 @@ fn write_span<W: Write>(
             let approx = item_bytes / 2 + rng.below(item_bytes);
             transcript_item(rng, &mut item, pos, approx);
         }
-        h = span_hash_step(&h, item.as_bytes());
+        h.push(item.as_bytes());
         w.write_all(item.as_bytes())?;
         w.write_all(b"\n")?;
     }
-    Ok(h)
+    Ok(h.hex().to_string())
 }
 
 /// A b0 bundle: `JSON.stringify({moduleFormat, source, sourceMap})` (spec §4.3).
