@@ -111,7 +111,7 @@ pub struct ExplodeSummary {
 /// failure hooks fire after the first), artifacts, finished, db, synced, renamed-db,
 /// renamed-swing-store, done. `AGAR_TEST_DELAY_MS=n` sleeps n ms at every phase but the
 /// two between renames, so a test can SIGKILL the process at any point. Unset in normal use.
-fn checkpoint(phase: &str) -> Result<()> {
+pub(crate) fn checkpoint(phase: &str) -> Result<()> {
     if let Some(ms) = std::env::var("AGAR_TEST_DELAY_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -178,7 +178,7 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Remove explode temp dirs of processes that are gone (killed runs).
-fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
+pub(crate) fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -219,13 +219,13 @@ fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn sync_dir(d: &Path) -> Result<()> {
+pub(crate) fn sync_dir(d: &Path) -> Result<()> {
     File::open(d)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(d, e))
 }
 
-fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
+pub(crate) fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
     let t = tempfile::Builder::new()
         .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
         .tempdir_in(parent)
@@ -235,22 +235,22 @@ fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
 
 /// Writes verified artifact members into files named as the artifacts (and hands each
 /// finished file to the DB builder).
-struct FileSink<'a> {
-    dir: PathBuf,
-    cur: Option<(PathBuf, BufWriter<File>)>,
-    files: u64,
-    bytes: u64,
-    first_done: bool,
-    db: &'a mut DbBuild,
+pub(crate) struct FileSink<'a> {
+    pub(crate) dir: PathBuf,
+    pub(crate) cur: Option<(PathBuf, BufWriter<File>)>,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) first_done: bool,
+    pub(crate) db: &'a mut DbBuild,
 }
 
 /// The DB build, running on its own thread while the archive is extracted: the export
 /// data entries and then each finished artifact file are sent to it through a bounded
 /// channel ([`dbimport::StreamInput`]), so the import overlaps decompression and checking
 /// and reads nothing twice but the artifact files (from the page cache).
-struct DbBuild {
-    tx: Option<SyncSender<Feed>>,
-    handle: Option<JoinHandle<Result<ImportSummary>>>,
+pub(crate) struct DbBuild {
+    pub(crate) tx: Option<SyncSender<Feed>>,
+    pub(crate) handle: Option<JoinHandle<Result<ImportSummary>>>,
     batch: EntryBatch,
     /// set when a send failed: the builder stopped on an error of its own
     stopped: bool,
@@ -267,7 +267,7 @@ impl Drop for DbBuild {
 }
 
 impl DbBuild {
-    fn none() -> DbBuild {
+    pub(crate) fn none() -> DbBuild {
         DbBuild {
             tx: None,
             handle: None,
@@ -287,7 +287,7 @@ impl DbBuild {
         }
         Ok(())
     }
-    fn entry(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+    pub(crate) fn entry(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         if self.tx.is_none() {
             return Ok(());
         }
@@ -298,7 +298,7 @@ impl DbBuild {
         }
         Ok(())
     }
-    fn data_end(&mut self) -> Result<()> {
+    pub(crate) fn data_end(&mut self) -> Result<()> {
         if !self.batch.is_empty() {
             let b = std::mem::take(&mut self.batch);
             self.send(Feed::Entries(b))?;
@@ -306,7 +306,7 @@ impl DbBuild {
         self.send(Feed::DataEnd)
     }
     /// Wait for the builder; `None` if there is none.
-    fn finish(&mut self) -> Option<Result<ImportSummary>> {
+    pub(crate) fn finish(&mut self) -> Option<Result<ImportSummary>> {
         if self.tx.is_some() {
             let _ = self.send(Feed::End);
         }
@@ -322,7 +322,7 @@ impl DbBuild {
     /// Stop the builder after an error of the extraction (it sees its input end early and
     /// removes its partial file). If the error was only that the builder had stopped,
     /// the builder's own error is the one to report.
-    fn abort(&mut self, e: Error) -> Error {
+    pub(crate) fn abort(&mut self, e: Error) -> Error {
         self.tx = None;
         let stopped = self.stopped;
         match self.handle.take().map(|h| h.join()) {
@@ -379,7 +379,7 @@ fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(p, e))
 }
 
-fn file_sha256(p: &Path) -> Result<(u64, String)> {
+pub(crate) fn file_sha256(p: &Path) -> Result<(u64, String)> {
     let mut f = File::open(p).map_err(|e| Error::io(p, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -423,6 +423,13 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
         progress: opts.progress,
     };
     let reader = ArchiveReader::open(&opts.archive, ropts)?;
+    if reader.manifest.is_backup() {
+        return Err(Error::Refused(format!(
+            "{}: is a swing-store backup (no genesis.json); explode builds a node home from a genesis archive. Restore the backup into the node's DB with `agar restore {} --home DIR` (see docs/backup.md)",
+            opts.archive.display(),
+            opts.archive.display()
+        )));
+    }
     let archive_mode = reader.manifest.mode()?;
     let mode = opts.mode.unwrap_or(archive_mode);
     if !archive_mode.satisfies(mode) {
@@ -705,6 +712,32 @@ fn build_and_place(
     })
 }
 
+/// A replay DB cannot place a span of a vat without a current span (a terminated vat in
+/// a debug archive): refuse it (the official importer crashes on it with a TypeError).
+/// Call after `read_export_data`.
+pub(crate) fn check_replay_placeable(
+    reader: &ArchiveReader,
+    mode: ArtifactMode,
+    archive: &Path,
+) -> Result<()> {
+    if mode != ArtifactMode::Replay {
+        return Ok(());
+    }
+    if let Some(meta) = reader.meta.as_ref() {
+        for (name, _) in reader.manifest.artifacts() {
+            if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
+                if meta.current_span(&vat).is_none() {
+                    return Err(Error::Refused(format!(
+                        "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Use the artifact mode operational, archival or debug instead",
+                        archive.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Stream the archive into `tmp_ss` (export data, then artifacts) while the reader checks
 /// every member, feeding `db` as it goes; then check the end of the archive. Returns the
 /// artifact files and bytes written and the reader's result.
@@ -749,19 +782,8 @@ fn extract(
             ));
         }
     }
-    if mode == ArtifactMode::Replay && !opts.no_db {
-        if let Some(meta) = reader.meta.as_ref() {
-            for (name, _) in reader.manifest.artifacts() {
-                if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
-                    if meta.current_span(&vat).is_none() {
-                        return Err(Error::Refused(format!(
-                            "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Explode this archive as operational, archival or debug instead",
-                            opts.archive.display()
-                        )));
-                    }
-                }
-            }
-        }
+    if !opts.no_db {
+        check_replay_placeable(&reader, mode, &opts.archive)?;
     }
     checkpoint("export-data")?;
 

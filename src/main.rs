@@ -83,6 +83,14 @@ enum Cmd {
     /// Read kvStore values from an archive.
     #[command(subcommand)]
     Kv(cli_edit::KvCmd),
+    /// Back up a node's swing-store DB alone into one canonical archive (docs/backup.md).
+    Backup(cli::backup::BackupArgs),
+    /// Rebuild a node's swing-store DB from a backup or a genesis archive, atomically,
+    /// keeping the old one (docs/backup.md).
+    Restore(cli::restore::RestoreArgs),
+    /// Show a node's swing-store DB: host.height, possible backup modes, sizes, whether a
+    /// process holds it open.
+    Status(cli::status::StatusArgs),
 }
 
 #[derive(Args)]
@@ -437,8 +445,10 @@ fn cmd_digest(archive: &Path, common: &Common) -> Result<i32> {
         for p in &rep.problems {
             eprintln!("FAIL {p}");
         }
-        if let (Some(g), Some(h)) = (&rep.genesis_sha256, &rep.swing_store_export_data_hash) {
+        if let Some(g) = &rep.genesis_sha256 {
             println!("genesis.json sha256:          {g}");
+        }
+        if let Some(h) = &rep.swing_store_export_data_hash {
             println!("swing_store_export_data_hash: {h}");
         }
         if let Some(d) = &rep.digest {
@@ -459,17 +469,24 @@ fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
             r.file_bytes,
             if r.compressed { ", gzip" } else { "" }
         );
-        println!("chain_id:       {}", r.chain_id);
-        println!("initial_height: {}", r.initial_height);
-        println!("export height:  {}", r.export_height);
+        if r.kind == "swing-store backup" {
+            println!("kind:           swing-store backup (no genesis)");
+            println!("host.height:    {}", r.export_height);
+        } else {
+            println!("chain_id:       {}", r.chain_id);
+            println!("initial_height: {}", r.initial_height);
+            println!("export height:  {}", r.export_height);
+        }
         if let Some(t) = &r.genesis_time {
             println!("genesis_time:   {t}");
         }
         println!("artifact mode:  {}", r.artifact_mode);
-        println!(
-            "genesis.json:   {} bytes, sha256 {}",
-            r.genesis_bytes, r.genesis_sha256
-        );
+        if !r.genesis_sha256.is_empty() {
+            println!(
+                "genesis.json:   {} bytes, sha256 {}",
+                r.genesis_bytes, r.genesis_sha256
+            );
+        }
         println!(
             "export data:    {} entries ({} kv), {} bytes, {}",
             r.export_data_entries,
@@ -650,6 +667,9 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Edit(a) => cli_edit::cmd_edit(*a),
         Cmd::Diff(a) => cli_edit::cmd_diff(a),
         Cmd::Kv(c) => cli_edit::cmd_kv(c),
+        Cmd::Backup(a) => cli::backup::cmd_backup(a),
+        Cmd::Restore(a) => cli::restore::cmd_restore(a),
+        Cmd::Status(a) => cli::status::cmd_status(a),
     }
 }
 

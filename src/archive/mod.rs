@@ -13,6 +13,10 @@ use crate::error::{bail, Result};
 use crate::model::ArtifactMode;
 
 pub const FORMAT_NAME: &str = "agar-genesis-archive";
+/// `format` of a swing-store backup (`agar backup`): the same layout without the
+/// genesis.json member, and without `chain_id` / `initial_height` (FORMAT.md, "Swing-store
+/// backups").
+pub const BACKUP_FORMAT_NAME: &str = "agar-swing-store-backup";
 pub const FORMAT_VERSION: u64 = 1;
 pub const MANIFEST_MEMBER: &str = "genesis-archive.json";
 pub const GENESIS_MEMBER: &str = "genesis.json";
@@ -69,10 +73,14 @@ pub struct Provenance {
 pub struct ArchiveManifest {
     pub format: String,
     pub version: u64,
+    /// Absent in a swing-store backup (read as ""): a swing-store does not know its chain.
+    #[serde(default)]
     pub chain_id: String,
+    /// Absent in a swing-store backup (read as 0), which has no genesis.
+    #[serde(default)]
     pub initial_height: u64,
     /// The block height the swing-store state was exported at (the source's
-    /// `host.height`); normally `initial_height - 1`.
+    /// `host.height`); normally `initial_height - 1`. In a backup: the DB's `host.height`.
     pub export_height: u64,
     pub artifact_mode: String,
     pub swing_store_export_data_hash: String,
@@ -83,8 +91,61 @@ pub struct ArchiveManifest {
 }
 
 impl ArchiveManifest {
+    /// A swing-store backup (no genesis.json member) rather than a genesis archive.
+    pub fn is_backup(&self) -> bool {
+        self.format == BACKUP_FORMAT_NAME
+    }
+
+    /// Number of fixed members before the artifacts: genesis.json (not in a backup),
+    /// export-manifest.json, export-data.jsonl.
+    pub fn head_len(&self) -> usize {
+        if self.is_backup() {
+            2
+        } else {
+            3
+        }
+    }
+
+    /// The genesis.json member (None in a backup).
+    pub fn genesis_member(&self) -> Option<&Member> {
+        (!self.is_backup()).then(|| &self.members[0])
+    }
+
+    /// The export-data member.
+    pub fn export_data_member(&self) -> &Member {
+        &self.members[self.head_len() - 1]
+    }
+
+    /// `blockHeight` of the export-manifest member: `initial_height` in a genesis archive
+    /// (what InitGenesis stamps), `host.height` in a backup (what export-kernel-db.js
+    /// writes).
+    pub fn export_manifest_height(&self) -> u64 {
+        if self.is_backup() {
+            self.export_height
+        } else {
+            self.initial_height
+        }
+    }
+
+    /// The kind of archive, for messages.
+    pub fn kind(&self) -> &'static str {
+        if self.is_backup() {
+            "swing-store backup"
+        } else {
+            "genesis archive"
+        }
+    }
+
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let v = serde_json::to_value(self).expect("manifest serialises");
+        let mut v = serde_json::to_value(self).expect("manifest serialises");
+        if self.is_backup() {
+            // a backup has no genesis: these keys are absent (genesis archives keep them,
+            // so their bytes do not depend on this branch)
+            if let Some(o) = v.as_object_mut() {
+                o.remove("chain_id");
+                o.remove("initial_height");
+            }
+        }
         crate::genesis::canonical_bytes(&v)
     }
 
@@ -98,7 +159,7 @@ impl ArchiveManifest {
     pub fn artifacts(&self) -> impl Iterator<Item = (&str, &Member)> {
         self.members
             .iter()
-            .skip(3)
+            .skip(self.head_len())
             .map(|m| (m.name.strip_prefix(ARTIFACT_PREFIX).unwrap_or(&m.name), m))
     }
 
@@ -157,6 +218,17 @@ pub fn head_members(
             sha256: data_sha256,
         },
     ]
+}
+
+/// The fixed members of a swing-store backup (export manifest, export data).
+pub fn backup_head_members(
+    export_manifest: &[u8],
+    data_size: u64,
+    data_sha256: String,
+) -> Vec<Member> {
+    let mut v = head_members(b"", export_manifest, data_size, data_sha256);
+    v.remove(0);
+    v
 }
 
 /// Lowercase 64-hex check.

@@ -257,6 +257,13 @@ impl ArchiveReader {
     }
 
     fn read_head(&mut self) -> Result<()> {
+        if !self.manifest.is_backup() {
+            self.read_genesis()?;
+        }
+        self.read_export_manifest()
+    }
+
+    fn read_genesis(&mut self) -> Result<()> {
         let (gm, genesis_bytes) = self.next_small(MAX_GENESIS_BYTES)?;
         let gloc = member_loc(&self.path, &gm.name);
         let genesis = Genesis::from_bytes(&gloc, &genesis_bytes)?;
@@ -303,10 +310,14 @@ impl ArchiveReader {
         }
         self.genesis = genesis;
         self.genesis_bytes = genesis_bytes;
+        Ok(())
+    }
 
+    fn read_export_manifest(&mut self) -> Result<()> {
         let mode = self.manifest.mode()?;
         let names: Vec<&str> = self.manifest.artifacts().map(|(n, _)| n).collect();
-        let want = export_manifest_bytes(self.manifest.initial_height, mode, &names);
+        let height = self.manifest.export_manifest_height();
+        let want = export_manifest_bytes(height, mode, &names);
         // its canonical bytes are known: any other size cannot be right
         let em_size = self.manifest.members[self.next].size;
         if em_size != want.len() as u64 {
@@ -314,7 +325,7 @@ impl ArchiveReader {
                 member_loc(&self.path, EXPORT_MANIFEST_MEMBER),
                 format!(
                     "is announced as {em_size} bytes, but the canonical export manifest for blockHeight {}, mode {mode} and the {} artifacts genesis-archive.json lists is {} bytes",
-                    self.manifest.initial_height,
+                    height,
                     names.len(),
                     want.len()
                 ),
@@ -325,8 +336,8 @@ impl ArchiveReader {
             self.problem(
                 member_loc(&self.path, &em.name),
                 format!(
-                    "is not the canonical export manifest for blockHeight {} (the initial height), mode {mode} and the archive's artifacts",
-                    self.manifest.initial_height
+                    "is not the canonical export manifest for blockHeight {height} (the {}), mode {mode} and the archive's artifacts",
+                    if self.manifest.is_backup() { "backup's host.height" } else { "initial height" }
                 ),
             )?;
         }
@@ -681,10 +692,13 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
     let v = crate::genesis::parse_strict(&loc, bytes)?;
     let m: ArchiveManifest = serde_json::from_value(v)
         .map_err(|e| Error::invalid(&loc, format!("not a valid archive manifest: {e}")))?;
-    if m.format != FORMAT_NAME {
+    if m.format != FORMAT_NAME && m.format != BACKUP_FORMAT_NAME {
         return bail(
             &loc,
-            format!("format is {:?}, expected {FORMAT_NAME:?}", m.format),
+            format!(
+                "format is {:?}, expected {FORMAT_NAME:?} or {BACKUP_FORMAT_NAME:?}",
+                m.format
+            ),
         );
     }
     if m.version != FORMAT_VERSION {
@@ -694,19 +708,22 @@ pub fn parse_manifest(path: &str, bytes: &[u8]) -> Result<ArchiveManifest> {
         return bail(&loc, "is not in canonical form");
     }
     m.mode()?;
-    if m.members.len() < 3 || m.members.len() > MAX_MEMBERS {
+    let head: &[&str] = if m.is_backup() {
+        &[EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
+    } else {
+        &[GENESIS_MEMBER, EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
+    };
+    if m.members.len() < head.len() || m.members.len() > MAX_MEMBERS {
         return bail(
             &loc,
             format!(
-                "lists {} members; expected 3 fixed members plus artifacts, at most {MAX_MEMBERS}",
-                m.members.len()
+                "lists {} members; expected {} fixed members plus artifacts, at most {MAX_MEMBERS}",
+                m.members.len(),
+                head.len()
             ),
         );
     }
-    for (i, fixed) in [GENESIS_MEMBER, EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
-        .iter()
-        .enumerate()
-    {
+    for (i, fixed) in head.iter().enumerate() {
         if m.members[i].name != *fixed {
             return bail(
                 &loc,
