@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Benchmarks of every agar operation against its baseline; prints a markdown table.
-#   bench/run.sh FIXTURE_DIR [--runs N] [--modes operational,debug] [--ops pack,verify,explode,dbpack,edit]
+#   bench/run.sh FIXTURE_DIR [--runs N] [--modes operational,debug] [--ops pack,verify,explode,dbpack,edit,backup,restore]
 # See bench/bench.py for the details (needs python3; the oracle and GNU tar are optional).
 exec python3 "$(dirname "$0")/bench.py" "$@"

@@ -35,7 +35,7 @@ use crate::dbexport::{DbExport, OpenMode};
 use crate::dbimport::{self, side_file, ImportOptions, ImportSummary, StreamInput, DB_FILE};
 use crate::error::{Error, Result};
 use crate::explode::{
-    check_replay_placeable, checkpoint, file_sha256, remove_stale, sync_dir, temp_dir_in,
+    check_replay_placeable, checkpoint, file_sha256, remove_stale_with, sync_dir, temp_dir_with,
     DbBuild, FileSink,
 };
 use crate::model::ArtifactMode;
@@ -361,7 +361,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreSummary> {
     let mode = opts.mode.unwrap_or(archive_mode);
     if !archive_mode.satisfies(mode) {
         return Err(Error::Refused(format!(
-            "{}: the {} holds {archive_mode} artifacts; a {mode} DB needs transcript spans it does not contain (operational < replay < archival). Use --artifact-mode {archive_mode} (or weaker). Nothing was written",
+            "{}: artifact mode {mode} is stronger than the {}'s {archive_mode} (operational < replay < archival): a {mode} DB needs transcript spans it does not contain. Use --artifact-mode {archive_mode} (or weaker). Nothing was written",
             opts.archive.display(),
             reader.manifest.kind()
         )));
@@ -382,10 +382,13 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreSummary> {
     if !reader.manifest.is_backup() {
         notes.push(format!("restored the swing-store of a genesis archive (chain {}, initial_height {}) with host.height {height}, the height it was exported at; a node that starts the new chain from this genesis rebuilds data/agoric itself (or use agar explode)", reader.manifest.chain_id, reader.manifest.initial_height));
     }
-    checkpoint("opened")?;
     let mut removed_stale = Vec::new();
-    remove_stale(&dir, &mut removed_stale);
-    let tmp = temp_dir_in(&dir)?;
+    remove_stale_with(&dir, TMP_PREFIX, &mut removed_stale);
+    let tmp = temp_dir_with(&dir, TMP_PREFIX)?;
+    if let Err(e) = checkpoint("opened") {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     let res = build_and_place(opts, &dir, &db, &tmp, reader, mode, height);
     match res {
         Ok((imp, digest, kind, placed)) => {

@@ -178,11 +178,16 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Remove explode temp dirs of processes that are gone (killed runs).
-pub(crate) fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
+fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
+    remove_stale_with(dir, TMP_PREFIX, removed)
+}
+
+/// Remove temp dirs named `<prefix><pid>-*` in `dir` whose process is gone.
+pub(crate) fn remove_stale_with(dir: &Path, prefix: &str, removed: &mut Vec<String>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(TMP_PREFIX) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
@@ -225,9 +230,14 @@ pub(crate) fn sync_dir(d: &Path) -> Result<()> {
         .map_err(|e| Error::io(d, e))
 }
 
-pub(crate) fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
+fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
+    temp_dir_with(parent, TMP_PREFIX)
+}
+
+/// A new dir `<prefix><pid>-<random>` in `parent`, kept (removed by the caller).
+pub(crate) fn temp_dir_with(parent: &Path, prefix: &str) -> Result<PathBuf> {
     let t = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+        .prefix(&format!("{prefix}{}-", std::process::id()))
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     Ok(t.keep())
