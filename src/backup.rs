@@ -464,7 +464,13 @@ fn build_and_place(
     )
     .map_err(pre)?;
     let (tx, rx) = sync_channel(8);
-    let mut input = StreamInput::new(rx, PathBuf::from(format!("{}: member swing-store/{EXPORT_DATA_FILE}", opts.archive.display())));
+    let mut input = StreamInput::new(
+        rx,
+        PathBuf::from(format!(
+            "{}: member swing-store/{EXPORT_DATA_FILE}",
+            opts.archive.display()
+        )),
+    );
     let dbf = new_db.clone();
     let handle = std::thread::Builder::new()
         .name("agar-db".into())
@@ -689,7 +695,10 @@ pub fn status(home: &Path) -> Result<StatusReport> {
     if let Ok(rd) = fs::read_dir(&dir) {
         for e in rd.flatten() {
             if e.file_name().as_bytes().starts_with(TMP_PREFIX.as_bytes()) {
-                notes.push(format!("{}: temp dir of an interrupted restore (the next restore removes it)", e.path().display()));
+                notes.push(format!(
+                    "{}: temp dir of an interrupted restore (the next restore removes it)",
+                    e.path().display()
+                ));
             }
         }
     }

@@ -137,7 +137,11 @@ fn backup_restore_equals_the_official_import_in_every_mode() {
             let b = w.path().join(format!("{fixture}-{mode}.tar"));
             let digest = backup(&home, &b, Some(mode));
             // read-only: not a byte of the home changed, no -wal/-shm appeared
-            assert_eq!(tree(&home), before, "{fixture} {mode}: backup wrote to the home");
+            assert_eq!(
+                tree(&home),
+                before,
+                "{fixture} {mode}: backup wrote to the home"
+            );
             let m = manifest(&b);
             assert_eq!(m["format"], "agar-swing-store-backup");
             assert_eq!(m["export_height"], 27);
@@ -169,7 +173,11 @@ fn backups_are_deterministic_and_read_like_archives() {
     let a = w.path().join("a.tar");
     let b = w.path().join("b.tar.gz");
     let d = backup(&home, &a, None);
-    assert_eq!(backup(&home, &b, None), d, "compression must not change the digest");
+    assert_eq!(
+        backup(&home, &b, None),
+        d,
+        "compression must not change the digest"
+    );
     assert_eq!(backup(&home, &a, None), d, "same DB, same digest");
     // a copy of the DB elsewhere (another file, another mtime) gives the same digest
     let home2 = node_home(&w.path().join("h2"), "tiny");
@@ -274,7 +282,11 @@ fn backup_refuses_a_mode_the_db_cannot_give_with_the_official_wording() {
         "--artifact-mode",
         "archival",
     ]);
-    assert!(stderr(&o).contains("incomplete archival transcript"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("incomplete archival transcript"),
+        "{}",
+        stderr(&o)
+    );
     // an existing output is kept without --force
     std::fs::write(&out, "keep").unwrap();
     let o = run(&[
@@ -294,7 +306,10 @@ fn backup_refuses_a_mode_the_db_cannot_give_with_the_official_wording() {
 fn status_reports_height_modes_sizes_and_holder() {
     let w = tempfile::tempdir().unwrap();
     for (fixture, possible) in [
-        ("tiny", ["operational", "replay", "archival", "debug"].as_slice()),
+        (
+            "tiny",
+            ["operational", "replay", "archival", "debug"].as_slice(),
+        ),
         ("pruned", ["operational", "debug"].as_slice()),
     ] {
         let home = node_home(&w.path().join(fixture), fixture);
@@ -306,7 +321,10 @@ fn status_reports_height_modes_sizes_and_holder() {
         .unwrap();
         assert_eq!(tree(&home), before, "status wrote to the home");
         assert_eq!(j["host_height"], 27);
-        assert_eq!(j["db_bytes"], std::fs::metadata(db_of(&home)).unwrap().len());
+        assert_eq!(
+            j["db_bytes"],
+            std::fs::metadata(db_of(&home)).unwrap().len()
+        );
         assert_eq!(j["wal_bytes"], serde_json::Value::Null);
         assert_eq!(j["journal_mode"], "wal");
         assert_eq!(j["node"], serde_json::Value::Null);
@@ -320,7 +338,10 @@ fn status_reports_height_modes_sizes_and_holder() {
         assert_eq!(ok, possible, "{fixture}");
         if fixture == "pruned" {
             let why = j["modes"][1]["reason"].as_str().unwrap();
-            assert!(why.contains("incomplete current incarnation transcript"), "{why}");
+            assert!(
+                why.contains("incomplete current incarnation transcript"),
+                "{why}"
+            );
         }
     }
 }
@@ -404,7 +425,11 @@ fn refusals_leave_the_home_byte_identical() {
         "operational",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("the last block it had committed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the last block it had committed"),
+        "{}",
+        stderr(&o)
+    );
     drop(conn);
     // once the node is gone the same restore goes through
     must(restore(&op, &home, &["--expect", &dop]), "restore");
@@ -457,13 +482,23 @@ fn restore_replaces_only_the_db_and_keeps_the_old_one() {
     // a weaker mode is fine; --discard-old keeps nothing
     let before2 = tree(&home);
     must(
-        restore(&b, &home, &["--artifact-mode", "operational", "--discard-old"]),
+        restore(
+            &b,
+            &home,
+            &["--artifact-mode", "operational", "--discard-old"],
+        ),
         "restore --discard-old",
     );
     let after2 = tree(&home);
     assert_eq!(
-        after2.keys().filter(|k| k.contains("before-restore")).count(),
-        before2.keys().filter(|k| k.contains("before-restore")).count()
+        after2
+            .keys()
+            .filter(|k| k.contains("before-restore"))
+            .count(),
+        before2
+            .keys()
+            .filter(|k| k.contains("before-restore"))
+            .count()
     );
     assert_eq!(dump(&home), official_dump("tiny", "operational"));
 }
@@ -530,7 +565,10 @@ fn a_crashed_nodes_wal_is_backed_up_and_kept_on_restore() {
     .unwrap();
     assert_eq!(s["host_height"], 28, "read through the WAL");
     assert!(s["wal_bytes"].as_u64().unwrap() > 0);
-    assert!(s["notes"].to_string().contains("did not stop cleanly"), "{s}");
+    assert!(
+        s["notes"].to_string().contains("did not stop cleanly"),
+        "{s}"
+    );
     let b = w.path().join("b.tar");
     backup(&home, &b, Some("operational"));
     assert_eq!(manifest(&b)["export_height"], 28);
@@ -548,7 +586,10 @@ fn a_crashed_nodes_wal_is_backed_up_and_kept_on_restore() {
     ))
     .unwrap();
     let kept = PathBuf::from(j["old_kept"].as_str().unwrap());
-    let rel = format!("data/agoric/{}", kept.file_name().unwrap().to_str().unwrap());
+    let rel = format!(
+        "data/agoric/{}",
+        kept.file_name().unwrap().to_str().unwrap()
+    );
     let after = tree(&home);
     for f in ["swingstore.sqlite", "swingstore.sqlite-wal"] {
         assert_eq!(
@@ -569,8 +610,14 @@ fn a_crashed_nodes_wal_is_backed_up_and_kept_on_restore() {
 fn placement(home: &Path, old: &BTreeMap<String, String>, new_dump: &str) -> &'static str {
     let t = tree(home);
     let at = |k: &str| t.get(&format!("data/agoric/swingstore.sqlite{k}")).cloned();
-    let was = |k: &str| old.get(&format!("data/agoric/swingstore.sqlite{k}")).cloned();
-    if ["", "-wal", "-shm", "-journal"].iter().all(|s| at(s) == was(s)) {
+    let was = |k: &str| {
+        old.get(&format!("data/agoric/swingstore.sqlite{k}"))
+            .cloned()
+    };
+    if ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .all(|s| at(s) == was(s))
+    {
         "old"
     } else if at("-wal").is_none() && at("-journal").is_none() && dump(home) == new_dump {
         "new"
@@ -624,12 +671,19 @@ fn a_killed_restore_leaves_the_old_db_or_the_new_one_complete() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(137), "{phase}: {}", stderr(&o));
-        assert_eq!(placement(&home, &before, &new_dump), want, "killed at {phase}");
+        assert_eq!(
+            placement(&home, &before, &new_dump),
+            want,
+            "killed at {phase}"
+        );
         assert_eq!(others(&tree(&home)), others(&before), "{phase}");
         // a kept copy, once made, is complete
         for k in kept_dirs(&home) {
             let kt = tree(&k);
-            assert_eq!(kt["swingstore.sqlite"], before["data/agoric/swingstore.sqlite"]);
+            assert_eq!(
+                kt["swingstore.sqlite"],
+                before["data/agoric/swingstore.sqlite"]
+            );
         }
         // the rerun removes the dead run's temp dir and completes
         let o = run(&["restore", p(&b), "--home", p(&home)]);
@@ -658,8 +712,14 @@ fn a_killed_restore_leaves_the_old_db_or_the_new_one_complete() {
     let kept = kept_dirs(&home);
     assert_eq!(kept.len(), 1);
     let kt = tree(&kept[0]);
-    assert_eq!(kt["swingstore.sqlite"], before["data/agoric/swingstore.sqlite"]);
-    assert_eq!(kt["swingstore.sqlite-wal"], before["data/agoric/swingstore.sqlite-wal"]);
+    assert_eq!(
+        kt["swingstore.sqlite"],
+        before["data/agoric/swingstore.sqlite"]
+    );
+    assert_eq!(
+        kt["swingstore.sqlite-wal"],
+        before["data/agoric/swingstore.sqlite-wal"]
+    );
     must(run(&["restore", p(&b), "--home", p(&home)]), "rerun");
     assert_eq!(dump(&home), new_dump);
 }

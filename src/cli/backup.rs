@@ -81,7 +81,10 @@ fn report(common: &Common, s: &BackupSummary, to_stdout: bool) -> Result<()> {
         "artifact mode:     {} (requested {})",
         s.artifact_mode, s.requested_mode
     ));
-    say(format!("export data:       {} entries", s.export_data_entries));
+    say(format!(
+        "export data:       {} entries",
+        s.export_data_entries
+    ));
     say(format!(
         "artifacts:         {} ({} bytes)",
         s.artifacts, s.artifact_bytes

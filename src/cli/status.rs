@@ -45,7 +45,9 @@ pub fn cmd_status(a: StatusArgs) -> Result<i32> {
     );
     println!(
         "held open by:    {}",
-        r.node.as_deref().unwrap_or("no process (the node is stopped)")
+        r.node
+            .as_deref()
+            .unwrap_or("no process (the node is stopped)")
     );
     println!("backup modes:");
     for m in &r.modes {
