@@ -23,7 +23,6 @@
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -32,11 +31,11 @@ use crate::archive::reader::{ArchiveReader, ReadOptions};
 use crate::archive::writer::Compression;
 use crate::archive::EXPORT_DATA_FILE;
 use crate::dbexport::{DbExport, OpenMode};
-use crate::dbimport::{self, side_file, ImportOptions, ImportSummary, StreamInput, DB_FILE};
+use crate::dbimport::{self, side_file, ImportOptions, ImportSummary, DB_FILE};
 use crate::error::{Error, Result};
 use crate::explode::{
-    check_replay_placeable, checkpoint, file_sha256, remove_stale_with, sync_dir, temp_dir_with,
-    DbBuild, FileSink,
+    check_replay_placeable, checkpoint, file_sha256, finish_expected, remove_stale_with, sync_dir,
+    temp_dir_with, DbBuild, FileSink,
 };
 use crate::model::ArtifactMode;
 use crate::pack::PackOptions;
@@ -463,55 +462,20 @@ fn build_and_place(
         &iopts,
     )
     .map_err(pre)?;
-    let (tx, rx) = sync_channel(8);
-    let mut input = StreamInput::new(
-        rx,
-        PathBuf::from(format!(
-            "{}: member swing-store/{EXPORT_DATA_FILE}",
-            opts.archive.display()
-        )),
-    );
-    let dbf = new_db.clone();
-    let handle = std::thread::Builder::new()
-        .name("agar-db".into())
-        .spawn(move || dbimport::import_stream(&mut input, &dbf, imode, h, &iopts))
-        .map_err(|e| pre(Error::io_at("starting the DB builder thread", e)))?;
-    let mut build = DbBuild::none();
-    build.tx = Some(tx);
-    build.handle = Some(handle);
+    let data_loc = PathBuf::from(format!(
+        "{}: member swing-store/{EXPORT_DATA_FILE}",
+        opts.archive.display()
+    ));
+    let mut build = DbBuild::start(data_loc, new_db.clone(), imode, h, iopts).map_err(pre)?;
 
     let extracted = (|| -> Result<String> {
         reader.read_export_data(&mut |e, _| build.entry(&e.key, e.value.as_deref()))?;
         build.data_end()?;
         check_replay_placeable(&reader, mode, &opts.archive)?;
         checkpoint("export-data")?;
-        let mut sink = FileSink {
-            dir: arts.clone(),
-            cur: None,
-            files: 0,
-            bytes: 0,
-            first_done: false,
-            db: &mut build,
-        };
+        let mut sink = FileSink::new(arts.clone(), &mut build);
         reader.read_artifacts(&mut sink)?;
-        let res = reader.finish()?;
-        if !res.problems.is_empty() {
-            return Err(Error::invalid(
-                opts.archive.display().to_string(),
-                res.problems.join("; "),
-            ));
-        }
-        if let Some(want) = &opts.expect {
-            if *want != res.digest {
-                return Err(Error::Refused(format!(
-                    "{}: archive digest is {}, but --expect says {want}. Nothing was written",
-                    opts.archive.display(),
-                    res.digest
-                )));
-            }
-        }
-        checkpoint("finished")?;
-        Ok(res.digest)
+        Ok(finish_expected(reader, &opts.archive, opts.expect.as_deref())?.digest)
     })();
     let digest = match extracted {
         Ok(d) => d,

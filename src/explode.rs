@@ -246,12 +246,12 @@ pub(crate) fn temp_dir_with(parent: &Path, prefix: &str) -> Result<PathBuf> {
 /// Writes verified artifact members into files named as the artifacts (and hands each
 /// finished file to the DB builder).
 pub(crate) struct FileSink<'a> {
-    pub(crate) dir: PathBuf,
-    pub(crate) cur: Option<(PathBuf, BufWriter<File>)>,
-    pub(crate) files: u64,
-    pub(crate) bytes: u64,
-    pub(crate) first_done: bool,
-    pub(crate) db: &'a mut DbBuild,
+    dir: PathBuf,
+    cur: Option<(PathBuf, BufWriter<File>)>,
+    files: u64,
+    bytes: u64,
+    first_done: bool,
+    db: &'a mut DbBuild,
 }
 
 /// The DB build, running on its own thread while the archive is extracted: the export
@@ -259,8 +259,8 @@ pub(crate) struct FileSink<'a> {
 /// channel ([`dbimport::StreamInput`]), so the import overlaps decompression and checking
 /// and reads nothing twice but the artifact files (from the page cache).
 pub(crate) struct DbBuild {
-    pub(crate) tx: Option<SyncSender<Feed>>,
-    pub(crate) handle: Option<JoinHandle<Result<ImportSummary>>>,
+    tx: Option<SyncSender<Feed>>,
+    handle: Option<JoinHandle<Result<ImportSummary>>>,
     batch: EntryBatch,
     /// set when a send failed: the builder stopped on an error of its own
     stopped: bool,
@@ -277,7 +277,28 @@ impl Drop for DbBuild {
 }
 
 impl DbBuild {
-    pub(crate) fn none() -> DbBuild {
+    /// Start the builder thread: a new DB `db_file` from what is fed to it (entries named
+    /// after `data_loc` in messages), in `mode`, with `host.height` = `height`.
+    pub(crate) fn start(
+        data_loc: PathBuf,
+        db_file: PathBuf,
+        mode: ArtifactMode,
+        height: u64,
+        iopts: ImportOptions,
+    ) -> Result<DbBuild> {
+        let (tx, rx) = sync_channel(8);
+        let mut input = StreamInput::new(rx, data_loc);
+        let handle = std::thread::Builder::new()
+            .name("agar-db".into())
+            .spawn(move || dbimport::import_stream(&mut input, &db_file, mode, height, &iopts))
+            .map_err(|e| Error::io_at("starting the DB builder thread", e))?;
+        let mut db = DbBuild::none();
+        db.tx = Some(tx);
+        db.handle = Some(handle);
+        Ok(db)
+    }
+
+    fn none() -> DbBuild {
         DbBuild {
             tx: None,
             handle: None,
@@ -338,6 +359,19 @@ impl DbBuild {
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(Err(dbe))) if stopped => dbe,
             _ => e,
+        }
+    }
+}
+
+impl<'a> FileSink<'a> {
+    pub(crate) fn new(dir: PathBuf, db: &'a mut DbBuild) -> FileSink<'a> {
+        FileSink {
+            dir,
+            cur: None,
+            files: 0,
+            bytes: 0,
+            first_done: false,
+            db,
         }
     }
 }
@@ -582,15 +616,7 @@ fn build_and_place(
             &iopts,
         )
         .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
-        let (tx, rx) = sync_channel(8);
-        let mut input = StreamInput::new(rx, data_path.clone());
-        let dbf2 = dbf.clone();
-        let handle = std::thread::Builder::new()
-            .name("agar-db".into())
-            .spawn(move || dbimport::import_stream(&mut input, &dbf2, imode, height, &iopts))
-            .map_err(|e| none(Error::io_at("starting the DB builder thread", e)))?;
-        db.tx = Some(tx);
-        db.handle = Some(handle);
+        db = DbBuild::start(data_path.clone(), dbf.clone(), imode, height, iopts).map_err(none)?;
         tmp_db_file = Some((tmp_db, dbf));
     }
 
@@ -797,33 +823,36 @@ fn extract(
     }
     checkpoint("export-data")?;
 
-    let mut sink = FileSink {
-        dir: tmp_ss.to_path_buf(),
-        cur: None,
-        files: 0,
-        bytes: 0,
-        first_done: false,
-        db,
-    };
+    let mut sink = FileSink::new(tmp_ss.to_path_buf(), db);
     reader.read_artifacts(&mut sink)?;
     checkpoint("artifacts")?;
     let (files, bytes) = (sink.files, sink.bytes);
+    let result = finish_expected(reader, &opts.archive, opts.expect.as_deref())?;
+    Ok((files, bytes, result))
+}
+
+/// Read the end of the archive (fail-fast) and check the digest against `--expect`.
+pub(crate) fn finish_expected(
+    reader: ArchiveReader,
+    archive: &Path,
+    expect: Option<&str>,
+) -> Result<crate::archive::reader::ReadResult> {
     let result = reader.finish()?;
     if !result.problems.is_empty() {
         return Err(Error::invalid(
-            opts.archive.display().to_string(),
+            archive.display().to_string(),
             result.problems.join("; "),
         ));
     }
-    if let Some(want) = &opts.expect {
-        if *want != result.digest {
+    if let Some(want) = expect {
+        if want != result.digest {
             return Err(Error::Refused(format!(
                 "{}: archive digest is {}, but --expect says {want}; nothing was written. Get the archive the validators agreed on",
-                opts.archive.display(),
+                archive.display(),
                 result.digest
             )));
         }
     }
     checkpoint("finished")?;
-    Ok((files, bytes, result))
+    Ok(result)
 }

@@ -143,6 +143,23 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The compression for `output` (`-`: an uncompressed tar on stdout), refusing an
+    /// existing output unless `--force` (pack, backup).
+    pub fn target(&self, output: &Path) -> Result<Compression> {
+        if output.as_os_str() == "-" {
+            return Ok(Compression::None);
+        }
+        let compression = self.compression(output)?;
+        if output.exists() && !self.force {
+            return Err(agar::Error::Refused(format!(
+                "{} already exists; pass --force to replace it",
+                output.display()
+            ))
+            .into());
+        }
+        Ok(compression)
+    }
+
     /// The compression an output name asks for.
     pub fn compression(&self, output: &Path) -> Result<Compression> {
         Compression::from_name(output, self.gzip_level, threads(self.threads)).with_context(|| {
@@ -286,18 +303,7 @@ fn pack_input(a: &PackArgs) -> Result<(PackInput, PathBuf)> {
 fn cmd_pack(a: PackArgs) -> Result<i32> {
     let (input, genesis_path) = pack_input(&a)?;
     let to_stdout = a.output.as_os_str() == "-";
-    let compression = if to_stdout {
-        Compression::None
-    } else {
-        a.out.compression(&a.output)?
-    };
-    if !to_stdout && a.output.exists() && !a.out.force {
-        return Err(agar::Error::Refused(format!(
-            "{} already exists; pass --force to replace it",
-            a.output.display()
-        ))
-        .into());
-    }
+    let compression = a.out.target(&a.output)?;
     let gbytes = std::fs::read(&genesis_path)
         .with_context(|| format!("reading genesis {}", genesis_path.display()))?;
     let genesis = Genesis::from_bytes(&genesis_path.display().to_string(), &gbytes)?;

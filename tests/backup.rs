@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use sha2::{Digest, Sha256};
 
 fn run(args: &[&str]) -> Output {
     Command::new(bin())
@@ -31,27 +30,6 @@ fn must(o: Output, what: &str) -> String {
         stderr(&o)
     );
     stdout(&o)
-}
-
-/// Every entry under `dir`: relative path -> "dir" / "file <sha256>".
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                out.insert(rel, "dir".into());
-                walk(base, &p, out);
-            } else {
-                let b = std::fs::read(&p).unwrap();
-                out.insert(rel, format!("file {}", hex::encode(Sha256::digest(&b))));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A node home holding `fixture`'s DB and the files restore must never touch.
@@ -98,6 +76,14 @@ fn restore(archive: &Path, home: &Path, extra: &[&str]) -> Output {
 
 fn dump(home: &Path) -> String {
     must(run(&["dump", p(&home.join("data/agoric"))]), "dump")
+}
+
+fn status_json(home: &Path) -> serde_json::Value {
+    serde_json::from_str(&must(
+        run(&["status", "--home", p(home), "--json"]),
+        "status",
+    ))
+    .unwrap()
 }
 
 fn official_dump(fixture: &str, mode: &str) -> String {
@@ -314,11 +300,7 @@ fn status_reports_height_modes_sizes_and_holder() {
     ] {
         let home = node_home(&w.path().join(fixture), fixture);
         let before = tree(&home);
-        let j: serde_json::Value = serde_json::from_str(&must(
-            run(&["status", "--home", p(&home), "--json"]),
-            "status",
-        ))
-        .unwrap();
+        let j = status_json(&home);
         assert_eq!(tree(&home), before, "status wrote to the home");
         assert_eq!(j["host_height"], 27);
         assert_eq!(
@@ -403,11 +385,7 @@ fn refusals_leave_the_home_byte_identical() {
         "{err}"
     );
     assert_eq!(tree(&home), running);
-    let s: serde_json::Value = serde_json::from_str(&must(
-        run(&["status", "--home", p(&home), "--json"]),
-        "status",
-    ))
-    .unwrap();
+    let s = status_json(&home);
     assert!(
         s["node"]
             .as_str()
@@ -558,11 +536,7 @@ fn crashed_home(root: &Path) -> PathBuf {
 fn a_crashed_nodes_wal_is_backed_up_and_kept_on_restore() {
     let w = tempfile::tempdir().unwrap();
     let home = crashed_home(w.path());
-    let s: serde_json::Value = serde_json::from_str(&must(
-        run(&["status", "--home", p(&home), "--json"]),
-        "status",
-    ))
-    .unwrap();
+    let s = status_json(&home);
     assert_eq!(s["host_height"], 28, "read through the WAL");
     assert!(s["wal_bytes"].as_u64().unwrap() > 0);
     assert!(
@@ -602,8 +576,13 @@ fn a_crashed_nodes_wal_is_backed_up_and_kept_on_restore() {
     assert!(!after.contains_key("data/agoric/swingstore.sqlite-shm"));
     assert_eq!(dump(&home), official_dump("tiny", "operational"));
     // the kept copy is the crashed DB, WAL included
-    let old = must(run(&["status", "--home", p(&home), "--json"]), "status");
-    assert!(old.contains("swingstore-before-restore-"), "{old}");
+    let old = status_json(&home);
+    assert!(
+        old["kept_old"]
+            .to_string()
+            .contains("swingstore-before-restore-"),
+        "{old}"
+    );
 }
 
 /// What the DB location holds after an interrupted restore.

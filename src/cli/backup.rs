@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use agar::archive::writer::Compression;
 use agar::backup::{BackupOptions, BackupSummary};
 use agar::error::exit;
 use agar::model::ArtifactMode;
@@ -33,18 +32,7 @@ pub struct BackupArgs {
 
 pub fn cmd_backup(a: BackupArgs) -> Result<i32> {
     let to_stdout = a.output.as_os_str() == "-";
-    let compression = if to_stdout {
-        Compression::None
-    } else {
-        a.out.compression(&a.output)?
-    };
-    if !to_stdout && a.output.exists() && !a.out.force {
-        return Err(agar::Error::Refused(format!(
-            "{} already exists; pass --force to replace it",
-            a.output.display()
-        ))
-        .into());
-    }
+    let compression = a.out.target(&a.output)?;
     let s = agar::backup::backup(&BackupOptions {
         home: a.home,
         output: (!to_stdout).then_some(a.output),

@@ -165,3 +165,29 @@ pub fn agar_capped(cap: u64, args: &[&str]) -> Output {
 pub fn died_of_cap(o: &Output) -> bool {
     !matches!(o.status.code(), Some(0..=4))
 }
+
+/// Every entry under `dir`: relative path -> "dir" / "file <sha256>" / "link <target>"
+/// (to check that a command left a tree byte-identical).
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    fn walk(base: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.file_type().is_symlink() {
+                out.insert(rel, format!("link {:?}", std::fs::read_link(&p).unwrap()));
+            } else if md.is_dir() {
+                out.insert(rel, "dir".into());
+                walk(base, &p, out);
+            } else {
+                let b = std::fs::read(&p).unwrap();
+                out.insert(rel, format!("file {}", hex::encode(Sha256::digest(&b))));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
