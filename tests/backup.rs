@@ -249,6 +249,17 @@ fn backup_refuses_a_mode_the_db_cannot_give_with_the_official_wording() {
     let w = tempfile::tempdir().unwrap();
     let home = node_home(&w.path().join("h"), "pruned");
     let out = w.path().join("b.tar");
+    let try_mode = |mode: &str| {
+        run(&[
+            "backup",
+            "--home",
+            p(&home),
+            "-o",
+            p(&out),
+            "--artifact-mode",
+            mode,
+        ])
+    };
     // default replay on a pruned validator DB
     let o = run(&["backup", "--home", p(&home), "-o", p(&out)]);
     assert_eq!(o.status.code(), Some(3));
@@ -259,31 +270,12 @@ fn backup_refuses_a_mode_the_db_cannot_give_with_the_official_wording() {
         "{err}"
     );
     assert!(!out.exists());
-    let o = run(&[
-        "backup",
-        "--home",
-        p(&home),
-        "-o",
-        p(&out),
-        "--artifact-mode",
-        "archival",
-    ]);
-    assert!(
-        stderr(&o).contains("incomplete archival transcript"),
-        "{}",
-        stderr(&o)
-    );
+    let o = try_mode("archival");
+    let err = stderr(&o);
+    assert!(err.contains("incomplete archival transcript"), "{err}");
     // an existing output is kept without --force
     std::fs::write(&out, "keep").unwrap();
-    let o = run(&[
-        "backup",
-        "--home",
-        p(&home),
-        "-o",
-        p(&out),
-        "--artifact-mode",
-        "operational",
-    ]);
+    let o = try_mode("operational");
     assert_eq!(o.status.code(), Some(4));
     assert_eq!(std::fs::read(&out).unwrap(), b"keep");
 }

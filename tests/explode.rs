@@ -8,11 +8,14 @@
 //! rewritten lines; nothing else of the reference is changed, and the rewritten row is
 //! asserted to be present in our dump and to have been 27 in the reference.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::tree;
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agar");
@@ -144,30 +147,6 @@ fn assert_same_dump(got: &str, want: &str, what: &str) {
             diff.join("\n")
         );
     }
-}
-
-/// Every entry under `dir`: relative path -> "dir" / "file <sha256>" / "link <target>".
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            if md.file_type().is_symlink() {
-                out.insert(rel, format!("link {:?}", std::fs::read_link(&p).unwrap()));
-            } else if md.is_dir() {
-                out.insert(rel, "dir".into());
-                walk(base, &p, out);
-            } else {
-                let b = std::fs::read(&p).unwrap();
-                out.insert(rel, format!("file {}", hex::encode(Sha256::digest(&b))));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A node home with the files explode must never touch.
