@@ -473,7 +473,7 @@ fn build_and_place(
         build.data_end()?;
         check_replay_placeable(&reader, mode, &opts.archive)?;
         checkpoint("export-data")?;
-        let mut sink = FileSink::new(arts.clone(), &mut build);
+        let mut sink = FileSink::scratch(arts.clone(), &mut build);
         reader.read_artifacts(&mut sink)?;
         Ok(finish_expected(reader, &opts.archive, opts.expect.as_deref())?.digest)
     })();

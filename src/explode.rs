@@ -251,6 +251,8 @@ pub(crate) struct FileSink<'a> {
     files: u64,
     bytes: u64,
     first_done: bool,
+    /// fsync each file (explode: the files are targets); not for scratch files
+    sync: bool,
     db: &'a mut DbBuild,
 }
 
@@ -371,7 +373,16 @@ impl<'a> FileSink<'a> {
             files: 0,
             bytes: 0,
             first_done: false,
+            sync: true,
             db,
+        }
+    }
+
+    /// Files only the DB builder reads, deleted afterwards: not fsynced (restore).
+    pub(crate) fn scratch(dir: PathBuf, db: &'a mut DbBuild) -> FileSink<'a> {
+        FileSink {
+            sync: false,
+            ..FileSink::new(dir, db)
         }
     }
 }
@@ -398,7 +409,9 @@ impl ArtifactSink for FileSink<'_> {
             let f = w
                 .into_inner()
                 .map_err(|e| Error::io(p.as_path(), e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(&p, e))?;
+            if self.sync {
+                f.sync_all().map_err(|e| Error::io(&p, e))?;
+            }
             self.files += 1;
             self.bytes += m.size;
             self.db.send(Feed::Artifact(_name.to_string(), p))?;
