@@ -28,6 +28,11 @@ agar/baseline. Operations:
            each run, since it opens the DB read-write and may leave -wal/-shm files;
            both archives must have the same digest)
   edit     agar edit out.tar.gz -o e.tar.gz --kv-set K=V  vs  agar pack (same mode)
+  backup   agar backup --home H --artifact-mode <mode> -o b.tar  (H/data/agoric holds a copy
+           of the DB)  vs  oracle export DB X --artifact-mode <mode> (a fresh copy each run)
+  restore  agar restore b.tar --home H2  vs  oracle import X DBDIR --artifact-mode <mode>
+           (X: the official export of the same DB; DBDIR new each run; after the runs
+           `agar dump` of both DBs must be equal)
 
 Issue 11 (zstd, libdeflate, parallel decompression); sizes are compared too:
 
@@ -67,6 +72,8 @@ TARGETS = {  # ratio agar/baseline (wall) to meet
     "vgz": 0.6,
     "vzst": 1.0,
     "xzst": 0.35,
+    "backup": 0.5,
+    "restore": 0.5,
 }
 SIZE_TARGETS = {"pigz": 1.02, "zst": 1.05}
 RSS_LIMIT_MIB = 150
@@ -223,6 +230,10 @@ def main():
 
     try:
         for mode in modes:
+            if "backup" in ops or "restore" in ops:  # need only the DB
+                backup_rows(a, agar, oracle, have_oracle, fx, work, mode, ops, row)
+                if not set(ops) - {"backup", "restore"}:
+                    continue
             gdir = os.path.join(fx, "genesis", mode)
             genesis = os.path.join(gdir, "genesis.json")
             if not os.path.isfile(genesis):
@@ -408,6 +419,63 @@ def main():
         print()
         print(text.strip())
     return 1 if failed else 0
+
+
+def backup_rows(a, agar, oracle, have_oracle, fx, work, mode, ops, row):
+    """The backup and restore rows (docs/backup.md) for one mode."""
+    src_db = os.path.join(fx, "db", "swingstore.sqlite")
+    home = os.path.join(work, "bhome")
+    rm(home)
+    os.makedirs(os.path.join(home, "data", "agoric"))
+    shutil.copyfile(src_db, os.path.join(home, "data", "agoric", "swingstore.sqlite"))
+    out = os.path.join(work, f"backup-{mode}.tar")
+    odb = os.path.join(work, "odb")
+    oexp = os.path.join(work, f"oexport-{mode}")
+    ag, base = Stats(), Stats()
+    digests = set()
+    for i in range(a.runs):
+        log(f"[{mode}] backup run {i + 1}/{a.runs}")
+        w, r, c, text = run([agar, "backup", "--home", home, "--artifact-mode", mode, "-o", out,
+                             "--force", "-q"], stdout=subprocess.PIPE)
+        ag.add(w, r, c)
+        digests.add(last_digest(text))
+        if have_oracle:
+            rm(odb)
+            os.makedirs(odb)
+            shutil.copyfile(src_db, os.path.join(odb, "swingstore.sqlite"))
+            rm(oexp)
+            base.add(*run([oracle, "oracle", "export", odb, oexp, "--artifact-mode", mode])[:3])
+            rm(odb)
+    note = "" if len(digests) == 1 else f"DIGESTS DIFFER: {sorted(digests)}"
+    if "backup" in ops:
+        row("backup", mode, ag, base if have_oracle else None, "oracle export",
+            note or ("" if have_oracle else "oracle missing: baseline skipped"))
+    if "restore" in ops:
+        ag, base = Stats(), Stats()
+        rhome = os.path.join(work, "rhome")
+        dbdir = os.path.join(work, "oimported")
+        for i in range(a.runs):
+            log(f"[{mode}] restore run {i + 1}/{a.runs}")
+            rm(rhome)
+            os.makedirs(os.path.join(rhome, "data", "agoric"))
+            ag.add(*run([agar, "restore", out, "--home", rhome, "-q"])[:3])
+            if have_oracle:
+                rm(dbdir)
+                base.add(*run([oracle, "oracle", "import", oexp, dbdir, "--artifact-mode", mode])[:3])
+        note = ""
+        if have_oracle:
+            dumps = {run([agar, "dump", d], stdout=subprocess.PIPE)[3]
+                     for d in (os.path.join(rhome, "data", "agoric"), dbdir)}
+            if len(dumps) != 1:
+                note = "DUMPS DIFFER"
+                log(note)
+            rm(dbdir)
+        rm(rhome)
+        row("restore", mode, ag, base if have_oracle else None, "oracle import",
+            note or ("" if have_oracle else "oracle missing: baseline skipped"))
+    rm(home)
+    rm(out)
+    rm(oexp)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange>
             });
         }
     };
+    f("format", a.format.clone().into(), b.format.clone().into());
     f(
         "chain_id",
         a.chain_id.clone().into(),
@@ -177,8 +178,8 @@ fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange>
     );
     f(
         "genesis.json sha256",
-        a.members[0].sha256.hex().into(),
-        b.members[0].sha256.hex().into(),
+        a.genesis_member().map(|m| m.sha256.hex()).into(),
+        b.genesis_member().map(|m| m.sha256.hex()).into(),
     );
     let prov = |p: &Option<Provenance>| match p {
         None => Value::Null,
@@ -218,13 +219,15 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         equal: false,
         manifest: manifest_fields(&ma, &mb),
         genesis: Section::default(),
-        export_manifest_changed: ma.members[1].sha256 != mb.members[1].sha256,
+        export_manifest_changed: ma.members[ma.head_len() - 2].sha256
+            != mb.members[mb.head_len() - 2].sha256,
         kv: Section::default(),
         metadata: Section::default(),
         artifacts: Vec::new(),
         notes,
     };
-    if ma.members[0].sha256 != mb.members[0].sha256 {
+    if matches!((ma.genesis_member(), mb.genesis_member()), (Some(x), Some(y)) if x.sha256 != y.sha256)
+    {
         let (ga, gb) = match (&ra.genesis_file, &rb.genesis_file) {
             (Some(x), Some(y)) => (x.reader()?, y.reader()?),
             _ => {
@@ -260,7 +263,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     }
 
     // export data, in lockstep, only when it differs
-    if ma.members[2].sha256 != mb.members[2].sha256 {
+    if ma.export_data_member().sha256 != mb.export_data_member().sha256 {
         let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
         let bpath = ib.path.clone();
         let handle = std::thread::spawn(move || {

@@ -119,7 +119,7 @@ pub struct ExplodeSummary {
 /// process at exactly that point. Phases: opened, export-data, artifact (after the first
 /// artifact), artifacts, finished, db, synced, renamed-db, renamed-swing-store, done.
 #[cfg(feature = "test-hooks")]
-fn checkpoint(phase: &str) -> Result<()> {
+pub(crate) fn checkpoint(phase: &str) -> Result<()> {
     let hook = |name: &str| std::env::var(name).is_ok_and(|p| p == phase);
     if hook("AGAR_TEST_PAUSE_AT") {
         eprintln!("agar: paused at {phase}");
@@ -143,7 +143,7 @@ fn checkpoint(phase: &str) -> Result<()> {
 
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
-fn checkpoint(_phase: &str) -> Result<()> {
+pub(crate) fn checkpoint(_phase: &str) -> Result<()> {
     Ok(())
 }
 
@@ -220,15 +220,20 @@ fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn sync_dir(d: &Path) -> Result<()> {
+pub(crate) fn sync_dir(d: &Path) -> Result<()> {
     File::open(d)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(d, e))
 }
 
 fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
+    temp_dir_with(parent, TMP_PREFIX)
+}
+
+/// A new dir `<prefix><pid>-<random>` in `parent`, kept (removed by the caller).
+pub(crate) fn temp_dir_with(parent: &Path, prefix: &str) -> Result<PathBuf> {
     let t = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+        .prefix(&format!("{prefix}{}-", std::process::id()))
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     Ok(t.keep())
@@ -236,12 +241,14 @@ fn temp_dir_in(parent: &Path) -> Result<PathBuf> {
 
 /// Writes verified artifact members into files named as the artifacts (and hands each
 /// finished file to the DB builder).
-struct FileSink<'a> {
+pub(crate) struct FileSink<'a> {
     dir: PathBuf,
     cur: Option<(PathBuf, BufWriter<File>)>,
     files: u64,
     bytes: u64,
     first_done: bool,
+    /// fsync each file (explode: the files are targets); not for scratch files
+    sync: bool,
     db: &'a mut DbBuild,
 }
 
@@ -249,7 +256,7 @@ struct FileSink<'a> {
 /// data entries and then each finished artifact file are sent to it through a bounded
 /// channel ([`dbimport::StreamInput`]), so the import overlaps decompression and checking
 /// and reads nothing twice but the artifact files (from the page cache).
-struct DbBuild {
+pub(crate) struct DbBuild {
     tx: Option<SyncSender<Feed>>,
     handle: Option<JoinHandle<Result<ImportSummary>>>,
     batch: EntryBatch,
@@ -268,6 +275,27 @@ impl Drop for DbBuild {
 }
 
 impl DbBuild {
+    /// Start the builder thread: a new DB `db_file` from what is fed to it (entries named
+    /// after `data_loc` in messages), in `mode`, with `host.height` = `height`.
+    pub(crate) fn start(
+        data_loc: PathBuf,
+        db_file: PathBuf,
+        mode: ArtifactMode,
+        height: u64,
+        iopts: ImportOptions,
+    ) -> Result<DbBuild> {
+        let (tx, rx) = sync_channel(8);
+        let mut input = StreamInput::new(rx, data_loc);
+        let handle = std::thread::Builder::new()
+            .name("agar-db".into())
+            .spawn(move || dbimport::import_stream(&mut input, &db_file, mode, height, &iopts))
+            .map_err(|e| Error::io_at("starting the DB builder thread", e))?;
+        let mut db = DbBuild::none();
+        db.tx = Some(tx);
+        db.handle = Some(handle);
+        Ok(db)
+    }
+
     fn none() -> DbBuild {
         DbBuild {
             tx: None,
@@ -288,7 +316,7 @@ impl DbBuild {
         }
         Ok(())
     }
-    fn entry(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+    pub(crate) fn entry(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         if self.tx.is_none() {
             return Ok(());
         }
@@ -299,7 +327,7 @@ impl DbBuild {
         }
         Ok(())
     }
-    fn data_end(&mut self) -> Result<()> {
+    pub(crate) fn data_end(&mut self) -> Result<()> {
         if !self.batch.is_empty() {
             let b = std::mem::take(&mut self.batch);
             self.send(Feed::Entries(b))?;
@@ -307,7 +335,7 @@ impl DbBuild {
         self.send(Feed::DataEnd)
     }
     /// Wait for the builder; `None` if there is none.
-    fn finish(&mut self) -> Option<Result<ImportSummary>> {
+    pub(crate) fn finish(&mut self) -> Option<Result<ImportSummary>> {
         if self.tx.is_some() {
             let _ = self.send(Feed::End);
         }
@@ -323,12 +351,34 @@ impl DbBuild {
     /// Stop the builder after an error of the extraction (it sees its input end early and
     /// removes its partial file). If the error was only that the builder had stopped,
     /// the builder's own error is the one to report.
-    fn abort(&mut self, e: Error) -> Error {
+    pub(crate) fn abort(&mut self, e: Error) -> Error {
         self.tx = None;
         let stopped = self.stopped;
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(Err(dbe))) if stopped => dbe,
             _ => e,
+        }
+    }
+}
+
+impl<'a> FileSink<'a> {
+    pub(crate) fn new(dir: PathBuf, db: &'a mut DbBuild) -> FileSink<'a> {
+        FileSink {
+            dir,
+            cur: None,
+            files: 0,
+            bytes: 0,
+            first_done: false,
+            sync: true,
+            db,
+        }
+    }
+
+    /// Files only the DB builder reads, deleted afterwards: not fsynced (restore).
+    pub(crate) fn scratch(dir: PathBuf, db: &'a mut DbBuild) -> FileSink<'a> {
+        FileSink {
+            sync: false,
+            ..FileSink::new(dir, db)
         }
     }
 }
@@ -355,7 +405,9 @@ impl ArtifactSink for FileSink<'_> {
             let f = w
                 .into_inner()
                 .map_err(|e| Error::io(p.as_path(), e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(&p, e))?;
+            if self.sync {
+                f.sync_all().map_err(|e| Error::io(&p, e))?;
+            }
             self.files += 1;
             self.bytes += m.size;
             self.db.send(Feed::Artifact(_name.to_string(), p))?;
@@ -383,7 +435,7 @@ fn write_export_manifest(p: &Path, reader: &ArchiveReader) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(p, e))
 }
 
-fn file_sha256(p: &Path) -> Result<(u64, String)> {
+pub(crate) fn file_sha256(p: &Path) -> Result<(u64, String)> {
     let mut f = File::open(p).map_err(|e| Error::io(p, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -428,6 +480,13 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
         keep_genesis: true,
     };
     let reader = ArchiveReader::open(&opts.archive, ropts)?;
+    if reader.manifest.is_backup() {
+        return Err(Error::Refused(format!(
+            "{}: is a swing-store backup (no genesis.json); explode builds a node home from a genesis archive. Restore the backup into the node's DB with `agar restore {} --home DIR` (see docs/backup.md)",
+            opts.archive.display(),
+            opts.archive.display()
+        )));
+    }
     let archive_mode = reader.manifest.mode()?;
     let mode = opts.mode.unwrap_or(archive_mode);
     if !archive_mode.satisfies(mode) {
@@ -639,15 +698,7 @@ fn build_and_place(
             &iopts,
         )
         .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
-        let (tx, rx) = sync_channel(8);
-        let mut input = StreamInput::new(rx, data_path.clone());
-        let dbf2 = dbf.clone();
-        let handle = std::thread::Builder::new()
-            .name("agar-db".into())
-            .spawn(move || dbimport::import_stream(&mut input, &dbf2, imode, height, &iopts))
-            .map_err(|e| none(Error::io_at("starting the DB builder thread", e)))?;
-        db.tx = Some(tx);
-        db.handle = Some(handle);
+        db = DbBuild::start(data_path.clone(), dbf.clone(), imode, height, iopts).map_err(none)?;
         tmp_db_file = Some((tmp_db, dbf));
     }
 
@@ -764,6 +815,32 @@ fn build_and_place(
     })
 }
 
+/// A replay DB cannot place a span of a vat without a current span (a terminated vat in
+/// a debug archive): refuse it (the official importer crashes on it with a TypeError).
+/// Call after `read_export_data`.
+pub(crate) fn check_replay_placeable(
+    reader: &ArchiveReader,
+    mode: ArtifactMode,
+    archive: &Path,
+) -> Result<()> {
+    if mode != ArtifactMode::Replay {
+        return Ok(());
+    }
+    if let Some(meta) = reader.meta.as_ref() {
+        for (name, _) in reader.manifest.artifacts() {
+            if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
+                if meta.current_span(&vat).is_none() {
+                    return Err(Error::Refused(format!(
+                        "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Use the artifact mode operational, archival or debug instead",
+                        archive.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Stream the archive into `tmp_ss` (export data, then artifacts) while the reader checks
 /// every member, feeding `db` as it goes; then check the end of the archive. Returns the
 /// artifact files and bytes written and the reader's result.
@@ -808,49 +885,41 @@ fn extract(
             ));
         }
     }
-    if mode == ArtifactMode::Replay && !opts.no_db {
-        if let Some(meta) = reader.meta.as_ref() {
-            for (name, _) in reader.manifest.artifacts() {
-                if let Ok(ArtifactName::Transcript { vat, .. }) = ArtifactName::parse(name) {
-                    if meta.current_span(&vat).is_none() {
-                        return Err(Error::Refused(format!(
-                            "{}: member swing-store/{name}: vat {vat} has no current transcript span (it was terminated), so a replay DB cannot place this span (the official importer crashes on such an export with a TypeError). Explode this archive as operational, archival or debug instead",
-                            opts.archive.display()
-                        )));
-                    }
-                }
-            }
-        }
+    if !opts.no_db {
+        check_replay_placeable(&reader, mode, &opts.archive)?;
     }
     checkpoint("export-data")?;
 
-    let mut sink = FileSink {
-        dir: tmp_ss.to_path_buf(),
-        cur: None,
-        files: 0,
-        bytes: 0,
-        first_done: false,
-        db,
-    };
+    let mut sink = FileSink::new(tmp_ss.to_path_buf(), db);
     reader.read_artifacts(&mut sink)?;
     checkpoint("artifacts")?;
     let (files, bytes) = (sink.files, sink.bytes);
+    let result = finish_expected(reader, &opts.archive, opts.expect.as_deref())?;
+    Ok((files, bytes, result))
+}
+
+/// Read the end of the archive (fail-fast) and check the digest against `--expect`.
+pub(crate) fn finish_expected(
+    reader: ArchiveReader,
+    archive: &Path,
+    expect: Option<&str>,
+) -> Result<crate::archive::reader::ReadResult> {
     let result = reader.finish()?;
     if !result.problems.is_empty() {
         return Err(Error::invalid(
-            opts.archive.display().to_string(),
+            archive.display().to_string(),
             result.problems.join("; "),
         ));
     }
-    if let Some(want) = &opts.expect {
-        if *want != result.digest {
+    if let Some(want) = expect {
+        if want != result.digest {
             return Err(Error::Refused(format!(
                 "{}: archive digest is {}, but --expect says {want}; nothing was written. Get the archive the validators agreed on",
-                opts.archive.display(),
+                archive.display(),
                 result.digest
             )));
         }
     }
     checkpoint("finished")?;
-    Ok((files, bytes, result))
+    Ok(result)
 }

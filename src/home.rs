@@ -301,9 +301,9 @@ fn inode_flags(p: &Path) -> Option<libc::c_long> {
     (rc == 0).then_some(flags)
 }
 
-/// The pid in a temp dir name of agar's exact naming, `<TMP_PREFIX><pid>-<6 alnum>`.
-fn tmp_name_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(TMP_PREFIX)?;
+/// The pid in a temp dir name of agar's exact naming, `<prefix><pid>-<6 alnum>`.
+fn tmp_name_pid(name: &str, prefix: &str) -> Option<u32> {
+    let rest = name.strip_prefix(prefix)?;
     let (pid, rand) = rest.split_once('-')?;
     let digits_ok = !pid.is_empty()
         && pid.len() <= 10
@@ -322,12 +322,17 @@ fn tmp_name_pid(name: &str) -> Option<u32> {
 /// neither this process nor a live one. Anything else that merely starts with the prefix
 /// (an operator's `.agar-tmp-explode-backup/`) is left alone.
 pub fn remove_stale(dir: &Path, removed: &mut Vec<String>) {
+    remove_stale_with(dir, TMP_PREFIX, removed)
+}
+
+/// [`remove_stale`] for temp dirs named `<prefix><pid>-<6 alnum>` (restore's too).
+pub fn remove_stale_with(dir: &Path, prefix: &str, removed: &mut Vec<String>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     for e in rd.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(tmp_name_pid) else {
+        let Some(pid) = name.to_str().and_then(|n| tmp_name_pid(n, prefix)) else {
             continue;
         };
         if pid == std::process::id() || crate::cleanup::pid_alive(pid) {
@@ -352,7 +357,10 @@ mod tests {
 
     #[test]
     fn only_agars_exact_temp_naming_is_recognised() {
-        assert_eq!(tmp_name_pid(".agar-tmp-explode-123-aB3xYz"), Some(123));
+        assert_eq!(
+            tmp_name_pid(".agar-tmp-explode-123-aB3xYz", TMP_PREFIX),
+            Some(123)
+        );
         for n in [
             ".agar-tmp-explode-backup",
             ".agar-tmp-explode-backup-aB3xYz",
@@ -365,7 +373,7 @@ mod tests {
             "agar-tmp-explode-123-aB3xYz",
             ".agar-tmp-explode-12345678901-aB3xYz",
         ] {
-            assert_eq!(tmp_name_pid(n), None, "{n}");
+            assert_eq!(tmp_name_pid(n, TMP_PREFIX), None, "{n}");
         }
     }
 

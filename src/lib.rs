@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod attest;
+pub mod backup;
 pub mod cleanup;
 pub mod confine;
 pub mod dbexport;

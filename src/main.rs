@@ -104,6 +104,23 @@ enum Cmd {
         after_help = "Reads: IN (- for stdin, or a URL), every byte. Writes: OUTPUT only, renamed into place once verified.\nExit: 0 written; 1 problems; 2 usage/IO; 3 bad archive; 4 output exists."
     )]
     Recompress(cli::recompress::RecompressArgs),
+    /// Back up a node's swing-store DB alone into one canonical archive (docs/backup.md).
+    #[command(
+        after_help = "Reads: HOME/data/agoric/swingstore.sqlite (read-only). Writes: OUTPUT only (temp file renamed into place).\nExit: 0 written; 2 usage/IO; 3 incomplete DB for the mode; 4 output exists."
+    )]
+    Backup(cli::backup::BackupArgs),
+    /// Rebuild a node's swing-store DB from a backup or a genesis archive, atomically,
+    /// keeping the old one (docs/backup.md).
+    #[command(
+        after_help = "Reads: ARCHIVE (or a URL). Writes: HOME/data/agoric/swingstore.sqlite only; the old DB moves to a dated directory beside it.\nExit: 0 restored; 2 usage/IO; 3 bad archive; 4 refused (running node, mode, digest, height)."
+    )]
+    Restore(cli::restore::RestoreArgs),
+    /// Show a node's swing-store DB: host.height, possible backup modes, sizes, whether a
+    /// process holds it open.
+    #[command(
+        after_help = "Reads: HOME/data/agoric (read-only). Writes: nothing.\nExit: 0; 2 usage/IO; 3 not a swing-store DB."
+    )]
+    Status(cli::status::StatusArgs),
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -123,6 +140,9 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Completions(a) => cli::completions::run(a),
         Cmd::Man(a) => cli::man::run(a),
         Cmd::Recompress(a) => cli::recompress::cmd_recompress(a),
+        Cmd::Backup(a) => cli::backup::cmd_backup(a),
+        Cmd::Restore(a) => cli::restore::cmd_restore(a),
+        Cmd::Status(a) => cli::status::cmd_status(a),
     }
 }
 

@@ -275,11 +275,186 @@ struct HashSink {
 pub struct Plan {
     pub manifest: ArchiveManifest,
     pub manifest_bytes: Vec<u8>,
-    /// The canonical genesis member, on disk.
-    pub genesis: CanonicalGenesis,
+    /// The canonical genesis member, on disk (None for a swing-store backup).
+    pub genesis: Option<CanonicalGenesis>,
     pub export_manifest_bytes: Vec<u8>,
     pub notes: Vec<String>,
     data: DataPlan,
+}
+
+/// The canonical export data of a source, digested while it is scanned.
+struct DataDigest {
+    data: DataPlan,
+    /// hex SHA-256 of the canonical export-data member
+    sha: String,
+    size: u64,
+    entries: u64,
+}
+
+fn digest_data(
+    source: &mut dyn StateSource,
+    inline: Option<Vec<(String, String)>>,
+) -> Result<DataDigest> {
+    let mut ih = InlineHash {
+        sha: Sha256::new(),
+        size: 0,
+        entries: 0,
+        prev: None,
+        valid: inline.is_none() && source.canonical_order(),
+        line: Vec::new(),
+    };
+    let data = scan(source, inline, ih.valid.then_some(&mut ih))?;
+    if ih.valid {
+        return Ok(DataDigest {
+            data,
+            sha: hex::encode(ih.sha.finalize()),
+            size: ih.size,
+            entries: ih.entries,
+        });
+    }
+    let mut h = HashSink {
+        sha: Sha256::new(),
+        size: 0,
+    };
+    let mut entries = 0u64;
+    emit_canonical(source, &data, &mut |line| {
+        h.sha.update(line);
+        h.size += line.len() as u64;
+        entries += 1;
+        Ok(())
+    })?;
+    Ok(DataDigest {
+        data,
+        sha: hex::encode(h.sha.finalize()),
+        size: h.size,
+        entries,
+    })
+}
+
+/// The source's artifacts, each with its export-data record, and the mode they make
+/// (refusing a declared mode the artifacts do not satisfy).
+fn artifact_set(
+    source: &mut dyn StateSource,
+    data: &DataPlan,
+    notes: &mut Vec<String>,
+) -> Result<(BTreeMap<String, ArtifactName>, ArtifactMode)> {
+    let mut names: BTreeMap<String, ArtifactName> = BTreeMap::new();
+    for n in source.artifact_names() {
+        let parsed =
+            ArtifactName::parse(&n).map_err(|e| Error::invalid(source.artifact_location(&n), e))?;
+        if let Err(e) = data.meta.artifact_record(&parsed) {
+            return bail(source.artifact_location(&n), e);
+        }
+        names.insert(n, parsed);
+    }
+    let present = names.keys().cloned().collect();
+    let mode = data
+        .meta
+        .infer_mode(&present)
+        .map_err(|e| Error::invalid(source.data_location(), e))?;
+    if let Some(declared) = source.declared_mode() {
+        if !mode.satisfies(declared) && declared != ArtifactMode::Debug {
+            let missing: Vec<String> = data
+                .meta
+                .required_artifacts(declared)
+                .difference(&present)
+                .take(5)
+                .cloned()
+                .collect();
+            return bail(
+                source.data_location(),
+                format!("the export says artifactMode {declared}, but it lacks artifacts that mode requires: {}", missing.join(", ")),
+            );
+        }
+        if declared != mode {
+            notes.push(format!("artifact mode: the export says {declared}; its artifacts are exactly the {mode} set, so the archive records {mode}"));
+        }
+    }
+    Ok((names, mode))
+}
+
+/// Pass 1 over the artifact bytes: check each against its record, return the members.
+fn check_artifacts(
+    source: &mut dyn StateSource,
+    data: &DataPlan,
+    names: &BTreeMap<String, ArtifactName>,
+    progress: &Progress,
+) -> Result<Vec<Member>> {
+    let total: u64 = if progress.visible() {
+        source.artifact_bytes_hint().unwrap_or(0)
+    } else {
+        0
+    };
+    progress.phase("checking artifacts", total);
+    let mut artifact_members = Vec::with_capacity(names.len());
+    for (n, parsed) in names {
+        let rec = data
+            .meta
+            .artifact_record(parsed)
+            .map_err(|e| Error::invalid(source.artifact_location(n), e))?;
+        let mut checker = ArtifactChecker::new(parsed, rec);
+        let loc = source.artifact_location(n);
+        {
+            let mut r = source.open_artifact(n)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let k = r.read(&mut buf).map_err(|e| Error::io_at(&loc, e))?;
+                if k == 0 {
+                    break;
+                }
+                checker
+                    .update(&buf[..k])
+                    .map_err(|e| Error::io_at(&loc, e))?;
+                progress.inc(k as u64);
+            }
+        }
+        let (sha, size, res) = checker.finish();
+        res.map_err(|e| Error::invalid(format!("{loc} (artifact {n})"), e))?;
+        artifact_members.push(Member {
+            name: format!("{ARTIFACT_PREFIX}{n}").into(),
+            size,
+            sha256: Sha256Digest::from_hex(&sha).expect("a computed digest"),
+        });
+    }
+    progress.finish();
+    Ok(artifact_members)
+}
+
+/// Pass 1 of `agar backup`: the swing-store alone, no genesis (FORMAT.md, "Swing-store
+/// backups"). The export manifest's `blockHeight` and the manifest's `export_height` are
+/// the source's `host.height`, as export-kernel-db.js writes it.
+pub fn plan_backup(source: &mut dyn StateSource, opts: &PackOptions) -> Result<Plan> {
+    let mut notes = Vec::new();
+    let progress = Progress::bytes(opts.progress, "export data", 0);
+    let dd = digest_data(source, None)?;
+    let (names, mode) = artifact_set(source, &dd.data, &mut notes)?;
+    let height = source.export_height().unwrap_or(0);
+    let artifact_members = check_artifacts(source, &dd.data, &names, &progress)?;
+    let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
+    let export_manifest_bytes = export_manifest_bytes(height, mode, &art_names);
+    let mut members = backup_head_members(&export_manifest_bytes, dd.size, &dd.sha);
+    members.extend(artifact_members);
+    let manifest = ArchiveManifest {
+        format: BACKUP_FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        chain_id: String::new(),
+        initial_height: 0,
+        export_height: height,
+        artifact_mode: mode.to_string(),
+        swing_store_export_data_hash: format!("sha256:{}", dd.sha),
+        export_data_entries: dd.entries,
+        members,
+        provenance: None,
+    };
+    let manifest_bytes = manifest.canonical_bytes();
+    Ok(Plan {
+        manifest,
+        manifest_bytes,
+        genesis: None,
+        export_manifest_bytes,
+        notes,
+        data: dd.data,
+    })
 }
 
 /// Pass 1: validate everything and compute every member digest.
@@ -321,72 +496,10 @@ pub fn plan(
         Some(inline)
     };
     let progress = Progress::bytes(opts.progress, "export data", 0);
-    let mut ih = InlineHash {
-        sha: Sha256::new(),
-        size: 0,
-        entries: 0,
-        prev: None,
-        valid: inline.is_none() && source.canonical_order(),
-        line: Vec::new(),
-    };
-    let data = scan(source, inline, ih.valid.then_some(&mut ih))?;
-
-    // the canonical export data digest
-    let mut h = HashSink {
-        sha: Sha256::new(),
-        size: 0,
-    };
-    let mut entries = 0u64;
-    if ih.valid {
-        h = HashSink {
-            sha: ih.sha,
-            size: ih.size,
-        };
-        entries = ih.entries;
-    } else {
-        emit_canonical(source, &data, &mut |line| {
-            h.sha.update(line);
-            h.size += line.len() as u64;
-            entries += 1;
-            Ok(())
-        })?;
-    }
-    let data_sha = hex::encode(h.sha.finalize());
+    let dd = digest_data(source, inline)?;
+    let (names, mode) = artifact_set(source, &dd.data, &mut notes)?;
+    let (data, data_sha, entries) = (dd.data, dd.sha, dd.entries);
     let data_hash = format!("sha256:{data_sha}");
-
-    // artifacts: names, records, mode
-    let mut names: BTreeMap<String, ArtifactName> = BTreeMap::new();
-    for n in source.artifact_names() {
-        let parsed =
-            ArtifactName::parse(&n).map_err(|e| Error::invalid(source.artifact_location(&n), e))?;
-        if let Err(e) = data.meta.artifact_record(&parsed) {
-            return bail(source.artifact_location(&n), e);
-        }
-        names.insert(n, parsed);
-    }
-    let present = names.keys().cloned().collect();
-    let mode = data
-        .meta
-        .infer_mode(&present)
-        .map_err(|e| Error::invalid(source.data_location(), e))?;
-    if let Some(declared) = source.declared_mode() {
-        if !mode.satisfies(declared) && declared != ArtifactMode::Debug {
-            let missing: Vec<String> = data
-                .meta
-                .required_artifacts(declared)
-                .difference(&present)
-                .take(5)
-                .cloned()
-                .collect();
-            return bail(
-                source.data_location(),
-                format!("the export says artifactMode {declared}, but it lacks artifacts that mode requires: {}", missing.join(", ")),
-            );
-        }
-        if declared != mode {
-            notes.push(format!("artifact mode: the export says {declared}; its artifacts are exactly the {mode} set, so the archive records {mode}"));
-        }
-    }
 
     // heights
     let initial_height = genesis.initial_height()?;
@@ -447,48 +560,11 @@ pub fn plan(
     }
     let canonical = canonical.with_export_data_hash(&data_hash)?;
 
-    // pass 1 over artifact bytes
-    let total: u64 = if progress.visible() {
-        source.artifact_bytes_hint().unwrap_or(0)
-    } else {
-        0
-    };
-    progress.phase("checking artifacts", total);
-    let mut artifact_members = Vec::with_capacity(names.len());
-    for (n, parsed) in &names {
-        let rec = data
-            .meta
-            .artifact_record(parsed)
-            .map_err(|e| Error::invalid(source.artifact_location(n), e))?;
-        let mut checker = ArtifactChecker::new(parsed, rec);
-        let loc = source.artifact_location(n);
-        {
-            let mut r = source.open_artifact(n)?;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let k = r.read(&mut buf).map_err(|e| Error::io_at(&loc, e))?;
-                if k == 0 {
-                    break;
-                }
-                checker
-                    .update(&buf[..k])
-                    .map_err(|e| Error::io_at(&loc, e))?;
-                progress.inc(k as u64);
-            }
-        }
-        let (sha, size, res) = checker.finish();
-        res.map_err(|e| Error::invalid(format!("{loc} (artifact {n})"), e))?;
-        artifact_members.push(Member {
-            name: format!("{ARTIFACT_PREFIX}{n}").into(),
-            size,
-            sha256: Sha256Digest::from_hex(&sha).expect("a computed digest"),
-        });
-    }
-    progress.finish();
+    let artifact_members = check_artifacts(source, &data, &names, &progress)?;
 
     let art_names: Vec<&str> = names.keys().map(|s| s.as_str()).collect();
     let export_manifest_bytes = export_manifest_bytes(initial_height, mode, &art_names);
-    let mut members = head_members(&canonical, &export_manifest_bytes, h.size, &data_sha);
+    let mut members = head_members(&canonical, &export_manifest_bytes, dd.size, &data_sha);
     members.extend(artifact_members);
     let manifest = ArchiveManifest {
         format: FORMAT_NAME.into(),
@@ -508,7 +584,7 @@ pub fn plan(
     Ok(Plan {
         manifest,
         manifest_bytes,
-        genesis: canonical,
+        genesis: Some(canonical),
         export_manifest_bytes,
         notes,
         data,
@@ -527,16 +603,16 @@ pub fn write(
     let tar_bytes = plan.manifest.tar_bytes(plan.manifest_bytes.len() as u64);
     let mut w = ArchiveWriter::create_sized(dest, opts.compression, tar_bytes)?;
     w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
-    {
-        let mut r = plan.genesis.reader()?;
-        w.append(GENESIS_MEMBER, plan.genesis.size, &mut r, &mut |b| {
+    if let Some(g) = &plan.genesis {
+        let mut r = g.reader()?;
+        w.append(GENESIS_MEMBER, g.size, &mut r, &mut |b| {
             progress.inc(b.len() as u64)
         })?;
     }
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &plan.export_manifest_bytes)?;
 
     // export data: the canonical lines, produced again and checked against pass 1
-    let dm = &plan.manifest.members[2];
+    let dm = plan.manifest.export_data_member();
     let mut sha = Sha256::new();
     w.begin(EXPORT_DATA_MEMBER, dm.size)?;
     emit_canonical(source, &plan.data, &mut |line| {
@@ -551,7 +627,7 @@ pub fn write(
             "export data changed while packing; nothing was written",
         );
     }
-    for m in &plan.manifest.members[3..] {
+    for m in &plan.manifest.members[plan.manifest.head_len()..] {
         let name = m
             .name
             .strip_prefix(ARTIFACT_PREFIX)
@@ -605,11 +681,14 @@ pub fn summary(plan: &Plan, written: &Written) -> PackSummary {
         export_height: m.export_height,
         artifact_mode: m.artifact_mode.clone(),
         swing_store_export_data_hash: m.swing_store_export_data_hash.clone(),
-        genesis_sha256: m.members[0].sha256.hex(),
+        genesis_sha256: m
+            .genesis_member()
+            .map(|g| g.sha256.hex())
+            .unwrap_or_default(),
         export_data_entries: m.export_data_entries,
         kv_entries: plan.data.kv_entries,
-        artifacts: m.members.len() - 3,
-        artifact_bytes: m.members[3..].iter().map(|x| x.size).sum(),
+        artifacts: m.members.len() - m.head_len(),
+        artifact_bytes: m.members[m.head_len()..].iter().map(|x| x.size).sum(),
         tar_bytes: written.tar_bytes,
         file_bytes: written.file_bytes,
         notes: plan.notes.clone(),

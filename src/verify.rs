@@ -15,6 +15,8 @@ use crate::model::ArtifactName;
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub archive: String,
+    /// "genesis archive" or "swing-store backup" (once the manifest is read).
+    pub kind: Option<String>,
     pub ok: bool,
     /// Archive digest: SHA-256 of the uncompressed tar stream.
     pub digest: Option<String>,
@@ -56,6 +58,7 @@ pub fn verify_input(
     }
     let mut rep = VerifyReport {
         archive: loc.to_string(),
+        kind: None,
         ok: false,
         digest: None,
         expected: expect.map(str::to_string),
@@ -85,10 +88,13 @@ pub fn verify_input(
     };
     rep.compressed = r.compressed;
     rep.members = r.manifest.members.len() + 1;
-    rep.genesis_sha256 = Some(r.manifest.members[0].sha256.hex());
+    rep.kind = Some(r.manifest.kind().to_string());
+    rep.genesis_sha256 = r.manifest.genesis_member().map(|m| m.sha256.hex());
     rep.swing_store_export_data_hash = Some(r.manifest.swing_store_export_data_hash.clone());
-    rep.chain_id = Some(r.manifest.chain_id.clone());
-    rep.initial_height = Some(r.manifest.initial_height);
+    if !r.manifest.is_backup() {
+        rep.chain_id = Some(r.manifest.chain_id.clone());
+        rep.initial_height = Some(r.manifest.initial_height);
+    }
     rep.export_height = Some(r.manifest.export_height);
     rep.provenance = r.manifest.provenance.clone();
     rep.artifact_mode = Some(r.manifest.artifact_mode.clone());
@@ -174,6 +180,9 @@ pub struct VatInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectReport {
     pub archive: String,
+    /// "genesis archive" or "swing-store backup" (chain_id, initial_height and the
+    /// genesis fields are then empty, export_height is the DB's host.height).
+    pub kind: String,
     pub compressed: bool,
     /// "tar", "gzip" or "zstd" (from the magic bytes).
     pub compression: &'static str,
@@ -271,6 +280,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
     };
     Ok(InspectReport {
         archive: path.display().to_string(),
+        kind: m.kind().to_string(),
         compressed,
         compression,
         file_bytes,
@@ -280,10 +290,13 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         genesis_time,
         artifact_mode: m.artifact_mode.clone(),
         swing_store_export_data_hash: m.swing_store_export_data_hash.clone(),
-        genesis_sha256: m.members[0].sha256.hex(),
-        genesis_bytes: m.members[0].size,
+        genesis_sha256: m
+            .genesis_member()
+            .map(|g| g.sha256.hex())
+            .unwrap_or_default(),
+        genesis_bytes: m.genesis_member().map_or(0, |g| g.size),
         export_data_entries: m.export_data_entries,
-        export_data_bytes: m.members[2].size,
+        export_data_bytes: m.export_data_member().size,
         kv_entries: kv,
         artifacts,
         vats,

@@ -263,6 +263,17 @@ impl<'de> Visitor<'de> for ManifestVisitor {
                 other => return Err(de::Error::unknown_field(other, MANIFEST_FIELDS)),
             }
         }
+        // a swing-store backup has no genesis, so no chain_id or initial_height keys
+        let backup = format.as_deref() == Some(super::BACKUP_FORMAT_NAME);
+        if backup && (chain_id.is_some() || initial_height.is_some()) {
+            return Err(de::Error::custom(
+                "a swing-store backup manifest has no chain_id or initial_height",
+            ));
+        }
+        if backup {
+            chain_id = Some(String::new());
+            initial_height = Some(0);
+        }
         Ok(ArchiveManifest {
             format: need(format, "format")?,
             version: need(version, "version")?,
@@ -513,15 +524,22 @@ fn json_str(w: &mut dyn Write, s: &str) -> io::Result<()> {
 pub fn write_canonical(m: &ArchiveManifest, w: &mut dyn Write) -> io::Result<()> {
     w.write_all(b"{\"artifact_mode\":")?;
     json_str(w, &m.artifact_mode)?;
-    w.write_all(b",\"chain_id\":")?;
-    json_str(w, &m.chain_id)?;
+    // a swing-store backup has no genesis: no chain_id or initial_height keys (genesis
+    // archives keep them, so their bytes do not depend on this)
+    if !m.is_backup() {
+        w.write_all(b",\"chain_id\":")?;
+        json_str(w, &m.chain_id)?;
+    }
     write!(
         w,
         ",\"export_data_entries\":{},\"export_height\":{},\"format\":",
         m.export_data_entries, m.export_height
     )?;
     json_str(w, &m.format)?;
-    write!(w, ",\"initial_height\":{},\"members\":[", m.initial_height)?;
+    if !m.is_backup() {
+        write!(w, ",\"initial_height\":{}", m.initial_height)?;
+    }
+    w.write_all(b",\"members\":[")?;
     for (i, mem) in m.members.iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;

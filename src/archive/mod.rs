@@ -19,6 +19,10 @@ use crate::error::{bail, Result};
 use crate::model::ArtifactMode;
 
 pub const FORMAT_NAME: &str = "agar-genesis-archive";
+/// `format` of a swing-store backup (`agar backup`): the same layout without the
+/// genesis.json member, and without `chain_id` / `initial_height` (FORMAT.md, "Swing-store
+/// backups").
+pub const BACKUP_FORMAT_NAME: &str = "agar-swing-store-backup";
 pub const FORMAT_VERSION: u64 = 1;
 pub const MANIFEST_MEMBER: &str = "genesis-archive.json";
 pub const GENESIS_MEMBER: &str = "genesis.json";
@@ -77,10 +81,14 @@ pub struct Provenance {
 pub struct ArchiveManifest {
     pub format: String,
     pub version: u64,
+    /// Absent in a swing-store backup (read as ""): a swing-store does not know its chain.
+    #[serde(default)]
     pub chain_id: String,
+    /// Absent in a swing-store backup (read as 0), which has no genesis.
+    #[serde(default)]
     pub initial_height: u64,
     /// The block height the swing-store state was exported at (the source's
-    /// `host.height`); normally `initial_height - 1`.
+    /// `host.height`); normally `initial_height - 1`. In a backup: the DB's `host.height`.
     pub export_height: u64,
     pub artifact_mode: String,
     pub swing_store_export_data_hash: String,
@@ -91,6 +99,51 @@ pub struct ArchiveManifest {
 }
 
 impl ArchiveManifest {
+    /// A swing-store backup (no genesis.json member) rather than a genesis archive.
+    pub fn is_backup(&self) -> bool {
+        self.format == BACKUP_FORMAT_NAME
+    }
+
+    /// Number of fixed members before the artifacts: genesis.json (not in a backup),
+    /// export-manifest.json, export-data.jsonl.
+    pub fn head_len(&self) -> usize {
+        if self.is_backup() {
+            2
+        } else {
+            3
+        }
+    }
+
+    /// The genesis.json member (None in a backup).
+    pub fn genesis_member(&self) -> Option<&Member> {
+        (!self.is_backup()).then(|| &self.members[0])
+    }
+
+    /// The export-data member.
+    pub fn export_data_member(&self) -> &Member {
+        &self.members[self.head_len() - 1]
+    }
+
+    /// `blockHeight` of the export-manifest member: `initial_height` in a genesis archive
+    /// (what InitGenesis stamps), `host.height` in a backup (what export-kernel-db.js
+    /// writes).
+    pub fn export_manifest_height(&self) -> u64 {
+        if self.is_backup() {
+            self.export_height
+        } else {
+            self.initial_height
+        }
+    }
+
+    /// The kind of archive, for messages.
+    pub fn kind(&self) -> &'static str {
+        if self.is_backup() {
+            "swing-store backup"
+        } else {
+            "genesis archive"
+        }
+    }
+
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         manifest::write_canonical(self, &mut out).expect("writing to memory");
@@ -101,7 +154,7 @@ impl ArchiveManifest {
     /// is gone: heights, chain ID, the export data member), not the whole member list.
     pub fn head(&self) -> ArchiveManifest {
         ArchiveManifest {
-            members: self.members.iter().take(3).cloned().collect(),
+            members: self.members.iter().take(self.head_len()).cloned().collect(),
             ..self.without_members()
         }
     }
@@ -131,7 +184,7 @@ impl ArchiveManifest {
     pub fn artifacts(&self) -> impl Iterator<Item = (&str, &Member)> {
         self.members
             .iter()
-            .skip(3)
+            .skip(self.head_len())
             .map(|m| (m.name.strip_prefix(ARTIFACT_PREFIX).unwrap_or(&m.name), m))
     }
 
@@ -203,6 +256,26 @@ pub fn head_members(
             size: genesis.size,
             sha256: Sha256Digest::from_hex(&genesis.sha256).expect("a computed digest"),
         },
+        Member {
+            name: EXPORT_MANIFEST_MEMBER.into(),
+            size: export_manifest.len() as u64,
+            sha256: Sha256Digest::of(export_manifest),
+        },
+        Member {
+            name: EXPORT_DATA_MEMBER.into(),
+            size: data_size,
+            sha256: Sha256Digest::from_hex(data_sha256).expect("a computed digest"),
+        },
+    ]
+}
+
+/// The fixed members of a swing-store backup (export manifest, export data).
+pub fn backup_head_members(
+    export_manifest: &[u8],
+    data_size: u64,
+    data_sha256: &str,
+) -> Vec<Member> {
+    vec![
         Member {
             name: EXPORT_MANIFEST_MEMBER.into(),
             size: export_manifest.len() as u64,

@@ -298,6 +298,13 @@ impl ArchiveReader {
     }
 
     fn read_head(&mut self) -> Result<()> {
+        if !self.manifest.is_backup() {
+            self.read_genesis()?;
+        }
+        self.read_export_manifest()
+    }
+
+    fn read_genesis(&mut self) -> Result<()> {
         let gm = self.manifest.members[self.next].clone();
         self.next += 1;
         let gloc = member_loc(&self.path, &gm.name);
@@ -370,7 +377,7 @@ impl ArchiveReader {
                     format!("is not in canonical form (sorted keys, compact, jq escaping, final newline): {detail}"),
                 )?;
                 // verify goes on with the manifest's values for the genesis fields
-                return self.read_export_manifest();
+                return Ok(());
             }
         };
         let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
@@ -419,11 +426,12 @@ impl ArchiveReader {
             ));
         }
         self.genesis = genesis;
-        self.read_export_manifest()
+        Ok(())
     }
 
     fn read_export_manifest(&mut self) -> Result<()> {
         let mode = self.manifest.mode()?;
+        let height = self.manifest.export_manifest_height();
         let mut canon = super::manifest::HashWriter::default();
         self.write_export_manifest(&mut canon)
             .map_err(|e| Error::io_at(&self.path, e))?;
@@ -436,10 +444,9 @@ impl ArchiveReader {
             return bail(
                 eloc,
                 format!(
-                    "is announced as {} bytes, but the canonical export manifest for blockHeight {}, mode {mode} and the {} artifacts genesis-archive.json lists is {want_len} bytes",
+                    "is announced as {} bytes, but the canonical export manifest for blockHeight {height}, mode {mode} and the {} artifacts genesis-archive.json lists is {want_len} bytes",
                     em.size,
-                    self.manifest.initial_height,
-                    self.manifest.members.len() - 3,
+                    self.manifest.members.len() - self.manifest.head_len(),
                 ),
             );
         }
@@ -467,8 +474,8 @@ impl ArchiveReader {
             self.problem(
                 eloc,
                 format!(
-                    "is not the canonical export manifest for blockHeight {} (the initial height), mode {mode} and the archive's artifacts",
-                    self.manifest.initial_height
+                    "is not the canonical export manifest for blockHeight {height} (the {}), mode {mode} and the archive's artifacts",
+                    if self.manifest.is_backup() { "backup's host.height" } else { "initial height" }
                 ),
             )?;
         }
@@ -484,7 +491,7 @@ impl ArchiveReader {
             .map_err(|e| io::Error::other(e.to_string()))?;
         write_export_manifest(
             w,
-            self.manifest.initial_height,
+            self.manifest.export_manifest_height(),
             mode,
             self.manifest.artifacts().map(|(n, _)| n),
         )
@@ -894,10 +901,13 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
     write_canonical(&m, &mut canon).map_err(|e| Error::io_at(&loc, e))?;
     let guard = buffered.into_inner();
     let canonical = canon.len == guard.len && canon.sha.finalize() == guard.sha.finalize();
-    if m.format != FORMAT_NAME {
+    if m.format != FORMAT_NAME && m.format != BACKUP_FORMAT_NAME {
         return bail(
             &loc,
-            format!("format is {:?}, expected {FORMAT_NAME:?}", m.format),
+            format!(
+                "format is {:?}, expected {FORMAT_NAME:?} or {BACKUP_FORMAT_NAME:?}",
+                m.format
+            ),
         );
     }
     if m.version != FORMAT_VERSION {
@@ -915,19 +925,22 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
         }
     }
     m.mode()?;
-    if m.members.len() < 3 || m.members.len() > MAX_MEMBERS {
+    let head: &[&str] = if m.is_backup() {
+        &[EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
+    } else {
+        &[GENESIS_MEMBER, EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
+    };
+    if m.members.len() < head.len() || m.members.len() > MAX_MEMBERS {
         return bail(
             &loc,
             format!(
-                "lists {} members; expected 3 fixed members plus artifacts, at most {MAX_MEMBERS}",
-                m.members.len()
+                "lists {} members; expected {} fixed members plus artifacts, at most {MAX_MEMBERS}",
+                m.members.len(),
+                head.len()
             ),
         );
     }
-    for (i, fixed) in [GENESIS_MEMBER, EXPORT_MANIFEST_MEMBER, EXPORT_DATA_MEMBER]
-        .iter()
-        .enumerate()
-    {
+    for (i, fixed) in head.iter().enumerate() {
         if &*m.members[i].name != *fixed {
             return bail(
                 &loc,

@@ -32,8 +32,10 @@ pub fn run(a: DigestArgs) -> Result<i32> {
         for p in &rep.problems {
             say_err!("FAIL {p}");
         }
-        if let (Some(g), Some(h)) = (&rep.genesis_sha256, &rep.swing_store_export_data_hash) {
+        if let Some(g) = &rep.genesis_sha256 {
             say!("genesis.json sha256:          {g}");
+        }
+        if let Some(h) = &rep.swing_store_export_data_hash {
             say!("swing_store_export_data_hash: {h}");
         }
         if let Some(d) = &rep.digest {

@@ -35,18 +35,25 @@ pub fn run(a: InspectArgs) -> Result<i32> {
                 String::new()
             }
         );
-        say!("chain_id:       {}", r.chain_id);
-        say!("initial_height: {}", r.initial_height);
-        say!("export height:  {}", r.export_height);
+        if r.kind == "swing-store backup" {
+            say!("kind:           swing-store backup (no genesis)");
+            say!("host.height:    {}", r.export_height);
+        } else {
+            say!("chain_id:       {}", r.chain_id);
+            say!("initial_height: {}", r.initial_height);
+            say!("export height:  {}", r.export_height);
+        }
         if let Some(t) = &r.genesis_time {
             say!("genesis_time:   {t}");
         }
         say!("artifact mode:  {}", r.artifact_mode);
-        say!(
-            "genesis.json:   {} bytes, sha256 {}",
-            r.genesis_bytes,
-            r.genesis_sha256
-        );
+        if !r.genesis_sha256.is_empty() {
+            say!(
+                "genesis.json:   {} bytes, sha256 {}",
+                r.genesis_bytes,
+                r.genesis_sha256
+            );
+        }
         say!(
             "export data:    {} entries ({} kv), {} bytes, {}",
             r.export_data_entries,

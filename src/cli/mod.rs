@@ -24,6 +24,7 @@ macro_rules! say_to {
 }
 
 pub mod attest;
+pub mod backup;
 pub mod completions;
 pub mod diff;
 pub mod digest;
@@ -36,6 +37,8 @@ pub mod kv;
 pub mod man;
 pub mod pack;
 pub mod recompress;
+pub mod restore;
+pub mod status;
 pub mod verify;
 
 use std::path::Path;
@@ -79,6 +82,25 @@ impl OutputArgs {
                 output.display()
             )
         })
+    }
+}
+
+impl OutputArgs {
+    /// The compression for `output` (`-`: an uncompressed tar on stdout), refusing an
+    /// existing output unless `--force` (backup).
+    pub fn target(&self, output: &Path) -> Result<Compression> {
+        if output.as_os_str() == "-" {
+            return Ok(Compression::None);
+        }
+        let compression = self.compression(output)?;
+        if output.exists() && !self.force {
+            return Err(agar::Error::Refused(format!(
+                "{} already exists; pass --force to replace it",
+                output.display()
+            ))
+            .into());
+        }
+        Ok(compression)
     }
 }
 

@@ -574,6 +574,12 @@ pub fn edit(
 
     // ---- pass 1: verify the input, compute every new value
     let mut r = ArchiveReader::open(input, ropts)?;
+    if r.manifest.is_backup() {
+        return Err(Error::Refused(format!(
+            "{}: is a swing-store backup (no genesis); edit works on genesis archives. Restore it with `agar restore`, or pack a genesis archive with `agar pack --swing-store`",
+            input.display()
+        )));
+    }
     let in_manifest = r.manifest.clone();
     let kept = r
         .genesis_file
