@@ -266,7 +266,7 @@ fn backup_refuses_a_mode_the_db_cannot_give_with_the_official_wording() {
     let err = stderr(&o);
     assert!(
         err.contains("incomplete current incarnation transcript")
-            && err.contains("--artifact-mode operational"),
+            && err.contains("weaker --artifact-mode"),
         "{err}"
     );
     assert!(!out.exists());
