@@ -146,7 +146,16 @@ fn one_state_one_digest_as_tar_gz_and_zst_and_every_reader_agrees() {
         };
         assert_eq!(v["compression"], want);
         let home = t.path().join(format!("home-{want}"));
-        ok(&["explode", p(f), "--home", p(&home), "-q", "--expect", &d]);
+        ok(&[
+            "explode",
+            p(f),
+            "--home",
+            p(&home),
+            "--db",
+            "-q",
+            "--expect",
+            &d,
+        ]);
         assert!(home.join("config/genesis.json").exists());
         assert!(home.join("data/agoric/swingstore.sqlite").exists());
         let o = agar(&["diff", p(f), p(&tar)]);

@@ -122,7 +122,7 @@ fn generated_export_packs_verifies_explodes_and_repacks_from_the_db() {
         "200\n"
     );
     let home = t.path().join("home");
-    ok(&["explode", p(&archive), "--home", p(&home), "-q"]);
+    ok(&["explode", p(&archive), "--home", p(&home), "--db", "-q"]);
     // The DB explode built packs back to the same archive.
     let again = t.path().join("b.tar.gz");
     let out = ok(&[
