@@ -120,9 +120,17 @@ pub fn temp_next_to(dest: &Path) -> Result<tempfile::NamedTempFile> {
             crate::cleanup::temp_prefix(&base),
             std::process::id()
         ))
-        .tempfile_in(&dir)
+        // registered before it exists, so a signal never finds an unregistered temp file
+        .make_in(&dir, |p| {
+            crate::cleanup::register(p);
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .inspect_err(|_| crate::cleanup::unregister(p))
+        })
         .map_err(|e| Error::io(&dir, e))?;
-    crate::cleanup::register(t.path());
     Ok(t)
 }
 
