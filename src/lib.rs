@@ -6,6 +6,7 @@
 //! the closed-world [`archive::reader`].
 
 pub mod archive;
+pub mod chain;
 pub mod dbexport;
 pub mod dbimport;
 pub mod diff;

@@ -506,6 +506,12 @@ fn cmd_inspect(archive: &Path, full: bool, common: &Common) -> Result<i32> {
         for b in &r.bundles {
             println!("  {b}");
         }
+        if !r.consistency.checked.is_empty() {
+            println!("chain state:");
+            for c in &r.consistency.checked {
+                println!("  {c}");
+            }
+        }
         if let Some(p) = &r.provenance {
             println!(
                 "edited from:    {} (edits sha256 {})",

@@ -82,9 +82,11 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
         rep.problems.push(e.to_string());
         return Ok(rep);
     }
+    let chain = r.consistency.take().unwrap_or_default();
     match r.finish() {
         Ok(res) => {
             rep.problems.extend(res.problems);
+            rep.problems.extend(chain_problems(&chain));
             if let Some(e) = expect {
                 if e != res.digest {
                     rep.problems.push(format!(
@@ -99,6 +101,14 @@ pub fn verify(path: &Path, expect: Option<&str>, progress: bool) -> Result<Verif
     }
     rep.ok = rep.problems.is_empty();
     Ok(rep)
+}
+
+/// The chain-state consistency problems as verify lists them.
+pub fn chain_problems(c: &crate::chain::check::Report) -> Vec<String> {
+    c.problems
+        .iter()
+        .map(|p| format!("genesis.json: chain state: {p}"))
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -140,6 +150,9 @@ pub struct InspectReport {
     pub vats: Vec<VatInfo>,
     pub bundles: Vec<String>,
     pub provenance: Option<crate::archive::Provenance>,
+    /// The chain-state consistency check of genesis.json (its problems are also listed
+    /// under `problems`).
+    pub consistency: crate::chain::check::Report,
     /// Whether artifact members were read and verified (`--verify`).
     pub artifacts_verified: bool,
     pub digest: Option<String>,
@@ -208,14 +221,16 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         })
         .collect();
     let genesis_time = r.genesis.genesis_time().map(str::to_string);
+    let consistency = r.consistency.take().unwrap_or_default();
     let (compressed, file_bytes) = (r.compressed, r.file_bytes);
-    let (digest, problems, verified) = if full {
+    let (digest, mut problems, verified) = if full {
         r.read_artifacts(&mut NullSink)?;
         let res = r.finish()?;
         (Some(res.digest), res.problems, true)
     } else {
         (None, std::mem::take(&mut r.problems), false)
     };
+    problems.extend(chain_problems(&consistency));
     Ok(InspectReport {
         archive: path.display().to_string(),
         compressed,
@@ -235,6 +250,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         vats,
         bundles: meta.bundles.iter().cloned().collect(),
         provenance: m.provenance.clone(),
+        consistency,
         artifacts_verified: verified,
         digest,
         problems,

@@ -140,6 +140,9 @@ pub struct ArchiveReader {
     pub genesis: Genesis,
     /// The genesis member on disk, when [`ReadOptions::keep_genesis`] asked for it.
     pub genesis_file: Option<CanonicalGenesis>,
+    /// The chain-state consistency check of the genesis member ([`crate::chain::check`]),
+    /// computed in the same pass; its problems are verify's to report.
+    pub consistency: Option<crate::chain::check::Report>,
     pub export_manifest_bytes: Vec<u8>,
     pub meta: Option<Metadata>,
     pub problems: Vec<String>,
@@ -244,6 +247,7 @@ impl ArchiveReader {
             manifest,
             manifest_bytes,
             genesis_file: None,
+            consistency: None,
             export_manifest_bytes: Vec::new(),
             meta: None,
             problems: Vec::new(),
@@ -319,7 +323,11 @@ impl ArchiveReader {
             copy,
             err: None,
         };
-        let walked = crate::json::walk::walk(&mut mr, &gloc, None, &[], None);
+        let check = crate::chain::check::Check::new();
+        let walked = {
+            let mut hooks = check.hooks();
+            crate::json::walk::walk_hooks(&mut mr, &gloc, None, &[], hooks.hooks())
+        };
         if let Some(e) = mr.err.take() {
             return Err(e);
         }
@@ -365,6 +373,7 @@ impl ArchiveReader {
                 return self.read_export_manifest();
             }
         };
+        self.consistency = Some(check.finish());
         let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
         let m = &self.manifest;
         let mut issues = Vec::new();

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use agar::edit::script::{
-    check_kv_key, read_value_file, resolve_bundle, resolve_replacement, value_from_bytes,
+    check_kv_key, fund_account_op, read_value_file, resolve_bundle, resolve_replacement,
+    set_gov_op, set_unbonding_time_op, value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
@@ -64,6 +65,17 @@ pub struct EditArgs {
     /// artifact-replace: NAME=FILE (snapshot.<vat>.<pos> or transcript.<vat>.<start>.<end>).
     #[arg(long, value_name = "NAME=FILE")]
     artifact_replace: Vec<String>,
+    /// fund-account: ADDRESS=AMOUNTDENOM[,AMOUNTDENOM...] added to the bank balance and
+    /// the supply (e.g. agoric1...=1000000000000ubld). Repeatable.
+    #[arg(long, value_name = "ADDRESS=AMOUNTDENOM")]
+    fund_account: Vec<String>,
+    /// set-gov: NAME=VALUE (voting_period=60s, min_deposit=1ubld, quorum=0.000000000000000001,
+    /// threshold, veto_threshold, max_deposit_period, expedited_*). Repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    set_gov: Vec<String>,
+    /// set-unbonding-time: a duration (60s, 10m, 2h, 21d).
+    #[arg(long, value_name = "DURATION")]
+    set_unbonding_time: Option<String>,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -163,6 +175,18 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
             name,
             &PathBuf::from(f),
         )?));
+    }
+    for f in &a.fund_account {
+        let (addr, amount) = split("fund-account", f, false)?;
+        s.ops.push(fund_account_op("--fund-account", addr, amount)?);
+    }
+    for g in &a.set_gov {
+        let (name, value) = split("set-gov", g, false)?;
+        s.ops.push(set_gov_op("--set-gov", name, value)?);
+    }
+    if let Some(d) = &a.set_unbonding_time {
+        s.ops
+            .push(set_unbonding_time_op("--set-unbonding-time", d)?);
     }
     if let Some(b) = &a.base {
         s.set_base(b)?;

@@ -42,6 +42,18 @@ pub enum Op {
     SetGenesisTime(String),
     BundleAdd(FileArtifact),
     ArtifactReplace(FileArtifact),
+    /// Chain state (issue 17, [`crate::chain`]): coins added to an account's balance.
+    FundAccount {
+        address: String,
+        coins: Vec<(String, u128)>,
+    },
+    /// A governance parameter (name, checked JSON value).
+    SetGov {
+        name: String,
+        value: Value,
+    },
+    /// `app_state.staking.params.unbonding_time` (a duration, `"1814400s"`).
+    SetUnbondingTime(String),
 }
 
 /// An artifact supplied as a file: its (validated) name, and the digest, size and record
@@ -70,6 +82,9 @@ impl Op {
             Op::SetGenesisTime(_) => "set-genesis-time",
             Op::BundleAdd(_) => "bundle-add",
             Op::ArtifactReplace(_) => "artifact-replace",
+            Op::FundAccount { .. } => "fund-account",
+            Op::SetGov { .. } => "set-gov",
+            Op::SetUnbondingTime(_) => "set-unbonding-time",
         }
     }
 
@@ -121,6 +136,17 @@ impl Op {
             Op::ArtifactReplace(f) => {
                 m.insert("name".into(), s(&f.name.to_string()));
                 m.insert("file_sha256".into(), s(&f.sha256));
+            }
+            Op::FundAccount { address, coins } => {
+                m.insert("address".into(), s(address));
+                m.insert("amount".into(), s(&crate::chain::num::coins_string(coins)));
+            }
+            Op::SetGov { name, value } => {
+                m.insert("name".into(), s(name));
+                m.insert("value".into(), value.clone());
+            }
+            Op::SetUnbondingTime(v) => {
+                m.insert("value".into(), s(v));
             }
         }
         Value::Object(m)
@@ -485,14 +511,52 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
                     &rel(str_field(&eloc, eo, "file")?),
                 )?)
             }
+            "fund-account" => {
+                only_fields(&eloc, eo, &["op", "address", "amount"])?;
+                fund_account_op(&eloc, &str_field(&eloc, eo, "address")?, &str_field(&eloc, eo, "amount")?)?
+            }
+            "set-gov" => {
+                only_fields(&eloc, eo, &["op", "name", "value"])?;
+                set_gov_op(&eloc, &str_field(&eloc, eo, "name")?, &str_field(&eloc, eo, "value")?)?
+            }
+            "set-unbonding-time" => {
+                only_fields(&eloc, eo, &["op", "value"])?;
+                set_unbonding_time_op(&eloc, &str_field(&eloc, eo, "value")?)?
+            }
             other => {
                 return bail(
                     &eloc,
-                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add or artifact-replace)"),
+                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov or set-unbonding-time)"),
                 )
             }
         };
         ops.push(parsed);
     }
     Ok(Script { base, ops })
+}
+
+/// `fund-account` from its text form (script fields or `--fund-account ADDRESS=AMOUNTDENOM`).
+pub fn fund_account_op(loc: &str, address: &str, amount: &str) -> Result<Op> {
+    if crate::chain::decode_addr(address).is_none() {
+        return bail(loc, format!("{address:?} is not a bech32 address"));
+    }
+    Ok(Op::FundAccount {
+        address: address.to_string(),
+        coins: crate::chain::num::coins(loc, amount)?,
+    })
+}
+
+/// `set-gov` from NAME and VALUE text (a duration, coins or a decimal, by parameter).
+pub fn set_gov_op(loc: &str, name: &str, value: &str) -> Result<Op> {
+    Ok(Op::SetGov {
+        name: name.to_string(),
+        value: crate::chain::gov_value(loc, name, value)?,
+    })
+}
+
+/// `set-unbonding-time` (normalised to seconds, as the SDK writes durations).
+pub fn set_unbonding_time_op(loc: &str, value: &str) -> Result<Op> {
+    Ok(Op::SetUnbondingTime(crate::chain::num::duration(
+        loc, value,
+    )?))
 }

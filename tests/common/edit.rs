@@ -137,7 +137,12 @@ pub fn check_consistent(path: &Path) -> serde_json::Value {
         );
     }
     let em = json(member(&ms, "swing-store/export-manifest.json"));
-    assert_eq!(em["blockHeight"], genesis["initial_height"]);
+    // initial_height is a string in SDK ≤ 0.47 exports, a number in 0.50+
+    let h = &genesis["initial_height"];
+    let h = h
+        .as_str()
+        .map_or(h.clone(), |s| serde_json::json!(s.parse::<u64>().unwrap()));
+    assert_eq!(em["blockHeight"], h);
     let v = run(&["verify", path.to_str().unwrap(), "-q"]);
     ok(&v);
     manifest

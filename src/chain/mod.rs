@@ -1,0 +1,433 @@
+//! Cosmos chain state inside genesis.json, for testnet rehearsals from mainnet state
+//! (issue 17): typed edits of balances, governance and staking parameters, applied as
+//! streaming rewrites of the canonical genesis member, and the consistency check
+//! ([`check`]).
+//!
+//! Every edit reads the member in at most two passes through the array-element hooks of
+//! [`crate::json::walk`]: one to gather (an index, a total, the small supply array), one to
+//! write. One array element (one balance, one account) is held at a time, so bank balances
+//! of hundreds of thousands of entries cost one entry of memory. Both export shapes work:
+//! the edits touch only `app_state`, which SDK ≤ 0.47 and 0.50+ exports lay out alike.
+
+pub mod check;
+pub mod num;
+
+use std::cell::RefCell;
+
+use serde_json::{json, Value};
+
+use crate::error::{bail, Error, Result};
+use crate::genesis::CanonicalGenesis;
+use crate::json::walk::{Action, Edit, Element, Hook};
+
+/// The canonical bytes of a small value, without the final newline.
+pub fn canon(v: &Value) -> Vec<u8> {
+    let mut b = crate::genesis::canonical_bytes(v);
+    b.pop();
+    b
+}
+
+/// Parse one materialised element.
+pub fn parse(loc: &str, i: u64, b: &[u8]) -> Result<Value> {
+    serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{loc}[{i}]"), e.to_string()))
+}
+
+fn toks(p: &[&str]) -> Vec<String> {
+    p.iter().map(|s| s.to_string()).collect()
+}
+
+fn edit(p: &[&str], v: Vec<u8>) -> Edit {
+    Edit {
+        pointer: format!("/{}", p.join("/")),
+        tokens: toks(p),
+        action: Action::Set(v),
+    }
+}
+
+/// Decode a bech32 address: (prefix, bytes).
+pub fn decode_addr(s: &str) -> Option<(String, Vec<u8>)> {
+    let (hrp, data) = bech32::decode(s).ok()?;
+    // the SDK writes lowercase bech32 (bech32, not bech32m: decode accepts both, so
+    // re-encode and compare)
+    let back = bech32::encode::<bech32::Bech32>(hrp, &data).ok()?;
+    (back == s).then(|| (hrp.to_string(), data))
+}
+
+/// Encode bytes as a bech32 address with `prefix`.
+pub fn encode_addr(prefix: &str, data: &[u8]) -> Result<String> {
+    let hrp = bech32::Hrp::parse(prefix)
+        .map_err(|e| Error::invalid("address prefix", format!("{prefix:?}: {e}")))?;
+    bech32::encode::<bech32::Bech32>(hrp, data)
+        .map_err(|e| Error::invalid("address", format!("cannot encode: {e}")))
+}
+
+/// An account's address, whatever its type (base, module, vesting account).
+pub fn account_address(v: &Value) -> Option<&str> {
+    v.get("address")
+        .or_else(|| v.get("base_account").and_then(|b| b.get("address")))
+        .or_else(|| {
+            v.get("base_vesting_account")
+                .and_then(|b| b.get("base_account"))
+                .and_then(|b| b.get("address"))
+        })
+        .and_then(Value::as_str)
+}
+
+fn account_number(v: &Value) -> Option<u64> {
+    v.get("account_number")
+        .or_else(|| v.get("base_account").and_then(|b| b.get("account_number")))
+        .or_else(|| {
+            v.get("base_vesting_account")
+                .and_then(|b| b.get("base_account"))
+                .and_then(|b| b.get("account_number"))
+        })
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
+/// Coins of a JSON coin list as (denom, amount) in their order.
+pub fn coin_list(loc: &str, v: &Value) -> Result<Vec<(String, u128)>> {
+    let Some(a) = v.as_array() else {
+        return bail(loc, "coins are not an array");
+    };
+    a.iter()
+        .map(|c| {
+            let d = c.get("denom").and_then(Value::as_str);
+            let amt = c.get("amount").and_then(Value::as_str);
+            match (d, amt) {
+                (Some(d), Some(amt)) => Ok((d.to_string(), num::int(loc, amt)?)),
+                _ => bail(loc, "a coin is not {\"amount\": string, \"denom\": string}"),
+            }
+        })
+        .collect()
+}
+
+fn coins_json(c: &[(String, u128)]) -> Value {
+    Value::Array(
+        c.iter()
+            .map(|(d, a)| json!({"amount": a.to_string(), "denom": d}))
+            .collect(),
+    )
+}
+
+/// Add `add` to sorted coins `c`, keeping them sorted by denom.
+fn add_coins(loc: &str, c: &mut Vec<(String, u128)>, add: &[(String, u128)]) -> Result<()> {
+    for (d, a) in add {
+        match c.iter_mut().find(|(x, _)| x == d) {
+            Some((_, x)) => {
+                *x = x
+                    .checked_add(*a)
+                    .ok_or_else(|| Error::invalid(loc, format!("{d} amount overflows")))?
+            }
+            None => c.push((d.clone(), *a)),
+        }
+    }
+    c.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(())
+}
+
+/// The account prefix of a genesis: that of its first auth account (every address is
+/// checked against it by [`check`]).
+fn acc_prefix(g: &CanonicalGenesis) -> Result<Option<String>> {
+    let mut prefix: Option<String> = None;
+    let mut hook = |_: u64, b: &[u8]| -> Result<Element> {
+        if prefix.is_none() {
+            let v = parse("app_state.auth.accounts", 0, b)?;
+            prefix = account_address(&v).and_then(decode_addr).map(|(p, _)| p);
+        }
+        Ok(Element::Keep)
+    };
+    g.gather(vec![Hook {
+        tokens: toks(&["app_state", "auth", "accounts"]),
+        f: &mut hook,
+    }])?;
+    Ok(prefix)
+}
+
+/// Check an account address given on the command line against the chain's prefix.
+fn check_acc(loc: &str, g: &CanonicalGenesis, addr: &str) -> Result<Vec<u8>> {
+    let Some((p, bytes)) = decode_addr(addr) else {
+        return bail(loc, format!("{addr:?} is not a bech32 address"));
+    };
+    if let Some(want) = acc_prefix(g)? {
+        if p != want {
+            return bail(
+                loc,
+                format!("{addr:?} has prefix {p:?}, but this chain's accounts use {want:?}"),
+            );
+        }
+    }
+    if bytes.len() != 20 && bytes.len() != 32 {
+        return bail(
+            loc,
+            format!("{addr:?} holds {} bytes (20 or 32 expected)", bytes.len()),
+        );
+    }
+    Ok(bytes)
+}
+
+/// `fund-account`: add `coins` to `address`'s bank balance (a new balance entry, at the
+/// end, if it has none; a new BaseAccount with the next account number if auth has no
+/// account for it, so it can sign), and the same to the supply.
+pub fn fund_account(
+    g: &CanonicalGenesis,
+    loc: &str,
+    address: &str,
+    coins: &[(String, u128)],
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    check_acc(loc, g, address)?;
+    // pass 1: where the balance is, the supply, whether the account exists
+    let found: RefCell<Option<u64>> = RefCell::new(None);
+    let supply: RefCell<Vec<Value>> = RefCell::new(Vec::new());
+    let mut has_account = false;
+    let mut max_number: Option<u64> = None;
+    let mut balances_seen = 0u64;
+    {
+        let mut bal = |i: u64, b: &[u8]| -> Result<Element> {
+            balances_seen += 1;
+            let v = parse("app_state.bank.balances", i, b)?;
+            if v.get("address").and_then(Value::as_str) == Some(address) {
+                *found.borrow_mut() = Some(i);
+            }
+            Ok(Element::Keep)
+        };
+        let mut sup = |i: u64, b: &[u8]| -> Result<Element> {
+            supply
+                .borrow_mut()
+                .push(parse("app_state.bank.supply", i, b)?);
+            Ok(Element::Keep)
+        };
+        let mut acc = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.auth.accounts", i, b)?;
+            if account_address(&v) == Some(address) {
+                has_account = true;
+            }
+            if let Some(n) = account_number(&v) {
+                max_number = Some(max_number.map_or(n, |m| m.max(n)));
+            }
+            Ok(Element::Keep)
+        };
+        g.gather(vec![
+            Hook {
+                tokens: toks(&["app_state", "bank", "balances"]),
+                f: &mut bal,
+            },
+            Hook {
+                tokens: toks(&["app_state", "bank", "supply"]),
+                f: &mut sup,
+            },
+            Hook {
+                tokens: toks(&["app_state", "auth", "accounts"]),
+                f: &mut acc,
+            },
+        ])?;
+    }
+    if balances_seen == 0 && supply.borrow().is_empty() {
+        return bail(
+            loc,
+            "this genesis has no bank balances or supply (app_state.bank); nothing to fund",
+        );
+    }
+    let mut changes = Vec::new();
+    let shown = num::coins_string(coins);
+    // the new supply (the SDK recomputes an empty supply from the balances: keep it empty)
+    let mut edits = Vec::new();
+    let old_supply = supply.into_inner();
+    if !old_supply.is_empty() {
+        let mut s = coin_list(
+            &format!("{loc}: app_state.bank.supply"),
+            &Value::Array(old_supply),
+        )?;
+        let before = num::coins_string(&s);
+        add_coins(loc, &mut s, coins)?;
+        changes.push(format!(
+            "fund-account {address}: supply {before} -> {}",
+            num::coins_string(&s)
+        ));
+        edits.push(edit(
+            &["app_state", "bank", "supply"],
+            canon(&coins_json(&s)),
+        ));
+    }
+    let found = found.into_inner();
+    if found.is_none() {
+        let v = json!({"address": address, "coins": coins_json(coins)});
+        edits.push(edit(&["app_state", "bank", "balances", "-"], canon(&v)));
+        changes.push(format!("fund-account {address}: new balance {shown}"));
+    }
+    if !has_account {
+        let n = max_number.map_or(0, |m| m + 1);
+        let v = json!({
+            "@type": "/cosmos.auth.v1beta1.BaseAccount",
+            "account_number": n.to_string(),
+            "address": address,
+            "pub_key": null,
+            "sequence": "0",
+        });
+        edits.push(edit(&["app_state", "auth", "accounts", "-"], canon(&v)));
+        changes.push(format!(
+            "fund-account {address}: new auth account (BaseAccount, account_number {n})"
+        ));
+    }
+    let mut change = None;
+    let mut bal = |i: u64, b: &[u8]| -> Result<Element> {
+        if Some(i) != found {
+            return Ok(Element::Keep);
+        }
+        let mut v = parse("app_state.bank.balances", i, b)?;
+        let eloc = format!("{loc}: app_state.bank.balances[{i}]");
+        let mut c = coin_list(&eloc, v.get("coins").unwrap_or(&Value::Null))?;
+        let before = num::coins_string(&c);
+        add_coins(&eloc, &mut c, coins)?;
+        change = Some(format!(
+            "fund-account {address}: balance {before} -> {}",
+            num::coins_string(&c)
+        ));
+        v["coins"] = coins_json(&c);
+        Ok(Element::Replace(canon(&v)))
+    };
+    let hooks = if found.is_some() {
+        vec![Hook {
+            tokens: toks(&["app_state", "bank", "balances"]),
+            f: &mut bal as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
+        }]
+    } else {
+        Vec::new()
+    };
+    let (out, _) = g.rewrite_hooks(&edits, hooks)?;
+    if let Some(c) = change {
+        changes.insert(0, c);
+    }
+    Ok((out, changes))
+}
+
+/// The governance parameters `set-gov` knows, and where each lives: in `gov.params`
+/// (gov v1, SDK 0.46+) and in the older `deposit_params` / `voting_params` /
+/// `tally_params` objects (null in 0.47 exports, the only shape before 0.46).
+pub const GOV_PARAMS: &[(&str, GovKind, Option<&str>)] = &[
+    ("voting_period", GovKind::Duration, Some("voting_params")),
+    (
+        "max_deposit_period",
+        GovKind::Duration,
+        Some("deposit_params"),
+    ),
+    ("min_deposit", GovKind::Coins, Some("deposit_params")),
+    ("quorum", GovKind::Dec, Some("tally_params")),
+    ("threshold", GovKind::Dec, Some("tally_params")),
+    ("veto_threshold", GovKind::Dec, Some("tally_params")),
+    ("expedited_voting_period", GovKind::Duration, None),
+    ("expedited_min_deposit", GovKind::Coins, None),
+    ("expedited_threshold", GovKind::Dec, None),
+    ("min_initial_deposit_ratio", GovKind::Dec, None),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GovKind {
+    Duration,
+    Coins,
+    Dec,
+}
+
+/// Check a `set-gov NAME=VALUE` and return the JSON value it writes.
+pub fn gov_value(loc: &str, name: &str, value: &str) -> Result<Value> {
+    let Some((_, kind, _)) = GOV_PARAMS.iter().find(|(n, _, _)| *n == name) else {
+        let names: Vec<&str> = GOV_PARAMS.iter().map(|p| p.0).collect();
+        return bail(
+            loc,
+            format!(
+                "unknown governance parameter {name:?} (one of {})",
+                names.join(", ")
+            ),
+        );
+    };
+    Ok(match kind {
+        GovKind::Duration => Value::String(num::duration(loc, value)?),
+        GovKind::Coins => coins_json(&num::coins(loc, value)?),
+        GovKind::Dec => {
+            let d = num::dec(loc, value)?;
+            if d > num::DEC_ONE {
+                return bail(loc, format!("{name} {value:?} is above 1"));
+            }
+            Value::String(num::dec_string(d))
+        }
+    })
+}
+
+/// `set-gov`: set one governance parameter wherever the genesis has it (gov v1 `params`
+/// and the legacy object); refused when it has it nowhere.
+pub fn set_gov(
+    g: &CanonicalGenesis,
+    loc: &str,
+    name: &str,
+    value: &Value,
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    let legacy = GOV_PARAMS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .and_then(|p| p.2);
+    let changes: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let set = |obj: &str, b: &[u8]| -> Result<Element> {
+        let mut v = parse(&format!("app_state.gov.{obj}"), 0, b)?;
+        let Some(m) = v.as_object_mut() else {
+            return Ok(Element::Keep);
+        };
+        let Some(old) = m.get(name) else {
+            return Ok(Element::Keep);
+        };
+        changes.borrow_mut().push(format!(
+            "set-gov {name}: app_state.gov.{obj}.{name} {} -> {}",
+            String::from_utf8_lossy(&canon(old)),
+            String::from_utf8_lossy(&canon(value))
+        ));
+        m.insert(name.to_string(), value.clone());
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut v1 = |_: u64, b: &[u8]| set("params", b);
+    let mut old = |_: u64, b: &[u8]| set(legacy.unwrap_or("params"), b);
+    let mut hooks = vec![Hook {
+        tokens: toks(&["app_state", "gov", "params"]),
+        f: &mut v1 as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
+    }];
+    if let Some(l) = legacy {
+        hooks.push(Hook {
+            tokens: toks(&["app_state", "gov", l]),
+            f: &mut old,
+        });
+    }
+    let (out, _) = g.rewrite_hooks(&[], hooks)?;
+    let changes = changes.into_inner();
+    if changes.is_empty() {
+        return bail(
+            loc,
+            format!("this genesis has no governance parameter {name} (app_state.gov.params or its legacy object)"),
+        );
+    }
+    Ok((out, changes))
+}
+
+/// `set-unbonding-time`: `app_state.staking.params.unbonding_time`.
+pub fn set_unbonding_time(
+    g: &CanonicalGenesis,
+    loc: &str,
+    value: &str,
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    let d = num::duration(loc, value)?;
+    let e = edit(
+        &["app_state", "staking", "params", "unbonding_time"],
+        crate::json::string_bytes(&d),
+    );
+    let (out, w) = g.rewrite(std::slice::from_ref(&e), None)?;
+    match w.old.into_iter().next().flatten() {
+        Some(o) => Ok((
+            out,
+            vec![format!(
+                "set-unbonding-time: app_state.staking.params.unbonding_time {} -> \"{d}\"",
+                o.render(60)
+            )],
+        )),
+        None => bail(
+            loc,
+            "this genesis has no app_state.staking.params.unbonding_time",
+        ),
+    }
+}

@@ -1,0 +1,307 @@
+//! Testnet state edits (issue 17) and the chain-state consistency check, on the real Gaia
+//! export (tests/fixtures/real, provenance in its README) packed with the tiny fixture's
+//! swing-store, in both export shapes. No real SDK 0.50 export with chain state is at hand:
+//! the 0.50 variant is made here from the Gaia file (validators under
+//! `consensus.validators`, `consensus_params` as `consensus.params`, `initial_height` a
+//! number), as agd export of 0.50+ lays them out.
+
+mod common;
+
+use common::edit::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+const GAIA: &str = "real/gaia-local-chain.exported-sorted.genesis.json";
+const HOLDER: &str = "cosmos1lj54q70v2mt9e7c5mtp5xgg5n9c0hkas60kec9";
+const NEW: &str = "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a";
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    Sdk47,
+    Sdk50,
+}
+
+fn gaia(shape: Shape) -> Value {
+    let mut g: Value = serde_json::from_slice(&std::fs::read(fixture(GAIA)).unwrap()).unwrap();
+    if let Shape::Sdk50 = shape {
+        let o = g.as_object_mut().unwrap();
+        let vals = o.remove("validators").unwrap();
+        let params = o.remove("consensus_params").unwrap();
+        o.insert(
+            "consensus".into(),
+            json!({"params": params, "validators": vals}),
+        );
+        o.insert("initial_height".into(), json!(21));
+    }
+    g
+}
+
+/// Pack `genesis` (given its app_state.swingset from the tiny fixture) with the tiny
+/// operational swing-store into `dir/name.tar`.
+fn archive(dir: &Path, name: &str, mut genesis: Value) -> (PathBuf, String) {
+    let src = fixture("tiny/genesis/operational");
+    let tiny: Value =
+        serde_json::from_slice(&std::fs::read(src.join("genesis.json")).unwrap()).unwrap();
+    genesis["app_state"]["swingset"] = tiny["app_state"]["swingset"].clone();
+    let d = dir.join(format!("{name}-export"));
+    common::copy_dir(&src, &d);
+    std::fs::remove_file(d.join("genesis.camelcase.json")).ok();
+    std::fs::write(
+        d.join("genesis.json"),
+        serde_json::to_vec_pretty(&genesis).unwrap(),
+    )
+    .unwrap();
+    let out = dir.join(format!("{name}.tar"));
+    let o = run(&[
+        "pack",
+        d.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    ok(&o);
+    (out, last_line(&o))
+}
+
+fn genesis_of(path: &Path) -> Value {
+    json(member(&members(path), "genesis.json"))
+}
+
+fn edit(input: &Path, out: &Path, args: &[&str]) -> String {
+    let mut a = vec![
+        "edit",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    a.extend_from_slice(args);
+    last_line(ok(&run(&a)))
+}
+
+/// The consistency check ran, found the chain state, and passed.
+fn consistent(path: &Path) {
+    check_consistent(path);
+    let o = run(&["inspect", path.to_str().unwrap(), "--json", "-q"]);
+    let r = json(&ok(&o).stdout);
+    let checked = r["consistency"]["checked"].as_array().unwrap();
+    assert_eq!(checked.len(), 4, "{checked:?}");
+    assert_eq!(r["consistency"]["problems"], json!([]));
+}
+
+#[test]
+fn real_gaia_export_is_consistent_in_both_shapes() {
+    let d = tempfile::tempdir().unwrap();
+    for shape in [Shape::Sdk47, Shape::Sdk50] {
+        let (a, _) = archive(d.path(), &format!("{shape:?}"), gaia(shape));
+        consistent(&a);
+        let o = run(&["inspect", a.to_str().unwrap(), "-q"]);
+        let out = stdout(ok(&o));
+        assert!(
+            out.contains("bank: 4 balances sum to the supply of 2 denoms"),
+            "{out}"
+        );
+        assert!(out.contains("bonded pool 8000000000stake"), "{out}");
+        assert!(out.contains("last_total_power 8000"), "{out}");
+    }
+}
+
+#[test]
+fn fund_account_set_gov_unbonding_change_exactly_that() {
+    let d = tempfile::tempdir().unwrap();
+    for shape in [Shape::Sdk47, Shape::Sdk50] {
+        let g = gaia(shape);
+        let (a, _) = archive(d.path(), &format!("{shape:?}"), g.clone());
+        let before = genesis_of(&a);
+        let out = d.path().join(format!("{shape:?}-edited.tar"));
+        edit(
+            &a,
+            &out,
+            &[
+                "--fund-account",
+                &format!("{HOLDER}=5stake,7ufoo"),
+                "--fund-account",
+                &format!("{NEW}=9stake"),
+                "--set-gov",
+                "voting_period=60s",
+                "--set-gov",
+                "min_deposit=1stake",
+                "--set-gov",
+                "quorum=0.000000000000000001",
+                "--set-gov",
+                "threshold=0.000000000000000001",
+                "--set-gov",
+                "veto_threshold=0.5",
+                "--set-unbonding-time",
+                "2h",
+            ],
+        );
+        let after = genesis_of(&out);
+        // the expected document, built independently
+        let mut want = before.clone();
+        let s = &mut want["app_state"];
+        s["bank"]["balances"][3]["coins"] = json!([
+            {"amount": "2000000005", "denom": "stake"},
+            {"amount": "1000000000000", "denom": "uatom"},
+            {"amount": "7", "denom": "ufoo"}]);
+        s["bank"]["balances"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"address": NEW, "coins": [{"amount": "9", "denom": "stake"}]}));
+        s["bank"]["supply"] = json!([
+            {"amount": "10000004114", "denom": "stake"},
+            {"amount": "1000000000000", "denom": "uatom"},
+            {"amount": "7", "denom": "ufoo"}]);
+        s["auth"]["accounts"].as_array_mut().unwrap().push(json!({
+            "@type": "/cosmos.auth.v1beta1.BaseAccount", "account_number": "8",
+            "address": NEW, "pub_key": null, "sequence": "0"}));
+        let p = &mut s["gov"]["params"];
+        p["voting_period"] = json!("60s");
+        p["min_deposit"] = json!([{"amount": "1", "denom": "stake"}]);
+        p["quorum"] = json!("0.000000000000000001");
+        p["threshold"] = json!("0.000000000000000001");
+        p["veto_threshold"] = json!("0.500000000000000000");
+        s["staking"]["params"]["unbonding_time"] = json!("7200s");
+        assert_eq!(after, want, "{shape:?}");
+        // the shape is kept
+        match shape {
+            Shape::Sdk47 => assert_eq!(after["initial_height"], json!("21")),
+            Shape::Sdk50 => {
+                assert_eq!(after["initial_height"], json!(21));
+                assert!(after.get("validators").is_none());
+            }
+        }
+        consistent(&out);
+        // provenance records the typed ops
+        let m = json(member(&members(&out), "genesis-archive.json"));
+        let ops: Vec<&str> = m["provenance"]["edits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["op"].as_str().unwrap())
+            .collect();
+        assert_eq!(ops[..3], ["fund-account", "fund-account", "set-gov"]);
+        assert_eq!(
+            m["provenance"]["edits"][1],
+            json!({"op": "fund-account", "address": NEW, "amount": "9stake"})
+        );
+    }
+}
+
+#[test]
+fn legacy_gov_params_are_set_too() {
+    // SDK ≤ 0.45 (and the agoric-3 genesis) keep gov params in three legacy objects
+    let d = tempfile::tempdir().unwrap();
+    let mut g = gaia(Shape::Sdk47);
+    let gov = &mut g["app_state"]["gov"];
+    gov["deposit_params"] = json!({"max_deposit_period": "172800s", "min_deposit": [{"amount": "1", "denom": "stake"}]});
+    gov["voting_params"] = json!({"voting_period": "172800s"});
+    gov["tally_params"] = json!({"quorum": "0.334000000000000000",
+        "threshold": "0.500000000000000000", "veto_threshold": "0.334000000000000000"});
+    let (a, _) = archive(d.path(), "legacy", g);
+    let out = d.path().join("out.tar");
+    edit(
+        &a,
+        &out,
+        &[
+            "--set-gov",
+            "voting_period=1m",
+            "--set-gov",
+            "threshold=0.1",
+        ],
+    );
+    let after = genesis_of(&out);
+    let gov = &after["app_state"]["gov"];
+    assert_eq!(gov["voting_params"]["voting_period"], "60s");
+    assert_eq!(gov["params"]["voting_period"], "60s");
+    assert_eq!(gov["tally_params"]["threshold"], "0.100000000000000000");
+    assert_eq!(gov["params"]["threshold"], "0.100000000000000000");
+    // expedited fields exist in neither shape here: refused, nothing written
+    let bad = d.path().join("bad.tar");
+    let o = run(&[
+        "edit",
+        a.to_str().unwrap(),
+        "-o",
+        bad.to_str().unwrap(),
+        "--set-gov",
+        "expedited_voting_period=30s",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("no governance parameter expedited_voting_period"));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn script_ops_replay_to_the_same_digest() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, base) = archive(d.path(), "gaia", gaia(Shape::Sdk47));
+    let script = d.path().join("s.json");
+    std::fs::write(
+        &script,
+        serde_json::to_vec(&json!({"base": base, "edits": [
+            {"op": "fund-account", "address": HOLDER, "amount": "1000stake"},
+            {"op": "set-gov", "name": "voting_period", "value": "60s"},
+            {"op": "set-unbonding-time", "value": "60s"}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let x = edit(
+        &a,
+        &d.path().join("x.tar"),
+        &["--script", script.to_str().unwrap()],
+    );
+    let y = edit(
+        &a,
+        &d.path().join("y.tar"),
+        &["--script", script.to_str().unwrap()],
+    );
+    assert_eq!(x, y);
+    consistent(&d.path().join("x.tar"));
+}
+
+#[test]
+fn inconsistent_state_is_reported_by_verify_and_refused_by_edit() {
+    let d = tempfile::tempdir().unwrap();
+    // the bonded pool holds 1 stake too many, and the supply agrees with it: only the
+    // staking check fails
+    let mut g = gaia(Shape::Sdk47);
+    g["app_state"]["bank"]["balances"][0]["coins"][0]["amount"] = json!("8000000001");
+    g["app_state"]["bank"]["supply"][0]["amount"] = json!("10000004101");
+    let (a, _) = archive(d.path(), "bad", g);
+    let o = run(&["verify", a.to_str().unwrap(), "-q"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("bonded_tokens_pool balance is 8000000001stake, but the validators' tokens (and unbonding entries) add up to 8000000000stake"),
+        "{all}"
+    );
+    // an edit of a consistent archive that breaks the supply is refused
+    let (good, _) = archive(d.path(), "good", gaia(Shape::Sdk47));
+    let out = d.path().join("out.tar");
+    let o = run(&[
+        "edit",
+        good.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--genesis-set",
+        "/app_state/bank/supply/0/amount=\"1\"",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("the balances of stake sum to 10000004100, but the supply says 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // a malformed address is named
+    let mut g = gaia(Shape::Sdk47);
+    g["app_state"]["staking"]["delegations"][0]["delegator_address"] =
+        json!("cosmos1lj54q70v2mt9e7c5mtp5xgg5n9c0hkas60kec8");
+    let (a, _) = archive(d.path(), "addr", g);
+    let o = run(&["verify", a.to_str().unwrap(), "-q"]);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("app_state.staking.delegations[0]: \"cosmos1lj54q70v2mt9e7c5mtp5xgg5n9c0hkas60kec8\" is not a well-formed cosmos bech32 address"),
+        "{all}"
+    );
+}
