@@ -305,3 +305,191 @@ fn inconsistent_state_is_reported_by_verify_and_refused_by_edit() {
         "{all}"
     );
 }
+
+/// A new node's priv_validator_key.json (the private half is junk: only the public key
+/// is read) and its key.
+fn key_file(dir: &Path, seed: u8) -> (PathBuf, String) {
+    use base64::Engine;
+    let pk = base64::engine::general_purpose::STANDARD.encode([seed; 32]);
+    let f = dir.join(format!("pvk{seed}.json"));
+    std::fs::write(
+        &f,
+        serde_json::to_vec(&json!({"address": "00", "pub_key":
+            {"type": "tendermint/PubKeyEd25519", "value": pk},
+            "priv_key": {"type": "tendermint/PrivKeyEd25519", "value": "not read"}}))
+        .unwrap(),
+    )
+    .unwrap();
+    (f, pk)
+}
+
+/// Replace every occurrence of string `old` by `new` in a Value, in the fields named.
+fn swap(v: &mut Value, key: &str, old: &str, new: &str, keys: &[&str]) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                swap(x, k, old, new, keys);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| swap(x, key, old, new, keys)),
+        Value::String(s) if s == old && keys.contains(&key) => *s = new.to_string(),
+        _ => {}
+    }
+}
+
+#[test]
+fn replace_validator_rewrites_every_place_in_both_shapes() {
+    use sha2::Digest;
+    let d = tempfile::tempdir().unwrap();
+    let (kf, pk) = key_file(d.path(), 7);
+    // the new addresses: SHA-256 of the key, first 20 bytes, as bech32 and as CometBFT hex.
+    // The same derivation of the *old* key must give the real file's own valcons and hex
+    // addresses, or the rewrite below would miss them (the real data is the check).
+    let raw = [7u8; 32];
+    let cons = &sha2::Sha256::digest(raw)[..20];
+    let hrp = bech32::Hrp::parse("cosmosvalcons").unwrap();
+    let new_cons = bech32::encode::<bech32::Bech32>(hrp, cons).unwrap();
+    let new_hex = hex::encode_upper(cons);
+    let op = "cosmosvaloper1lj54q70v2mt9e7c5mtp5xgg5n9c0hkaslmzv5k";
+    let new_op = "cosmosvaloper1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqkh52tw";
+    let old_cons = "cosmosvalcons1r880p6rud7776232fpsxnj85m4gm6wvpe2pkp2";
+    let old_pk = "T6bqYkfRS1toJAFN8R34MByeuj1siCx0/0GdIgX8SmI=";
+    for shape in [Shape::Sdk47, Shape::Sdk50] {
+        let (a, _) = archive(d.path(), &format!("{shape:?}"), gaia(shape));
+        let before = genesis_of(&a);
+        // by moniker, flag form: the consensus key only
+        let out = d.path().join(format!("{shape:?}-rv.tar"));
+        edit(
+            &a,
+            &out,
+            &[
+                "--replace-validator",
+                &format!("root@138.197.144.103={}", kf.display()),
+            ],
+        );
+        let mut want = before.clone();
+        swap(
+            &mut want,
+            "",
+            old_cons,
+            &new_cons,
+            &["address", "previous_proposer"],
+        );
+        swap(&mut want, "", old_pk, &pk, &["key", "value"]);
+        swap(
+            &mut want,
+            "",
+            "19CEF0E87C6FBDED2A2A486069C8F4DD51BD3981",
+            &new_hex,
+            &["address"],
+        );
+        assert_ne!(want, before);
+        assert_eq!(genesis_of(&out), want, "{shape:?}");
+        let vals = match shape {
+            Shape::Sdk47 => &want["validators"],
+            Shape::Sdk50 => &want["consensus"]["validators"],
+        };
+        assert_eq!(vals[0]["address"], json!(new_hex));
+        consistent(&out);
+        // by operator address, script form, with a new operator account
+        let script = d.path().join("rv.json");
+        std::fs::write(
+            &script,
+            serde_json::to_vec(&json!({"edits": [{"op": "replace-validator",
+                "validator": op, "key_file": kf.file_name().unwrap().to_str().unwrap(),
+                "operator": NEW}]}))
+            .unwrap(),
+        )
+        .unwrap();
+        let out2 = d.path().join(format!("{shape:?}-rv2.tar"));
+        edit(&a, &out2, &["--script", script.to_str().unwrap()]);
+        let keys = [
+            "address",
+            "delegator_address",
+            "validator_address",
+            "operator_address",
+        ];
+        swap(&mut want, "", op, new_op, &keys);
+        swap(&mut want, "", HOLDER, NEW, &keys);
+        want["app_state"]["auth"]["accounts"][7]["pub_key"] = Value::Null;
+        assert_eq!(genesis_of(&out2), want, "{shape:?}");
+        consistent(&out2);
+        let m = json(member(&members(&out2), "genesis-archive.json"));
+        assert_eq!(
+            m["provenance"]["edits"][0],
+            json!({"op": "replace-validator", "validator": op, "pubkey": pk, "operator": NEW})
+        );
+    }
+}
+
+#[test]
+fn replace_account_and_refusals() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = archive(d.path(), "gaia", gaia(Shape::Sdk47));
+    let before = genesis_of(&a);
+    let out = d.path().join("ra.tar");
+    edit(&a, &out, &["--replace-account", &format!("{HOLDER}={NEW}")]);
+    let mut want = before.clone();
+    swap(
+        &mut want,
+        "",
+        HOLDER,
+        NEW,
+        &["address", "delegator_address"],
+    );
+    want["app_state"]["auth"]["accounts"][7]["pub_key"] = Value::Null;
+    assert_eq!(genesis_of(&out), want);
+    consistent(&out);
+    // unknown validator, a key already in use, a malformed key: refused, nothing written
+    let (kf, _) = key_file(d.path(), 1);
+    let bad = d.path().join("bad.tar");
+    for (arg, msg) in [(
+        format!("nobody={}", kf.display()),
+        "no validator has operator address or moniker",
+    )] {
+        let o = run(&[
+            "edit",
+            a.to_str().unwrap(),
+            "-o",
+            bad.to_str().unwrap(),
+            "--replace-validator",
+            &arg,
+        ]);
+        assert_ne!(code(&o), 0);
+        assert!(stderr(&o).contains(msg), "{}", stderr(&o));
+        assert!(!bad.exists());
+    }
+    let s = d.path().join("s.json");
+    std::fs::write(&s, serde_json::to_vec(&json!({"edits": [{"op": "replace-validator",
+        "validator": "root@138.197.144.103", "pubkey": "T6bqYkfRS1toJAFN8R34MByeuj1siCx0/0GdIgX8SmI="}]})).unwrap()).unwrap();
+    let o = run(&[
+        "edit",
+        a.to_str().unwrap(),
+        "-o",
+        bad.to_str().unwrap(),
+        "--script",
+        s.to_str().unwrap(),
+    ]);
+    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
+    std::fs::write(
+        &s,
+        serde_json::to_vec(&json!({"edits": [{"op": "replace-validator",
+        "validator": "root@138.197.144.103", "pubkey": "AAAA"}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let o = run(&[
+        "edit",
+        a.to_str().unwrap(),
+        "-o",
+        bad.to_str().unwrap(),
+        "--script",
+        s.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("is not the base64 of a 32-byte ed25519 public key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!bad.exists());
+}

@@ -431,3 +431,353 @@ pub fn set_unbonding_time(
         ),
     }
 }
+
+/// Field names whose string values are addresses (in the modules [`ADDRESS_ARRAYS`] hold).
+pub const ADDRESS_KEYS: &[&str] = &[
+    "address",
+    "operator_address",
+    "validator_address",
+    "delegator_address",
+    "validator_src_address",
+    "validator_dst_address",
+    "withdraw_address",
+    "previous_proposer",
+    "depositor",
+    "voter",
+    "proposer",
+    "granter",
+    "grantee",
+];
+
+/// The places addresses live: every array of these paths, element by element, and the
+/// scalar `previous_proposer`. The CometBFT validator list is added by shape.
+pub const ADDRESS_ARRAYS: &[&str] = &[
+    "app_state/auth/accounts",
+    "app_state/authz/authorization",
+    "app_state/bank/balances",
+    "app_state/distribution/delegator_starting_infos",
+    "app_state/distribution/delegator_withdraw_infos",
+    "app_state/distribution/outstanding_rewards",
+    "app_state/distribution/previous_proposer",
+    "app_state/distribution/validator_accumulated_commissions",
+    "app_state/distribution/validator_current_rewards",
+    "app_state/distribution/validator_historical_rewards",
+    "app_state/distribution/validator_slash_events",
+    "app_state/feegrant/allowances",
+    "app_state/gov/deposits",
+    "app_state/gov/votes",
+    "app_state/slashing/missed_blocks",
+    "app_state/slashing/signing_infos",
+    "app_state/staking/delegations",
+    "app_state/staking/last_validator_powers",
+    "app_state/staking/redelegations",
+    "app_state/staking/unbonding_delegations",
+    "app_state/staking/validators",
+    "consensus/validators",
+    "validators",
+];
+
+/// A structural rename: address strings under [`ADDRESS_KEYS`], a consensus public key
+/// (base64) under `key`/`value`, a CometBFT hex address under `address`; and, for the
+/// auth account of a renamed address, its public key.
+#[derive(Debug, Default)]
+pub struct Renames {
+    pub addresses: Vec<(String, String)>,
+    pub pubkey: Option<(String, String)>,
+    pub hex: Option<(String, String)>,
+    /// The auth account whose address becomes this one gets this `pub_key`.
+    pub account_pubkey: Option<(String, Value)>,
+}
+
+impl Renames {
+    fn apply(&self, v: &mut Value, key: &str, n: &mut u64) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    self.apply(x, k, n);
+                }
+                if let Some((addr, pk)) = &self.account_pubkey {
+                    let is_it = m.get("address").and_then(Value::as_str) == Some(addr);
+                    if is_it && m.contains_key("pub_key") && m.contains_key("account_number") {
+                        m.insert("pub_key".into(), pk.clone());
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.apply(x, key, n);
+                }
+            }
+            Value::String(s) => {
+                let hit = if ADDRESS_KEYS.contains(&key) {
+                    self.addresses
+                        .iter()
+                        .chain(self.hex.iter().filter(|_| key == "address"))
+                        .find(|(o, _)| o == s)
+                } else if key == "key" || key == "value" {
+                    self.pubkey.as_ref().filter(|(o, _)| o == s)
+                } else {
+                    None
+                };
+                if let Some((_, new)) = hit {
+                    *s = new.clone();
+                    *n += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rewrite every address place of the document; returns the number of fields changed.
+    pub fn rewrite(&self, g: &CanonicalGenesis) -> Result<(CanonicalGenesis, u64)> {
+        let n = RefCell::new(0u64);
+        let mut fs: Vec<Box<dyn FnMut(u64, &[u8]) -> Result<Element> + '_>> = ADDRESS_ARRAYS
+            .iter()
+            .map(|p| {
+                let n = &n;
+                let loc = p.replace('/', ".");
+                Box::new(move |i: u64, b: &[u8]| {
+                    let mut v = parse(&loc, i, b)?;
+                    let before = *n.borrow();
+                    self.apply(&mut v, "", &mut n.borrow_mut());
+                    // a scalar hook (previous_proposer) has no key of its own
+                    if let Value::String(s) = &mut v {
+                        if let Some((_, new)) = self.addresses.iter().find(|(o, _)| o == s) {
+                            *s = new.clone();
+                            *n.borrow_mut() += 1;
+                        }
+                    }
+                    Ok(if *n.borrow() == before {
+                        Element::Keep
+                    } else {
+                        Element::Replace(canon(&v))
+                    })
+                }) as Box<dyn FnMut(u64, &[u8]) -> Result<Element> + '_>
+            })
+            .collect();
+        let hooks = fs
+            .iter_mut()
+            .zip(ADDRESS_ARRAYS)
+            .map(|(f, p)| Hook {
+                tokens: p.split('/').map(str::to_string).collect(),
+                f: &mut **f,
+            })
+            .collect();
+        let (out, _) = g.rewrite_hooks(&[], hooks)?;
+        drop(fs);
+        Ok((out, n.into_inner()))
+    }
+}
+
+/// An ed25519 consensus public key (base64 of 32 bytes) from a `priv_validator_key.json`
+/// (only `pub_key` is read) or given as is.
+pub fn consensus_pubkey(loc: &str, text: &str) -> Result<String> {
+    use base64::Engine;
+    let t = text.trim();
+    let b64 = if t.starts_with('{') {
+        let v: Value = serde_json::from_str(t)
+            .map_err(|e| Error::invalid(loc, format!("not a priv_validator_key.json: {e}")))?;
+        let pk = &v["pub_key"];
+        if pk["type"] != "tendermint/PubKeyEd25519" {
+            return bail(loc, "pub_key.type is not tendermint/PubKeyEd25519");
+        }
+        pk["value"]
+            .as_str()
+            .ok_or_else(|| Error::invalid(loc, "no pub_key.value"))?
+            .to_string()
+    } else {
+        t.to_string()
+    };
+    match base64::engine::general_purpose::STANDARD.decode(&b64) {
+        Ok(b) if b.len() == 32 => Ok(b64),
+        _ => bail(
+            loc,
+            format!("{b64:?} is not the base64 of a 32-byte ed25519 public key"),
+        ),
+    }
+}
+
+/// The consensus address bytes of an ed25519 key: SHA-256, first 20 bytes.
+pub fn cons_bytes(pubkey_b64: &str) -> Vec<u8> {
+    use base64::Engine;
+    use sha2::Digest;
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(pubkey_b64)
+        .unwrap_or_default();
+    sha2::Sha256::digest(&b)[..20].to_vec()
+}
+
+struct Found {
+    operator: String,
+    pubkey: String,
+}
+
+/// `replace-validator`: the validator `old` (operator address or moniker) gets consensus
+/// key `pubkey` and, optionally, operator account `operator`; every place it appears is
+/// rewritten structurally (see [`Renames`]).
+pub fn replace_validator(
+    g: &CanonicalGenesis,
+    loc: &str,
+    old: &str,
+    pubkey: &str,
+    operator: Option<&str>,
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    let found: RefCell<Vec<Found>> = RefCell::new(Vec::new());
+    let taken = RefCell::new(false);
+    let new_acc = operator.map(str::to_string);
+    {
+        let mut vals = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.staking.validators", i, b)?;
+            let op = v["operator_address"].as_str().unwrap_or("").to_string();
+            let pk = v["consensus_pubkey"]["key"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if pk == pubkey {
+                *taken.borrow_mut() = true;
+            }
+            if op == old || v["description"]["moniker"].as_str() == Some(old) {
+                found.borrow_mut().push(Found {
+                    operator: op,
+                    pubkey: pk,
+                });
+            }
+            Ok(Element::Keep)
+        };
+        let mut accs = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.auth.accounts", i, b)?;
+            if new_acc.is_some() && account_address(&v) == new_acc.as_deref() {
+                *taken.borrow_mut() = true;
+            }
+            Ok(Element::Keep)
+        };
+        g.gather(vec![
+            Hook {
+                tokens: toks(&["app_state", "staking", "validators"]),
+                f: &mut vals,
+            },
+            Hook {
+                tokens: toks(&["app_state", "auth", "accounts"]),
+                f: &mut accs,
+            },
+        ])?;
+    }
+    let found = found.into_inner();
+    let f = match found.len() {
+        1 => &found[0],
+        0 => {
+            return bail(
+                loc,
+                format!("no validator has operator address or moniker {old:?}"),
+            )
+        }
+        n => {
+            return bail(
+                loc,
+                format!("{n} validators match {old:?}; name it by operator address"),
+            )
+        }
+    };
+    if taken.into_inner() {
+        return bail(
+            loc,
+            "the new consensus key or operator account is already in use in this genesis",
+        );
+    }
+    let Some((vhrp, op_bytes)) = decode_addr(&f.operator) else {
+        return bail(
+            loc,
+            format!("{:?} is not a bech32 operator address", f.operator),
+        );
+    };
+    let Some(prefix) = vhrp.strip_suffix("valoper") else {
+        return bail(loc, format!("{:?} is not a valoper address", f.operator));
+    };
+    let (old_cons, new_cons) = (cons_bytes(&f.pubkey), cons_bytes(pubkey));
+    let mut r = Renames {
+        pubkey: Some((f.pubkey.clone(), pubkey.to_string())),
+        hex: Some((hex::encode_upper(&old_cons), hex::encode_upper(&new_cons))),
+        ..Default::default()
+    };
+    let vc = format!("{prefix}valcons");
+    r.addresses
+        .push((encode_addr(&vc, &old_cons)?, encode_addr(&vc, &new_cons)?));
+    let mut what = format!(
+        "consensus key {} -> {pubkey} ({} -> {})",
+        f.pubkey, r.addresses[0].0, r.addresses[0].1
+    );
+    if let Some(acc) = operator {
+        let Some((ahrp, acc_bytes)) = decode_addr(acc).filter(|(p, _)| p == prefix) else {
+            return bail(loc, format!("{acc:?} is not a {prefix} account address"));
+        };
+        let _ = ahrp;
+        let old_acc = encode_addr(prefix, &op_bytes)?;
+        let new_op = encode_addr(&vhrp, &acc_bytes)?;
+        what.push_str(&format!(
+            "; operator {} -> {new_op}, account {old_acc} -> {acc}",
+            f.operator
+        ));
+        r.addresses.push((f.operator.clone(), new_op));
+        r.addresses.push((old_acc, acc.to_string()));
+        r.account_pubkey = Some((acc.to_string(), Value::Null));
+    }
+    let (out, n) = r.rewrite(g)?;
+    Ok((
+        out,
+        vec![format!(
+            "replace-validator {old}: {what}; {n} fields rewritten"
+        )],
+    ))
+}
+
+/// `replace-account`: the account `old` becomes `new` wherever it is an address; its
+/// auth account's public key becomes `pubkey` (a JSON `pub_key` value, null if none).
+pub fn replace_account(
+    g: &CanonicalGenesis,
+    loc: &str,
+    old: &str,
+    new: &str,
+    pubkey: Option<&Value>,
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    let op = decode_addr(old);
+    let np = decode_addr(new);
+    match (&op, &np) {
+        (Some((a, _)), Some((b, _))) if a == b => {}
+        _ => {
+            return bail(
+                loc,
+                format!(
+                    "{old:?} and {new:?} must be bech32 account addresses with the same prefix"
+                ),
+            )
+        }
+    }
+    let mut taken = false;
+    let mut accs = |i: u64, b: &[u8]| -> Result<Element> {
+        let v = parse("app_state.auth.accounts", i, b)?;
+        taken |= account_address(&v) == Some(new);
+        Ok(Element::Keep)
+    };
+    g.gather(vec![Hook {
+        tokens: toks(&["app_state", "auth", "accounts"]),
+        f: &mut accs,
+    }])?;
+    if taken {
+        return bail(loc, format!("{new} already has an account in this genesis"));
+    }
+    let r = Renames {
+        addresses: vec![(old.to_string(), new.to_string())],
+        account_pubkey: Some((new.to_string(), pubkey.cloned().unwrap_or(Value::Null))),
+        ..Default::default()
+    };
+    let (out, n) = r.rewrite(g)?;
+    if n == 0 {
+        return bail(loc, format!("{old} appears nowhere in this genesis"));
+    }
+    Ok((
+        out,
+        vec![format!(
+            "replace-account {old} -> {new}: {n} fields rewritten"
+        )],
+    ))
+}

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use agar::edit::script::{
-    check_kv_key, fund_account_op, read_value_file, resolve_bundle, resolve_replacement,
-    set_gov_op, set_unbonding_time_op, value_from_bytes,
+    check_kv_key, fund_account_op, read_value_file, replace_account_op, replace_validator_op,
+    resolve_bundle, resolve_replacement, set_gov_op, set_unbonding_time_op, value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
 use agar::error::exit;
@@ -76,6 +76,13 @@ pub struct EditArgs {
     /// set-unbonding-time: a duration (60s, 10m, 2h, 21d).
     #[arg(long, value_name = "DURATION")]
     set_unbonding_time: Option<String>,
+    /// replace-validator: OLD=KEYFILE (OLD: operator address or moniker; KEYFILE: the new
+    /// node's priv_validator_key.json, of which only the public key is read). Repeatable.
+    #[arg(long, value_name = "OLD=KEYFILE")]
+    replace_validator: Vec<String>,
+    /// replace-account: OLD=NEW account address, everywhere it is an address. Repeatable.
+    #[arg(long, value_name = "OLD=NEW")]
+    replace_account: Vec<String>,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -183,6 +190,21 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
     for g in &a.set_gov {
         let (name, value) = split("set-gov", g, false)?;
         s.ops.push(set_gov_op("--set-gov", name, value)?);
+    }
+    for r in &a.replace_validator {
+        let (old, f) = split("replace-validator", r, false)?;
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        s.ops.push(replace_validator_op(
+            "--replace-validator",
+            old,
+            &text,
+            None,
+        )?);
+    }
+    for r in &a.replace_account {
+        let (old, new) = split("replace-account", r, false)?;
+        s.ops
+            .push(replace_account_op("--replace-account", old, new, None)?);
     }
     if let Some(d) = &a.set_unbonding_time {
         s.ops

@@ -410,6 +410,28 @@ fn edit_genesis(
             }
             Op::SetGov { name, value } => Some(crate::chain::set_gov(&g, &loc, name, value)),
             Op::SetUnbondingTime(v) => Some(crate::chain::set_unbonding_time(&g, &loc, v)),
+            Op::ReplaceValidator {
+                validator,
+                pubkey,
+                operator,
+            } => Some(crate::chain::replace_validator(
+                &g,
+                &loc,
+                validator,
+                pubkey,
+                operator.as_deref(),
+            )),
+            Op::ReplaceAccount {
+                address,
+                new_address,
+                pubkey,
+            } => Some(crate::chain::replace_account(
+                &g,
+                &loc,
+                address,
+                new_address,
+                pubkey.as_ref(),
+            )),
             _ => None,
         };
         if let Some(r) = state {

@@ -54,6 +54,19 @@ pub enum Op {
     },
     /// `app_state.staking.params.unbonding_time` (a duration, `"1814400s"`).
     SetUnbondingTime(String),
+    /// A validator (operator address or moniker) gets a new consensus key (base64
+    /// ed25519) and optionally a new operator account.
+    ReplaceValidator {
+        validator: String,
+        pubkey: String,
+        operator: Option<String>,
+    },
+    /// An account address replaced everywhere it is an address; its auth `pub_key`.
+    ReplaceAccount {
+        address: String,
+        new_address: String,
+        pubkey: Option<Value>,
+    },
 }
 
 /// An artifact supplied as a file: its (validated) name, and the digest, size and record
@@ -85,6 +98,8 @@ impl Op {
             Op::FundAccount { .. } => "fund-account",
             Op::SetGov { .. } => "set-gov",
             Op::SetUnbondingTime(_) => "set-unbonding-time",
+            Op::ReplaceValidator { .. } => "replace-validator",
+            Op::ReplaceAccount { .. } => "replace-account",
         }
     }
 
@@ -147,6 +162,28 @@ impl Op {
             }
             Op::SetUnbondingTime(v) => {
                 m.insert("value".into(), s(v));
+            }
+            Op::ReplaceValidator {
+                validator,
+                pubkey,
+                operator,
+            } => {
+                m.insert("validator".into(), s(validator));
+                m.insert("pubkey".into(), s(pubkey));
+                if let Some(o) = operator {
+                    m.insert("operator".into(), s(o));
+                }
+            }
+            Op::ReplaceAccount {
+                address,
+                new_address,
+                pubkey,
+            } => {
+                m.insert("address".into(), s(address));
+                m.insert("new_address".into(), s(new_address));
+                if let Some(p) = pubkey {
+                    m.insert("pubkey".into(), p.clone());
+                }
             }
         }
         Value::Object(m)
@@ -523,10 +560,39 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
                 only_fields(&eloc, eo, &["op", "value"])?;
                 set_unbonding_time_op(&eloc, &str_field(&eloc, eo, "value")?)?
             }
+            "replace-validator" => {
+                only_fields(&eloc, eo, &["op", "validator", "key_file", "pubkey", "operator"])?;
+                let text = match (eo.get("key_file"), eo.get("pubkey")) {
+                    (Some(_), None) => {
+                        let f = rel(str_field(&eloc, eo, "key_file")?);
+                        std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?
+                    }
+                    (None, Some(_)) => str_field(&eloc, eo, "pubkey")?,
+                    _ => return bail(&eloc, "give exactly one of \"key_file\" (a priv_validator_key.json) and \"pubkey\""),
+                };
+                let operator = match eo.get("operator") {
+                    Some(_) => Some(str_field(&eloc, eo, "operator")?),
+                    None => None,
+                };
+                replace_validator_op(&eloc, &str_field(&eloc, eo, "validator")?, &text, operator)?
+            }
+            "replace-account" => {
+                only_fields(&eloc, eo, &["op", "address", "new_address", "pubkey"])?;
+                let pubkey = match eo.get("pubkey") {
+                    Some(_) => Some(str_field(&eloc, eo, "pubkey")?),
+                    None => None,
+                };
+                replace_account_op(
+                    &eloc,
+                    &str_field(&eloc, eo, "address")?,
+                    &str_field(&eloc, eo, "new_address")?,
+                    pubkey.as_deref(),
+                )?
+            }
             other => {
                 return bail(
                     &eloc,
-                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov or set-unbonding-time)"),
+                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator or replace-account)"),
                 )
             }
         };
@@ -559,4 +625,52 @@ pub fn set_unbonding_time_op(loc: &str, value: &str) -> Result<Op> {
     Ok(Op::SetUnbondingTime(crate::chain::num::duration(
         loc, value,
     )?))
+}
+
+/// `replace-validator` from its text form: `key` is a priv_validator_key.json's text or a
+/// base64 ed25519 public key; only the public key is kept.
+pub fn replace_validator_op(
+    loc: &str,
+    validator: &str,
+    key: &str,
+    operator: Option<String>,
+) -> Result<Op> {
+    if let Some(o) = &operator {
+        if crate::chain::decode_addr(o).is_none() {
+            return bail(loc, format!("{o:?} is not a bech32 address"));
+        }
+    }
+    Ok(Op::ReplaceValidator {
+        validator: validator.to_string(),
+        pubkey: crate::chain::consensus_pubkey(loc, key)?,
+        operator,
+    })
+}
+
+/// `replace-account` from text: `pubkey` a base64 secp256k1 key (33 bytes) if given.
+pub fn replace_account_op(
+    loc: &str,
+    address: &str,
+    new_address: &str,
+    pubkey: Option<&str>,
+) -> Result<Op> {
+    use base64::Engine;
+    let pubkey = match pubkey {
+        None => None,
+        Some(p) => match base64::engine::general_purpose::STANDARD.decode(p) {
+            Ok(b) if b.len() == 33 => Some(serde_json::json!({
+                "@type": "/cosmos.crypto.secp256k1.PubKey", "key": p})),
+            _ => {
+                return bail(
+                    loc,
+                    format!("{p:?} is not the base64 of a 33-byte secp256k1 public key"),
+                )
+            }
+        },
+    };
+    Ok(Op::ReplaceAccount {
+        address: address.to_string(),
+        new_address: new_address.to_string(),
+        pubkey,
+    })
 }
