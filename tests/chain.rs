@@ -493,3 +493,87 @@ fn replace_account_and_refusals() {
     );
     assert!(!bad.exists());
 }
+
+#[test]
+fn mainfork_recipe_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let script = common::repo("examples/mainfork.json");
+    // the recipe is a valid edit script by the published schema
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(common::repo("schemas/edit-script.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&script).unwrap()).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc));
+    for shape in [Shape::Sdk47, Shape::Sdk50] {
+        let (a, base) = archive(d.path(), &format!("{shape:?}"), gaia(shape));
+        let x = d.path().join(format!("{shape:?}-x.tar"));
+        let y = d.path().join(format!("{shape:?}-y.tar.gz"));
+        let s = script.to_str().unwrap();
+        let dx = edit(&a, &x, &["--script", s, "--base", &base]);
+        let dy = edit(&a, &y, &["--script", s, "--base", &base]);
+        assert_eq!(dx, dy, "same script + same archive = same digest");
+        consistent(&x);
+        // the diff lists exactly the intended genesis fields
+        let o = run(&[
+            "diff",
+            a.to_str().unwrap(),
+            x.to_str().unwrap(),
+            "--json",
+            "-q",
+        ]);
+        assert_eq!(code(&o), 1);
+        let r = json(&o.stdout);
+        let mut paths: Vec<String> = r["genesis"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["key"].as_str().unwrap().to_string())
+            .collect();
+        paths.sort();
+        let vals = match shape {
+            Shape::Sdk47 => "/validators/0",
+            Shape::Sdk50 => "/consensus/validators/0",
+        };
+        let mut want: Vec<String> = [
+            "/chain_id",
+            "/app_state/auth/accounts/7/address",
+            "/app_state/auth/accounts/7/pub_key",
+            "/app_state/bank/balances/3/address",
+            "/app_state/bank/balances/3/coins/0/amount",
+            "/app_state/bank/supply/0/amount",
+            "/app_state/distribution/delegator_starting_infos/0/delegator_address",
+            "/app_state/distribution/delegator_starting_infos/0/validator_address",
+            "/app_state/distribution/outstanding_rewards/0/validator_address",
+            "/app_state/distribution/previous_proposer",
+            "/app_state/distribution/validator_accumulated_commissions/0/validator_address",
+            "/app_state/distribution/validator_current_rewards/0/validator_address",
+            "/app_state/distribution/validator_historical_rewards/0/validator_address",
+            "/app_state/gov/params/min_deposit/0/amount",
+            "/app_state/gov/params/quorum",
+            "/app_state/gov/params/threshold",
+            "/app_state/gov/params/voting_period",
+            "/app_state/slashing/missed_blocks/0/address",
+            "/app_state/slashing/signing_infos/0/address",
+            "/app_state/slashing/signing_infos/0/validator_signing_info/address",
+            "/app_state/staking/delegations/0/delegator_address",
+            "/app_state/staking/delegations/0/validator_address",
+            "/app_state/staking/last_validator_powers/0/address",
+            "/app_state/staking/params/unbonding_time",
+            "/app_state/staking/validators/0/consensus_pubkey/key",
+            "/app_state/staking/validators/0/operator_address",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("{vals}/address"), format!("{vals}/pub_key/value")])
+        .collect();
+        want.sort();
+        assert_eq!(paths, want, "{shape:?}");
+        assert_eq!(genesis_of(&x)["chain_id"], "agoric-mainfork-1");
+        // the swing-store is untouched: same export-data hash
+        assert_eq!(
+            json(member(&members(&x), "genesis-archive.json"))["swing_store_export_data_hash"],
+            json(member(&members(&a), "genesis-archive.json"))["swing_store_export_data_hash"]
+        );
+    }
+}
