@@ -577,3 +577,57 @@ fn mainfork_recipe_end_to_end() {
         );
     }
 }
+
+#[test]
+fn add_stake_keeps_staking_and_distribution_consistent() {
+    let d = tempfile::tempdir().unwrap();
+    let op = "cosmosvaloper1lj54q70v2mt9e7c5mtp5xgg5n9c0hkaslmzv5k";
+    for shape in [Shape::Sdk47, Shape::Sdk50] {
+        let (a, _) = archive(d.path(), &format!("{shape:?}"), gaia(shape));
+        let before = genesis_of(&a);
+        let script = d.path().join("as.json");
+        std::fs::write(
+            &script,
+            serde_json::to_vec(&json!({"edits": [
+                {"op": "add-stake", "address": NEW, "validator": "root@138.197.144.103", "amount": "1000000000"},
+                {"op": "add-stake", "address": HOLDER, "validator": op, "amount": "500000"}]}))
+            .unwrap(),
+        )
+        .unwrap();
+        let out = d.path().join(format!("{shape:?}-as.tar"));
+        edit(&a, &out, &["--script", script.to_str().unwrap()]);
+        let mut want = before.clone();
+        let s = &mut want["app_state"];
+        s["bank"]["supply"][0]["amount"] = json!("11000504100");
+        s["bank"]["balances"][0]["coins"][0]["amount"] = json!("9000500000");
+        let v = &mut s["staking"]["validators"][0];
+        v["tokens"] = json!("9000500000");
+        v["delegator_shares"] = json!("9000500000.000000000000000000");
+        s["staking"]["delegations"][0]["shares"] = json!("8000500000.000000000000000000");
+        s["staking"]["delegations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({
+            "delegator_address": NEW, "shares": "1000000000.000000000000000000",
+            "validator_address": op}));
+        s["staking"]["last_validator_powers"][0]["power"] = json!("9000");
+        s["staking"]["last_total_power"] = json!("9000");
+        let di = &mut s["distribution"];
+        di["delegator_starting_infos"][0]["starting_info"]["stake"] =
+            json!("8000500000.000000000000000000");
+        di["delegator_starting_infos"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({
+            "delegator_address": NEW, "validator_address": op,
+            "starting_info": {"height": "0", "previous_period": "1",
+                "stake": "1000000000.000000000000000000"}}));
+        di["validator_historical_rewards"][0]["rewards"]["reference_count"] = json!(3);
+        match shape {
+            Shape::Sdk47 => want["validators"][0]["power"] = json!("9000"),
+            Shape::Sdk50 => want["consensus"]["validators"][0]["power"] = json!("9000"),
+        }
+        assert_eq!(genesis_of(&out), want, "{shape:?}");
+        consistent(&out);
+    }
+}

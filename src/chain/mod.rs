@@ -781,3 +781,309 @@ pub fn replace_account(
         )],
     ))
 }
+
+/// `add-stake`: `amount` of the bond denom newly bonded from `address` to `validator`
+/// (operator address or moniker). The tokens are minted (supply and the pool grow; the
+/// account's liquid balance is unchanged). Kept consistent: the delegation (new or
+/// grown; shares at the validator's exchange rate, truncated as the SDK does), the
+/// validator's tokens and shares, the pool balance, and for a bonded validator its power
+/// in `last_validator_powers` and the CometBFT list and `last_total_power`; the
+/// distribution starting info (a new delegation starts at the validator's current period
+/// - 1, whose historical rewards gain a reference, as x/distribution does).
+pub fn add_stake(
+    g: &CanonicalGenesis,
+    loc: &str,
+    address: &str,
+    validator: &str,
+    amount: u128,
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    check_acc(loc, g, address)?;
+    #[derive(Default)]
+    struct Seen {
+        denom: Option<String>,
+        val: Option<Value>,
+        matches: u32,
+        supply: Vec<Value>,
+    }
+    let seen = RefCell::new(Seen::default());
+    {
+        let mut params = |_: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.staking.params", 0, b)?;
+            seen.borrow_mut().denom = v["bond_denom"].as_str().map(str::to_string);
+            Ok(Element::Keep)
+        };
+        let mut vals = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.staking.validators", i, b)?;
+            if v["operator_address"].as_str() == Some(validator)
+                || v["description"]["moniker"].as_str() == Some(validator)
+            {
+                let mut s = seen.borrow_mut();
+                s.matches += 1;
+                s.val = Some(v);
+            }
+            Ok(Element::Keep)
+        };
+        let mut sup = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.bank.supply", i, b)?;
+            seen.borrow_mut().supply.push(v);
+            Ok(Element::Keep)
+        };
+        g.gather(vec![
+            Hook {
+                tokens: toks(&["app_state", "staking", "params"]),
+                f: &mut params,
+            },
+            Hook {
+                tokens: toks(&["app_state", "staking", "validators"]),
+                f: &mut vals,
+            },
+            Hook {
+                tokens: toks(&["app_state", "bank", "supply"]),
+                f: &mut sup,
+            },
+        ])?;
+    }
+    let s = seen.into_inner();
+    let Some(denom) = s.denom else {
+        return bail(
+            loc,
+            "this genesis has no app_state.staking.params.bond_denom",
+        );
+    };
+    let v = match (s.matches, s.val) {
+        (1, Some(v)) => v,
+        (0, _) => {
+            return bail(
+                loc,
+                format!("no validator has operator address or moniker {validator:?}"),
+            )
+        }
+        (n, _) => {
+            return bail(
+                loc,
+                format!("{n} validators match {validator:?}; name it by operator address"),
+            )
+        }
+    };
+    let op = v["operator_address"].as_str().unwrap_or("").to_string();
+    let tokens = num::int(loc, v["tokens"].as_str().unwrap_or(""))?;
+    let shares = num::dec(loc, v["delegator_shares"].as_str().unwrap_or(""))?;
+    let bonded = v["status"] == "BOND_STATUS_BONDED";
+    let pk = v["consensus_pubkey"]["key"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    // shares = amount * S / T, truncated (LegacyDec MulInt then QuoInt), without overflow
+    let new_shares = if tokens == 0 {
+        amount.checked_mul(num::DEC_ONE)
+    } else {
+        let (q, r) = (shares / tokens, shares % tokens);
+        amount
+            .checked_mul(q)
+            .and_then(|a| amount.checked_mul(r).map(|b| (a, b / tokens)))
+            .and_then(|(a, b)| a.checked_add(b))
+    }
+    .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
+    let new_tokens = tokens
+        .checked_add(amount)
+        .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
+    let (old_power, new_power) = (
+        tokens / check::POWER_REDUCTION,
+        new_tokens / check::POWER_REDUCTION,
+    );
+    let pool = encode_addr(
+        &acc_prefix(g)?.unwrap_or_default(),
+        &check::module_address(if bonded {
+            "bonded_tokens_pool"
+        } else {
+            "not_bonded_tokens_pool"
+        }),
+    )?;
+    let add = [(denom.clone(), amount)];
+    let mut edits = Vec::new();
+    let mut changes = vec![format!(
+        "add-stake {address} -> {op}: +{amount}{denom} bonded (tokens {tokens} -> {new_tokens}, +{} shares)",
+        num::dec_string(new_shares)
+    )];
+    if !s.supply.is_empty() {
+        let mut c = coin_list(loc, &Value::Array(s.supply))?;
+        add_coins(loc, &mut c, &add)?;
+        edits.push(edit(
+            &["app_state", "bank", "supply"],
+            canon(&coins_json(&c)),
+        ));
+    }
+    let total_delta = new_power - old_power;
+    let found_del = RefCell::new(false);
+    let found_pool = RefCell::new(false);
+    let found_si = RefCell::new(false);
+    let period = RefCell::new(None::<u64>);
+    // pass 2a: everything keyed by what pass 1 found
+    let mut pool_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.bank.balances", i, b)?;
+        if v["address"].as_str() != Some(pool.as_str()) {
+            return Ok(Element::Keep);
+        }
+        *found_pool.borrow_mut() = true;
+        let mut c = coin_list(loc, &v["coins"])?;
+        add_coins(loc, &mut c, &add)?;
+        v["coins"] = coins_json(&c);
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut val_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.staking.validators", i, b)?;
+        if v["operator_address"].as_str() != Some(op.as_str()) {
+            return Ok(Element::Keep);
+        }
+        v["tokens"] = json!(new_tokens.to_string());
+        v["delegator_shares"] = json!(num::dec_string(shares + new_shares));
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut del_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.staking.delegations", i, b)?;
+        if v["delegator_address"].as_str() != Some(address)
+            || v["validator_address"].as_str() != Some(op.as_str())
+        {
+            return Ok(Element::Keep);
+        }
+        *found_del.borrow_mut() = true;
+        let sh = num::dec(loc, v["shares"].as_str().unwrap_or(""))?;
+        v["shares"] = json!(num::dec_string(sh + new_shares));
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut power_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.staking.last_validator_powers", i, b)?;
+        if !bonded || v["address"].as_str() != Some(op.as_str()) {
+            return Ok(Element::Keep);
+        }
+        v["power"] = json!(new_power.to_string());
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut total_hook = |_: u64, b: &[u8]| -> Result<Element> {
+        let v = parse("app_state.staking.last_total_power", 0, b)?;
+        let t = num::int(loc, v.as_str().unwrap_or(""))?;
+        Ok(Element::Replace(canon(&json!(
+            (t + total_delta).to_string()
+        ))))
+    };
+    let cmt = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("validators", i, b)?;
+        if !bonded || v["pub_key"]["value"].as_str() != Some(pk.as_str()) {
+            return Ok(Element::Keep);
+        }
+        v["power"] = json!(new_power.to_string());
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut cmt1 = |i: u64, b: &[u8]| cmt(i, b);
+    let mut cmt2 = |i: u64, b: &[u8]| cmt(i, b);
+    let mut si_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
+        if v["delegator_address"].as_str() != Some(address)
+            || v["validator_address"].as_str() != Some(op.as_str())
+        {
+            return Ok(Element::Keep);
+        }
+        *found_si.borrow_mut() = true;
+        let st = num::dec(loc, v["starting_info"]["stake"].as_str().unwrap_or(""))?;
+        v["starting_info"]["stake"] = json!(num::dec_string(st + amount * num::DEC_ONE));
+        Ok(Element::Replace(canon(&v)))
+    };
+    let mut cur_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let v = parse("app_state.distribution.validator_current_rewards", i, b)?;
+        if v["validator_address"].as_str() == Some(op.as_str()) {
+            *period.borrow_mut() = v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
+        }
+        Ok(Element::Keep)
+    };
+    let mut hooks: Vec<Hook> = Vec::new();
+    hooks.push(Hook {
+        tokens: toks(&["app_state", "bank", "balances"]),
+        f: &mut pool_hook,
+    });
+    hooks.push(Hook {
+        tokens: toks(&["app_state", "staking", "validators"]),
+        f: &mut val_hook,
+    });
+    hooks.push(Hook {
+        tokens: toks(&["app_state", "staking", "delegations"]),
+        f: &mut del_hook,
+    });
+    if bonded {
+        hooks.push(Hook {
+            tokens: toks(&["app_state", "staking", "last_validator_powers"]),
+            f: &mut power_hook,
+        });
+        hooks.push(Hook {
+            tokens: toks(&["app_state", "staking", "last_total_power"]),
+            f: &mut total_hook,
+        });
+        hooks.push(Hook {
+            tokens: toks(&["validators"]),
+            f: &mut cmt1,
+        });
+        hooks.push(Hook {
+            tokens: toks(&["consensus", "validators"]),
+            f: &mut cmt2,
+        });
+    }
+    hooks.push(Hook {
+        tokens: toks(&["app_state", "distribution", "delegator_starting_infos"]),
+        f: &mut si_hook,
+    });
+    hooks.push(Hook {
+        tokens: toks(&["app_state", "distribution", "validator_current_rewards"]),
+        f: &mut cur_hook,
+    });
+    let (mid, _) = g.rewrite_hooks(&edits, hooks)?;
+    // pass 2b: what did not exist (a new delegation, its starting info, a pool balance)
+    let mut edits = Vec::new();
+    if !found_pool.into_inner() {
+        edits.push(edit(
+            &["app_state", "bank", "balances", "-"],
+            canon(&json!({"address": pool, "coins": coins_json(&add)})),
+        ));
+    }
+    let mut hist = None;
+    if !found_del.into_inner() {
+        edits.push(edit(&["app_state", "staking", "delegations", "-"], canon(&json!({
+            "delegator_address": address, "shares": num::dec_string(new_shares), "validator_address": op}))));
+        changes.push(format!("add-stake {address} -> {op}: new delegation"));
+        if !found_si.into_inner() {
+            if let Some(p) = period.into_inner() {
+                let prev = p.saturating_sub(1);
+                edits.push(edit(
+                    &["app_state", "distribution", "delegator_starting_infos", "-"],
+                    canon(&json!({
+                    "delegator_address": address, "validator_address": op,
+                    "starting_info": {"height": "0", "previous_period": prev.to_string(),
+                        "stake": num::dec_string(amount * num::DEC_ONE)}})),
+                ));
+                hist = Some(prev);
+            }
+        }
+    }
+    let mut hist_hook = |i: u64, b: &[u8]| -> Result<Element> {
+        let mut v = parse("app_state.distribution.validator_historical_rewards", i, b)?;
+        if v["validator_address"].as_str() != Some(op.as_str())
+            || v["period"].as_str().and_then(|p| p.parse::<u64>().ok()) != hist
+        {
+            return Ok(Element::Keep);
+        }
+        let n = v["rewards"]["reference_count"].as_u64().unwrap_or(0);
+        v["rewards"]["reference_count"] = json!(n + 1);
+        Ok(Element::Replace(canon(&v)))
+    };
+    let hooks = if hist.is_some() {
+        vec![Hook {
+            tokens: toks(&["app_state", "distribution", "validator_historical_rewards"]),
+            f: &mut hist_hook as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
+        }]
+    } else {
+        Vec::new()
+    };
+    if edits.is_empty() && hooks.is_empty() {
+        return Ok((mid, changes));
+    }
+    let (out, _) = mid.rewrite_hooks(&edits, hooks)?;
+    Ok((out, changes))
+}

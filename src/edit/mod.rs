@@ -421,6 +421,13 @@ fn edit_genesis(
                 pubkey,
                 operator.as_deref(),
             )),
+            Op::AddStake {
+                address,
+                validator,
+                amount,
+            } => Some(crate::chain::add_stake(
+                &g, &loc, address, validator, *amount,
+            )),
             Op::ReplaceAccount {
                 address,
                 new_address,

@@ -61,6 +61,12 @@ pub enum Op {
         pubkey: String,
         operator: Option<String>,
     },
+    /// Newly bonded stake (minted) from an account to a validator.
+    AddStake {
+        address: String,
+        validator: String,
+        amount: u128,
+    },
     /// An account address replaced everywhere it is an address; its auth `pub_key`.
     ReplaceAccount {
         address: String,
@@ -100,6 +106,7 @@ impl Op {
             Op::SetUnbondingTime(_) => "set-unbonding-time",
             Op::ReplaceValidator { .. } => "replace-validator",
             Op::ReplaceAccount { .. } => "replace-account",
+            Op::AddStake { .. } => "add-stake",
         }
     }
 
@@ -173,6 +180,15 @@ impl Op {
                 if let Some(o) = operator {
                     m.insert("operator".into(), s(o));
                 }
+            }
+            Op::AddStake {
+                address,
+                validator,
+                amount,
+            } => {
+                m.insert("address".into(), s(address));
+                m.insert("validator".into(), s(validator));
+                m.insert("amount".into(), s(&amount.to_string()));
             }
             Op::ReplaceAccount {
                 address,
@@ -576,6 +592,15 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
                 };
                 replace_validator_op(&eloc, &str_field(&eloc, eo, "validator")?, &text, operator)?
             }
+            "add-stake" => {
+                only_fields(&eloc, eo, &["op", "address", "validator", "amount"])?;
+                add_stake_op(
+                    &eloc,
+                    &str_field(&eloc, eo, "address")?,
+                    &str_field(&eloc, eo, "validator")?,
+                    &str_field(&eloc, eo, "amount")?,
+                )?
+            }
             "replace-account" => {
                 only_fields(&eloc, eo, &["op", "address", "new_address", "pubkey"])?;
                 let pubkey = match eo.get("pubkey") {
@@ -592,7 +617,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
             other => {
                 return bail(
                     &eloc,
-                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator or replace-account)"),
+                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator, replace-account or add-stake)"),
                 )
             }
         };
@@ -672,5 +697,21 @@ pub fn replace_account_op(
         address: address.to_string(),
         new_address: new_address.to_string(),
         pubkey,
+    })
+}
+
+/// `add-stake` from text: `amount` an integer of the bond denom.
+pub fn add_stake_op(loc: &str, address: &str, validator: &str, amount: &str) -> Result<Op> {
+    if crate::chain::decode_addr(address).is_none() {
+        return bail(loc, format!("{address:?} is not a bech32 address"));
+    }
+    let amount = crate::chain::num::int(loc, amount)?;
+    if amount == 0 {
+        return bail(loc, "the amount must be positive");
+    }
+    Ok(Op::AddStake {
+        address: address.to_string(),
+        validator: validator.to_string(),
+        amount,
     })
 }
