@@ -541,6 +541,13 @@ fn mainfork_recipe_end_to_end() {
             "/app_state/auth/accounts/7/pub_key",
             "/app_state/bank/balances/3/address",
             "/app_state/bank/balances/3/coins/0/amount",
+            "/app_state/bank/balances/0/coins/0/amount",
+            "/app_state/staking/validators/0/tokens",
+            "/app_state/staking/validators/0/delegator_shares",
+            "/app_state/staking/delegations/0/shares",
+            "/app_state/staking/last_validator_powers/0/power",
+            "/app_state/staking/last_total_power",
+            "/app_state/distribution/delegator_starting_infos/0/starting_info/stake",
             "/app_state/bank/supply/0/amount",
             "/app_state/distribution/delegator_starting_infos/0/delegator_address",
             "/app_state/distribution/delegator_starting_infos/0/validator_address",
@@ -565,7 +572,11 @@ fn mainfork_recipe_end_to_end() {
         ]
         .iter()
         .map(|s| s.to_string())
-        .chain([format!("{vals}/address"), format!("{vals}/pub_key/value")])
+        .chain([
+            format!("{vals}/address"),
+            format!("{vals}/pub_key/value"),
+            format!("{vals}/power"),
+        ])
         .collect();
         want.sort();
         assert_eq!(paths, want, "{shape:?}");
