@@ -150,7 +150,9 @@ impl State {
     }
 }
 
-type F<'a> = Box<dyn FnMut(u64, &[u8]) -> Result<Element> + 'a>;
+type F<'a> = super::HookBox<'a>;
+/// What one gathering hook does with a parsed element.
+type Gather = Box<dyn FnMut(&mut State, &str, Value)>;
 
 /// The check's hooks, owned here so a walk can borrow them.
 pub struct Hooks<'a> {
@@ -190,9 +192,7 @@ impl Check {
         let st = &self.st;
         let mut fs: Vec<(Vec<String>, F<'_>)> = Vec::new();
         let path = |p: &str| -> Vec<String> { p.split('/').map(str::to_string).collect() };
-        let each = |p: &'static str,
-                    mut g: Box<dyn FnMut(&mut State, &str, Value)>|
-         -> (Vec<String>, F<'_>) {
+        let each = |p: &'static str, mut g: Gather| -> (Vec<String>, F<'_>) {
             let loc = p.replace('/', ".");
             (
                 path(p),

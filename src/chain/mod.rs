@@ -20,6 +20,9 @@ use crate::error::{bail, Error, Result};
 use crate::genesis::CanonicalGenesis;
 use crate::json::walk::{Action, Edit, Element, Hook};
 
+/// An owned hook callback (see [`crate::json::walk::HookFn`]).
+pub type HookBox<'a> = Box<crate::json::walk::HookFn<'a>>;
+
 /// The canonical bytes of a small value, without the final newline.
 pub fn canon(v: &Value) -> Vec<u8> {
     let mut b = crate::genesis::canonical_bytes(v);
@@ -531,7 +534,7 @@ impl Renames {
     /// Rewrite every address place of the document; returns the number of fields changed.
     pub fn rewrite(&self, g: &CanonicalGenesis) -> Result<(CanonicalGenesis, u64)> {
         let n = RefCell::new(0u64);
-        let mut fs: Vec<Box<dyn FnMut(u64, &[u8]) -> Result<Element> + '_>> = ADDRESS_ARRAYS
+        let mut fs: Vec<HookBox<'_>> = ADDRESS_ARRAYS
             .iter()
             .map(|p| {
                 let n = &n;
@@ -552,7 +555,7 @@ impl Renames {
                     } else {
                         Element::Replace(canon(&v))
                     })
-                }) as Box<dyn FnMut(u64, &[u8]) -> Result<Element> + '_>
+                }) as HookBox<'_>
             })
             .collect();
         let hooks = fs
@@ -874,14 +877,12 @@ pub fn add_stake(
         .unwrap_or("")
         .to_string();
     // shares = amount * S / T, truncated (LegacyDec MulInt then QuoInt), without overflow
-    let new_shares = if tokens == 0 {
-        amount.checked_mul(num::DEC_ONE)
-    } else {
-        let (q, r) = (shares / tokens, shares % tokens);
-        amount
+    let new_shares = match (shares.checked_div(tokens), shares.checked_rem(tokens)) {
+        (Some(q), Some(r)) => amount
             .checked_mul(q)
             .and_then(|a| amount.checked_mul(r).map(|b| (a, b / tokens)))
-            .and_then(|(a, b)| a.checked_add(b))
+            .and_then(|(a, b)| a.checked_add(b)),
+        _ => amount.checked_mul(num::DEC_ONE),
     }
     .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
     let new_tokens = tokens

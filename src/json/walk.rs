@@ -52,6 +52,9 @@ pub enum Element {
     Remove,
 }
 
+/// A hook's callback: (element index, canonical bytes) -> what to do with it.
+pub type HookFn<'h> = dyn FnMut(u64, &[u8]) -> Result<Element> + 'h;
+
 pub struct Hook<'h> {
     pub tokens: Vec<String>,
     pub f: &'h mut dyn FnMut(u64, &[u8]) -> Result<Element>,
@@ -197,16 +200,16 @@ struct Walker<'o, 'h, R> {
     fields: Fields,
     edits: &'h [Edit],
     old: Vec<Option<Old>>,
-    hooks: Vec<&'h mut dyn FnMut(u64, &[u8]) -> Result<Element>>,
+    hooks: Vec<&'h mut HookFn<'h>>,
     keys: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Walk canonical JSON from `r` (see the module docs). `w`: where to write the (edited)
 /// document; without one, edits and hook results are computed but not written.
-pub fn walk<'o, 'h, R: Read>(
+pub fn walk<'h, R: Read>(
     r: R,
     loc: &str,
-    w: Option<&'o mut dyn Write>,
+    w: Option<&mut dyn Write>,
     edits: &'h [Edit],
     hook: Option<Hook<'h>>,
 ) -> Result<Walked> {
@@ -218,10 +221,10 @@ pub fn walk<'o, 'h, R: Read>(
 /// (an object, a string, null) gets the whole value as one element (index 0; `Remove` is
 /// refused there): how small values (gov params, last_total_power) are read and rewritten
 /// in passing.
-pub fn walk_hooks<'o, 'h, R: Read>(
+pub fn walk_hooks<'h, R: Read>(
     r: R,
     loc: &str,
-    w: Option<&'o mut dyn Write>,
+    w: Option<&mut dyn Write>,
     edits: &'h [Edit],
     hooks: Vec<Hook<'h>>,
 ) -> Result<Walked> {
