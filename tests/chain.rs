@@ -63,6 +63,17 @@ fn archive(dir: &Path, name: &str, mut genesis: Value) -> (PathBuf, String) {
     (out, last_line(&o))
 }
 
+/// `agar edit INPUT -o bad.tar ARGS` is refused with `msg`, leaving no output.
+fn refused(input: &Path, args: &[&str], msg: &str) {
+    let bad = input.with_file_name("refused.tar");
+    let mut a = vec!["edit", input.to_str().unwrap(), "-o", bad.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let o = run(&a);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains(msg), "{}", stderr(&o));
+    assert!(!bad.exists());
+}
+
 fn genesis_of(path: &Path) -> Value {
     json(member(&members(path), "genesis.json"))
 }
@@ -217,18 +228,11 @@ fn legacy_gov_params_are_set_too() {
     assert_eq!(gov["tally_params"]["threshold"], "0.100000000000000000");
     assert_eq!(gov["params"]["threshold"], "0.100000000000000000");
     // expedited fields exist in neither shape here: refused, nothing written
-    let bad = d.path().join("bad.tar");
-    let o = run(&[
-        "edit",
-        a.to_str().unwrap(),
-        "-o",
-        bad.to_str().unwrap(),
-        "--set-gov",
-        "expedited_voting_period=30s",
-    ]);
-    assert_ne!(code(&o), 0);
-    assert!(stderr(&o).contains("no governance parameter expedited_voting_period"));
-    assert!(!bad.exists());
+    refused(
+        &a,
+        &["--set-gov", "expedited_voting_period=30s"],
+        "no governance parameter expedited_voting_period",
+    );
 }
 
 #[test]
@@ -277,22 +281,11 @@ fn inconsistent_state_is_reported_by_verify_and_refused_by_edit() {
     );
     // an edit of a consistent archive that breaks the supply is refused
     let (good, _) = archive(d.path(), "good", gaia(Shape::Sdk47));
-    let out = d.path().join("out.tar");
-    let o = run(&[
-        "edit",
-        good.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--genesis-set",
-        "/app_state/bank/supply/0/amount=\"1\"",
-    ]);
-    assert_ne!(code(&o), 0);
-    assert!(
-        stderr(&o).contains("the balances of stake sum to 10000004100, but the supply says 1"),
-        "{}",
-        stderr(&o)
+    refused(
+        &good,
+        &["--genesis-set", "/app_state/bank/supply/0/amount=\"1\""],
+        "the balances of stake sum to 10000004100, but the supply says 1",
     );
-    assert!(!out.exists());
     // a malformed address is named
     let mut g = gaia(Shape::Sdk47);
     g["app_state"]["staking"]["delegations"][0]["delegator_address"] =
@@ -442,56 +435,24 @@ fn replace_account_and_refusals() {
     consistent(&out);
     // unknown validator, a key already in use, a malformed key: refused, nothing written
     let (kf, _) = key_file(d.path(), 1);
-    let bad = d.path().join("bad.tar");
-    for (arg, msg) in [(
-        format!("nobody={}", kf.display()),
+    refused(
+        &a,
+        &["--replace-validator", &format!("nobody={}", kf.display())],
         "no validator has operator address or moniker",
-    )] {
-        let o = run(&[
-            "edit",
-            a.to_str().unwrap(),
-            "-o",
-            bad.to_str().unwrap(),
-            "--replace-validator",
-            &arg,
-        ]);
-        assert_ne!(code(&o), 0);
-        assert!(stderr(&o).contains(msg), "{}", stderr(&o));
-        assert!(!bad.exists());
-    }
-    let s = d.path().join("s.json");
-    std::fs::write(&s, serde_json::to_vec(&json!({"edits": [{"op": "replace-validator",
-        "validator": "root@138.197.144.103", "pubkey": "T6bqYkfRS1toJAFN8R34MByeuj1siCx0/0GdIgX8SmI="}]})).unwrap()).unwrap();
-    let o = run(&[
-        "edit",
-        a.to_str().unwrap(),
-        "-o",
-        bad.to_str().unwrap(),
-        "--script",
-        s.to_str().unwrap(),
-    ]);
-    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
-    std::fs::write(
-        &s,
-        serde_json::to_vec(&json!({"edits": [{"op": "replace-validator",
-        "validator": "root@138.197.144.103", "pubkey": "AAAA"}]}))
-        .unwrap(),
-    )
-    .unwrap();
-    let o = run(&[
-        "edit",
-        a.to_str().unwrap(),
-        "-o",
-        bad.to_str().unwrap(),
-        "--script",
-        s.to_str().unwrap(),
-    ]);
-    assert!(
-        stderr(&o).contains("is not the base64 of a 32-byte ed25519 public key"),
-        "{}",
-        stderr(&o)
     );
-    assert!(!bad.exists());
+    let s = d.path().join("s.json");
+    for (pubkey, msg) in [
+        (
+            "T6bqYkfRS1toJAFN8R34MByeuj1siCx0/0GdIgX8SmI=",
+            "already in use",
+        ),
+        ("AAAA", "is not the base64 of a 32-byte ed25519 public key"),
+    ] {
+        let script = json!({"edits": [{"op": "replace-validator",
+            "validator": "root@138.197.144.103", "pubkey": pubkey}]});
+        std::fs::write(&s, serde_json::to_vec(&script).unwrap()).unwrap();
+        refused(&a, &["--script", s.to_str().unwrap()], msg);
+    }
 }
 
 #[test]

@@ -35,6 +35,14 @@ pub fn parse(loc: &str, i: u64, b: &[u8]) -> Result<Value> {
     serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{loc}[{i}]"), e.to_string()))
 }
 
+/// A hook at a slash-separated path (`app_state/bank/balances`).
+fn at<'h>(path: &str, f: &'h mut crate::json::walk::HookFn<'h>) -> Hook<'h> {
+    Hook {
+        tokens: path.split('/').map(str::to_string).collect(),
+        f,
+    }
+}
+
 fn toks(p: &[&str]) -> Vec<String> {
     p.iter().map(|s| s.to_string()).collect()
 }
@@ -140,10 +148,7 @@ fn acc_prefix(g: &CanonicalGenesis) -> Result<Option<String>> {
         }
         Ok(Element::Keep)
     };
-    g.gather(vec![Hook {
-        tokens: toks(&["app_state", "auth", "accounts"]),
-        f: &mut hook,
-    }])?;
+    g.gather(vec![at("app_state/auth/accounts", &mut hook)])?;
     Ok(prefix)
 }
 
@@ -211,18 +216,9 @@ pub fn fund_account(
             Ok(Element::Keep)
         };
         g.gather(vec![
-            Hook {
-                tokens: toks(&["app_state", "bank", "balances"]),
-                f: &mut bal,
-            },
-            Hook {
-                tokens: toks(&["app_state", "bank", "supply"]),
-                f: &mut sup,
-            },
-            Hook {
-                tokens: toks(&["app_state", "auth", "accounts"]),
-                f: &mut acc,
-            },
+            at("app_state/bank/balances", &mut bal),
+            at("app_state/bank/supply", &mut sup),
+            at("app_state/auth/accounts", &mut acc),
         ])?;
     }
     if balances_seen == 0 && supply.borrow().is_empty() {
@@ -290,10 +286,7 @@ pub fn fund_account(
         Ok(Element::Replace(canon(&v)))
     };
     let hooks = if found.is_some() {
-        vec![Hook {
-            tokens: toks(&["app_state", "bank", "balances"]),
-            f: &mut bal as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
-        }]
+        vec![at("app_state/bank/balances", &mut bal)]
     } else {
         Vec::new()
     };
@@ -387,15 +380,9 @@ pub fn set_gov(
     };
     let mut v1 = |_: u64, b: &[u8]| set("params", b);
     let mut old = |_: u64, b: &[u8]| set(legacy.unwrap_or("params"), b);
-    let mut hooks = vec![Hook {
-        tokens: toks(&["app_state", "gov", "params"]),
-        f: &mut v1 as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
-    }];
+    let mut hooks = vec![at("app_state/gov/params", &mut v1)];
     if let Some(l) = legacy {
-        hooks.push(Hook {
-            tokens: toks(&["app_state", "gov", l]),
-            f: &mut old,
-        });
+        hooks.push(at(&format!("app_state/gov/{l}"), &mut old));
     }
     let (out, _) = g.rewrite_hooks(&[], hooks)?;
     let changes = changes.into_inner();
@@ -655,14 +642,8 @@ pub fn replace_validator(
             Ok(Element::Keep)
         };
         g.gather(vec![
-            Hook {
-                tokens: toks(&["app_state", "staking", "validators"]),
-                f: &mut vals,
-            },
-            Hook {
-                tokens: toks(&["app_state", "auth", "accounts"]),
-                f: &mut accs,
-            },
+            at("app_state/staking/validators", &mut vals),
+            at("app_state/auth/accounts", &mut accs),
         ])?;
     }
     let found = found.into_inner();
@@ -761,10 +742,7 @@ pub fn replace_account(
         taken |= account_address(&v) == Some(new);
         Ok(Element::Keep)
     };
-    g.gather(vec![Hook {
-        tokens: toks(&["app_state", "auth", "accounts"]),
-        f: &mut accs,
-    }])?;
+    g.gather(vec![at("app_state/auth/accounts", &mut accs)])?;
     if taken {
         return bail(loc, format!("{new} already has an account in this genesis"));
     }
@@ -832,18 +810,9 @@ pub fn add_stake(
             Ok(Element::Keep)
         };
         g.gather(vec![
-            Hook {
-                tokens: toks(&["app_state", "staking", "params"]),
-                f: &mut params,
-            },
-            Hook {
-                tokens: toks(&["app_state", "staking", "validators"]),
-                f: &mut vals,
-            },
-            Hook {
-                tokens: toks(&["app_state", "bank", "supply"]),
-                f: &mut sup,
-            },
+            at("app_state/staking/params", &mut params),
+            at("app_state/staking/validators", &mut vals),
+            at("app_state/bank/supply", &mut sup),
         ])?;
     }
     let s = seen.into_inner();
@@ -997,44 +966,26 @@ pub fn add_stake(
         Ok(Element::Keep)
     };
     let mut hooks: Vec<Hook> = Vec::new();
-    hooks.push(Hook {
-        tokens: toks(&["app_state", "bank", "balances"]),
-        f: &mut pool_hook,
-    });
-    hooks.push(Hook {
-        tokens: toks(&["app_state", "staking", "validators"]),
-        f: &mut val_hook,
-    });
-    hooks.push(Hook {
-        tokens: toks(&["app_state", "staking", "delegations"]),
-        f: &mut del_hook,
-    });
+    hooks.push(at("app_state/bank/balances", &mut pool_hook));
+    hooks.push(at("app_state/staking/validators", &mut val_hook));
+    hooks.push(at("app_state/staking/delegations", &mut del_hook));
     if bonded {
-        hooks.push(Hook {
-            tokens: toks(&["app_state", "staking", "last_validator_powers"]),
-            f: &mut power_hook,
-        });
-        hooks.push(Hook {
-            tokens: toks(&["app_state", "staking", "last_total_power"]),
-            f: &mut total_hook,
-        });
-        hooks.push(Hook {
-            tokens: toks(&["validators"]),
-            f: &mut cmt1,
-        });
-        hooks.push(Hook {
-            tokens: toks(&["consensus", "validators"]),
-            f: &mut cmt2,
-        });
+        hooks.push(at(
+            "app_state/staking/last_validator_powers",
+            &mut power_hook,
+        ));
+        hooks.push(at("app_state/staking/last_total_power", &mut total_hook));
+        hooks.push(at("validators", &mut cmt1));
+        hooks.push(at("consensus/validators", &mut cmt2));
     }
-    hooks.push(Hook {
-        tokens: toks(&["app_state", "distribution", "delegator_starting_infos"]),
-        f: &mut si_hook,
-    });
-    hooks.push(Hook {
-        tokens: toks(&["app_state", "distribution", "validator_current_rewards"]),
-        f: &mut cur_hook,
-    });
+    hooks.push(at(
+        "app_state/distribution/delegator_starting_infos",
+        &mut si_hook,
+    ));
+    hooks.push(at(
+        "app_state/distribution/validator_current_rewards",
+        &mut cur_hook,
+    ));
     let (mid, _) = g.rewrite_hooks(&edits, hooks)?;
     // pass 2b: what did not exist (a new delegation, its starting info, a pool balance)
     let mut edits = Vec::new();
@@ -1075,10 +1026,10 @@ pub fn add_stake(
         Ok(Element::Replace(canon(&v)))
     };
     let hooks = if hist.is_some() {
-        vec![Hook {
-            tokens: toks(&["app_state", "distribution", "validator_historical_rewards"]),
-            f: &mut hist_hook as &mut dyn FnMut(u64, &[u8]) -> Result<Element>,
-        }]
+        vec![at(
+            "app_state/distribution/validator_historical_rewards",
+            &mut hist_hook,
+        )]
     } else {
         Vec::new()
     };

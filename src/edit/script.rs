@@ -628,9 +628,7 @@ pub fn parse_script(loc: &str, bytes: &[u8], dir: &Path) -> Result<Script> {
 
 /// `fund-account` from its text form (script fields or `--fund-account ADDRESS=AMOUNTDENOM`).
 pub fn fund_account_op(loc: &str, address: &str, amount: &str) -> Result<Op> {
-    if crate::chain::decode_addr(address).is_none() {
-        return bail(loc, format!("{address:?} is not a bech32 address"));
-    }
+    check_address(loc, address)?;
     Ok(Op::FundAccount {
         address: address.to_string(),
         coins: crate::chain::num::coins(loc, amount)?,
@@ -661,9 +659,7 @@ pub fn replace_validator_op(
     operator: Option<String>,
 ) -> Result<Op> {
     if let Some(o) = &operator {
-        if crate::chain::decode_addr(o).is_none() {
-            return bail(loc, format!("{o:?} is not a bech32 address"));
-        }
+        check_address(loc, o)?;
     }
     Ok(Op::ReplaceValidator {
         validator: validator.to_string(),
@@ -702,9 +698,7 @@ pub fn replace_account_op(
 
 /// `add-stake` from text: `amount` an integer of the bond denom.
 pub fn add_stake_op(loc: &str, address: &str, validator: &str, amount: &str) -> Result<Op> {
-    if crate::chain::decode_addr(address).is_none() {
-        return bail(loc, format!("{address:?} is not a bech32 address"));
-    }
+    check_address(loc, address)?;
     let amount = crate::chain::num::int(loc, amount)?;
     if amount == 0 {
         return bail(loc, "the amount must be positive");
@@ -714,4 +708,11 @@ pub fn add_stake_op(loc: &str, address: &str, validator: &str, amount: &str) -> 
         validator: validator.to_string(),
         amount,
     })
+}
+
+fn check_address(loc: &str, a: &str) -> Result<()> {
+    if crate::chain::decode_addr(a).is_none() {
+        return bail(loc, format!("{a:?} is not a bech32 address"));
+    }
+    Ok(())
 }
