@@ -72,27 +72,26 @@ pub fn encode_addr(prefix: &str, data: &[u8]) -> Result<String> {
         .map_err(|e| Error::invalid("address", format!("cannot encode: {e}")))
 }
 
-/// An account's address, whatever its type (base, module, vesting account).
+/// The object holding an account's address and number, whatever its type (base,
+/// module: `base_account`, vesting: `base_vesting_account.base_account`).
+fn base_account(v: &Value) -> &Value {
+    if v.get("address").is_some() {
+        v
+    } else if let Some(b) = v.get("base_account") {
+        b
+    } else {
+        &v["base_vesting_account"]["base_account"]
+    }
+}
+
+/// An account's address, whatever its type.
 pub fn account_address(v: &Value) -> Option<&str> {
-    v.get("address")
-        .or_else(|| v.get("base_account").and_then(|b| b.get("address")))
-        .or_else(|| {
-            v.get("base_vesting_account")
-                .and_then(|b| b.get("base_account"))
-                .and_then(|b| b.get("address"))
-        })
-        .and_then(Value::as_str)
+    base_account(v)["address"].as_str()
 }
 
 fn account_number(v: &Value) -> Option<u64> {
-    v.get("account_number")
-        .or_else(|| v.get("base_account").and_then(|b| b.get("account_number")))
-        .or_else(|| {
-            v.get("base_vesting_account")
-                .and_then(|b| b.get("base_account"))
-                .and_then(|b| b.get("account_number"))
-        })
-        .and_then(Value::as_str)
+    base_account(v)["account_number"]
+        .as_str()
         .and_then(|s| s.parse().ok())
 }
 
