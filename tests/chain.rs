@@ -118,6 +118,25 @@ fn real_gaia_export_is_consistent_in_both_shapes() {
 }
 
 #[test]
+fn real_agoric3_genesis_is_consistent() {
+    // the agoric-3 genesis (2021, SDK ≤ 0.47 shape, prefix agoric) with the tiny
+    // swing-store: the check applies in full and passes as-is
+    let d = tempfile::tempdir().unwrap();
+    let g: Value = serde_json::from_slice(
+        &std::fs::read(fixture("real/agoric-3.mainnet.genesis.json")).unwrap(),
+    )
+    .unwrap();
+    let (a, _) = archive(d.path(), "agoric3", g);
+    consistent(&a);
+    let out = stdout(ok(&run(&["inspect", a.to_str().unwrap(), "-q"]))).to_string();
+    assert!(
+        out.contains("bank: 14 balances sum to the supply of 1 denoms"),
+        "{out}"
+    );
+    assert!(out.contains("prefix agoric"), "{out}");
+}
+
+#[test]
 fn fund_account_set_gov_unbonding_change_exactly_that() {
     let d = tempfile::tempdir().unwrap();
     for shape in [Shape::Sdk47, Shape::Sdk50] {
