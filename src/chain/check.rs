@@ -35,6 +35,9 @@ use crate::json::walk::{Element, Hook};
 pub const POWER_REDUCTION: u128 = 1_000_000;
 /// Address problems listed (all are counted).
 const MAX_LISTED: usize = 20;
+/// Distinct validators tracked (real chains have hundreds): a hostile genesis naming a
+/// new validator in every delegation cannot make the check's memory grow past this.
+const MAX_VALIDATORS: usize = 100_000;
 
 /// What the check found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -134,6 +137,17 @@ impl State {
             }
             _ => {}
         }
+    }
+
+    /// The validator entry for `op`, unless that would pass [`MAX_VALIDATORS`].
+    fn val(&mut self, op: &str) -> Option<&mut Val> {
+        if !self.validators.contains_key(op) && self.validators.len() >= MAX_VALIDATORS {
+            self.problem(format!(
+                "more than {MAX_VALIDATORS} distinct validators named; the rest are not checked"
+            ));
+            return None;
+        }
+        Some(self.validators.entry(op.to_string()).or_default())
     }
 
     fn coins(&mut self, at: &str, v: &Value) -> BTreeMap<String, u128> {
@@ -282,7 +296,7 @@ impl Check {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let e = s.validators.entry(op.clone()).or_default();
+                let Some(e) = s.val(&op) else { return };
                 if !e.status.is_empty() {
                     s.problem(format!("{at}: validator {op} listed twice"));
                     return;
@@ -308,8 +322,9 @@ impl Check {
                 match num::dec(at, sh) {
                     Ok(sh) => {
                         // validators sort after delegations: gather per validator
-                        let e = s.validators.entry(op.to_string()).or_default();
-                        e.delegated = e.delegated.saturating_add(sh);
+                        if let Some(e) = s.val(op) {
+                            e.delegated = e.delegated.saturating_add(sh);
+                        }
                     }
                     Err(e) => s.problem(e.to_string()),
                 }
@@ -344,9 +359,10 @@ impl Check {
                 s.addr(at, a, "valoper");
                 let p = v.get("power").and_then(Value::as_str).unwrap_or("");
                 match num::int(at, p) {
-                    Ok(p) => {
+                    Ok(p) if s.powers.len() < MAX_VALIDATORS => {
                         s.powers.insert(a.to_string(), p);
                     }
+                    Ok(_) => s.problem("too many last_validator_powers entries".into()),
                     Err(e) => s.problem(e.to_string()),
                 }
             }),
