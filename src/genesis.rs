@@ -359,9 +359,19 @@ impl CanonicalGenesis {
         edits: &'h [Edit],
         hook: Option<Hook<'h>>,
     ) -> Result<(CanonicalGenesis, Walked)> {
+        self.rewrite_hooks(edits, hook.into_iter().collect())
+    }
+
+    /// [`CanonicalGenesis::rewrite`] with several hooks (issue 17's state edits).
+    pub fn rewrite_hooks<'h>(
+        &self,
+        edits: &'h [Edit],
+        hooks: Vec<Hook<'h>>,
+    ) -> Result<(CanonicalGenesis, Walked)> {
         let loc = self.genesis.loc.clone();
         let mut w = BufWriter::with_capacity(1 << 20, temp(&loc)?);
-        let walked = crate::json::walk::walk(self.reader()?, &loc, Some(&mut w), edits, hook)?;
+        let walked =
+            crate::json::walk::walk_hooks(self.reader()?, &loc, Some(&mut w), edits, hooks)?;
         let file = w
             .into_inner()
             .map_err(|e| Error::io_at(&loc, e.into_error()))?;
@@ -375,6 +385,11 @@ impl CanonicalGenesis {
             },
             walked,
         ))
+    }
+
+    /// Read the document through hooks without writing anything.
+    pub fn gather<'h>(&self, hooks: Vec<Hook<'h>>) -> Result<Walked> {
+        crate::json::walk::walk_hooks(self.reader()?, &self.genesis.loc, None, &[], hooks)
     }
 
     /// The inline `swing_store_export_data` entries of an older genesis file, one element

@@ -110,9 +110,11 @@ pub fn verify_input(
         rep.problems.push(e.to_string());
         return Ok(rep);
     }
+    let chain = r.consistency.take().unwrap_or_default();
     match r.finish() {
         Ok(res) => {
             rep.problems.extend(res.problems);
+            rep.problems.extend(chain_problems(&chain));
             if let Some(e) = expect {
                 if e != res.digest {
                     rep.problems.push(format!(
@@ -156,6 +158,14 @@ pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<W
         }
     }
     pending.persist()
+}
+
+/// The chain-state consistency problems as verify lists them.
+pub fn chain_problems(c: &crate::chain::check::Report) -> Vec<String> {
+    c.problems
+        .iter()
+        .map(|p| format!("genesis.json: chain state: {p}"))
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -202,6 +212,9 @@ pub struct InspectReport {
     pub vats: Vec<VatInfo>,
     pub bundles: Vec<String>,
     pub provenance: Option<crate::archive::Provenance>,
+    /// The chain-state consistency check of genesis.json (its problems are also listed
+    /// under `problems`).
+    pub consistency: crate::chain::check::Report,
     /// Whether artifact members were read and verified (`--verify`).
     pub artifacts_verified: bool,
     pub digest: Option<String>,
@@ -270,14 +283,16 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         })
         .collect();
     let genesis_time = r.genesis.genesis_time().map(str::to_string);
+    let consistency = r.consistency.take().unwrap_or_default();
     let (compressed, file_bytes, compression) = (r.compressed, r.file_bytes, r.format.name());
-    let (digest, problems, verified) = if full {
+    let (digest, mut problems, verified) = if full {
         r.read_artifacts(&mut NullSink)?;
         let res = r.finish()?;
         (Some(res.digest), res.problems, true)
     } else {
         (None, std::mem::take(&mut r.problems), false)
     };
+    problems.extend(chain_problems(&consistency));
     Ok(InspectReport {
         archive: path.display().to_string(),
         kind: m.kind().to_string(),
@@ -302,6 +317,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         vats,
         bundles: meta.bundles.iter().cloned().collect(),
         provenance: m.provenance.clone(),
+        consistency,
         artifacts_verified: verified,
         digest,
         problems,

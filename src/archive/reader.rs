@@ -154,6 +154,9 @@ pub struct ArchiveReader {
     pub genesis: Genesis,
     /// The genesis member on disk, when [`ReadOptions::keep_genesis`] asked for it.
     pub genesis_file: Option<CanonicalGenesis>,
+    /// The chain-state consistency check of the genesis member ([`crate::chain::check`]),
+    /// computed in the same pass; its problems are verify's to report.
+    pub consistency: Option<crate::chain::check::Report>,
     pub meta: Option<Metadata>,
     pub problems: Vec<String>,
     opts: ReadOptions,
@@ -275,6 +278,7 @@ impl ArchiveReader {
             genesis: Genesis::from_manifest(&member_loc(&loc, GENESIS_MEMBER), &manifest),
             manifest,
             genesis_file: None,
+            consistency: None,
             meta: None,
             problems: Vec::new(),
             opts,
@@ -334,7 +338,11 @@ impl ArchiveReader {
             copy,
             err: None,
         };
-        let walked = crate::json::walk::walk(&mut mr, &gloc, None, &[], None);
+        let check = crate::chain::check::Check::new();
+        let walked = {
+            let mut hooks = check.hooks();
+            crate::json::walk::walk_hooks(&mut mr, &gloc, None, &[], hooks.hooks())
+        };
         if let Some(e) = mr.err.take() {
             return Err(e);
         }
@@ -380,6 +388,7 @@ impl ArchiveReader {
                 return Ok(());
             }
         };
+        self.consistency = Some(check.finish());
         let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
         let m = &self.manifest;
         let mut issues = Vec::new();

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use agar::edit::script::{
-    check_kv_key, check_new_kv_key, read_value_file, resolve_bundle, resolve_replacement,
+    check_kv_key, check_new_kv_key, fund_account_op, read_value_file, replace_account_op,
+    replace_validator_op, resolve_bundle, resolve_replacement, set_gov_op, set_unbonding_time_op,
     value_from_bytes,
 };
 use agar::edit::{EditOptions, Op, Script};
@@ -81,6 +82,24 @@ pub struct EditArgs {
     /// artifact-replace: NAME=FILE (snapshot.<vat>.<pos> or transcript.<vat>.<start>.<end>).
     #[arg(long, value_name = "NAME=FILE")]
     artifact_replace: Vec<String>,
+    /// fund-account: ADDRESS=AMOUNTDENOM[,AMOUNTDENOM...] added to the bank balance and
+    /// the supply (e.g. agoric1...=1000000000000ubld). Repeatable.
+    #[arg(long, value_name = "ADDRESS=AMOUNTDENOM")]
+    fund_account: Vec<String>,
+    /// set-gov: NAME=VALUE (voting_period=60s, min_deposit=1ubld, quorum=0.000000000000000001,
+    /// threshold, veto_threshold, max_deposit_period, expedited_*). Repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    set_gov: Vec<String>,
+    /// set-unbonding-time: a duration (60s, 10m, 2h, 21d).
+    #[arg(long, value_name = "DURATION")]
+    set_unbonding_time: Option<String>,
+    /// replace-validator: OLD=KEYFILE (OLD: operator address or moniker; KEYFILE: the new
+    /// node's priv_validator_key.json, of which only the public key is read). Repeatable.
+    #[arg(long, value_name = "OLD=KEYFILE")]
+    replace_validator: Vec<String>,
+    /// replace-account: OLD=NEW account address, everywhere it is an address. Repeatable.
+    #[arg(long, value_name = "OLD=NEW")]
+    replace_account: Vec<String>,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -223,6 +242,33 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
             name,
             &PathBuf::from(f),
         )?));
+    }
+    for f in &a.fund_account {
+        let (addr, amount) = split("fund-account", f, false)?;
+        s.ops.push(fund_account_op("--fund-account", addr, amount)?);
+    }
+    for g in &a.set_gov {
+        let (name, value) = split("set-gov", g, false)?;
+        s.ops.push(set_gov_op("--set-gov", name, value)?);
+    }
+    for r in &a.replace_validator {
+        let (old, f) = split("replace-validator", r, false)?;
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        s.ops.push(replace_validator_op(
+            "--replace-validator",
+            old,
+            &text,
+            None,
+        )?);
+    }
+    for r in &a.replace_account {
+        let (old, new) = split("replace-account", r, false)?;
+        s.ops
+            .push(replace_account_op("--replace-account", old, new, None)?);
+    }
+    if let Some(d) = &a.set_unbonding_time {
+        s.ops
+            .push(set_unbonding_time_op("--set-unbonding-time", d)?);
     }
     if let Some(b) = &a.base {
         s.set_base(b)?;

@@ -92,6 +92,12 @@ pub fn run(a: InspectArgs) -> Result<i32> {
         for b in &r.bundles {
             say!("  {b}");
         }
+        if !r.consistency.checked.is_empty() {
+            say!("chain state:");
+            for c in &r.consistency.checked {
+                say!("  {c}");
+            }
+        }
         if let Some(p) = &r.provenance {
             say!(
                 "edited from:    {} (edits sha256 {})",

@@ -423,6 +423,49 @@ fn edit_genesis(
     };
     for (i, op) in script.ops.iter().enumerate() {
         let loc = format!("edit {} ({})", i + 1, op.name());
+        let state = match op {
+            Op::FundAccount { address, coins } => {
+                Some(crate::chain::fund_account(&g, &loc, address, coins))
+            }
+            Op::SetGov { name, value } => Some(crate::chain::set_gov(&g, &loc, name, value)),
+            Op::SetUnbondingTime(v) => Some(crate::chain::set_unbonding_time(&g, &loc, v)),
+            Op::ReplaceValidator {
+                validator,
+                pubkey,
+                operator,
+            } => Some(crate::chain::replace_validator(
+                &g,
+                &loc,
+                validator,
+                pubkey,
+                operator.as_deref(),
+            )),
+            Op::AddStake {
+                address,
+                validator,
+                amount,
+            } => Some(crate::chain::add_stake(
+                &g, &loc, address, validator, *amount,
+            )),
+            Op::ReplaceAccount {
+                address,
+                new_address,
+                pubkey,
+            } => Some(crate::chain::replace_account(
+                &g,
+                &loc,
+                address,
+                new_address,
+                pubkey.as_ref(),
+            )),
+            _ => None,
+        };
+        if let Some(r) = state {
+            let (next, lines) = r?;
+            g = next;
+            changes.extend(lines.into_iter().map(|l| (i, l)));
+            continue;
+        }
         let (pointer, new) = match op {
             Op::GenesisSet { pointer, value } => {
                 // the same checks as the dedicated ops, whichever op sets these fields
@@ -630,6 +673,7 @@ pub fn edit(
         }
     }
     let in_meta = r.meta.clone().unwrap_or_default();
+    let in_chain = crate::verify::chain_problems(&r.consistency.take().unwrap_or_default());
     r.read_artifacts(&mut NullSink)?;
     let parent = r.finish()?.digest;
     if let Some(base) = &script.base {
@@ -819,8 +863,38 @@ pub fn edit(
     let pending = w.finish_pending()?;
 
     // ---- verify the result as `agar verify` would, then move it into place
-    let written = crate::verify::persist_verified(pending, output, "edited")?;
+    if let Some(tmp) = pending.temp_path() {
+        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
+        // chain-state problems the input already had are the input's (warned below)
+        let new: Vec<&String> = rep
+            .problems
+            .iter()
+            .filter(|p| !in_chain.contains(p))
+            .collect();
+        let chain: Vec<&str> = new
+            .iter()
+            .filter_map(|p| p.strip_prefix("genesis.json: chain state: "))
+            .collect();
+        if !chain.is_empty() {
+            return Err(Error::Refused(format!(
+                "the edits leave the chain state inconsistent, so the edited archive was discarded: {}. Add the edits that restore it (fund-account, add-stake, genesis-set)",
+                chain.join("; ")
+            )));
+        }
+        if !new.is_empty() {
+            return bail(
+                output.display().to_string(),
+                format!("the edited archive failed verification, so it was discarded (this is a bug in agar; please report it): {}", rep.problems.join("; ")),
+            );
+        }
+    }
+    let written = pending.persist()?;
 
+    for p in in_chain {
+        warnings.push(format!(
+            "the input archive already fails the chain-state check: {p}"
+        ));
+    }
     let mut changes: Vec<(usize, String)> = gchanges;
     changes.extend(st.changes);
     changes.sort_by_key(|(i, _)| *i);

@@ -44,6 +44,37 @@ pub enum Op {
     SetGenesisTime(String),
     BundleAdd(FileArtifact),
     ArtifactReplace(FileArtifact),
+    /// Chain state (issue 17, [`crate::chain`]): coins added to an account's balance.
+    FundAccount {
+        address: String,
+        coins: Vec<(String, u128)>,
+    },
+    /// A governance parameter (name, checked JSON value).
+    SetGov {
+        name: String,
+        value: Value,
+    },
+    /// `app_state.staking.params.unbonding_time` (a duration, `"1814400s"`).
+    SetUnbondingTime(String),
+    /// A validator (operator address or moniker) gets a new consensus key (base64
+    /// ed25519) and optionally a new operator account.
+    ReplaceValidator {
+        validator: String,
+        pubkey: String,
+        operator: Option<String>,
+    },
+    /// Newly bonded stake (minted) from an account to a validator.
+    AddStake {
+        address: String,
+        validator: String,
+        amount: u128,
+    },
+    /// An account address replaced everywhere it is an address; its auth `pub_key`.
+    ReplaceAccount {
+        address: String,
+        new_address: String,
+        pubkey: Option<Value>,
+    },
 }
 
 /// An artifact supplied as a file: its (validated) name, and the digest, size and record
@@ -73,6 +104,12 @@ impl Op {
             Op::SetGenesisTime(_) => "set-genesis-time",
             Op::BundleAdd(_) => "bundle-add",
             Op::ArtifactReplace(_) => "artifact-replace",
+            Op::FundAccount { .. } => "fund-account",
+            Op::SetGov { .. } => "set-gov",
+            Op::SetUnbondingTime(_) => "set-unbonding-time",
+            Op::ReplaceValidator { .. } => "replace-validator",
+            Op::ReplaceAccount { .. } => "replace-account",
+            Op::AddStake { .. } => "add-stake",
         }
     }
 
@@ -125,6 +162,48 @@ impl Op {
             Op::ArtifactReplace(f) => {
                 m.insert("name".into(), s(&f.name.to_string()));
                 m.insert("file_sha256".into(), s(&f.sha256));
+            }
+            Op::FundAccount { address, coins } => {
+                m.insert("address".into(), s(address));
+                m.insert("amount".into(), s(&crate::chain::num::coins_string(coins)));
+            }
+            Op::SetGov { name, value } => {
+                m.insert("name".into(), s(name));
+                m.insert("value".into(), value.clone());
+            }
+            Op::SetUnbondingTime(v) => {
+                m.insert("value".into(), s(v));
+            }
+            Op::ReplaceValidator {
+                validator,
+                pubkey,
+                operator,
+            } => {
+                m.insert("validator".into(), s(validator));
+                m.insert("pubkey".into(), s(pubkey));
+                if let Some(o) = operator {
+                    m.insert("operator".into(), s(o));
+                }
+            }
+            Op::AddStake {
+                address,
+                validator,
+                amount,
+            } => {
+                m.insert("address".into(), s(address));
+                m.insert("validator".into(), s(validator));
+                m.insert("amount".into(), s(&amount.to_string()));
+            }
+            Op::ReplaceAccount {
+                address,
+                new_address,
+                pubkey,
+            } => {
+                m.insert("address".into(), s(address));
+                m.insert("new_address".into(), s(new_address));
+                if let Some(p) = pubkey {
+                    m.insert("pubkey".into(), p.clone());
+                }
             }
         }
         Value::Object(m)
@@ -562,14 +641,160 @@ pub fn parse_script_with(loc: &str, bytes: &[u8], dir: &Path, also: &[PathBuf]) 
                     &rel(str_field(&eloc, eo, "file")?)?,
                 )?)
             }
+            "fund-account" => {
+                only_fields(&eloc, eo, &["op", "address", "amount"])?;
+                fund_account_op(&eloc, &str_field(&eloc, eo, "address")?, &str_field(&eloc, eo, "amount")?)?
+            }
+            "set-gov" => {
+                only_fields(&eloc, eo, &["op", "name", "value"])?;
+                set_gov_op(&eloc, &str_field(&eloc, eo, "name")?, &str_field(&eloc, eo, "value")?)?
+            }
+            "set-unbonding-time" => {
+                only_fields(&eloc, eo, &["op", "value"])?;
+                set_unbonding_time_op(&eloc, &str_field(&eloc, eo, "value")?)?
+            }
+            "replace-validator" => {
+                only_fields(&eloc, eo, &["op", "validator", "key_file", "pubkey", "operator"])?;
+                let text = match (eo.get("key_file"), eo.get("pubkey")) {
+                    (Some(_), None) => {
+                        // confined like every script file reference; never printed (a
+                        // priv_validator_key.json holds the private key too)
+                        let f = rel(str_field(&eloc, eo, "key_file")?)?;
+                        let b = crate::confine::read_regular(&f, None, 64 << 10)?;
+                        String::from_utf8(b).map_err(|_| {
+                            Error::invalid(f.display().to_string(), "the key file is not UTF-8 JSON")
+                        })?
+                    }
+                    (None, Some(_)) => str_field(&eloc, eo, "pubkey")?,
+                    _ => return bail(&eloc, "give exactly one of \"key_file\" (a priv_validator_key.json) and \"pubkey\""),
+                };
+                let operator = match eo.get("operator") {
+                    Some(_) => Some(str_field(&eloc, eo, "operator")?),
+                    None => None,
+                };
+                replace_validator_op(&eloc, &str_field(&eloc, eo, "validator")?, &text, operator)?
+            }
+            "add-stake" => {
+                only_fields(&eloc, eo, &["op", "address", "validator", "amount"])?;
+                add_stake_op(
+                    &eloc,
+                    &str_field(&eloc, eo, "address")?,
+                    &str_field(&eloc, eo, "validator")?,
+                    &str_field(&eloc, eo, "amount")?,
+                )?
+            }
+            "replace-account" => {
+                only_fields(&eloc, eo, &["op", "address", "new_address", "pubkey"])?;
+                let pubkey = match eo.get("pubkey") {
+                    Some(_) => Some(str_field(&eloc, eo, "pubkey")?),
+                    None => None,
+                };
+                replace_account_op(
+                    &eloc,
+                    &str_field(&eloc, eo, "address")?,
+                    &str_field(&eloc, eo, "new_address")?,
+                    pubkey.as_deref(),
+                )?
+            }
             other => {
                 return bail(
                     &eloc,
-                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add or artifact-replace)"),
+                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator, replace-account or add-stake)"),
                 )
             }
         };
         ops.push(parsed);
     }
     Ok(Script { base, ops })
+}
+
+/// `fund-account` from its text form (script fields or `--fund-account ADDRESS=AMOUNTDENOM`).
+pub fn fund_account_op(loc: &str, address: &str, amount: &str) -> Result<Op> {
+    check_address(loc, address)?;
+    Ok(Op::FundAccount {
+        address: address.to_string(),
+        coins: crate::chain::num::coins(loc, amount)?,
+    })
+}
+
+/// `set-gov` from NAME and VALUE text (a duration, coins or a decimal, by parameter).
+pub fn set_gov_op(loc: &str, name: &str, value: &str) -> Result<Op> {
+    Ok(Op::SetGov {
+        name: name.to_string(),
+        value: crate::chain::gov_value(loc, name, value)?,
+    })
+}
+
+/// `set-unbonding-time` (normalised to seconds, as the SDK writes durations).
+pub fn set_unbonding_time_op(loc: &str, value: &str) -> Result<Op> {
+    Ok(Op::SetUnbondingTime(crate::chain::num::duration(
+        loc, value,
+    )?))
+}
+
+/// `replace-validator` from its text form: `key` is a priv_validator_key.json's text or a
+/// base64 ed25519 public key; only the public key is kept.
+pub fn replace_validator_op(
+    loc: &str,
+    validator: &str,
+    key: &str,
+    operator: Option<String>,
+) -> Result<Op> {
+    if let Some(o) = &operator {
+        check_address(loc, o)?;
+    }
+    Ok(Op::ReplaceValidator {
+        validator: validator.to_string(),
+        pubkey: crate::chain::consensus_pubkey(loc, key)?,
+        operator,
+    })
+}
+
+/// `replace-account` from text: `pubkey` a base64 secp256k1 key (33 bytes) if given.
+pub fn replace_account_op(
+    loc: &str,
+    address: &str,
+    new_address: &str,
+    pubkey: Option<&str>,
+) -> Result<Op> {
+    use base64::Engine;
+    let pubkey = match pubkey {
+        None => None,
+        Some(p) => match base64::engine::general_purpose::STANDARD.decode(p) {
+            Ok(b) if b.len() == 33 => Some(serde_json::json!({
+                "@type": "/cosmos.crypto.secp256k1.PubKey", "key": p})),
+            _ => {
+                return bail(
+                    loc,
+                    format!("{p:?} is not the base64 of a 33-byte secp256k1 public key"),
+                )
+            }
+        },
+    };
+    Ok(Op::ReplaceAccount {
+        address: address.to_string(),
+        new_address: new_address.to_string(),
+        pubkey,
+    })
+}
+
+/// `add-stake` from text: `amount` an integer of the bond denom.
+pub fn add_stake_op(loc: &str, address: &str, validator: &str, amount: &str) -> Result<Op> {
+    check_address(loc, address)?;
+    let amount = crate::chain::num::int(loc, amount)?;
+    if amount == 0 {
+        return bail(loc, "the amount must be positive");
+    }
+    Ok(Op::AddStake {
+        address: address.to_string(),
+        validator: validator.to_string(),
+        amount,
+    })
+}
+
+fn check_address(loc: &str, a: &str) -> Result<()> {
+    if crate::chain::decode_addr(a).is_none() {
+        return bail(loc, format!("{a:?} is not a bech32 address"));
+    }
+    Ok(())
 }

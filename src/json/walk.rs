@@ -52,12 +52,12 @@ pub enum Element {
     Remove,
 }
 
-/// The callback of a [`Hook`]: (element index, canonical bytes) -> what to do with it.
-pub type HookFn<'h> = &'h mut dyn FnMut(u64, &[u8]) -> Result<Element>;
+/// A hook's callback: (element index, canonical bytes) -> what to do with it.
+pub type HookFn<'h> = dyn FnMut(u64, &[u8]) -> Result<Element> + 'h;
 
 pub struct Hook<'h> {
     pub tokens: Vec<String>,
-    pub f: HookFn<'h>,
+    pub f: &'h mut dyn FnMut(u64, &[u8]) -> Result<Element>,
 }
 
 /// The old value an edit found: its canonical bytes (the first [`OLD_BYTES`]) and size.
@@ -96,7 +96,7 @@ pub struct Walked {
 struct Node {
     token: Vec<u8>,
     edit: Option<usize>,
-    hook: bool,
+    hook: Option<usize>,
     children: Vec<Node>,
 }
 
@@ -105,7 +105,7 @@ impl Node {
         Node {
             token: token.to_vec(),
             edit: None,
-            hook: false,
+            hook: None,
             children: Vec::new(),
         }
     }
@@ -122,6 +122,9 @@ impl Node {
             n = &mut n.children[i];
         }
         n
+    }
+    fn has_edit(&self) -> bool {
+        self.edit.is_some() || self.children.iter().any(Node::has_edit)
     }
     fn sort(&mut self) {
         self.children.sort_by(|a, b| a.token.cmp(&b.token));
@@ -197,7 +200,7 @@ struct Walker<'o, 'h, R> {
     fields: Fields,
     edits: &'h [Edit],
     old: Vec<Option<Old>>,
-    hook: Option<HookFn<'h>>,
+    hooks: Vec<&'h mut HookFn<'h>>,
     keys: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -210,6 +213,21 @@ pub fn walk<'h, R: Read>(
     edits: &'h [Edit],
     hook: Option<Hook<'h>>,
 ) -> Result<Walked> {
+    walk_hooks(r, loc, w, edits, hook.into_iter().collect())
+}
+
+/// [`walk`] with several hooks at distinct paths (added for issue 17's state edits, which
+/// gather from or rewrite several arrays in one pass). A hook whose path is not an array
+/// (an object, a string, null) gets the whole value as one element (index 0; `Remove` is
+/// refused there): how small values (gov params, last_total_power) are read and rewritten
+/// in passing.
+pub fn walk_hooks<'h, R: Read>(
+    r: R,
+    loc: &str,
+    w: Option<&mut dyn Write>,
+    edits: &'h [Edit],
+    hooks: Vec<Hook<'h>>,
+) -> Result<Walked> {
     let mut root = Node::new(b"");
     for (i, e) in edits.iter().enumerate() {
         let n = root.at(&e.tokens);
@@ -221,19 +239,18 @@ pub fn walk<'h, R: Read>(
         }
         n.edit = Some(i);
     }
-    let (hook_f, has_hook) = match hook {
-        Some(h) => {
-            let n = root.at(&h.tokens);
-            if n.edit.is_some() {
-                return Err(Error::Refused("a hook path is also edited".into()));
-            }
-            n.hook = true;
-            (Some(h.f), true)
+    let mut hook_fs = Vec::with_capacity(hooks.len());
+    for h in hooks {
+        let n = root.at(&h.tokens);
+        if n.edit.is_some() || n.hook.is_some() {
+            return Err(Error::Refused(
+                "a hook path is also edited or hooked twice".into(),
+            ));
         }
-        None => (None, false),
-    };
+        n.hook = Some(hook_fs.len());
+        hook_fs.push(h.f);
+    }
     root.sort();
-    let _ = has_hook;
     let mut inp = Input::new(r, loc);
     inp.what = "not canonical JSON";
     let mut wk = Walker {
@@ -246,10 +263,10 @@ pub fn walk<'h, R: Read>(
         fields: Fields::default(),
         edits,
         old: vec![None; edits.len()],
-        hook: hook_f,
+        hooks: hook_fs,
         keys: Vec::new(),
     };
-    let node = (!root.children.is_empty() || root.hook).then_some(&root);
+    let node = (!root.children.is_empty() || root.hook.is_some()).then_some(&root);
     let kind = wk.value(Ctx::Root, None, node, 0, "")?;
     wk.fields.root = Some(kind);
     wk.inp
@@ -299,7 +316,7 @@ impl<R: Read> Walker<'_, '_, R> {
         };
         let container = matches!(b, b'{' | b'[');
         if let Some(n) = node {
-            if !container && (!n.children.is_empty() || n.hook) {
+            if !container && n.children.iter().any(Node::has_edit) {
                 let first = n
                     .children
                     .first()
@@ -312,6 +329,9 @@ impl<R: Read> Walker<'_, '_, R> {
                     "its parent is not an object or array",
                 ));
             }
+        }
+        if let Some(h) = node.and_then(|n| n.hook).filter(|_| b != b'[') {
+            return self.hooked_value(node.expect("checked"), h, b, depth, path);
         }
         match b {
             b'{' => {
@@ -392,6 +412,51 @@ impl<R: Read> Walker<'_, '_, R> {
         })
     }
 
+    /// A hook at a value that is not an array: the whole value is one element (index 0).
+    fn hooked_value(
+        &mut self,
+        n: &Node,
+        h: usize,
+        first: u8,
+        depth: usize,
+        path: &str,
+    ) -> Result<Kind> {
+        if !n.children.is_empty() {
+            return Err(Error::Refused(format!(
+                "{path}: a hook's path is also edited below it"
+            )));
+        }
+        let el = self.materialise(depth, path)?;
+        match (self.hooks[h])(0, &el.head)? {
+            Element::Keep => self.em.put(&el.head)?,
+            Element::Replace(b) => self.em.put(&b)?,
+            Element::Remove => {
+                return Err(Error::Refused(format!(
+                    "{path}: a hook can remove array elements only"
+                )))
+            }
+        }
+        Ok(match first {
+            b'{' => Kind::Object,
+            b'"' => Kind::String,
+            b't' | b'f' => Kind::Bool,
+            b'n' => Kind::Null,
+            _ => Kind::Number,
+        })
+    }
+
+    /// One value's canonical bytes, whole (at most [`MAX_ELEMENT_BYTES`]), for a hook.
+    fn materialise(&mut self, depth: usize, here: &str) -> Result<Old> {
+        let el = self.muted(Ctx::Other, None, depth, MAX_ELEMENT_BYTES, here)?;
+        if el.size > MAX_ELEMENT_BYTES as u64 {
+            return Err(Error::invalid(
+                path_loc(&self.inp.loc, here),
+                format!("is larger than {MAX_ELEMENT_BYTES} bytes, agar's limit for one array element it edits"),
+            ));
+        }
+        Ok(el)
+    }
+
     /// Write an edit's new value; gather the genesis fields from it (or forget the field
     /// it deletes), so the walk's fields describe the output.
     fn set_value(&mut self, n: &Node, ctx: Ctx, slot: Option<Slot>, depth: usize) -> Result<()> {
@@ -413,7 +478,7 @@ impl<R: Read> Walker<'_, '_, R> {
                         fields: std::mem::take(&mut self.fields),
                         edits: &[],
                         old: Vec::new(),
-                        hook: None,
+                        hooks: Vec::new(),
                         keys: Vec::new(),
                     };
                     let r = sub.value(ctx, slot, None, depth, "");
@@ -445,6 +510,10 @@ impl<R: Read> Walker<'_, '_, R> {
         wrote: &mut bool,
     ) -> Result<()> {
         let here = format!("{path}/{}", String::from_utf8_lossy(&n.token));
+        if !n.has_edit() {
+            // only hooks below: a hook whose path is absent is simply not called
+            return Ok(());
+        }
         if n.edit.is_none() || !n.children.is_empty() {
             return Err(Error::invalid(
                 path_loc("genesis.json", &here),
@@ -575,11 +644,14 @@ impl<R: Read> Walker<'_, '_, R> {
         check_depth(&self.inp, depth)?;
         self.inp.expect(b'[')?;
         self.em.put(b"[")?;
-        let hook = node.is_some_and(|n| n.hook);
+        let hook = node.and_then(|n| n.hook);
         // edits by index; "-" means "append"
         let mut by_index: Vec<(u64, &Node)> = Vec::new();
         let mut append: Vec<&Node> = Vec::new();
         for c in node.map_or(&[][..], |n| &n.children[..]) {
+            if !c.has_edit() {
+                continue; // hooks below an array's elements are not supported: never called
+            }
             let t = String::from_utf8_lossy(&c.token);
             if t == "-" {
                 append.push(c);
@@ -628,15 +700,9 @@ impl<R: Read> Walker<'_, '_, R> {
                         wrote = true;
                         self.value(Ctx::Other, None, Some(c), depth, &here)?;
                     }
-                    None if hook => {
-                        let el = self.muted(Ctx::Other, None, depth, MAX_ELEMENT_BYTES, &here)?;
-                        if el.size > MAX_ELEMENT_BYTES as u64 {
-                            return Err(Error::invalid(
-                                path_loc(&self.inp.loc, &here),
-                                format!("is larger than {MAX_ELEMENT_BYTES} bytes, agar's limit for one array element it edits"),
-                            ));
-                        }
-                        let f = self.hook.as_mut().expect("hook node without a hook");
+                    None if hook.is_some() => {
+                        let el = self.materialise(depth, &here)?;
+                        let f = &mut self.hooks[hook.expect("checked")];
                         let action = f(n, &el.head)?;
                         let bytes = match &action {
                             Element::Keep => Some(&el.head),
