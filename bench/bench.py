@@ -27,7 +27,7 @@ agar/baseline. Operations:
            (the DB is copied into WORK first; the official exporter gets a fresh copy
            each run, since it opens the DB read-write and may leave -wal/-shm files;
            both archives must have the same digest)
-  edit     agar edit out.tar.gz -o e.tar.gz --kv-set K=V  vs  agar pack (same mode)
+  edit     agar edit out.tar.gz -o e.tar.gz --kv-add K=V  vs  agar pack (same mode)
   backup   agar backup --home H --artifact-mode <mode> -o b.tar  (H/data/agoric holds a copy
            of the DB)  vs  oracle export DB X --artifact-mode <mode> (a fresh copy each run)
   restore  agar restore b.tar --home H2  vs  oracle import X DBDIR --artifact-mode <mode>
@@ -338,7 +338,7 @@ def main():
                 for i in range(a.runs):
                     log(f"[{mode}] edit run {i + 1}/{a.runs}")
                     ag.add(*run([agar, "edit", archive, "-o", out_e, "--force", "-q",
-                                 "--kv-set", "agarBench.edited=1"])[:3])
+                                 "--kv-add", "agarBench.edited=1"])[:3])
                     rm(out_e)
                 row("edit", mode, ag, pack_stats, "agar pack (same mode)")
             zarchive = os.path.join(work, f"{mode}.tar.zst")

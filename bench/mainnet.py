@@ -23,7 +23,7 @@ Operations, each timed with GNU time (peak RSS = %M, per process):
   inspect  agar inspect W/a.tar.gz
   digest   agar digest W/a.tar.gz
   kv       agar kv get W/a.tar.gz kernel.snapshotInterval
-  edit     agar edit W/a.tar.gz -o W/e.tar.gz --kv-set agarBench.edited=1   (one kv key)
+  edit     agar edit W/a.tar.gz -o W/e.tar.gz --kv-add agarBench.edited=1   (one kv key)
   diff     agar diff W/a.tar.gz W/e.tar.gz     (exit 1, "different", is expected)
   explode  agar explode W/a.tar.gz --home W/home
   dbpack   agar pack --swing-store W/home/data/agoric --genesis <export>/genesis.json
@@ -172,7 +172,7 @@ def main():
             if "kv" in ops:
                 timed(size, "kv get", [agar, "kv", "get", arc, "kernel.snapshotInterval"])
             if "edit" in ops or "diff" in ops:
-                cmd = [agar, "edit", arc, "-o", edited, "--force", "-q", "--kv-set", "agarBench.edited=1"]
+                cmd = [agar, "edit", arc, "-o", edited, "--force", "-q", "--kv-add", "agarBench.edited=1"]
                 if "edit" in ops:
                     timed(size, "edit (one kv key)", cmd)
                 else:

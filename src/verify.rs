@@ -147,12 +147,19 @@ fn is_io(e: &Error) -> bool {
 pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<Written> {
     if let Some(tmp) = pending.temp_path() {
         let rep = verify(tmp, Some(&pending.written.digest), false)?;
-        if !rep.ok {
+        // chain-state problems are the input genesis's own (pack copies it as exported;
+        // verify reports them on the archive): not a writing bug
+        let own: Vec<&String> = rep
+            .problems
+            .iter()
+            .filter(|p| !p.starts_with(CHAIN_PROBLEM_PREFIX))
+            .collect();
+        if !own.is_empty() {
             return Err(Error::invalid(
                 output.display().to_string(),
                 format!(
                     "the {what} archive failed verification, so it was discarded and nothing was written (this is a bug in agar; please report it): {}",
-                    rep.problems.join("; ")
+                    own.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; ")
                 ),
             ));
         }
@@ -160,11 +167,14 @@ pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<W
     pending.persist()
 }
 
+/// How verify prefixes a chain-state consistency problem.
+pub const CHAIN_PROBLEM_PREFIX: &str = "genesis.json: chain state: ";
+
 /// The chain-state consistency problems as verify lists them.
 pub fn chain_problems(c: &crate::chain::check::Report) -> Vec<String> {
     c.problems
         .iter()
-        .map(|p| format!("genesis.json: chain state: {p}"))
+        .map(|p| format!("{CHAIN_PROBLEM_PREFIX}{p}"))
         .collect()
 }
 

@@ -169,7 +169,7 @@ fn one_state_one_digest_as_tar_gz_and_zst_and_every_reader_agrees() {
         "-o",
         p(&e),
         "-q",
-        "--kv-set",
+        "--kv-add",
         "agarTest.x=1",
     ]));
     assert_ne!(ed, d);
@@ -181,7 +181,7 @@ fn one_state_one_digest_as_tar_gz_and_zst_and_every_reader_agrees() {
         "-o",
         p(&eg),
         "-q",
-        "--kv-set",
+        "--kv-add",
         "agarTest.x=1",
     ]));
     assert_eq!(

@@ -873,7 +873,7 @@ pub fn edit(
             .collect();
         let chain: Vec<&str> = new
             .iter()
-            .filter_map(|p| p.strip_prefix("genesis.json: chain state: "))
+            .filter_map(|p| p.strip_prefix(crate::verify::CHAIN_PROBLEM_PREFIX))
             .collect();
         if !chain.is_empty() {
             return Err(Error::Refused(format!(
