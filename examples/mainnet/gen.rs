@@ -1166,16 +1166,24 @@ fn write_arr<'a>(sorted: bool, count: u64, mut item: impl FnMut(u64) -> J + 'a) 
     }))
 }
 
-const BECH32: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
+/// A well-formed bech32 address (20 bytes, checksum included) for `prefix`, derived from
+/// the seed: agar's chain-state check verifies every address.
 fn addr(seed: u64, prefix: &str, i: u64) -> String {
     let d = Sha256::digest(format!("{seed}/{prefix}/{i}").as_bytes());
-    let mut s = String::from(prefix);
-    s.push('1');
-    for k in 0..38 {
-        s.push(BECH32[(d[k % 32] as usize + k / 32 * 7) % 32] as char);
-    }
-    s
+    let hrp = bech32::Hrp::parse(prefix).expect("a valid bech32 prefix");
+    bech32::encode::<bech32::Bech32>(hrp, &d[..20]).expect("20 bytes encode")
+}
+
+/// Voting power of `tokens` (the SDK's power reduction, 10^6).
+fn power(tokens: u64) -> u64 {
+    tokens / 1_000_000
+}
+
+/// The bank address of a module account (`bonded_tokens_pool`, ...).
+fn module_addr(name: &str) -> String {
+    let hrp = bech32::Hrp::parse("agoric").expect("a valid bech32 prefix");
+    bech32::encode::<bech32::Bech32>(hrp, &agar::chain::check::module_address(name))
+        .expect("20 bytes encode")
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -1202,6 +1210,36 @@ fn pubkey(seed: u64, tag: &str, i: u64, len: usize) -> String {
         k[0] = 2 + (k[0] & 1);
     }
     b64(&k)
+}
+
+/// The coins of account `i`'s bank balance.
+fn balance_coins(i: u64) -> Vec<(&'static str, u64)> {
+    let mut coins = vec![("ubld", 1 + (i * 2_654_435_761) % 10_000_000_000)];
+    if i % 3 == 0 {
+        coins.insert(
+            0,
+            (
+                IBC_DENOMS[(i % 4) as usize],
+                1 + (i * 40_503) % 1_000_000_000,
+            ),
+        );
+    }
+    if i % 4 == 1 {
+        coins.push(("uist", 1 + (i * 9_973) % 100_000_000_000));
+    }
+    coins
+}
+
+/// The supply: per denom, the sum of every balance (what the bank module's invariant
+/// and agar's chain-state check require), in denom order.
+fn balance_sums(accounts: u64) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for i in 0..accounts {
+        for (d, a) in balance_coins(i) {
+            *sums.entry(d).or_insert(0) += a;
+        }
+    }
+    sums
 }
 
 fn coin(denom: &str, amount: u64) -> J {
@@ -1233,6 +1271,31 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
     let acct = |i: u64| addr(seed, "agoric", i);
     let valcons = |i: u64| addr(seed, "agoricvalcons", i);
     let del_val = |i: u64| (i * 7919) % n_val;
+    // Validator tokens are exactly their delegations' shares (exchange rate 1), so shares,
+    // tokens, power, the staking pools and the bank supply agree (the SDK's invariants,
+    // which agar's chain-state check verifies).
+    let mut vt = vec![0u64; n_val as usize];
+    for i in 0..delegators {
+        let a = i * 10 / 3;
+        vt[del_val(a) as usize] += 1_000_000 + a * 13;
+    }
+    let bonded = |i: u64| i % 37 != 5;
+    let bonded_pool: u64 = (0..n_val)
+        .filter(|&i| bonded(i))
+        .map(|i| vt[i as usize])
+        .sum();
+    let not_bonded_pool: u64 = (0..n_val)
+        .filter(|&i| !bonded(i))
+        .map(|i| vt[i as usize])
+        .sum::<u64>()
+        + (0..delegators / 100).map(|i| 5_000_000 + i).sum::<u64>();
+    let pools = [
+        (module_addr("bonded_tokens_pool"), bonded_pool),
+        (module_addr("not_bonded_tokens_pool"), not_bonded_pool),
+    ];
+    let total_power: u64 = (0..n_val).map(|i| power(vt[i as usize])).sum();
+    let vt = &vt;
+    let pools = &pools;
 
     let genesis_time = "2026-03-04T17:01:23.456789012Z";
     let validator_j = |i: u64| -> J {
@@ -1254,13 +1317,10 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                     "BOND_STATUS_BONDED"
                 }),
             ),
-            ("tokens", sn(1_000_000_000_000 + i * 7_777_777_777)),
+            ("tokens", sn(vt[i as usize])),
             (
                 "delegator_shares",
-                s(format!(
-                    "{}.000000000000000000",
-                    1_000_000_000_000 + i * 7_777_777_777
-                )),
+                s(format!("{}.000000000000000000", vt[i as usize])),
             ),
             (
                 "description",
@@ -1309,7 +1369,7 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                     ("value", s(pubkey(seed, "val", i, 32))),
                 ]),
             ),
-            ("power", sn(1_000_000 + i * 7_777)),
+            ("power", sn(power(vt[i as usize]))),
             ("name", s(format!("validator-{i} ✓"))),
         ])
     };
@@ -1432,36 +1492,29 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                         ),
                         (
                             "balances",
-                            write_arr(sorted, accounts, move |i| {
-                                let mut coins =
-                                    vec![coin("ubld", 1 + (i * 2_654_435_761) % 10_000_000_000)];
-                                if i % 3 == 0 {
-                                    coins.insert(
-                                        0,
-                                        coin(
-                                            IBC_DENOMS[(i % 4) as usize],
-                                            1 + (i * 40_503) % 1_000_000_000,
-                                        ),
-                                    );
+                            write_arr(sorted, accounts + 2, move |i| {
+                                if i >= accounts {
+                                    // the staking pools' module accounts
+                                    let (a, amount) = &pools[(i - accounts) as usize];
+                                    return J::O(vec![
+                                        ("address", s(a.as_str())),
+                                        ("coins", J::A(vec![coin("ubld", *amount)])),
+                                    ]);
                                 }
-                                if i % 4 == 1 {
-                                    coins.push(coin("uist", 1 + (i * 9_973) % 100_000_000_000));
-                                }
+                                let coins = balance_coins(i)
+                                    .into_iter()
+                                    .map(|(d, a)| coin(d, a))
+                                    .collect();
                                 J::O(vec![("address", s(acct(i))), ("coins", J::A(coins))])
                             }),
                         ),
                         (
                             "supply",
-                            F::J(J::A(
-                                IBC_DENOMS
-                                    .iter()
-                                    .map(|d| coin(d, 123_456_789_012))
-                                    .chain([
-                                        coin("ubld", 1_000_000_000_000_000),
-                                        coin("uist", 77_000_000_000_000),
-                                    ])
-                                    .collect(),
-                            )),
+                            F::J(J::A({
+                                let mut sums = balance_sums(accounts);
+                                *sums.entry("ubld").or_insert(0) += bonded_pool + not_bonded_pool;
+                                sums.into_iter().map(|(d, a)| coin(d, a)).collect()
+                            })),
                         ),
                         (
                             "denom_metadata",
@@ -1842,13 +1895,13 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                 ("min_commission_rate", s("0.050000000000000000")),
                             ])),
                         ),
-                        ("last_total_power", F::J(s("512345678"))),
+                        ("last_total_power", F::J(sn(total_power))),
                         (
                             "last_validator_powers",
                             write_arr(sorted, n_val, move |i| {
                                 J::O(vec![
                                     ("address", s(valoper(i))),
-                                    ("power", sn(1_000_000 + i * 7_777)),
+                                    ("power", sn(power(vt[i as usize]))),
                                 ])
                             }),
                         ),
