@@ -1215,7 +1215,7 @@ fn pubkey(seed: u64, tag: &str, i: u64, len: usize) -> String {
 /// The coins of account `i`'s bank balance.
 fn balance_coins(i: u64) -> Vec<(&'static str, u64)> {
     let mut coins = vec![("ubld", 1 + (i * 2_654_435_761) % 10_000_000_000)];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         coins.insert(
             0,
             (
