@@ -419,7 +419,7 @@ fn attest_refuses_without_writing() {
         p(&st),
         "-q",
     ]);
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(!st.exists());
     // an existing statement is kept unless --force
     attest(&s, &s.alice, &st);

@@ -315,7 +315,7 @@ fn fetch_keeps_nothing_when_the_digest_differs() {
         &"0".repeat(64),
         "-q",
     ]);
-    assert_ne!(code(&o), 0);
+    assert_eq!(code(&o), 4, "a digest mismatch is refused");
     assert!(!dest.exists());
     assert_eq!(
         std::fs::read_dir(&f.dir).unwrap().count(),

@@ -250,23 +250,13 @@ pub fn head_members(
     data_size: u64,
     data_sha256: &str,
 ) -> Vec<Member> {
-    vec![
-        Member {
-            name: GENESIS_MEMBER.into(),
-            size: genesis.size,
-            sha256: Sha256Digest::from_hex(&genesis.sha256).expect("a computed digest"),
-        },
-        Member {
-            name: EXPORT_MANIFEST_MEMBER.into(),
-            size: export_manifest.len() as u64,
-            sha256: Sha256Digest::of(export_manifest),
-        },
-        Member {
-            name: EXPORT_DATA_MEMBER.into(),
-            size: data_size,
-            sha256: Sha256Digest::from_hex(data_sha256).expect("a computed digest"),
-        },
-    ]
+    let mut v = vec![Member {
+        name: GENESIS_MEMBER.into(),
+        size: genesis.size,
+        sha256: Sha256Digest::from_hex(&genesis.sha256).expect("a computed digest"),
+    }];
+    v.extend(backup_head_members(export_manifest, data_size, data_sha256));
+    v
 }
 
 /// The fixed members of a swing-store backup (export manifest, export data).

@@ -35,8 +35,8 @@ pub struct AttestArgs {
     /// The statement to write (STATEMENT.json); the signature goes to STATEMENT.json.sig.
     #[arg(long, short)]
     pub output: PathBuf,
-    /// Attest only if the archive digest is this one (64 hex).
-    #[arg(long, value_name = "DIGEST")]
+    /// Attest only if the archive digest is this one (64 hex, `sha256:` prefix optional).
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     pub expect: Option<String>,
     /// Replace the statement and signature if they exist.
     #[arg(long)]
@@ -125,7 +125,7 @@ pub fn cmd_attest(args: AttestArgs) -> Result<i32> {
             rep.archive,
             rep.problems.len()
         );
-        return Ok(exit::PROBLEMS);
+        return Ok(problems_exit(&rep));
     };
     let name = args
         .archive
@@ -160,6 +160,16 @@ pub fn cmd_attest(args: AttestArgs) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The exit code of a read that found problems: 4 when the digest differs from
+/// `--expect` (refused, as every command), 1 otherwise.
+pub fn problems_exit(rep: &VerifyReport) -> i32 {
+    if rep.expected.is_some() && rep.digest.is_some() && rep.expected != rep.digest {
+        exit::REFUSED
+    } else {
+        exit::PROBLEMS
+    }
 }
 
 /// The attestation check of `agar verify`, run on an archive that verified.

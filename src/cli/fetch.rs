@@ -48,8 +48,8 @@ pub struct FetchArgs {
     /// whole archive verified).
     #[arg(long, short)]
     pub output: PathBuf,
-    /// The agreed archive digest (64 hex): refuse, keeping nothing, if it differs.
-    #[arg(long, value_name = "DIGEST")]
+    /// The agreed archive digest (64 hex, `sha256:` prefix optional): refuse, keeping nothing, if it differs.
+    #[arg(long, value_name = "DIGEST", value_parser = super::parse_digest)]
     pub expect: Option<String>,
     /// Replace OUTPUT if it exists.
     #[arg(long)]
@@ -112,7 +112,7 @@ pub fn cmd_fetch(args: FetchArgs) -> Result<i32> {
             rep.archive,
             rep.problems.len()
         );
-        return Ok(exit::PROBLEMS);
+        return Ok(super::attest::problems_exit(&rep));
     }
     tmp.as_file()
         .sync_all()
