@@ -631,9 +631,14 @@ impl DbExport {
         }
     }
 
-    /// Test hook: with `AGAR_TEST_DB_PAUSE=DIR` (FIFOs `DIR/paused` and `DIR/resume`),
-    /// the first artifact read writes a byte to `paused` and then waits for `resume` to be
-    /// closed, so a test can open the DB at exactly that point. Unset in normal use.
+    /// Test hook, compiled only with the `test-hooks` feature: with
+    /// `AGAR_TEST_DB_PAUSE=DIR` (FIFOs `DIR/paused` and `DIR/resume`), the first artifact
+    /// read writes a byte to `paused` and then waits for `resume` to be closed, so a test
+    /// can open the DB at exactly that point.
+    #[cfg(not(feature = "test-hooks"))]
+    fn test_pause(&self) {}
+
+    #[cfg(feature = "test-hooks")]
     fn test_pause(&self) {
         use std::io::Write;
         static ONCE: std::sync::Once = std::sync::Once::new();
