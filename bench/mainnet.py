@@ -25,7 +25,7 @@ Operations, each timed with GNU time (peak RSS = %M, per process):
   kv       agar kv get W/a.tar.gz kernel.snapshotInterval
   edit     agar edit W/a.tar.gz -o W/e.tar.gz --kv-add agarBench.edited=1   (one kv key)
   diff     agar diff W/a.tar.gz W/e.tar.gz     (exit 1, "different", is expected)
-  explode  agar explode W/a.tar.gz --home W/home
+  explode  agar explode W/a.tar.gz --home W/home --db   (the swing-store export and the DB)
   dbpack   agar pack --swing-store W/home/data/agoric --genesis <export>/genesis.json
                 -o W/d.tar --allow-height-mismatch        (the DB explode built)
 
@@ -183,7 +183,7 @@ def main():
             if "explode" in ops or "dbpack" in ops:
                 for i in range(a.runs if "explode" in ops else 1):
                     rm(home)
-                    cmd = [agar, "explode", arc, "--home", home, "-q"]
+                    cmd = [agar, "explode", arc, "--home", home, "--db", "-q"]
                     if "explode" in ops:
                         if i == 0:
                             rows.append((size, "explode", Stats(), loadavg(), ""))

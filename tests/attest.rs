@@ -2,12 +2,10 @@
 //! (statements agar signs verify with `ssh-keygen -Y verify`; statements signed by
 //! `ssh-keygen -Y sign` count in agar), every rejection reason, the threshold.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// ssh-keygen must be installed (openssh-client); set AGAR_TEST_SKIP_TOOLS=ssh-keygen to
 /// skip these tests on a machine without it, knowingly.

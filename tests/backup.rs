@@ -3,13 +3,11 @@
 //! determinism, refusals that leave the home byte-identical, running-node detection, a
 //! crashed node's WAL, and kills at every phase of a restore.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 fn run(args: &[&str]) -> Output {
     Command::new(bin())

@@ -3,11 +3,9 @@
 //! directory, duplicate artifacts. Each must give a clear error naming the file, line or
 //! key, the documented exit code (3 bad input, 2 I/O), no panic and no output file.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 struct Case {

@@ -1,8 +1,6 @@
 //! Limits that keep round trips closed (issue 10): what edit writes, verify accepts.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Heights are bounded to 2^53 - 1 wherever they can be set: at the bound an edit
 /// writes an archive verify accepts; one above, every way of setting it is refused.

@@ -5,9 +5,9 @@
 //! `consensus.validators`, `consensus_params` as `consensus.params`, `initial_height` a
 //! number), as agd export of 0.50+ lays them out.
 
-mod common;
+use crate::common;
 
-use common::edit::*;
+use crate::common::edit::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

@@ -9,13 +9,13 @@
 //! toolchain is assumed (Go's compress/gzip reads multi-member and FEXTRA headers as
 //! specified; flate2, Python and the C tools below cover the same ground).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// True if `tool` can be used; false (with a note) if it is missing and listed in
 /// AGAR_TEST_SKIP_TOOLS; panics if it is missing and not listed.

@@ -4,13 +4,11 @@
 //! their content is never printed; reading commands write nothing, not even scratch files
 //! for large b1 bundles.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Run agar, killing it if it has not finished within a minute (a FIFO read would hang).
 fn agar_within(args: &[&str]) -> Output {

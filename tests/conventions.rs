@@ -1,9 +1,9 @@
 //! Conventions shared by every command: `-` reads an archive from stdin, output names
 //! are case-insensitive, `-o/--output` with no overwrite unless `--force` (dump too).
 
-mod common;
+use crate::common;
 
-use common::edit::{code, ok, pack, run, run_stdin, stderr, stdout};
+use crate::common::edit::{code, ok, pack, run, run_stdin, stderr, stdout};
 use std::path::Path;
 
 fn p(x: &Path) -> &str {

@@ -3,11 +3,9 @@
 //! A debug import keeps them, as the official importer does; every other mode skips them
 //! unread.
 
-mod common;
-
+use crate::common::*;
 use agar::dbimport::{import_export_dir, ImportOptions, ImportSummary};
 use agar::model::ArtifactMode;
-use common::*;
 
 fn import(mode: ArtifactMode, db: &std::path::Path) -> ImportSummary {
     import_export_dir(

@@ -1,8 +1,6 @@
 //! `agar diff`: reports exactly the edits applied, exit codes 0/1/2/3.
 
-mod common;
-
-use common::edit::*;
+use crate::common::edit::*;
 use serde_json::Value;
 use std::path::Path;
 

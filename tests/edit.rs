@@ -1,9 +1,7 @@
 //! `agar edit`: every operation on the fixtures, recomputed hashes checked independently,
 //! determinism, base, refusals leaving nothing behind.
 
-mod common;
-
-use common::edit::*;
+use crate::common::edit::*;
 use serde_json::{json, Value};
 use std::path::Path;
 

@@ -1,9 +1,7 @@
 //! Edits are visible in the node home explode builds (issue 5 with issue 3): the kvStore
 //! in swingstore.sqlite holds the edited values, the genesis carries the recomputed hash.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn kv_edits_and_height_change_reach_the_sqlite_db() {

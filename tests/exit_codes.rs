@@ -1,9 +1,9 @@
 //! One exit-code contract for every command (README "Exit codes", `agar::error::exit`):
 //! each command against each failure class, and the README table against the code.
 
-mod common;
+use crate::common;
 
-use common::edit::{code, pack, run, stderr, stdout};
+use crate::common::edit::{code, pack, run, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 use agar::error::exit;

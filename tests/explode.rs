@@ -8,13 +8,11 @@
 //! rewritten lines; nothing else of the reference is changed, and the rewritten row is
 //! asserted to be present in our dump and to have been 27 in the reference.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_same_dump, tree};
+use crate::common::{assert_same_dump, tree};
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agar");

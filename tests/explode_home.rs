@@ -5,14 +5,12 @@
 //! cleanup removes only agar's own exact naming; concurrent explodes never mix two
 //! archives in one home.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use crate::common::*;
 
 fn write(p: &Path, c: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -1,13 +1,11 @@
 //! Hostile archives given to `agar explode`: every one is refused, the target home is
 //! left exactly as it was, and nothing appears anywhere else (issue 7 with issue 3).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::craft;
-use common::*;
+use crate::common::craft;
+use crate::common::*;
 
 /// Every file under `dir` with its content digest (symlinks listed as links).
 fn snapshot_tree(dir: &Path) -> BTreeMap<String, String> {

@@ -3,15 +3,13 @@
 //! accept, deterministic for a seed. (That the official importer accepts it too was checked
 //! by hand; see BENCHMARKS.md, "Mainnet scale".)
 
-mod common;
-
 #[path = "../examples/mainnet/gen.rs"]
 #[allow(dead_code)]
 mod gen;
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn params(out: &Path, seed: u64, mode: gen::Mode, sdk: gen::Sdk) -> gen::Params {

@@ -3,14 +3,12 @@
 //! fail (exit 1) with a message naming the member, never succeed, never panic, and never
 //! write anything.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::craft;
-use common::*;
+use crate::common::craft;
+use crate::common::*;
 
 struct Fx {
     t: tempfile::TempDir,

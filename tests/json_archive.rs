@@ -1,9 +1,7 @@
 //! The archive reader's one-pass check of the genesis member: canonical form, fields
 //! against the manifest, digest, in one stream.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn verify_text(path: &std::path::Path) -> (Option<i32>, String) {
     let o = agar(&["verify", p(path)]);

@@ -3,12 +3,12 @@
 //! the canonical checker accepts exactly canonical text; rewrites and the lockstep differ
 //! agree with what a tree would say.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 
+use crate::common::reference;
 use agar::json::walk::{walk, Action, Edit, Element, Hook};
-use common::reference;
 use proptest::prelude::*;
 
 fn streaming(text: &[u8]) -> Result<Vec<u8>, String> {

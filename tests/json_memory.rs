@@ -4,12 +4,10 @@
 //! small archive whose genesis member declares 300 MiB of one JSON string is refused
 //! within the cap.
 
-mod common;
-
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use sha2::{Digest, Sha256};
 
 /// The tiny fixture genesis with three huge members added at the top level.

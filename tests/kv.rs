@@ -1,8 +1,6 @@
 //! `agar kv get|list`: exact values, prefixes, JSON, missing keys.
 
-mod common;
-
-use common::edit::*;
+use crate::common::edit::*;
 use std::path::Path;
 
 fn p(x: &Path) -> &str {

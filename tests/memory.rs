@@ -7,13 +7,11 @@
 //! `AGAR_MEMORY_BIN=path` runs the cases against another build (to see a fix's
 //! "before"); by default they run the binary under test.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::craft;
-use common::*;
+use crate::common::craft;
+use crate::common::*;
 
 fn bin_under_test() -> String {
     std::env::var("AGAR_MEMORY_BIN").unwrap_or_else(|_| bin().to_string())

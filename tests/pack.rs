@@ -1,10 +1,8 @@
 //! `agar pack` / `verify` / `digest` / `inspect` on the real fixtures (issue 2).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn tiny(rel: &str) -> std::path::PathBuf {
     fx(&format!("tiny/{rel}"))

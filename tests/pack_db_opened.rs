@@ -4,12 +4,10 @@
 //! the DB at a fixed point of pack's read (the first artifact), signalled through FIFOs
 //! (`AGAR_TEST_DB_PAUSE`), not after a sleep.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_db_opened_during_the_read_is_refused_as_opened_not_malformed() {

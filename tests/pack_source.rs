@@ -3,11 +3,10 @@
 //! and the unchanged-DB check must refuse to put such an archive in place, and a previous
 //! output must survive untouched.
 
-mod common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use agar::archive::writer::Compression;
 use agar::dbexport::DbExport;
 use agar::exportdir::ExportDir;
@@ -16,7 +15,6 @@ use agar::gojson::Entry;
 use agar::model::ArtifactMode;
 use agar::pack::{plan, write, PackOptions};
 use agar::source::StateSource;
-use common::*;
 
 /// What a [`Changing`] source changes once armed (after pack's first pass).
 #[derive(Clone, PartialEq)]

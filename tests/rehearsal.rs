@@ -1,8 +1,6 @@
 //! Runs examples/rehearsal.sh (the operator's rehearsal) end to end on the shipped example.
 
-mod common;
-
-use common::edit::*;
+use crate::common::edit::*;
 use std::process::Command;
 
 #[test]

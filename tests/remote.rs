@@ -3,8 +3,6 @@
 //! after N bytes, Range ignored after a drop, content changed mid-way, 404, 500, slow
 //! responses, a mirror of another file.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -12,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {

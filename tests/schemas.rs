@@ -1,8 +1,6 @@
 //! The JSON members agar writes validate against the schemas in schemas/.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn schema(name: &str) -> jsonschema::Validator {
     let s: serde_json::Value =

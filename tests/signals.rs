@@ -3,7 +3,7 @@
 //! cleaned. Synchronised on events (a FIFO input that blocks the run, the temp file
 //! appearing), never on sleeps of a guessed length.
 
-mod common;
+use crate::common;
 
 use std::ffi::CString;
 use std::io::Write;
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::edit::{pack, stderr, BIN};
+use crate::common::edit::{pack, stderr, BIN};
 
 fn p(x: &Path) -> &str {
     x.to_str().unwrap()

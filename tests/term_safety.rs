@@ -2,9 +2,7 @@
 //! genesis paths and values, chain_id) never reach the terminal raw: no escape sequence,
 //! carriage return, C1 control or bidi override in any human-readable output.
 
-mod common;
-
-use common::edit::{code, ok, pack, run, stderr, stdout};
+use crate::common::edit::{code, ok, pack, run, stderr, stdout};
 use std::path::Path;
 
 fn p(x: &Path) -> &str {

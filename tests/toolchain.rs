@@ -2,7 +2,7 @@
 //! dependencies need, the README says so (and what the tests need); completions, man
 //! pages and `--version` come from the binary.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
