@@ -1135,6 +1135,31 @@ impl StateSource for DbExport {
     fn ensure_unchanged(&self) -> Result<()> {
         DbExport::ensure_unchanged(self)
     }
+    fn recorded_artifact(&mut self, name: &str) -> Result<Option<(u64, String)>> {
+        let Some(ArtifactRef::Snapshot { rowid }) = self.artifacts.get(name) else {
+            return Ok(None);
+        };
+        let loc = self.artifact_location(name);
+        let (size, hash): (Option<i64>, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT uncompressedSize, hash FROM snapshots WHERE rowid = ?",
+                [rowid],
+                |r| Ok((r.get(0).ok().flatten(), r.get(1).ok().flatten())),
+            )
+            .map_err(|e| Error::sqlite(&loc, e))?;
+        // a row without a usable record is read instead, as any other artifact
+        Ok(match (size, hash) {
+            (Some(n), Some(h))
+                if n >= 0
+                    && h.len() == 64
+                    && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
+                Some((n as u64, h))
+            }
+            _ => None,
+        })
+    }
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
         self.artifact_bytes().ok()
     }

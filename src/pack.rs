@@ -22,7 +22,9 @@ use crate::error::{bail, Error, Result};
 use crate::genesis::{CanonicalGenesis, EMPTY_EXPORT_DATA_HASH};
 use crate::gojson::{self, Entry};
 use crate::hashes::ArtifactChecker;
-use crate::model::{family, kv_key_problem, ArtifactMode, ArtifactName, Family, Metadata};
+use crate::model::{
+    family, kv_key_problem, ArtifactMode, ArtifactName, ArtifactRecord, Family, Metadata,
+};
 use crate::progress::Progress;
 use crate::source::StateSource;
 
@@ -392,8 +394,28 @@ fn check_artifacts(
             .meta
             .artifact_record(parsed)
             .map_err(|e| Error::invalid(source.artifact_location(n), e))?;
-        let mut checker = ArtifactChecker::new(parsed, rec);
         let loc = source.artifact_location(n);
+        if let Some((size, sha)) = source.recorded_artifact(n)? {
+            // a DB snapshot: not inflated twice; pass 2 proves these while writing
+            if let ArtifactRecord::Snapshot(s) = &rec {
+                if s.hash != sha {
+                    return bail(
+                        format!("{loc} (artifact {n})"),
+                        format!("the DB records hash {sha}, its export data {}", s.hash),
+                    );
+                }
+            }
+            artifact_members.push(Member {
+                name: format!("{ARTIFACT_PREFIX}{n}").into(),
+                size,
+                sha256: Sha256Digest::from_hex(&sha).ok_or_else(|| {
+                    Error::invalid(format!("{loc} (artifact {n})"), "recorded hash is not hex")
+                })?,
+            });
+            progress.inc(size);
+            continue;
+        }
+        let mut checker = ArtifactChecker::new(parsed, rec);
         {
             let mut r = source.open_artifact(n)?;
             let mut buf = vec![0u8; 256 * 1024];
@@ -643,7 +665,10 @@ pub fn write(
             })?;
         }
         if hex::encode(sha.finalize()) != m.sha256 {
-            return bail(loc, "artifact changed while packing; nothing was written");
+            return bail(
+                loc,
+                "artifact changed while packing, or its bytes differ from the hash its source records; nothing was written",
+            );
         }
     }
     progress.finish();

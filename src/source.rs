@@ -49,4 +49,12 @@ pub trait StateSource {
     fn artifact_bytes_hint(&mut self) -> Option<u64> {
         None
     }
+    /// The size and SHA-256 (hex) the source itself records for an artifact's bytes, when
+    /// reading them costs more than trusting the record until pass 2 (a DB's gzipped
+    /// snapshot: its `uncompressedSize` and `hash`). Pass 1 then takes these instead of
+    /// reading the bytes; pass 2 hashes and counts what it writes and refuses the output
+    /// before anything is in place if they differ.
+    fn recorded_artifact(&mut self, _name: &str) -> Result<Option<(u64, String)>> {
+        Ok(None)
+    }
 }

@@ -550,3 +550,56 @@ fn a_db_whose_key_order_differs_from_the_decoded_order_packs_canonically() {
     let b = listed.find('\u{fffd}').expect("U+FFFD key listed");
     assert!(a < b, "{listed}");
 }
+
+/// Pass 1 takes a DB snapshot's size and hash from its row instead of inflating it
+/// (pass 2 inflates it once, while writing). A blob that does not match its row must
+/// still be refused, with nothing written: a different content of the recorded size,
+/// and the recorded size off by one.
+#[test]
+fn a_snapshot_blob_that_differs_from_its_row_is_refused() {
+    use std::io::Write;
+    for case in ["content", "size"] {
+        let (t, db) = db_copy("tiny");
+        let c = rusqlite::Connection::open(db.join("swingstore.sqlite")).expect("open");
+        let (rowid, size): (i64, i64) = c
+            .query_row(
+                "SELECT rowid, uncompressedSize FROM snapshots WHERE inUse = 1 LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("an in-use snapshot");
+        match case {
+            "content" => {
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&vec![b'x'; size as usize]).expect("gzip");
+                let blob = gz.finish().expect("gzip");
+                c.execute(
+                    "UPDATE snapshots SET compressedSnapshot = ?1 WHERE rowid = ?2",
+                    rusqlite::params![blob, rowid],
+                )
+                .expect("update");
+            }
+            _ => {
+                c.execute(
+                    "UPDATE snapshots SET uncompressedSize = uncompressedSize + 1 WHERE rowid = ?1",
+                    [rowid],
+                )
+                .expect("update");
+            }
+        }
+        drop(c);
+        let out = t.path().join("x.tar.gz");
+        let o = pack_db(&db, &genesis("tiny"), "operational", &out, &[]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{case}: {e}");
+        assert!(e.contains("snapshot."), "{case}: names the artifact: {e}");
+        assert!(!out.exists(), "{case}: nothing written");
+        let left: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|d| d.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains("agar-tmp"))
+            .collect();
+        assert!(left.is_empty(), "{case}: temp files left: {left:?}");
+    }
+}

@@ -182,7 +182,20 @@ impl ArchiveWriter {
             loc,
         })
     }
+}
 
+/// A member's source that is shorter or longer than announced, or unreadable as data
+/// (a corrupt gzip blob), is bad input (exit 3), not a failing disk (exit 2).
+fn framing_error(context: String, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+            Error::invalid(context, e.to_string())
+        }
+        _ => Error::io_at(context, e),
+    }
+}
+
+impl ArchiveWriter {
     pub fn append(
         &mut self,
         name: &str,
@@ -192,7 +205,7 @@ impl ArchiveWriter {
     ) -> Result<()> {
         self.tar
             .append(name, size, data, on_data)
-            .map_err(|e| Error::io_at(format!("writing member {name} to {}", self.loc), e))
+            .map_err(|e| framing_error(format!("writing member {name} to {}", self.loc), e))
     }
 
     pub fn begin(&mut self, name: &str, size: u64) -> Result<()> {
@@ -204,13 +217,13 @@ impl ArchiveWriter {
     pub fn write_data(&mut self, data: &[u8]) -> Result<()> {
         self.tar
             .write_data(data)
-            .map_err(|e| Error::io_at(format!("writing to {}", self.loc), e))
+            .map_err(|e| framing_error(format!("writing to {}", self.loc), e))
     }
 
     pub fn end(&mut self) -> Result<()> {
         self.tar
             .end()
-            .map_err(|e| Error::io_at(format!("writing to {}", self.loc), e))
+            .map_err(|e| framing_error(format!("writing to {}", self.loc), e))
     }
 
     pub fn append_bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
