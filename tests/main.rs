@@ -1,7 +1,7 @@
 //! The integration suite: one test binary (cargo's own testsuite layout), one module per
 //! command or concern, each driving the real `agar` binary on real fixtures. One binary
 //! instead of ~35 saves compiling `common` and linking the library 35 times, which dominated
-//! CI time. Run one module with `cargo test --release --test suite <module>::`.
+//! CI time. Run one module with `cargo test --profile ci --test suite <module>::`.
 //!
 //! A new file in `tests/` must be declared below: `every_test_file_is_in_the_suite` fails
 //! otherwise (with `autotests = false`, cargo would silently skip it).
