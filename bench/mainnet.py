@@ -28,6 +28,9 @@ Operations, each timed with GNU time (peak RSS = %M, per process):
   explode  agar explode W/a.tar.gz --home W/home --db   (the swing-store export and the DB)
   dbpack   agar pack --swing-store W/home/data/agoric --genesis <export>/genesis.json
                 -o W/d.tar --allow-height-mismatch        (the DB explode built)
+  http     verify and explode (no --db) of http://127.0.0.1:PORT/a.tar.gz, served by
+           bench/http_range_server.py, beside the same commands on the local file, run
+           alternately; the note gives the ratio URL / file (issue 16: <= 1.1)
 
 Baselines (--baselines, default jq,oracle when present):
   jq       jq -S -c . genesis.json > /dev/null       (canonicalising the genesis alone)
@@ -55,7 +58,7 @@ SIZES = {
     "small": ("1G", "120000", "60M"),
     "large": ("10G", "1200000", "250M"),
 }
-OPS = ["pack", "verify", "inspect", "digest", "kv", "edit", "diff", "explode", "dbpack"]
+OPS = ["pack", "verify", "inspect", "digest", "kv", "edit", "diff", "explode", "dbpack", "http"]
 RSS_LIMIT_MIB = 150
 
 
@@ -73,6 +76,44 @@ def generate(size, out):
     log(f"[{size}] generating: {' '.join(cmd)}")
     subprocess.run(cmd, cwd=REPO, check=True)
     os.rename(tmp, out)
+
+
+def http_rows(size, agar, arc, work, runs, rows):
+    """verify and explode of the archive over HTTP on loopback against the local file."""
+    import socket
+    import time
+
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    server = subprocess.Popen([sys.executable, os.path.join(REPO, "bench", "http_range_server.py"),
+                               os.path.dirname(arc), str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/{os.path.basename(arc)}"
+        home = os.path.join(work, "hhome")
+        for op, mk in (("verify", lambda src: [agar, "verify", src, "-q"]),
+                       ("explode", lambda src: [agar, "explode", src, "--home", home, "-q"])):
+            by_file, by_url = Stats(), Stats()
+            for i in range(runs):
+                for st, src in ((by_file, arc), (by_url, url)):
+                    rm(home)
+                    log(f"[{size}] {op} {'URL' if src == url else 'file'} run {i + 1}/{runs} (load {loadavg()})")
+                    st.add(*run(mk(src))[:3])
+            rm(home)
+            ratio = by_url.wall() / by_file.wall()
+            rows.append((size, f"{op} (local file)", by_file, loadavg(), ""))
+            rows.append((size, f"{op} (http://127.0.0.1)", by_url, loadavg(),
+                         f"; URL / file = {ratio:.2f} (target <= 1.1)"))
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def main():
@@ -191,6 +232,8 @@ def main():
                         rows[-1][2].add(*run(cmd)[:3])
                     else:
                         run(cmd)
+            if "http" in ops:
+                http_rows(size, agar, arc, work, a.runs, rows)
             if "dbpack" in ops:
                 timed(size, "pack --swing-store", [agar, "pack", "--swing-store", os.path.join(home, "data", "agoric"),
                                                    "--genesis", genesis, "--allow-height-mismatch",
