@@ -409,7 +409,8 @@ fn distribution_and_duplicate_problems_are_reported() {
     // x/distribution's reference-count invariant (x/crisis asserts it at InitGenesis), a
     // delegation without its starting info, a duplicate balance: each named by verify
     let d = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&mut Value)); 3] = [
+    type Case = (&'static str, fn(&mut Value));
+    let cases: [Case; 3] = [
         (
             "the reference counts sum to 3, but x/distribution's reference-count invariant (asserted at InitGenesis) needs 2 = 1 validators + 1 delegations + 0 slash events",
             |g| g["app_state"]["distribution"]["validator_historical_rewards"][0]["rewards"]["reference_count"] = json!(3),

@@ -561,7 +561,6 @@ impl Renames {
                         self.apply(&mut w, "", &mut 0);
                         let k1 = order::key(p, &w).unwrap_or_default();
                         let mut m = m.borrow_mut();
-                        m.n += 1;
                         if k1 == k0 {
                             m.last_kept = Some(i);
                             return Ok(Element::Keep);
@@ -648,7 +647,6 @@ pub const MAX_MOVED_BYTES: usize = 64 << 20;
 /// One list's entries that a rename moves: their indexes, and their new bytes by new key.
 #[derive(Default)]
 struct Moves {
-    n: u64,
     moved: std::collections::BTreeSet<u64>,
     pending: std::collections::BTreeMap<(Vec<u8>, u64), Vec<u8>>,
     last_kept: Option<u64>,
