@@ -15,6 +15,12 @@ const GAIA: &str = "real/gaia-local-chain.exported-sorted.genesis.json";
 const HOLDER: &str = "cosmos1lj54q70v2mt9e7c5mtp5xgg5n9c0hkas60kec9";
 const NEW: &str = "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a";
 
+/// An address whose first 5 bits are 19 (`n`): between `j` (18) and `7` (30) in bech32
+/// value order, after both in text order.
+fn mid() -> String {
+    bech32::encode::<bech32::Bech32>(bech32::Hrp::parse("cosmos").unwrap(), &[0x98; 20]).unwrap()
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Shape {
     Sdk47,
@@ -75,7 +81,60 @@ fn refused(input: &Path, args: &[&str], msg: &str) {
 }
 
 fn genesis_of(path: &Path) -> Value {
-    json(member(&members(path), "genesis.json"))
+    let g = json(member(&members(path), "genesis.json"));
+    export_order(&g);
+    g
+}
+
+/// Length-prefixed address bytes, decoded here independently of agar.
+fn lp(a: &Value) -> Vec<u8> {
+    let (_, b) = bech32::decode(a.as_str().unwrap()).unwrap();
+    [vec![b.len() as u8], b].concat()
+}
+
+/// The lists agar inserts into are in the order the SDK's export writes them: its store
+/// keys, addresses as length-prefixed bytes (x/bank CreateAccountBalancesPrefix, x/staking
+/// GetDelegationKey, x/distribution GetDelegatorStartingInfoKey), accounts by raw bytes.
+fn export_order(g: &Value) {
+    let s = &g["app_state"];
+    let sorted = |what: &str, keys: Vec<Vec<u8>>| {
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "{what} not in export order"
+        );
+    };
+    let list = |v: &Value| v.as_array().unwrap().clone();
+    sorted(
+        "balances",
+        list(&s["bank"]["balances"])
+            .iter()
+            .map(|b| lp(&b["address"]))
+            .collect(),
+    );
+    sorted(
+        "accounts",
+        list(&s["auth"]["accounts"])
+            .iter()
+            .map(|a| {
+                let a = a.get("base_account").unwrap_or(a);
+                lp(&a["address"])[1..].to_vec()
+            })
+            .collect(),
+    );
+    sorted(
+        "delegations",
+        list(&s["staking"]["delegations"])
+            .iter()
+            .map(|d| [lp(&d["delegator_address"]), lp(&d["validator_address"])].concat())
+            .collect(),
+    );
+    sorted(
+        "starting infos",
+        list(&s["distribution"]["delegator_starting_infos"])
+            .iter()
+            .map(|d| [lp(&d["validator_address"]), lp(&d["delegator_address"])].concat())
+            .collect(),
+    );
 }
 
 fn edit(input: &Path, out: &Path, args: &[&str]) -> String {
@@ -90,13 +149,19 @@ fn edit(input: &Path, out: &Path, args: &[&str]) -> String {
     last_line(ok(&run(&a)))
 }
 
-/// The consistency check ran, found the chain state, and passed.
+/// The consistency check ran, found the chain state, and passed; the lists agar inserts
+/// into or renames in are in the SDK's export order.
 fn consistent(path: &Path) {
     check_consistent(path);
     let o = run(&["inspect", path.to_str().unwrap(), "--json", "-q"]);
     let r = json(&ok(&o).stdout);
     let checked = r["consistency"]["checked"].as_array().unwrap();
-    assert_eq!(checked.len(), 4, "{checked:?}");
+    assert_eq!(checked.len(), 6, "{checked:?}");
+    assert_eq!(
+        checked[4],
+        "order: accounts, balances, delegator_starting_infos, delegations in the SDK's export order",
+        "{checked:?}"
+    );
     assert_eq!(r["consistency"]["problems"], json!([]));
 }
 
@@ -152,6 +217,8 @@ fn fund_account_set_gov_unbonding_change_exactly_that() {
                 &format!("{HOLDER}=5stake,7ufoo"),
                 "--fund-account",
                 &format!("{NEW}=9stake"),
+                "--fund-account",
+                &format!("{}=1stake", mid()),
                 "--set-gov",
                 "voting_period=60s",
                 "--set-gov",
@@ -174,17 +241,33 @@ fn fund_account_set_gov_unbonding_change_exactly_that() {
             {"amount": "2000000005", "denom": "stake"},
             {"amount": "1000000000000", "denom": "uatom"},
             {"amount": "7", "denom": "ufoo"}]);
-        s["bank"]["balances"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"address": NEW, "coins": [{"amount": "9", "denom": "stake"}]}));
+        // NEW is 20 zero bytes: first in the export order (a plain append would put it
+        // last, and a bech32 text sort after cosmos17…)
+        s["bank"]["balances"].as_array_mut().unwrap().insert(
+            0,
+            json!({"address": NEW, "coins": [{"amount": "9", "denom": "stake"}]}),
+        );
         s["bank"]["supply"] = json!([
-            {"amount": "10000004114", "denom": "stake"},
+            {"amount": "10000004115", "denom": "stake"},
             {"amount": "1000000000000", "denom": "uatom"},
             {"amount": "7", "denom": "ufoo"}]);
-        s["auth"]["accounts"].as_array_mut().unwrap().push(json!({
+        s["auth"]["accounts"].as_array_mut().unwrap().insert(
+            0,
+            json!({
             "@type": "/cosmos.auth.v1beta1.BaseAccount", "account_number": "8",
-            "address": NEW, "pub_key": null, "sequence": "0"}));
+            "address": NEW, "pub_key": null, "sequence": "0"}),
+        );
+        // MID sorts between cosmos1jv65… and cosmos17xpf… by bytes (last by text)
+        s["bank"]["balances"].as_array_mut().unwrap().insert(
+            3,
+            json!({"address": mid(), "coins": [{"amount": "1", "denom": "stake"}]}),
+        );
+        s["auth"]["accounts"].as_array_mut().unwrap().insert(
+            6,
+            json!({
+            "@type": "/cosmos.auth.v1beta1.BaseAccount", "account_number": "9",
+            "address": mid(), "pub_key": null, "sequence": "0"}),
+        );
         let p = &mut s["gov"]["params"];
         p["voting_period"] = json!("60s");
         p["min_deposit"] = json!([{"amount": "1", "denom": "stake"}]);
@@ -210,7 +293,10 @@ fn fund_account_set_gov_unbonding_change_exactly_that() {
             .iter()
             .map(|e| e["op"].as_str().unwrap())
             .collect();
-        assert_eq!(ops[..3], ["fund-account", "fund-account", "set-gov"]);
+        assert_eq!(
+            ops[..4],
+            ["fund-account", "fund-account", "fund-account", "set-gov"]
+        );
         assert_eq!(
             m["provenance"]["edits"][1],
             json!({"op": "fund-account", "address": NEW, "amount": "9stake"})
@@ -318,6 +404,46 @@ fn inconsistent_state_is_reported_by_verify_and_refused_by_edit() {
     );
 }
 
+#[test]
+fn distribution_and_duplicate_problems_are_reported() {
+    // x/distribution's reference-count invariant (x/crisis asserts it at InitGenesis), a
+    // delegation without its starting info, a duplicate balance: each named by verify
+    let d = tempfile::tempdir().unwrap();
+    type Case = (&'static str, fn(&mut Value));
+    let cases: [Case; 3] = [
+        (
+            "the reference counts sum to 3, but x/distribution's reference-count invariant (asserted at InitGenesis) needs 2 = 1 validators + 1 delegations + 0 slash events",
+            |g| g["app_state"]["distribution"]["validator_historical_rewards"][0]["rewards"]["reference_count"] = json!(3),
+        ),
+        (
+            "0 starting infos do not pair up one to one with the 1 delegations",
+            |g| {
+                g["app_state"]["distribution"]["delegator_starting_infos"] = json!([]);
+                g["app_state"]["distribution"]["validator_historical_rewards"][0]["rewards"]["reference_count"] = json!(1);
+            },
+        ),
+        (
+            "app_state.bank.balances[4]: a second entry for the same address as the one before it",
+            |g| {
+                let b = g["app_state"]["bank"]["balances"].as_array_mut().unwrap();
+                let mut x = b[3].clone();
+                x["coins"] = json!([{"amount": "1", "denom": "uatom"}]);
+                b.push(x);
+                g["app_state"]["bank"]["supply"][1]["amount"] = json!("1000000000001");
+            },
+        ),
+    ];
+    for (i, (msg, f)) in cases.into_iter().enumerate() {
+        let mut g = gaia(Shape::Sdk47);
+        f(&mut g);
+        let (a, _) = archive(d.path(), &format!("c{i}"), g);
+        let o = run(&["verify", a.to_str().unwrap(), "-q"]);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(all.contains(msg), "{all}");
+    }
+}
+
 /// A new node's priv_validator_key.json (the private half is junk: only the public key
 /// is read) and its key.
 fn key_file(dir: &Path, seed: u8) -> (PathBuf, String) {
@@ -346,6 +472,16 @@ fn swap(v: &mut Value, key: &str, old: &str, new: &str, keys: &[&str]) {
         Value::Array(a) => a.iter_mut().for_each(|x| swap(x, key, old, new, keys)),
         Value::String(s) if s == old && keys.contains(&key) => *s = new.to_string(),
         _ => {}
+    }
+}
+
+/// HOLDER renamed to NEW (20 zero bytes): its balance (last) and account (last) move to
+/// the front, where the export order puts NEW.
+fn to_front(g: &mut Value) {
+    for (m, l) in [("bank", "balances"), ("auth", "accounts")] {
+        let a = g["app_state"][m][l].as_array_mut().unwrap();
+        let x = a.pop().unwrap();
+        a.insert(0, x);
     }
 }
 
@@ -424,6 +560,7 @@ fn replace_validator_rewrites_every_place_in_both_shapes() {
         swap(&mut want, "", op, new_op, &keys);
         swap(&mut want, "", HOLDER, NEW, &keys);
         want["app_state"]["auth"]["accounts"][7]["pub_key"] = Value::Null;
+        to_front(&mut want);
         assert_eq!(genesis_of(&out2), want, "{shape:?}");
         consistent(&out2);
         let m = json(member(&members(&out2), "genesis-archive.json"));
@@ -450,6 +587,7 @@ fn replace_account_and_refusals() {
         &["address", "delegator_address"],
     );
     want["app_state"]["auth"]["accounts"][7]["pub_key"] = Value::Null;
+    to_front(&mut want);
     assert_eq!(genesis_of(&out), want);
     consistent(&out);
     // unknown validator, a key already in use, a malformed key: refused, nothing written
@@ -504,11 +642,15 @@ fn mainfork_recipe_end_to_end() {
         ]);
         assert_eq!(code(&o), 1);
         let r = json(&o.stdout);
+        // balances and accounts: the renamed whale moves to the front (export order), so
+        // their by-index diff is a shift; they are compared by address below
+        let moved = ["/app_state/auth/accounts/", "/app_state/bank/balances/"];
         let mut paths: Vec<String> = r["genesis"]["items"]
             .as_array()
             .unwrap()
             .iter()
             .map(|i| i["key"].as_str().unwrap().to_string())
+            .filter(|k| !moved.iter().any(|m| k.starts_with(m)))
             .collect();
         paths.sort();
         let vals = match shape {
@@ -517,17 +659,11 @@ fn mainfork_recipe_end_to_end() {
         };
         let mut want: Vec<String> = [
             "/chain_id",
-            "/app_state/auth/accounts/7/address",
-            "/app_state/auth/accounts/7/pub_key",
-            "/app_state/bank/balances/3/address",
-            "/app_state/bank/balances/3/coins/0/amount",
-            "/app_state/bank/balances/0/coins/0/amount",
             "/app_state/staking/validators/0/tokens",
             "/app_state/staking/validators/0/delegator_shares",
             "/app_state/staking/delegations/0/shares",
             "/app_state/staking/last_validator_powers/0/power",
             "/app_state/staking/last_total_power",
-            "/app_state/distribution/delegator_starting_infos/0/starting_info/stake",
             "/app_state/bank/supply/0/amount",
             "/app_state/distribution/delegator_starting_infos/0/delegator_address",
             "/app_state/distribution/delegator_starting_infos/0/validator_address",
@@ -560,7 +696,34 @@ fn mainfork_recipe_end_to_end() {
         .collect();
         want.sort();
         assert_eq!(paths, want, "{shape:?}");
-        assert_eq!(genesis_of(&x)["chain_id"], "agoric-mainfork-1");
+        let (before, after) = (genesis_of(&a), genesis_of(&x));
+        let by_addr = |g: &Value, m: &str, l: &str| -> std::collections::BTreeMap<String, Value> {
+            g["app_state"][m][l]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let b = e.get("base_account").unwrap_or(e);
+                    (b["address"].as_str().unwrap().to_string(), e.clone())
+                })
+                .collect()
+        };
+        let mut want = by_addr(&before, "bank", "balances");
+        let mut w = want.remove(HOLDER).unwrap();
+        w["address"] = json!(NEW);
+        w["coins"][0]["amount"] = json!("1002000000000"); // + the fund-account
+        want.insert(NEW.into(), w);
+        // the bonded pool: + the add-stake
+        want.get_mut("cosmos1fl48vsnmsdzcv85q5d2q4z5ajdha8yu34mf0eh")
+            .unwrap()["coins"][0]["amount"] = json!("58000000000");
+        assert_eq!(by_addr(&after, "bank", "balances"), want, "{shape:?}");
+        let mut want = by_addr(&before, "auth", "accounts");
+        let mut w = want.remove(HOLDER).unwrap();
+        w["address"] = json!(NEW);
+        w["pub_key"] = Value::Null;
+        want.insert(NEW.into(), w);
+        assert_eq!(by_addr(&after, "auth", "accounts"), want, "{shape:?}");
+        assert_eq!(after["chain_id"], "agoric-mainfork-1");
         // the swing-store is untouched: same export-data hash
         assert_eq!(
             json(member(&members(&x), "genesis-archive.json"))["swing_store_export_data_hash"],
@@ -595,24 +758,29 @@ fn add_stake_keeps_staking_and_distribution_consistent() {
         v["tokens"] = json!("9000500000");
         v["delegator_shares"] = json!("9000500000.000000000000000000");
         s["staking"]["delegations"][0]["shares"] = json!("8000500000.000000000000000000");
-        s["staking"]["delegations"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({
+        // NEW (20 zero bytes) sorts first in both keys: (delegator, validator) and
+        // (validator, delegator)
+        s["staking"]["delegations"].as_array_mut().unwrap().insert(
+            0,
+            json!({
             "delegator_address": NEW, "shares": "1000000000.000000000000000000",
-            "validator_address": op}));
+            "validator_address": op}),
+        );
         s["staking"]["last_validator_powers"][0]["power"] = json!("9000");
         s["staking"]["last_total_power"] = json!("9000");
+        // the grown delegation keeps its starting info (rewards so far are the old
+        // stake's); the new one starts at the current period - 1 at the export height
         let di = &mut s["distribution"];
-        di["delegator_starting_infos"][0]["starting_info"]["stake"] =
-            json!("8000500000.000000000000000000");
         di["delegator_starting_infos"]
             .as_array_mut()
             .unwrap()
-            .push(json!({
+            .insert(
+                0,
+                json!({
             "delegator_address": NEW, "validator_address": op,
-            "starting_info": {"height": "0", "previous_period": "1",
-                "stake": "1000000000.000000000000000000"}}));
+            "starting_info": {"height": "20", "previous_period": "1",
+                "stake": "1000000000.000000000000000000"}}),
+            );
         di["validator_historical_rewards"][0]["rewards"]["reference_count"] = json!(3);
         match shape {
             Shape::Sdk47 => want["validators"][0]["power"] = json!("9000"),

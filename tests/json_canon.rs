@@ -523,6 +523,36 @@ fn the_hook_sees_each_array_element_and_may_replace_or_remove_it() {
 }
 
 #[test]
+fn the_hook_may_splice_elements_in_before_after_or_instead() {
+    // the hook writes several elements in one's place: an insertion before (0), after
+    // (2, the last), and a removal that leaves two others (1)
+    let doc = b"{\"v\":[1,2,3],\"w\":[0]}\n";
+    let mut f = |i: u64, el: &[u8]| -> agar::Result<Element> {
+        Ok(Element::Splice(match i {
+            0 => vec![b"0".to_vec(), el.to_vec()],
+            1 => vec![b"20".to_vec(), b"21".to_vec()],
+            _ => vec![el.to_vec(), b"4".to_vec()],
+        }))
+    };
+    let mut out = Vec::new();
+    walk(
+        &doc[..],
+        "t",
+        Some(&mut out),
+        &[],
+        Some(Hook {
+            tokens: vec!["v".into()],
+            f: &mut f,
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"v\":[0,1,20,21,3,4],\"w\":[0]}\n"
+    );
+}
+
+#[test]
 fn genesis_fields_and_the_initial_height_type() {
     for (text, string) in [
         (

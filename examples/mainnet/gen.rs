@@ -1275,10 +1275,16 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
     // tokens, power, the staking pools and the bank supply agree (the SDK's invariants,
     // which agar's chain-state check verifies).
     let mut vt = vec![0u64; n_val as usize];
+    // delegations per validator: its historical rewards record is referenced once by the
+    // validator and once per delegation's starting info (x/distribution's reference-count
+    // invariant, which agar's check verifies)
+    let mut dels = vec![0u64; n_val as usize];
     for i in 0..delegators {
         let a = i * 10 / 3;
         vt[del_val(a) as usize] += 1_000_000 + a * 13;
+        dels[del_val(a) as usize] += 1;
     }
+    let dels = &dels;
     let bonded = |i: u64| i % 37 != 5;
     let bonded_pool: u64 = (0..n_val)
         .filter(|&i| bonded(i))
@@ -1632,7 +1638,7 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                         "rewards",
                                         J::O(vec![
                                             ("cumulative_reward_ratio", J::A(vec![])),
-                                            ("reference_count", n(2)),
+                                            ("reference_count", n(1 + dels[i as usize])),
                                         ]),
                                     ),
                                 ])
@@ -1663,7 +1669,8 @@ fn write_genesis(p: &Params, pr: &Progress, hash: &str, sum: &mut Summary) -> io
                                     (
                                         "starting_info",
                                         J::O(vec![
-                                            ("previous_period", sn(900 + a % 100)),
+                                            // the validator's current period - 1
+                                            ("previous_period", sn(1000 + del_val(a))),
                                             (
                                                 "stake",
                                                 s(format!(

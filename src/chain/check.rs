@@ -16,7 +16,19 @@
 //! * addresses: every address of the accounts, balances, staking, slashing and distribution
 //!   records is lowercase bech32 with the chain's prefix (that of the first account;
 //!   `<prefix>valoper` for validator operators, `<prefix>valcons` for consensus addresses);
-//!   module pool addresses are derived (SHA-256 of the module name, first 20 bytes).
+//!   module pool addresses are derived (SHA-256 of the module name, first 20 bytes);
+//! * order: whether balances, accounts, delegations and starting infos are in the order the
+//!   SDK's export writes them ([`super::order`]); InitGenesis re-sorts balances and
+//!   accounts and accepts any order, so a different order is reported, not a problem, but
+//!   a duplicate entry next to its twin (where a sorted list keeps it) is: `ValidateGenesis`
+//!   refuses duplicate balances and accounts, and the stores would silently merge the rest;
+//! * distribution: the sum of the historical rewards' reference counts is one per validator
+//!   plus one per delegation plus one per slash event (x/distribution's
+//!   `ReferenceCountInvariant`, which x/crisis asserts at InitGenesis unless
+//!   `--x-crisis-skip-assert-invariants`), and every delegation has exactly one starting
+//!   info and every starting info a delegation (compared as a count and an
+//!   order-independent sum of per-pair hashes: withdrawing from a delegation without one
+//!   fails with `ErrEmptyDelegationDistInfo`).
 //!
 //! A genesis without these modules (agar's small fixtures) has nothing to check.
 
@@ -55,8 +67,46 @@ struct Val {
     delegated: u128,
 }
 
+/// One list's order, seen an element at a time: how many elements, the first out of order,
+/// the duplicates next to each other.
+#[derive(Default)]
+struct Seq {
+    prev: Option<Vec<u8>>,
+    n: u64,
+    misordered: u64,
+    first_misordered: Option<String>,
+}
+
+impl Seq {
+    /// Element `at` has export key `k`; true when it repeats the previous one.
+    fn see(&mut self, at: &str, k: Vec<u8>) -> bool {
+        self.n += 1;
+        let dup = self.prev.as_ref() == Some(&k);
+        if self.prev.as_ref().is_some_and(|p| *p > k) {
+            self.misordered += 1;
+            self.first_misordered.get_or_insert_with(|| at.to_string());
+        }
+        self.prev = Some(k);
+        dup
+    }
+}
+
+/// An order-independent digest of a set of (delegator, validator) pairs: the wrapping sum
+/// of a 128-bit hash of each.
+fn pair_hash(del: &str, val: &str) -> u128 {
+    let h = Sha256::digest(format!("{del}\0{val}").as_bytes());
+    u128::from_le_bytes(h[..16].try_into().expect("16 bytes"))
+}
+
 #[derive(Default)]
 struct State {
+    orders: BTreeMap<&'static str, Seq>,
+    dist_present: bool,
+    reference_counts: u128,
+    slash_events: u64,
+    starting_infos: u64,
+    del_pairs: u128,
+    si_pairs: u128,
     prefix: Option<String>,
     bad_addresses: u64,
     addresses: u64,
@@ -85,6 +135,19 @@ pub fn module_address(name: &str) -> [u8; 20] {
 }
 
 impl State {
+    /// Element `at` of the list `path`: its place in the export order; a duplicate of the
+    /// element before is a problem when `dup_is_problem`.
+    fn order(&mut self, path: &'static str, at: &str, v: &Value, dup_is_problem: bool) {
+        let Some(k) = super::order::key(path, v) else {
+            return;
+        };
+        if self.orders.entry(path).or_default().see(at, k) && dup_is_problem {
+            self.problem(format!(
+                "{at}: a second entry for the same address as the one before it (ValidateGenesis refuses duplicates)"
+            ));
+        }
+    }
+
     fn problem(&mut self, p: String) {
         if self.problems.len() < 1000 {
             self.problems.push(p);
@@ -223,6 +286,7 @@ impl Check {
         fs.push(each(
             "app_state/auth/accounts",
             Box::new(|s, at, v| {
+                s.order("app_state/auth/accounts", at, &v, true);
                 if let Some(a) = super::account_address(&v) {
                     s.addr(at, a, "");
                 } else {
@@ -234,6 +298,7 @@ impl Check {
             "app_state/bank/balances",
             Box::new(|s, at, v| {
                 s.n_balances += 1;
+                s.order("app_state/bank/balances", at, &v, true);
                 let a = v.get("address").and_then(Value::as_str).unwrap_or("");
                 let bytes = s.addr(at, a, "");
                 let c = s.coins(at, v.get("coins").unwrap_or(&Value::Null));
@@ -313,11 +378,17 @@ impl Check {
             "app_state/staking/delegations",
             Box::new(|s, at, v| {
                 s.delegations += 1;
+                s.order("app_state/staking/delegations", at, &v, true);
                 s.addresses_in(at, &v, "");
                 let op = v
                     .get("validator_address")
                     .and_then(Value::as_str)
                     .unwrap_or("");
+                let del = v
+                    .get("delegator_address")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                s.del_pairs = s.del_pairs.wrapping_add(pair_hash(del, op));
                 let sh = v.get("shares").and_then(Value::as_str).unwrap_or("");
                 match num::dec(at, sh) {
                     Ok(sh) => {
@@ -395,14 +466,51 @@ impl Check {
                 }),
             ));
         }
-        for p in [
+        fs.push(each(
             "app_state/distribution/delegator_starting_infos",
+            Box::new(|s, at, v| {
+                s.addresses_in(at, &v, "");
+                s.order(
+                    "app_state/distribution/delegator_starting_infos",
+                    at,
+                    &v,
+                    true,
+                );
+                s.dist_present = true;
+                s.starting_infos += 1;
+                let f = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+                s.si_pairs = s
+                    .si_pairs
+                    .wrapping_add(pair_hash(f("delegator_address"), f("validator_address")));
+            }),
+        ));
+        fs.push(each(
+            "app_state/distribution/validator_historical_rewards",
+            Box::new(|s, at, v| {
+                s.addresses_in(at, &v, "");
+                s.dist_present = true;
+                match v
+                    .get("rewards")
+                    .and_then(|r| r.get("reference_count"))
+                    .and_then(Value::as_u64)
+                {
+                    Some(n) => s.reference_counts += u128::from(n),
+                    None => s.problem(format!("{at}: no rewards.reference_count")),
+                }
+            }),
+        ));
+        fs.push(each(
+            "app_state/distribution/validator_slash_events",
+            Box::new(|s, at, v| {
+                s.addresses_in(at, &v, "");
+                s.slash_events += 1;
+            }),
+        ));
+        for p in [
             "app_state/distribution/delegator_withdraw_infos",
             "app_state/distribution/outstanding_rewards",
             "app_state/distribution/validator_accumulated_commissions",
             "app_state/distribution/validator_current_rewards",
-            "app_state/distribution/validator_historical_rewards",
-            "app_state/distribution/validator_slash_events",
         ] {
             fs.push(each(p, Box::new(|s, at, v| s.addresses_in(at, &v, ""))));
         }
@@ -511,6 +619,48 @@ impl Check {
                 "powers: {} validators, last_total_power {sum}",
                 s.powers.len()
             ));
+        }
+        if s.dist_present {
+            let vals = s
+                .validators
+                .values()
+                .filter(|v| !v.status.is_empty())
+                .count() as u128;
+            let want = vals + u128::from(s.delegations) + u128::from(s.slash_events);
+            if s.reference_counts != want {
+                problems.push(format!(
+                    "app_state.distribution.validator_historical_rewards: the reference counts sum to {}, but x/distribution's reference-count invariant (asserted at InitGenesis) needs {want} = {vals} validators + {} delegations + {} slash events",
+                    s.reference_counts, s.delegations, s.slash_events
+                ));
+            }
+            if s.starting_infos != s.delegations || s.si_pairs != s.del_pairs {
+                problems.push(format!(
+                    "app_state.distribution.delegator_starting_infos: {} starting infos do not pair up one to one with the {} delegations (each delegation needs exactly one, for the same delegator and validator)",
+                    s.starting_infos, s.delegations
+                ));
+            }
+            checked.push(format!(
+                "distribution: {} starting infos for {} delegations, reference counts {}",
+                s.starting_infos, s.delegations, s.reference_counts
+            ));
+        }
+        if !s.orders.is_empty() {
+            let (mut good, mut bad) = (Vec::new(), Vec::new());
+            for (path, q) in &s.orders {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                match &q.first_misordered {
+                    None => good.push(name),
+                    Some(at) => bad.push(format!("{name} from {at}")),
+                }
+            }
+            checked.push(if bad.is_empty() {
+                format!("order: {} in the SDK's export order", good.join(", "))
+            } else {
+                format!(
+                    "order: NOT in the SDK's export order (InitGenesis re-sorts balances and accounts and stores the rest as given; an export of the chain would differ): {}",
+                    bad.join("; ")
+                )
+            });
         }
         if s.addresses > 0 {
             checked.push(format!(

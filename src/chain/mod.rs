@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod num;
+pub mod order;
 
 use std::cell::RefCell;
 
@@ -173,9 +174,10 @@ fn check_acc(loc: &str, g: &CanonicalGenesis, addr: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `fund-account`: add `coins` to `address`'s bank balance (a new balance entry, at the
-/// end, if it has none; a new BaseAccount with the next account number if auth has no
-/// account for it, so it can sign), and the same to the supply.
+/// `fund-account`: add `coins` to `address`'s bank balance (a new balance entry if it has
+/// none; a new BaseAccount with the next account number if auth has no account for it, so
+/// it can sign: both where the SDK's export puts them, see [`order`]), and the same to the
+/// supply.
 pub fn fund_account(
     g: &CanonicalGenesis,
     loc: &str,
@@ -189,6 +191,8 @@ pub fn fund_account(
     let mut has_account = false;
     let mut max_number: Option<u64> = None;
     let mut balances_seen = 0u64;
+    let mut bal_at = order::Insert::new("app_state/bank/balances", &json!({"address": address}));
+    let mut acc_at = order::Insert::new("app_state/auth/accounts", &json!({"address": address}));
     {
         let mut bal = |i: u64, b: &[u8]| -> Result<Element> {
             balances_seen += 1;
@@ -196,6 +200,7 @@ pub fn fund_account(
             if v.get("address").and_then(Value::as_str) == Some(address) {
                 *found.borrow_mut() = Some(i);
             }
+            bal_at.see(i, &v);
             Ok(Element::Keep)
         };
         let mut sup = |i: u64, b: &[u8]| -> Result<Element> {
@@ -209,6 +214,7 @@ pub fn fund_account(
             if account_address(&v) == Some(address) {
                 has_account = true;
             }
+            acc_at.see(i, &v);
             if let Some(n) = account_number(&v) {
                 max_number = Some(max_number.map_or(n, |m| m.max(n)));
             }
@@ -248,27 +254,38 @@ pub fn fund_account(
         ));
     }
     let found = found.into_inner();
+    let mut new_bal = None;
     if found.is_none() {
-        let v = json!({"address": address, "coins": coins_json(coins)});
-        edits.push(edit(&["app_state", "bank", "balances", "-"], canon(&v)));
+        let v = canon(&json!({"address": address, "coins": coins_json(coins)}));
+        edits.extend(bal_at.append(v.clone()));
+        new_bal = Some(v);
         changes.push(format!("fund-account {address}: new balance {shown}"));
     }
+    let mut new_acc = None;
     if !has_account {
         let n = max_number.map_or(0, |m| m + 1);
-        let v = json!({
+        let v = canon(&json!({
             "@type": "/cosmos.auth.v1beta1.BaseAccount",
             "account_number": n.to_string(),
             "address": address,
             "pub_key": null,
             "sequence": "0",
-        });
-        edits.push(edit(&["app_state", "auth", "accounts", "-"], canon(&v)));
+        }));
+        edits.extend(acc_at.append(v.clone()));
+        new_acc = Some(v);
         changes.push(format!(
             "fund-account {address}: new auth account (BaseAccount, account_number {n})"
         ));
     }
     let mut change = None;
+    let mut acc = |i: u64, b: &[u8]| -> Result<Element> {
+        let new = new_acc.as_deref().unwrap_or_default();
+        Ok(acc_at.splice(i, b, new).unwrap_or(Element::Keep))
+    };
     let mut bal = |i: u64, b: &[u8]| -> Result<Element> {
+        if let Some(new) = &new_bal {
+            return Ok(bal_at.splice(i, b, new).unwrap_or(Element::Keep));
+        }
         if Some(i) != found {
             return Ok(Element::Keep);
         }
@@ -284,11 +301,10 @@ pub fn fund_account(
         v["coins"] = coins_json(&c);
         Ok(Element::Replace(canon(&v)))
     };
-    let hooks = if found.is_some() {
-        vec![at("app_state/bank/balances", &mut bal)]
-    } else {
-        Vec::new()
-    };
+    let mut hooks = vec![at("app_state/bank/balances", &mut bal)];
+    if !has_account {
+        hooks.push(at("app_state/auth/accounts", &mut acc));
+    }
     let (out, _) = g.rewrite_hooks(&edits, hooks)?;
     if let Some(c) = change {
         changes.insert(0, c);
@@ -518,14 +534,71 @@ impl Renames {
     }
 
     /// Rewrite every address place of the document; returns the number of fields changed.
+    /// An element whose export key changes (a balance whose address is renamed, every
+    /// delegation to a validator whose operator is) is moved to its place in the export
+    /// order ([`order`]): a first pass finds the moved elements (held in memory, at most
+    /// [`MAX_MOVED_BYTES`]; they name the renamed accounts only), the second writes each
+    /// before the first unmoved element whose key is greater, or after the last.
     pub fn rewrite(&self, g: &CanonicalGenesis) -> Result<(CanonicalGenesis, u64)> {
+        let moves: Vec<RefCell<Moves>> = ADDRESS_ARRAYS
+            .iter()
+            .map(|_| RefCell::new(Moves::default()))
+            .collect();
+        let bytes = RefCell::new(0usize);
+        {
+            let mut fs: Vec<HookBox<'_>> = ADDRESS_ARRAYS
+                .iter()
+                .zip(&moves)
+                .map(|(p, m)| {
+                    let loc = p.replace('/', ".");
+                    let bytes = &bytes;
+                    Box::new(move |i: u64, b: &[u8]| {
+                        let v = parse(&loc, i, b)?;
+                        let Some(k0) = order::key(p, &v) else {
+                            return Ok(Element::Keep);
+                        };
+                        let mut w = v;
+                        self.apply(&mut w, "", &mut 0);
+                        let k1 = order::key(p, &w).unwrap_or_default();
+                        let mut m = m.borrow_mut();
+                        if k1 == k0 {
+                            m.last_kept = Some(i);
+                            return Ok(Element::Keep);
+                        }
+                        let c = canon(&w);
+                        *bytes.borrow_mut() += c.len() + k1.len();
+                        if *bytes.borrow() > MAX_MOVED_BYTES {
+                            return bail(
+                                format!("{loc}[{i}]"),
+                                format!("the renamed entries that move to a new place in the export order exceed {MAX_MOVED_BYTES} bytes, agar's limit for one rename"),
+                            );
+                        }
+                        m.moved.insert(i);
+                        m.pending.insert((k1, i), c);
+                        Ok(Element::Keep)
+                    }) as HookBox<'_>
+                })
+                .collect();
+            g.gather(hooks_at(&mut fs))?;
+        }
         let n = RefCell::new(0u64);
         let mut fs: Vec<HookBox<'_>> = ADDRESS_ARRAYS
             .iter()
-            .map(|p| {
+            .zip(&moves)
+            .map(|(p, m)| {
                 let n = &n;
                 let loc = p.replace('/', ".");
                 Box::new(move |i: u64, b: &[u8]| {
+                    let mut m = m.borrow_mut();
+                    if m.moved.contains(&i) {
+                        *n.borrow_mut() += 1;
+                        // no unmoved element at all: the moved ones fill the list
+                        return Ok(if i == 0 && m.last_kept.is_none() {
+                            Element::Splice(std::mem::take(&mut m.pending).into_values().collect())
+                        } else {
+                            Element::Remove
+                        });
+                    }
                     let mut v = parse(&loc, i, b)?;
                     let before = *n.borrow();
                     self.apply(&mut v, "", &mut n.borrow_mut());
@@ -536,26 +609,58 @@ impl Renames {
                             *n.borrow_mut() += 1;
                         }
                     }
-                    Ok(if *n.borrow() == before {
-                        Element::Keep
+                    let this = if *n.borrow() == before {
+                        b.to_vec()
                     } else {
-                        Element::Replace(canon(&v))
-                    })
+                        canon(&v)
+                    };
+                    if m.pending.is_empty() {
+                        return Ok(if *n.borrow() == before {
+                            Element::Keep
+                        } else {
+                            Element::Replace(this)
+                        });
+                    }
+                    let mut out = Vec::new();
+                    if let Some(k) = order::key(p, &v) {
+                        let rest = m.pending.split_off(&(k, 0));
+                        out.extend(std::mem::replace(&mut m.pending, rest).into_values());
+                    }
+                    out.push(this);
+                    if m.last_kept == Some(i) {
+                        out.extend(std::mem::take(&mut m.pending).into_values());
+                    }
+                    Ok(Element::Splice(out))
                 }) as HookBox<'_>
             })
             .collect();
-        let hooks = fs
-            .iter_mut()
-            .zip(ADDRESS_ARRAYS)
-            .map(|(f, p)| Hook {
-                tokens: p.split('/').map(str::to_string).collect(),
-                f: &mut **f,
-            })
-            .collect();
-        let (out, _) = g.rewrite_hooks(&[], hooks)?;
+        let (out, _) = g.rewrite_hooks(&[], hooks_at(&mut fs))?;
         drop(fs);
         Ok((out, n.into_inner()))
     }
+}
+
+/// Bytes of renamed entries one rename may move (a validator's delegations when its
+/// operator is renamed: about 250 bytes each, so some 250,000 delegations).
+pub const MAX_MOVED_BYTES: usize = 64 << 20;
+
+/// One list's entries that a rename moves: their indexes, and their new bytes by new key.
+#[derive(Default)]
+struct Moves {
+    moved: std::collections::BTreeSet<u64>,
+    pending: std::collections::BTreeMap<(Vec<u8>, u64), Vec<u8>>,
+    last_kept: Option<u64>,
+}
+
+/// Hooks at [`ADDRESS_ARRAYS`] from their callbacks.
+fn hooks_at<'a>(fs: &'a mut [HookBox<'_>]) -> Vec<Hook<'a>> {
+    fs.iter_mut()
+        .zip(ADDRESS_ARRAYS)
+        .map(|(f, p)| Hook {
+            tokens: p.split('/').map(str::to_string).collect(),
+            f: &mut **f,
+        })
+        .collect()
 }
 
 /// An ed25519 consensus public key (base64 of 32 bytes) from a `priv_validator_key.json`
@@ -767,9 +872,15 @@ pub fn replace_account(
 /// account's liquid balance is unchanged). Kept consistent: the delegation (new or
 /// grown; shares at the validator's exchange rate, truncated as the SDK does), the
 /// validator's tokens and shares, the pool balance, and for a bonded validator its power
-/// in `last_validator_powers` and the CometBFT list and `last_total_power`; the
-/// distribution starting info (a new delegation starts at the validator's current period
-/// - 1, whose historical rewards gain a reference, as x/distribution does).
+/// in `last_validator_powers` and the CometBFT list and `last_total_power`. A new
+/// delegation gets its distribution starting info as x/distribution's
+/// `initializeDelegation` writes it (previous period = the validator's current period - 1,
+/// whose historical rewards gain a reference; the stake; the height of the exported
+/// block); new entries go where the SDK's export puts them ([`order`]). A grown
+/// delegation keeps its starting info: rewards accrued so far belong to the old stake
+/// (raising the starting stake would pay the new tokens rewards for periods they were
+/// not bonded in, out of the other delegators' outstanding rewards), and the SDK resets
+/// it to the whole stake at the delegator's next withdrawal or delegation change.
 pub fn add_stake(
     g: &CanonicalGenesis,
     loc: &str,
@@ -887,9 +998,23 @@ pub fn add_stake(
     let found_pool = RefCell::new(false);
     let found_si = RefCell::new(false);
     let period = RefCell::new(None::<u64>);
+    let any_current = RefCell::new(false);
+    let pool_at = RefCell::new(order::Insert::new(
+        "app_state/bank/balances",
+        &json!({"address": pool}),
+    ));
+    let del_at = RefCell::new(order::Insert::new(
+        "app_state/staking/delegations",
+        &json!({"delegator_address": address, "validator_address": op}),
+    ));
+    let si_at = RefCell::new(order::Insert::new(
+        "app_state/distribution/delegator_starting_infos",
+        &json!({"delegator_address": address, "validator_address": op}),
+    ));
     // pass 2a: everything keyed by what pass 1 found
     let mut pool_hook = |i: u64, b: &[u8]| -> Result<Element> {
         let mut v = parse("app_state.bank.balances", i, b)?;
+        pool_at.borrow_mut().see(i, &v);
         if v["address"].as_str() != Some(pool.as_str()) {
             return Ok(Element::Keep);
         }
@@ -910,6 +1035,7 @@ pub fn add_stake(
     };
     let mut del_hook = |i: u64, b: &[u8]| -> Result<Element> {
         let mut v = parse("app_state.staking.delegations", i, b)?;
+        del_at.borrow_mut().see(i, &v);
         if v["delegator_address"].as_str() != Some(address)
             || v["validator_address"].as_str() != Some(op.as_str())
         {
@@ -946,19 +1072,18 @@ pub fn add_stake(
     let mut cmt1 = |i: u64, b: &[u8]| cmt(i, b);
     let mut cmt2 = |i: u64, b: &[u8]| cmt(i, b);
     let mut si_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
-        if v["delegator_address"].as_str() != Some(address)
-            || v["validator_address"].as_str() != Some(op.as_str())
+        let v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
+        si_at.borrow_mut().see(i, &v);
+        if v["delegator_address"].as_str() == Some(address)
+            && v["validator_address"].as_str() == Some(op.as_str())
         {
-            return Ok(Element::Keep);
+            *found_si.borrow_mut() = true;
         }
-        *found_si.borrow_mut() = true;
-        let st = num::dec(loc, v["starting_info"]["stake"].as_str().unwrap_or(""))?;
-        v["starting_info"]["stake"] = json!(num::dec_string(st + amount * num::DEC_ONE));
-        Ok(Element::Replace(canon(&v)))
+        Ok(Element::Keep)
     };
     let mut cur_hook = |i: u64, b: &[u8]| -> Result<Element> {
         let v = parse("app_state.distribution.validator_current_rewards", i, b)?;
+        *any_current.borrow_mut() = true;
         if v["validator_address"].as_str() == Some(op.as_str()) {
             *period.borrow_mut() = v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
         }
@@ -986,33 +1111,69 @@ pub fn add_stake(
         &mut cur_hook,
     ));
     let (mid, _) = g.rewrite_hooks(&edits, hooks)?;
-    // pass 2b: what did not exist (a new delegation, its starting info, a pool balance)
+    // pass 2b: what did not exist (a new delegation, its starting info, a pool balance),
+    // each at its place in the export order found by pass 2a
+    let (pool_at, del_at, si_at) = (
+        pool_at.into_inner(),
+        del_at.into_inner(),
+        si_at.into_inner(),
+    );
     let mut edits = Vec::new();
+    let mut new_pool = None;
     if !found_pool.into_inner() {
-        edits.push(edit(
-            &["app_state", "bank", "balances", "-"],
-            canon(&json!({"address": pool, "coins": coins_json(&add)})),
-        ));
+        let v = canon(&json!({"address": pool, "coins": coins_json(&add)}));
+        edits.extend(pool_at.append(v.clone()));
+        new_pool = Some(v);
     }
+    let (found_del, found_si) = (found_del.into_inner(), found_si.into_inner());
+    if found_del != found_si && any_current.borrow().to_owned() {
+        return bail(
+            loc,
+            format!(
+                "the delegation of {address} to {op} {} a distribution starting info; this genesis's distribution state is inconsistent",
+                if found_del { "has no" } else { "does not exist but has" }
+            ),
+        );
+    }
+    let mut new_del = None;
+    let mut new_si = None;
     let mut hist = None;
-    if !found_del.into_inner() {
-        edits.push(edit(&["app_state", "staking", "delegations", "-"], canon(&json!({
-            "delegator_address": address, "shares": num::dec_string(new_shares), "validator_address": op}))));
+    if !found_del {
+        let v = canon(&json!({
+            "delegator_address": address, "shares": num::dec_string(new_shares), "validator_address": op}));
+        edits.extend(del_at.append(v.clone()));
+        new_del = Some(v);
         changes.push(format!("add-stake {address} -> {op}: new delegation"));
-        if !found_si.into_inner() {
-            if let Some(p) = period.into_inner() {
-                let prev = p.saturating_sub(1);
-                edits.push(edit(
-                    &["app_state", "distribution", "delegator_starting_infos", "-"],
-                    canon(&json!({
+        match period.into_inner() {
+            Some(p) if p > 0 => {
+                // x/distribution initializeDelegation: the period just ended, the stake in
+                // tokens (the new delegation's shares at the new exchange rate, truncated),
+                // the block height (the export's: initial_height - 1)
+                let prev = p - 1;
+                let stake = tokens_from_shares(loc, new_shares, new_tokens, shares + new_shares)?;
+                let height = g.genesis.initial_height.saturating_sub(1);
+                let v = canon(&json!({
                     "delegator_address": address, "validator_address": op,
-                    "starting_info": {"height": "0", "previous_period": prev.to_string(),
-                        "stake": num::dec_string(amount * num::DEC_ONE)}})),
-                ));
+                    "starting_info": {"height": height.to_string(), "previous_period": prev.to_string(),
+                        "stake": num::dec_string(stake)}}));
+                edits.extend(si_at.append(v.clone()));
+                new_si = Some(v);
                 hist = Some(prev);
+                changes.push(format!(
+                    "add-stake {address} -> {op}: new starting info (previous period {prev}, whose historical rewards gain a reference)"
+                ));
             }
+            _ if *any_current.borrow() => {
+                return bail(
+                    loc,
+                    format!("validator {op} has no distribution current rewards (or period 0) in this genesis, so a new delegation's starting info cannot be written"),
+                )
+            }
+            // no distribution state at all: nothing to keep consistent
+            _ => {}
         }
     }
+    let found_hist = RefCell::new(false);
     let mut hist_hook = |i: u64, b: &[u8]| -> Result<Element> {
         let mut v = parse("app_state.distribution.validator_historical_rewards", i, b)?;
         if v["validator_address"].as_str() != Some(op.as_str())
@@ -1020,21 +1181,55 @@ pub fn add_stake(
         {
             return Ok(Element::Keep);
         }
+        *found_hist.borrow_mut() = true;
         let n = v["rewards"]["reference_count"].as_u64().unwrap_or(0);
         v["rewards"]["reference_count"] = json!(n + 1);
         Ok(Element::Replace(canon(&v)))
     };
-    let hooks = if hist.is_some() {
-        vec![at(
+    let ins = |at: &order::Insert, new: &Option<Vec<u8>>, i: u64, b: &[u8]| -> Element {
+        new.as_deref()
+            .and_then(|n| at.splice(i, b, n))
+            .unwrap_or(Element::Keep)
+    };
+    let mut pool_ins = |i: u64, b: &[u8]| Ok(ins(&pool_at, &new_pool, i, b));
+    let mut del_ins = |i: u64, b: &[u8]| Ok(ins(&del_at, &new_del, i, b));
+    let mut si_ins = |i: u64, b: &[u8]| Ok(ins(&si_at, &new_si, i, b));
+    let mut hooks = Vec::new();
+    if new_pool.is_some() {
+        hooks.push(at("app_state/bank/balances", &mut pool_ins));
+    }
+    if new_del.is_some() {
+        hooks.push(at("app_state/staking/delegations", &mut del_ins));
+    }
+    if new_si.is_some() {
+        hooks.push(at(
+            "app_state/distribution/delegator_starting_infos",
+            &mut si_ins,
+        ));
+    }
+    if hist.is_some() {
+        hooks.push(at(
             "app_state/distribution/validator_historical_rewards",
             &mut hist_hook,
-        )]
-    } else {
-        Vec::new()
-    };
+        ));
+    }
     if edits.is_empty() && hooks.is_empty() {
         return Ok((mid, changes));
     }
     let (out, _) = mid.rewrite_hooks(&edits, hooks)?;
+    if hist.is_some() && !found_hist.into_inner() {
+        return bail(
+            loc,
+            format!("validator {op} has no historical rewards for the period a new delegation starts at; this genesis's distribution state is inconsistent"),
+        );
+    }
     Ok((out, changes))
+}
+
+/// x/staking `TokensFromSharesTruncated` (`shares.MulInt(tokens).QuoTruncate(total)`: raw
+/// `shares * tokens * 10^18 / total`, truncated) as a `Dec`: the stake x/distribution
+/// records for a delegation.
+fn tokens_from_shares(loc: &str, shares: u128, tokens: u128, total: u128) -> Result<u128> {
+    num::mul_mul_div(shares, tokens, num::DEC_ONE, total)
+        .ok_or_else(|| Error::invalid(loc, "the delegation's stake is too large"))
 }

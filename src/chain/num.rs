@@ -111,6 +111,40 @@ pub fn duration(loc: &str, s: &str) -> Result<String> {
     }
 }
 
+/// `a * b * c / d`, truncated, through a 384-bit intermediate (the SDK's `LegacyDec`
+/// arithmetic works on big integers: `Dec * Int / Dec` passes 128 bits on real amounts);
+/// None when `d` is 0 or the result does not fit in u128.
+pub fn mul_mul_div(a: u128, b: u128, c: u128, d: u128) -> Option<u128> {
+    fn mul(x: &mut [u64; 6], m: u128) {
+        let mut acc = [0u64; 6];
+        for (shift, part) in [(0, m as u64), (1, (m >> 64) as u64)] {
+            let mut carry = 0u128;
+            for i in 0..6 - shift {
+                let t = acc[i + shift] as u128 + x[i] as u128 * part as u128 + carry;
+                acc[i + shift] = t as u64;
+                carry = t >> 64;
+            }
+        }
+        *x = acc;
+    }
+    if d == 0 {
+        return None;
+    }
+    let mut x = [a as u64, (a >> 64) as u64, 0, 0, 0, 0];
+    mul(&mut x, b);
+    mul(&mut x, c);
+    let (mut q, mut r) = ([0u64; 6], 0u128);
+    for bit in (0..384).rev() {
+        let top = r >> 127;
+        r = (r << 1) | ((x[bit / 64] >> (bit % 64)) & 1) as u128;
+        if top == 1 || r >= d {
+            r = r.wrapping_sub(d);
+            q[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+    (q[2..].iter().all(|&l| l == 0)).then(|| q[0] as u128 | (q[1] as u128) << 64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +176,22 @@ mod tests {
         assert_eq!(duration("t", "60s").unwrap(), "60s");
         assert_eq!(duration("t", "2h").unwrap(), "7200s");
         assert!(duration("t", "0s").is_err() && duration("t", "1w").is_err());
+    }
+
+    #[test]
+    fn wide_mul_div() {
+        assert_eq!(mul_mul_div(7, 3, 1, 2), Some(10));
+        assert_eq!(mul_mul_div(1, 1, 1, 0), None);
+        // a real-sized TokensFromShares: 5e28 raw shares * 1e14 tokens * 1e18 / 1e32
+        let s = 50_000_000_000 * DEC_ONE;
+        let t = 100_000_000_000_000u128;
+        assert_eq!(mul_mul_div(s, t, DEC_ONE, t * DEC_ONE), Some(s));
+        // truncation: 1/3
+        assert_eq!(mul_mul_div(1, DEC_ONE, 1, 3), Some(333_333_333_333_333_333));
+        assert_eq!(mul_mul_div(u128::MAX, u128::MAX, 1, 1), None);
+        assert_eq!(
+            mul_mul_div(u128::MAX, u128::MAX, 1, u128::MAX),
+            Some(u128::MAX)
+        );
     }
 }

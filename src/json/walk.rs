@@ -50,6 +50,11 @@ pub enum Element {
     Keep,
     Replace(Vec<u8>),
     Remove,
+    /// Write these elements (canonical bytes each) in this one's place, in order: none,
+    /// one or several, the original (the bytes the hook was given) among them or not. How
+    /// an entry is inserted at its sorted position (issue 17: new balances, accounts,
+    /// delegations go where the SDK's export puts them) with one element held at a time.
+    Splice(Vec<Vec<u8>>),
 }
 
 /// A hook's callback: (element index, canonical bytes) -> what to do with it.
@@ -430,9 +435,9 @@ impl<R: Read> Walker<'_, '_, R> {
         match (self.hooks[h])(0, &el.head)? {
             Element::Keep => self.em.put(&el.head)?,
             Element::Replace(b) => self.em.put(&b)?,
-            Element::Remove => {
+            Element::Remove | Element::Splice(_) => {
                 return Err(Error::Refused(format!(
-                    "{path}: a hook can remove array elements only"
+                    "{path}: a hook can remove or splice array elements only"
                 )))
             }
         }
@@ -704,12 +709,13 @@ impl<R: Read> Walker<'_, '_, R> {
                         let el = self.materialise(depth, &here)?;
                         let f = &mut self.hooks[hook.expect("checked")];
                         let action = f(n, &el.head)?;
-                        let bytes = match &action {
-                            Element::Keep => Some(&el.head),
-                            Element::Replace(b) => Some(b),
-                            Element::Remove => None,
+                        let bytes: &[Vec<u8>] = match &action {
+                            Element::Keep => std::slice::from_ref(&el.head),
+                            Element::Replace(b) => std::slice::from_ref(b),
+                            Element::Remove => &[],
+                            Element::Splice(v) => v,
                         };
-                        if let Some(b) = bytes {
+                        for b in bytes {
                             if wrote {
                                 self.em.put(b",")?;
                             }
