@@ -339,6 +339,21 @@ impl CanonicalGenesis {
         }
     }
 
+    /// A second handle on the same canonical file (no copy): for a reader that must
+    /// stream the document again after `self` is consumed by a rewrite.
+    pub fn try_clone(&self) -> Result<CanonicalGenesis> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io_at(&self.genesis.loc, e))?;
+        Ok(CanonicalGenesis {
+            file,
+            size: self.size,
+            sha256: self.sha256.clone(),
+            genesis: self.genesis.clone(),
+        })
+    }
+
     /// A reader over the canonical bytes, from the start.
     pub fn reader(&self) -> Result<BufReader<File>> {
         let loc = &self.genesis.loc;
