@@ -256,6 +256,17 @@ impl Genesis {
         self.genesis_time.as_deref()
     }
 
+    /// Why agd would refuse this genesis's `genesis_time` (strict RFC 3339, the rule of
+    /// every op that sets it: [`crate::genesis_time`]), with what to do; `None` if it is
+    /// valid or absent. pack and edit refuse to write such a genesis; verify and inspect
+    /// report it in an archive.
+    pub fn genesis_time_problem(&self) -> Option<String> {
+        let t = self.genesis_time()?;
+        crate::genesis_time::check(t).err().map(|why| {
+            format!("genesis_time: {why}; agd refuses to start a chain from this genesis. Set a valid time: `agar edit ARCHIVE -o OUT --genesis-time 2026-01-02T03:04:05Z` (or pack from a corrected genesis.json)")
+        })
+    }
+
     /// `app_state.swingset.swing_store_export_data_hash` (either spelling), if present.
     pub fn export_data_hash(&self) -> Result<Option<String>> {
         let f = self.spelling.hash_field();

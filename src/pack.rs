@@ -459,6 +459,10 @@ pub fn plan(
 ) -> Result<Plan> {
     let mut notes = Vec::new();
     let genesis = canonical.genesis.clone();
+    // what pack writes, verify accepts: a genesis_time agd refuses is bad input
+    if let Some(p) = genesis.genesis_time_problem() {
+        return bail(&genesis.loc, p);
+    }
     let inline = inline_export_data(&canonical, source, &mut notes)?;
     let progress = Progress::bytes(opts.progress, "export data", 0);
     let dd = digest_data(source, inline)?;

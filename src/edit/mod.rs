@@ -628,6 +628,11 @@ pub fn edit(
         .take()
         .ok_or_else(|| Error::Refused("internal: the reader kept no genesis".into()))?;
     let (genesis, gchanges) = edit_genesis(kept, script)?;
+    // what edit writes, verify accepts (an input with a bad genesis_time needs a
+    // set-genesis-time among the edits)
+    if let Some(p) = genesis.genesis.genesis_time_problem() {
+        return bail("genesis.json (edited)", p);
+    }
     check_replaced_artifacts_exist(&edits, &in_manifest)?;
     let (mut st, cnt) = count_edited_export_data(&edits, &mut r, &inserts)?;
     check_merge_outcome(&edits, &mut st)?;
