@@ -390,6 +390,27 @@ impl ArchiveReader {
         };
         self.consistency = Some(check.finish());
         let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
+        for i in self.genesis_disagreements(&genesis)? {
+            self.problem(gloc.clone(), i)?;
+        }
+        if let Some(w) = copy {
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io_at(&gloc, e.into_error()))?;
+            self.genesis_file = Some(CanonicalGenesis::from_checked(
+                f,
+                gm.size,
+                got,
+                genesis.clone(),
+            ));
+        }
+        self.genesis = genesis;
+        Ok(())
+    }
+
+    /// Where genesis.json disagrees with the archive manifest (chain ID, initial height,
+    /// export-data hash) or holds inline export data.
+    fn genesis_disagreements(&self, genesis: &Genesis) -> Result<Vec<String>> {
         let m = &self.manifest;
         let mut issues = Vec::new();
         if genesis.chain_id()? != m.chain_id {
@@ -420,22 +441,7 @@ impl ArchiveReader {
                 genesis.spelling.data_field()
             ));
         }
-        for i in issues {
-            self.problem(gloc.clone(), i)?;
-        }
-        if let Some(w) = copy {
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::io_at(&gloc, e.into_error()))?;
-            self.genesis_file = Some(CanonicalGenesis::from_checked(
-                f,
-                gm.size,
-                got,
-                genesis.clone(),
-            ));
-        }
-        self.genesis = genesis;
-        Ok(())
+        Ok(issues)
     }
 
     fn read_export_manifest(&mut self) -> Result<()> {

@@ -640,34 +640,15 @@ pub fn edit(
     let in_chain = crate::verify::chain_problems(&r.consistency.take().unwrap_or_default());
     r.read_artifacts(&mut NullSink)?;
     let parent = r.finish()?.digest;
-    if let Some(base) = &script.base {
-        if *base != parent {
-            return Err(Error::Refused(format!(
-                "the edits were written for archive {base} (base), but {} is {parent}; nothing was written. Review the edits against this archive (agar diff) and update base",
-                input.display()
-            )));
-        }
-    }
+    check_base(script, input, &parent)?;
     let mut warnings = std::mem::take(&mut st.warnings);
     warnings.extend(script_warnings(script, &edits, &in_meta)?);
 
     // the new members
     let data_sha = hex::encode(cnt.sha.finalize());
     let data_hash = format!("sha256:{data_sha}");
-    let genesis = genesis.with_export_data_hash(&data_hash)?;
-    let initial_height = genesis.genesis.initial_height()?;
-    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
-        return bail("genesis.json (edited)", why);
-    }
-    let chain_id = genesis.genesis.chain_id()?.to_string();
-    if initial_height != in_manifest.initial_height
-        && in_manifest.export_height + 1 != initial_height
-    {
-        warnings.push(format!(
-            "initial_height is now {initial_height}, but the swing-store state was exported at block {} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
-            in_manifest.export_height
-        ));
-    }
+    let (genesis, initial_height, chain_id) =
+        final_genesis(genesis, &data_hash, &in_manifest, &mut warnings)?;
     let (artifacts, from_files) = new_artifacts(&in_manifest, script, &mut st.changes)?;
     let mode = in_manifest.mode()?;
     let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
@@ -691,15 +672,11 @@ pub fn edit(
             edits: edits_json,
         }),
     };
-    let manifest_bytes = manifest.canonical_bytes();
-    // what edit writes, every reader accepts: the manifest's own limits (member count,
-    // provenance size) are checked on the bytes about to be written
-    crate::archive::reader::parse_manifest(&output.display().to_string(), &manifest_bytes)?;
     let new = NewArchive {
+        manifest_bytes: checked_manifest_bytes(&manifest, output)?,
         genesis,
         export_manifest,
         manifest,
-        manifest_bytes,
         data_sha,
         data_size: cnt.size,
         from_files,
@@ -714,11 +691,11 @@ pub fn edit(
     verify_edited(&pending, output, &in_chain)?;
     let written = pending.persist()?;
 
-    for p in in_chain {
-        warnings.push(format!(
-            "the input archive already fails the chain-state check: {p}"
-        ));
-    }
+    warnings.extend(
+        in_chain
+            .iter()
+            .map(|p| format!("the input archive already fails the chain-state check: {p}")),
+    );
     let mut changes: Vec<(usize, String)> = gchanges;
     changes.extend(st.changes);
     changes.sort_by_key(|(i, _)| *i);
@@ -740,6 +717,14 @@ pub fn edit(
     })
 }
 
+/// The manifest's bytes, checked as every reader will check them: what edit writes,
+/// every reader accepts (member count, provenance size).
+fn checked_manifest_bytes(manifest: &ArchiveManifest, output: &Path) -> Result<Vec<u8>> {
+    let bytes = manifest.canonical_bytes();
+    crate::archive::reader::parse_manifest(&output.display().to_string(), &bytes)?;
+    Ok(bytes)
+}
+
 /// What edit refuses before reading anything: an existing output without `--force`, an
 /// empty script.
 fn refuse_before_reading(output: &Path, script: &Script, opts: &EditOptions) -> Result<()> {
@@ -753,6 +738,44 @@ fn refuse_before_reading(output: &Path, script: &Script, opts: &EditOptions) -> 
         return Err(Error::Refused(
             "no edits given (use --script FILE or edit flags; see agar edit --help)".into(),
         ));
+    }
+    Ok(())
+}
+
+/// The edited genesis with the new export-data hash, its initial height (checked) and
+/// chain ID; warns when the height no longer follows the export height.
+fn final_genesis(
+    genesis: CanonicalGenesis,
+    data_hash: &str,
+    in_manifest: &ArchiveManifest,
+    warnings: &mut Vec<String>,
+) -> Result<(CanonicalGenesis, u64, String)> {
+    let genesis = genesis.with_export_data_hash(data_hash)?;
+    let initial_height = genesis.genesis.initial_height()?;
+    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
+        return bail("genesis.json (edited)", why);
+    }
+    let chain_id = genesis.genesis.chain_id()?.to_string();
+    if initial_height != in_manifest.initial_height
+        && in_manifest.export_height + 1 != initial_height
+    {
+        warnings.push(format!(
+            "initial_height is now {initial_height}, but the swing-store state was exported at block {} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
+            in_manifest.export_height
+        ));
+    }
+    Ok((genesis, initial_height, chain_id))
+}
+
+/// The script's `base`, if any, is the input's digest.
+fn check_base(script: &Script, input: &Path, parent: &str) -> Result<()> {
+    if let Some(base) = &script.base {
+        if base != parent {
+            return Err(Error::Refused(format!(
+                "the edits were written for archive {base} (base), but {} is {parent}; nothing was written. Review the edits against this archive (agar diff) and update base",
+                input.display()
+            )));
+        }
     }
     Ok(())
 }
