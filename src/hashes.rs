@@ -592,6 +592,10 @@ impl B1Checker {
         }
     }
 
+    // Long on purpose (~190 lines): one arm per zip record (local header, names, data,
+    // central directory entry, end of central directory), each next to the state it
+    // expects next; the zip grammar reads as one state machine, and the arms share the
+    // offset and entry bookkeeping that splitting would have to thread through.
     fn record(&mut self, h: &[u8]) {
         let at = self.off - h.len() as u64;
         match self.state {

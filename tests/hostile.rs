@@ -1063,7 +1063,10 @@ fn an_impossible_genesis_time_is_reported_by_verify_and_inspect() {
         "RFC 3339",
         "--genesis-time",
     ] {
-        assert!(text.contains(want), "verify's message lacks {want:?}:\n{text}");
+        assert!(
+            text.contains(want),
+            "verify's message lacks {want:?}:\n{text}"
+        );
     }
     // the only problem: everything else in the crafted archive is consistent
     assert_eq!(text.matches("genesis_time").count(), 1, "{text}");
@@ -1071,7 +1074,10 @@ fn an_impossible_genesis_time_is_reported_by_verify_and_inspect() {
     let o = agar(&["inspect", p(&bad)]);
     let text = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(1), "inspect must report it:\n{text}");
-    assert!(text.contains("genesis_time:   2026-13-45T99:99:99Z"), "{text}");
+    assert!(
+        text.contains("genesis_time:   2026-13-45T99:99:99Z"),
+        "{text}"
+    );
     assert!(text.contains("member genesis.json: genesis_time"), "{text}");
 
     // edit: carried over, refused (bad input, nothing written); fixed, accepted
