@@ -391,6 +391,9 @@ fn letters(len: u64, f: &mut dyn FnMut(&[u8])) {
     }
 }
 
+/// Produces a member's content, chunk by chunk, into the callback.
+type Generator<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8]));
+
 /// A consistent `.tar.zst` archive: `members` (genesis first) with member `big`'s
 /// content produced by `gen` (called twice: to hash it, then to write it), streamed
 /// through agar's own writer so that nothing large is held.
@@ -399,7 +402,7 @@ fn write_with_big_member(
     manifest: &agar::archive::ArchiveManifest,
     members: &[(String, Vec<u8>)],
     big: usize,
-    gen: &dyn Fn(&mut dyn FnMut(&[u8])),
+    gen: Generator,
 ) {
     use sha2::{Digest, Sha256};
     let mut sha = Sha256::new();

@@ -290,36 +290,7 @@ fn camel_case_genesis_keeps_its_spelling() {
 fn inline_export_data_is_moved_into_the_export_data_member() {
     let t = tempfile::tempdir().unwrap();
     // an older-format genesis: entries inline, no hash; the swing-store dir has no data
-    let mut g: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tiny("genesis/operational/genesis.json")).unwrap())
-            .unwrap();
-    let data = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
-    let entries: Vec<serde_json::Value> = data
-        .lines()
-        .map(|l| {
-            let e = agar::gojson::decode_line(l.as_bytes()).unwrap();
-            serde_json::json!({"key": e.key, "value": e.value})
-        })
-        .collect();
-    let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
-    sw.insert(
-        "swing_store_export_data".into(),
-        serde_json::Value::Array(entries),
-    );
-    sw.remove("swing_store_export_data_hash");
-    let gpath = t.path().join("genesis.json");
-    std::fs::write(&gpath, serde_json::to_vec(&g).unwrap()).unwrap();
-    let ss = t.path().join("ss");
-    copy_dir(&tiny("export/operational"), &ss);
-    std::fs::remove_file(ss.join("export-data.jsonl")).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ss.join("export-manifest.json")).unwrap()).unwrap();
-    m.as_object_mut().unwrap().remove("data");
-    std::fs::write(
-        ss.join("export-manifest.json"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    let (gpath, ss) = inline_export(t.path(), &[]);
     let d = pack_js(&gpath, &ss, &t.path().join("inline.tar"));
     let reference = pack_js(
         &tiny("genesis/operational/genesis.json"),
