@@ -499,7 +499,20 @@ fn build_and_place(
     // the node may have been started meanwhile
     refuse_running(db).map_err(pre)?;
 
-    // --- placement
+    let placed = place(opts, dir, db, &new_db)?;
+    Ok((imp, digest, kind, placed))
+}
+
+/// Placement: keep the old DB (hard links in a dated dir) and remove its side files,
+/// then rename the new DB into place. The error's flag says whether the old DB was
+/// already touched.
+fn place(
+    opts: &RestoreOptions,
+    dir: &Path,
+    db: &Path,
+    new_db: &Path,
+) -> std::result::Result<Placed, (Error, bool)> {
+    let pre = |e: Error| (e, false);
     let existing: Vec<PathBuf> = std::iter::once(db.to_path_buf())
         .chain(dbimport::DB_SIDE_SUFFIXES.iter().map(|s| side_file(db, s)))
         .filter(|p| fs::symlink_metadata(p).is_ok())
@@ -533,7 +546,7 @@ fn build_and_place(
         }
         checkpoint("removed-side").map_err(|e| (e, true))?;
     }
-    fs::rename(&new_db, db).map_err(|e| (Error::io(db, e), true))?;
+    fs::rename(new_db, db).map_err(|e| (Error::io(db, e), true))?;
     sync_dir(dir).map_err(|e| (e, true))?;
     checkpoint("renamed").map_err(|e| (e, true))?;
     if opts.discard_old {
@@ -542,15 +555,10 @@ fn build_and_place(
             sync_dir(dir).map_err(|e| (e, true))?;
         }
     }
-    Ok((
-        imp,
-        digest,
-        kind,
-        Placed {
-            old_kept: old_kept.map(|p| p.display().to_string()),
-            replaced: existing.iter().map(|p| p.display().to_string()).collect(),
-        },
-    ))
+    Ok(Placed {
+        old_kept: old_kept.map(|p| p.display().to_string()),
+        replaced: existing.iter().map(|p| p.display().to_string()).collect(),
+    })
 }
 
 // ---------------------------------------------------------------- status

@@ -67,8 +67,8 @@ pub const SCHEMA: [&str; 7] = [
 ];
 
 /// Largest TEXT/BLOB the official build accepts (better-sqlite3's `MAX_LENGTH`), also
-/// the bundled SQLite's default limit.
-pub const MAX_VALUE_BYTES: u64 = 1_000_000_000;
+/// the bundled SQLite's default limit; verify checks it too.
+pub const MAX_VALUE_BYTES: u64 = crate::hashes::SQLITE_MAX_LENGTH;
 
 /// Threads that gzip a snapshot blob (in `explode`, the extraction is mostly done by the
 /// time the DB builder compresses the snapshots, so a second core is free).
@@ -786,8 +786,8 @@ fn assert_complete(conn: &Connection, dbloc: &str, mode: ArtifactMode) -> Result
 
 fn import_bundle(conn: &Connection, id: &str, path: &Path, fsize: u64) -> Result<()> {
     let aloc = path.display().to_string();
-    if fsize > MAX_VALUE_BYTES {
-        return bail(&aloc, format!("bundle.{id}: {fsize} bytes is more than SQLite's {MAX_VALUE_BYTES}-byte value limit"));
+    if let Some(p) = crate::hashes::sqlite_blob_problem(fsize) {
+        return bail(&aloc, format!("bundle.{id}: {p}"));
     }
     if let Some(h) = id.strip_prefix("b0-") {
         if fsize > crate::hashes::MAX_B0_BUNDLE_BYTES {
@@ -1006,8 +1006,8 @@ fn import_span(
             break;
         }
         let body = line.strip_suffix(b"\n").unwrap_or(&line);
-        if body.len() as u64 > MAX_VALUE_BYTES {
-            return bail(&aloc, format!("transcript artifact {name}: item at position {pos} is longer than SQLite's {MAX_VALUE_BYTES}-byte value limit"));
+        if let Some(p) = crate::hashes::sqlite_item_problem(pos, body.len() as u64) {
+            return bail(&aloc, format!("transcript artifact {name}: {p}"));
         }
         if pos >= rec.end_pos {
             return bail(&aloc, format!("artifact {name} is not complete: it holds more lines than the {} items of span {}..{} (vat {})", rec.len(), rec.start_pos, rec.end_pos, rec.vat));

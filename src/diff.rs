@@ -243,96 +243,9 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     }
     drop(rb);
 
-    // artifacts, by manifest digest
-    let arts = |m: &ArchiveManifest| -> std::collections::BTreeMap<String, Member> {
-        m.artifacts()
-            .map(|(n, x)| (n.to_string(), x.clone()))
-            .collect()
-    };
-    let (aa, ab) = (arts(&ma), arts(&mb));
-    let names: std::collections::BTreeSet<&String> = aa.keys().chain(ab.keys()).collect();
-    for n in names {
-        let (x, y) = (aa.get(n), ab.get(n));
-        if x != y {
-            rep.artifacts.push(ArtifactChange {
-                name: n.clone(),
-                a: x.cloned(),
-                b: y.cloned(),
-            });
-        }
-    }
-
-    // export data, in lockstep, only when it differs
+    rep.artifacts = artifact_changes(&ma, &mb);
     if ma.export_data_member().sha256 != mb.export_data_member().sha256 {
-        let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
-        let bpath = ib.path.clone();
-        let handle = std::thread::spawn(move || {
-            let run = || -> Result<()> {
-                let mut r = ArchiveReader::open(
-                    &bpath,
-                    ReadOptions {
-                        fail_fast: true,
-                        progress: false,
-                        keep_genesis: false,
-                    },
-                )?;
-                r.read_export_data(&mut |e, _| {
-                    tx.send(Ok((e.key.clone(), e.value.clone().unwrap_or_default())))
-                        .map_err(|_| Error::invalid("diff", "stopped"))
-                })?;
-                Ok(())
-            };
-            if let Err(e) = run() {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        });
-        let next = |rx: &mpsc::Receiver<BEntry>| -> Result<Option<(String, String)>> {
-            match rx.recv() {
-                Ok(Ok(x)) => Ok(Some(x)),
-                Ok(Err(e)) => bail(ib_loc(b), e),
-                Err(_) => Ok(None),
-            }
-        };
-        let mut peek = next(&rx)?;
-        let (mut kv, mut meta) = (Section::default(), Section::default());
-        let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
-            let (sec, k) = match family(key) {
-                Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
-                _ => (&mut meta, key),
-            };
-            sec.push(limit, k.to_string(), x.map(show), y.map(show));
-        };
-        ra.read_export_data(&mut |e, _| {
-            let va = e.value.as_deref().unwrap_or_default();
-            loop {
-                match &peek {
-                    Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
-                        record(kb, None, Some(vb));
-                        peek = next(&rx)?;
-                    }
-                    Some((kb, vb)) if *kb == e.key => {
-                        if vb != va {
-                            record(kb, Some(va), Some(vb));
-                        }
-                        peek = next(&rx)?;
-                        break;
-                    }
-                    _ => {
-                        record(&e.key, Some(va), None);
-                        break;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        while let Some((kb, vb)) = peek {
-            record(&kb, None, Some(&vb));
-            peek = next(&rx)?;
-        }
-        drop(rx);
-        let _ = handle.join();
-        rep.kv = kv;
-        rep.metadata = meta;
+        (rep.kv, rep.metadata) = diff_export_data(&mut ra, &ib.path, b, limit)?;
     }
     rep.equal = rep.manifest.is_empty()
         && rep.genesis.is_empty()
@@ -347,6 +260,108 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
             .push("the archive manifests differ in a way not listed above".into());
     }
     Ok(rep)
+}
+
+/// The artifacts that differ (by manifest digest and size), or are in one archive only.
+fn artifact_changes(ma: &ArchiveManifest, mb: &ArchiveManifest) -> Vec<ArtifactChange> {
+    let mut out = Vec::new();
+    let arts = |m: &ArchiveManifest| -> std::collections::BTreeMap<String, Member> {
+        m.artifacts()
+            .map(|(n, x)| (n.to_string(), x.clone()))
+            .collect()
+    };
+    let (aa, ab) = (arts(ma), arts(mb));
+    let names: std::collections::BTreeSet<&String> = aa.keys().chain(ab.keys()).collect();
+    for n in names {
+        let (x, y) = (aa.get(n), ab.get(n));
+        if x != y {
+            out.push(ArtifactChange {
+                name: n.clone(),
+                a: x.cloned(),
+                b: y.cloned(),
+            });
+        }
+    }
+
+    out
+}
+
+/// The export data of `ra` and of the archive at `bpath` (read on a thread), compared
+/// in lockstep: (kv changes, metadata changes).
+fn diff_export_data(
+    ra: &mut ArchiveReader,
+    bpath: &Path,
+    b: &Path,
+    limit: usize,
+) -> Result<(Section, Section)> {
+    let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
+    let bpath = bpath.to_path_buf();
+    let handle = std::thread::spawn(move || {
+        let run = || -> Result<()> {
+            let mut r = ArchiveReader::open(
+                &bpath,
+                ReadOptions {
+                    fail_fast: true,
+                    progress: false,
+                    keep_genesis: false,
+                },
+            )?;
+            r.read_export_data(&mut |e, _| {
+                tx.send(Ok((e.key.clone(), e.value.clone().unwrap_or_default())))
+                    .map_err(|_| Error::invalid("diff", "stopped"))
+            })?;
+            Ok(())
+        };
+        if let Err(e) = run() {
+            let _ = tx.send(Err(e.to_string()));
+        }
+    });
+    let next = |rx: &mpsc::Receiver<BEntry>| -> Result<Option<(String, String)>> {
+        match rx.recv() {
+            Ok(Ok(x)) => Ok(Some(x)),
+            Ok(Err(e)) => bail(ib_loc(b), e),
+            Err(_) => Ok(None),
+        }
+    };
+    let mut peek = next(&rx)?;
+    let (mut kv, mut meta) = (Section::default(), Section::default());
+    let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
+        let (sec, k) = match family(key) {
+            Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
+            _ => (&mut meta, key),
+        };
+        sec.push(limit, k.to_string(), x.map(show), y.map(show));
+    };
+    ra.read_export_data(&mut |e, _| {
+        let va = e.value.as_deref().unwrap_or_default();
+        loop {
+            match &peek {
+                Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
+                    record(kb, None, Some(vb));
+                    peek = next(&rx)?;
+                }
+                Some((kb, vb)) if *kb == e.key => {
+                    if vb != va {
+                        record(kb, Some(va), Some(vb));
+                    }
+                    peek = next(&rx)?;
+                    break;
+                }
+                _ => {
+                    record(&e.key, Some(va), None);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    while let Some((kb, vb)) = peek {
+        record(&kb, None, Some(&vb));
+        peek = next(&rx)?;
+    }
+    drop(rx);
+    let _ = handle.join();
+    Ok((kv, meta))
 }
 
 fn ib_loc(b: &Path) -> String {

@@ -646,140 +646,27 @@ fn build_and_place(
     scratch: &mut Scratch,
 ) -> std::result::Result<ExplodeSummary, (Error, Placed)> {
     let none = |e: Error| (e, Vec::new());
-    create_dirs(&t.config, &mut scratch.created_dirs).map_err(none)?;
-    let tmp_cfg = temp_dir_in(&t.config).map_err(none)?;
-    scratch.tmp_cfg = Some(tmp_cfg.clone());
-    let tmp_ss = tmp_cfg.join("swing-store");
-    fs::create_dir(&tmp_ss).map_err(|e| none(Error::io(&tmp_ss, e)))?;
-    let tmp_genesis = tmp_cfg.join("genesis.json");
-    let (genesis_size, genesis_sha256) = match &reader.genesis_file {
-        Some(g) => {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp_genesis)
-                .map_err(|e| none(Error::io(&tmp_genesis, e)))?;
-            g.copy_to(&mut f).map_err(none)?;
-            f.sync_all().map_err(|e| none(Error::io(&tmp_genesis, e)))?;
-            (g.size, g.sha256.clone())
-        }
-        None => {
-            return Err(none(Error::Refused(
-                "internal: the reader kept no genesis".into(),
-            )))
-        }
-    };
-    write_export_manifest(&tmp_ss.join(MANIFEST_FILE), &reader).map_err(none)?;
-
-    let data_path = tmp_ss.join(EXPORT_DATA_FILE);
+    let staged = stage_head(t, &reader, scratch).map_err(none)?;
+    let data_path = staged.ss.join(EXPORT_DATA_FILE);
 
     // the DB builder starts now and is fed while the archive is extracted
-    let mut db = DbBuild::none();
-    let mut tmp_db_file = None;
-    if !opts.no_db {
-        create_dirs(&t.db_dir, &mut scratch.created_dirs).map_err(none)?;
-        let tmp_db = temp_dir_in(&t.db_dir).map_err(none)?;
-        scratch.tmp_db = Some(tmp_db.clone());
-        let dbf = tmp_db.join(DB_FILE);
-        let iopts = ImportOptions {
-            mode: Some(mode),
-            block_height: Some(reader.manifest.initial_height),
-            scratch_dir: Some(tmp_db.clone()),
-            progress: false,
-        };
-        // import-kernel-db.js's manifest checks, on the export manifest explode writes
-        // (the reader checked it is the canonical one for these height and mode)
-        let (imode, height) = dbimport::check_manifest(
-            &tmp_ss.join(MANIFEST_FILE).display().to_string(),
-            true,
-            reader.manifest.artifacts().count(),
-            Some(reader.manifest.initial_height).filter(|h| *h > 0),
-            reader.manifest.mode().ok(),
-            &iopts,
-        )
-        .map_err(|e| none(relocate(e, &tmp_ss, &opts.archive)))?;
-        db = DbBuild::start(data_path.clone(), dbf.clone(), imode, height, iopts).map_err(none)?;
-        tmp_db_file = Some((tmp_db, dbf));
-    }
+    let (mut db, tmp_db_file) =
+        start_db(opts, t, &reader, mode, &staged.ss, &data_path, scratch).map_err(none)?;
 
     let manifest = reader.manifest.head();
     let export_manifest_len = manifest.members[1].size;
-    let extracted = extract(opts, reader, mode, &tmp_ss, &data_path, &mut db);
+    let extracted = extract(opts, reader, mode, &staged.ss, &data_path, &mut db);
     let (sink_files, sink_bytes, result) = match extracted {
         Ok(x) => x,
-        Err(e) => return Err(none(relocate(db.abort(e), &tmp_ss, &opts.archive))),
+        Err(e) => return Err(none(relocate(db.abort(e), &staged.ss, &opts.archive))),
     };
-
-    let mut db_info = None;
-    match db.finish() {
-        None => {}
-        Some(Err(e)) => return Err(none(relocate(e, &tmp_ss, &opts.archive))),
-        Some(Ok(imp)) => {
-            checkpoint("db").map_err(none)?;
-            let Some((tmp_db, dbf)) = tmp_db_file.as_ref() else {
-                return Err(none(Error::io_at(
-                    "building the DB",
-                    std::io::Error::other("DB file lost"),
-                )));
-            };
-            let (bytes, sha) = file_sha256(dbf).map_err(none)?;
-            db_info = Some(DbInfo {
-                path: t.db.display().to_string(),
-                bytes,
-                sha256: sha,
-                import: ImportSummary {
-                    db: t.db.display().to_string(),
-                    ..imp
-                },
-            });
-            sync_dir(tmp_db).map_err(none)?;
-        }
-    }
-    sync_dir(&tmp_ss).map_err(none)?;
-    sync_dir(&tmp_cfg).map_err(none)?;
+    let db_info = finish_db(db, tmp_db_file.as_ref(), t)
+        .map_err(|e| none(relocate(e, &staged.ss, &opts.archive)))?;
+    sync_dir(&staged.ss).map_err(none)?;
+    sync_dir(&staged.cfg).map_err(none)?;
     checkpoint("synced").map_err(none)?;
 
-    // --- commit: renames. DB first, swing-store second, genesis.json last.
-    let mut placed: Placed = Vec::new();
-    let mut replaced = Vec::new();
-    let fail = |e: Error, placed: &Placed| (e, placed.clone());
-    if let Some((tmp_db, dbf)) = &tmp_db_file {
-        let old = tmp_db.join("replaced");
-        let mut moved_any = false;
-        for p in std::iter::once(t.db.clone()).chain(t.db_side()) {
-            if fs::symlink_metadata(&p).is_ok() {
-                if !moved_any {
-                    fs::create_dir(&old).map_err(|e| fail(Error::io(&old, e), &placed))?;
-                    moved_any = true;
-                }
-                let to = old.join(p.file_name().unwrap_or_default());
-                fs::rename(&p, &to).map_err(|e| fail(Error::io(&p, e), &placed))?;
-                replaced.push(p.display().to_string());
-            }
-        }
-        fs::rename(dbf, &t.db).map_err(|e| fail(Error::io(&t.db, e), &placed))?;
-        placed.push(t.db.display().to_string());
-        checkpoint("renamed-db").map_err(|e| fail(e, &placed))?;
-    }
-    if fs::symlink_metadata(&t.swing_store).is_ok() {
-        let to = tmp_cfg.join("replaced-swing-store");
-        fs::rename(&t.swing_store, &to).map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
-        replaced.push(t.swing_store.display().to_string());
-    }
-    fs::rename(&tmp_ss, &t.swing_store).map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
-    placed.push(t.swing_store.display().to_string());
-    checkpoint("renamed-swing-store").map_err(|e| fail(e, &placed))?;
-    if fs::symlink_metadata(&t.genesis).is_ok() {
-        replaced.push(t.genesis.display().to_string());
-    }
-    fs::rename(&tmp_genesis, &t.genesis).map_err(|e| fail(Error::io(&t.genesis, e), &placed))?;
-    placed.push(t.genesis.display().to_string());
-    // make the renames durable (after all of them, to keep the rename window short)
-    sync_dir(&t.config).map_err(|e| fail(e, &placed))?;
-    if !opts.no_db {
-        sync_dir(&t.db_dir).map_err(|e| fail(e, &placed))?;
-    }
-    checkpoint("done").map_err(|e| fail(e, &placed))?;
+    let replaced = commit(opts, t, tmp_db_file.as_ref(), &staged)?;
     // success: only the (now empty or replaced-content) temp dirs remain to remove
     scratch.created_dirs.clear();
     scratch.cleanup();
@@ -798,8 +685,8 @@ fn build_and_place(
         home: opts.home.display().to_string(),
         genesis: WrittenFile {
             path: t.genesis.display().to_string(),
-            bytes: genesis_size,
-            sha256: genesis_sha256,
+            bytes: staged.genesis_size,
+            sha256: staged.genesis_sha256,
         },
         swing_store: SwingStoreDir {
             path: t.swing_store.display().to_string(),
@@ -813,6 +700,175 @@ fn build_and_place(
         removed_stale: Vec::new(),
         warnings,
     })
+}
+
+/// The temp dir in `config/` holding genesis.json and the swing-store dir being built.
+struct Staged {
+    cfg: PathBuf,
+    ss: PathBuf,
+    genesis: PathBuf,
+    genesis_size: u64,
+    genesis_sha256: String,
+}
+
+/// Create the temp dir in `config/` with genesis.json (copied from the reader's kept
+/// genesis) and the swing-store dir with its export manifest.
+fn stage_head(t: &Targets, reader: &ArchiveReader, scratch: &mut Scratch) -> Result<Staged> {
+    create_dirs(&t.config, &mut scratch.created_dirs)?;
+    let tmp_cfg = temp_dir_in(&t.config)?;
+    scratch.tmp_cfg = Some(tmp_cfg.clone());
+    let tmp_ss = tmp_cfg.join("swing-store");
+    fs::create_dir(&tmp_ss).map_err(|e| Error::io(&tmp_ss, e))?;
+    let tmp_genesis = tmp_cfg.join("genesis.json");
+    let (genesis_size, genesis_sha256) = match &reader.genesis_file {
+        Some(g) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp_genesis)
+                .map_err(|e| Error::io(&tmp_genesis, e))?;
+            g.copy_to(&mut f)?;
+            f.sync_all().map_err(|e| Error::io(&tmp_genesis, e))?;
+            (g.size, g.sha256.clone())
+        }
+        None => {
+            return Err(Error::Refused(
+                "internal: the reader kept no genesis".into(),
+            ))
+        }
+    };
+    write_export_manifest(&tmp_ss.join(MANIFEST_FILE), reader)?;
+    Ok(Staged {
+        cfg: tmp_cfg,
+        ss: tmp_ss,
+        genesis: tmp_genesis,
+        genesis_size,
+        genesis_sha256,
+    })
+}
+
+/// Start the DB builder (unless `--no-db`) in a temp dir beside the DB's place: returns
+/// it and (temp dir, DB file in it).
+#[allow(clippy::type_complexity)]
+fn start_db(
+    opts: &ExplodeOptions,
+    t: &Targets,
+    reader: &ArchiveReader,
+    mode: ArtifactMode,
+    tmp_ss: &Path,
+    data_path: &Path,
+    scratch: &mut Scratch,
+) -> Result<(DbBuild, Option<(PathBuf, PathBuf)>)> {
+    if opts.no_db {
+        return Ok((DbBuild::none(), None));
+    }
+    create_dirs(&t.db_dir, &mut scratch.created_dirs)?;
+    let tmp_db = temp_dir_in(&t.db_dir)?;
+    scratch.tmp_db = Some(tmp_db.clone());
+    let dbf = tmp_db.join(DB_FILE);
+    let iopts = ImportOptions {
+        mode: Some(mode),
+        block_height: Some(reader.manifest.initial_height),
+        scratch_dir: Some(tmp_db.clone()),
+        progress: false,
+    };
+    // import-kernel-db.js's manifest checks, on the export manifest explode writes
+    // (the reader checked it is the canonical one for these height and mode)
+    let (imode, height) = dbimport::check_manifest(
+        &tmp_ss.join(MANIFEST_FILE).display().to_string(),
+        true,
+        reader.manifest.artifacts().count(),
+        Some(reader.manifest.initial_height).filter(|h| *h > 0),
+        reader.manifest.mode().ok(),
+        &iopts,
+    )
+    .map_err(|e| relocate(e, tmp_ss, &opts.archive))?;
+    let db = DbBuild::start(data_path.to_path_buf(), dbf.clone(), imode, height, iopts)?;
+    Ok((db, Some((tmp_db, dbf))))
+}
+
+/// Wait for the DB builder and describe the DB it built (None with `--no-db`).
+fn finish_db(
+    mut db: DbBuild,
+    tmp_db_file: Option<&(PathBuf, PathBuf)>,
+    t: &Targets,
+) -> Result<Option<DbInfo>> {
+    let imp = match db.finish() {
+        None => return Ok(None),
+        Some(r) => r?,
+    };
+    checkpoint("db")?;
+    let Some((tmp_db, dbf)) = tmp_db_file else {
+        return Err(Error::io_at(
+            "building the DB",
+            std::io::Error::other("DB file lost"),
+        ));
+    };
+    let (bytes, sha) = file_sha256(dbf)?;
+    let info = DbInfo {
+        path: t.db.display().to_string(),
+        bytes,
+        sha256: sha,
+        import: ImportSummary {
+            db: t.db.display().to_string(),
+            ..imp
+        },
+    };
+    sync_dir(tmp_db)?;
+    Ok(Some(info))
+}
+
+/// Commit: the renames, DB first, swing-store second, genesis.json last; what was in
+/// their way is moved into the temp dirs. Returns the paths replaced; an error carries
+/// the paths already placed.
+fn commit(
+    opts: &ExplodeOptions,
+    t: &Targets,
+    tmp_db_file: Option<&(PathBuf, PathBuf)>,
+    staged: &Staged,
+) -> std::result::Result<Vec<String>, (Error, Placed)> {
+    let mut placed: Placed = Vec::new();
+    let mut replaced = Vec::new();
+    let fail = |e: Error, placed: &Placed| (e, placed.clone());
+    if let Some((tmp_db, dbf)) = tmp_db_file {
+        let old = tmp_db.join("replaced");
+        let mut moved_any = false;
+        for p in std::iter::once(t.db.clone()).chain(t.db_side()) {
+            if fs::symlink_metadata(&p).is_ok() {
+                if !moved_any {
+                    fs::create_dir(&old).map_err(|e| fail(Error::io(&old, e), &placed))?;
+                    moved_any = true;
+                }
+                let to = old.join(p.file_name().unwrap_or_default());
+                fs::rename(&p, &to).map_err(|e| fail(Error::io(&p, e), &placed))?;
+                replaced.push(p.display().to_string());
+            }
+        }
+        fs::rename(dbf, &t.db).map_err(|e| fail(Error::io(&t.db, e), &placed))?;
+        placed.push(t.db.display().to_string());
+        checkpoint("renamed-db").map_err(|e| fail(e, &placed))?;
+    }
+    if fs::symlink_metadata(&t.swing_store).is_ok() {
+        let to = staged.cfg.join("replaced-swing-store");
+        fs::rename(&t.swing_store, &to).map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
+        replaced.push(t.swing_store.display().to_string());
+    }
+    fs::rename(&staged.ss, &t.swing_store)
+        .map_err(|e| fail(Error::io(&t.swing_store, e), &placed))?;
+    placed.push(t.swing_store.display().to_string());
+    checkpoint("renamed-swing-store").map_err(|e| fail(e, &placed))?;
+    if fs::symlink_metadata(&t.genesis).is_ok() {
+        replaced.push(t.genesis.display().to_string());
+    }
+    fs::rename(&staged.genesis, &t.genesis).map_err(|e| fail(Error::io(&t.genesis, e), &placed))?;
+    placed.push(t.genesis.display().to_string());
+    // make the renames durable (after all of them, to keep the rename window short)
+    sync_dir(&t.config).map_err(|e| fail(e, &placed))?;
+    if !opts.no_db {
+        sync_dir(&t.db_dir).map_err(|e| fail(e, &placed))?;
+    }
+    checkpoint("done").map_err(|e| fail(e, &placed))?;
+    Ok(replaced)
 }
 
 /// A replay DB cannot place a span of a vat without a current span (a terminated vat in

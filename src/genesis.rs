@@ -256,6 +256,17 @@ impl Genesis {
         self.genesis_time.as_deref()
     }
 
+    /// Why agd would refuse this genesis's `genesis_time` (strict RFC 3339, the rule of
+    /// every op that sets it: [`crate::genesis_time`]), with what to do; `None` if it is
+    /// valid or absent. pack and edit refuse to write such a genesis; verify and inspect
+    /// report it in an archive.
+    pub fn genesis_time_problem(&self) -> Option<String> {
+        let t = self.genesis_time()?;
+        crate::genesis_time::check(t).err().map(|why| {
+            format!("genesis_time: {why}; agd refuses to start a chain from this genesis. Set a valid time: `agar edit ARCHIVE -o OUT --genesis-time 2026-01-02T03:04:05Z` (or pack from a corrected genesis.json)")
+        })
+    }
+
     /// `app_state.swingset.swing_store_export_data_hash` (either spelling), if present.
     pub fn export_data_hash(&self) -> Result<Option<String>> {
         let f = self.spelling.hash_field();
@@ -337,6 +348,21 @@ impl CanonicalGenesis {
             sha256,
             genesis,
         }
+    }
+
+    /// A second handle on the same canonical file (no copy): for a reader that must
+    /// stream the document again after `self` is consumed by a rewrite.
+    pub fn try_clone(&self) -> Result<CanonicalGenesis> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io_at(&self.genesis.loc, e))?;
+        Ok(CanonicalGenesis {
+            file,
+            size: self.size,
+            sha256: self.sha256.clone(),
+            genesis: self.genesis.clone(),
+        })
     }
 
     /// A reader over the canonical bytes, from the start.

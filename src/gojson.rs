@@ -101,9 +101,47 @@ fn skip_plain(table: &[u8; 256], s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Where the encoder writes: a buffer, or a counter of the bytes it would write.
+trait Out {
+    fn extend_from_slice(&mut self, b: &[u8]);
+    fn push(&mut self, b: u8);
+}
+
+impl Out for Vec<u8> {
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        Vec::extend_from_slice(self, b)
+    }
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b)
+    }
+}
+
+struct Count(usize);
+
+impl Out for Count {
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+    fn push(&mut self, _: u8) {
+        self.0 += 1;
+    }
+}
+
+/// The length of [`encode_str_into`]'s output for `s` (quotes included).
+pub fn encoded_str_len(s: &[u8]) -> usize {
+    let mut c = Count(0);
+    encode_str(&mut c, s);
+    c.0
+}
+
 /// Append the Go `json.Marshal` encoding of the string `s` (quotes included).
 pub fn encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
+    encode_str(out, s)
+}
+
+/// One encoder for both [`Out`]s, so the counted length is the written one.
+fn encode_str<O: Out>(out: &mut O, s: &[u8]) {
     out.push(b'"');
     let mut i = 0;
     let mut start = 0;
@@ -162,6 +200,12 @@ pub fn encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
 /// The Go-canonical export-data line for an entry: `["key","value"]\n`, or `["key"]\n`
 /// for an entry without a value.
 pub fn encode_entry_into(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+    // a large value may grow 6-fold (`<` is `\u003c`): size the line exactly rather than
+    // let the buffer double past it (a 96 MiB line would reserve 128 MiB, and hold the
+    // 64 MiB one too while it moves)
+    if let Some(v) = value.filter(|v| v.len() > 1 << 20) {
+        out.reserve_exact(encoded_str_len(key) + encoded_str_len(v) + 4);
+    }
     out.push(b'[');
     encode_str_into(out, key);
     if let Some(v) = value {
@@ -417,6 +461,27 @@ pub fn decode_line(line: &[u8]) -> Result<Entry, LineError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_counted_length_is_the_encoded_length_and_large_lines_are_sized_exactly() {
+        for s in [
+            &b""[..],
+            b"plain",
+            b"<>&\"\\\n\x01\x7f",
+            "\u{2028}\u{2029}é".as_bytes(),
+            b"\xff\xfe bad utf-8",
+        ] {
+            let mut v = Vec::new();
+            encode_str_into(&mut v, s);
+            assert_eq!(encoded_str_len(s), v.len(), "{s:?}");
+        }
+        // 2 MiB of `<`: a 12 MiB line, allocated once at its exact size
+        let value = vec![b'<'; 2 << 20];
+        let mut line = Vec::new();
+        encode_entry_into(&mut line, b"kv.k", Some(&value));
+        assert_eq!(line.len(), 6 * value.len() + b"[\"kv.k\",\"\"]\n".len());
+        assert_eq!(line.capacity(), line.len());
+    }
     #[test]
     fn canonical_line_check_agrees_with_the_encoder_at_any_size() {
         let mut scratch = Vec::new();

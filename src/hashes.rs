@@ -96,6 +96,27 @@ pub fn js_stringify_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// SQLite's largest TEXT or BLOB value (`SQLITE_MAX_LENGTH`, 1e9 bytes: the bundled
+/// SQLite's default, and better-sqlite3's, so the official importer's too). A transcript
+/// item or a b1 bundle longer than this cannot be imported: verify refuses what explode
+/// could not insert, with the same words.
+pub const SQLITE_MAX_LENGTH: u64 = 1_000_000_000;
+
+/// Why a transcript item of `len` bytes at `pos` cannot be imported, if it cannot.
+pub fn sqlite_item_problem(pos: u64, len: u64) -> Option<String> {
+    (len > SQLITE_MAX_LENGTH).then(|| {
+        format!(
+            "item at position {pos} is longer than SQLite's {SQLITE_MAX_LENGTH}-byte value limit"
+        )
+    })
+}
+
+/// Why a bundle blob of `size` bytes cannot be imported, if it cannot.
+pub fn sqlite_blob_problem(size: u64) -> Option<String> {
+    (size > SQLITE_MAX_LENGTH)
+        .then(|| format!("{size} bytes is more than SQLite's {SQLITE_MAX_LENGTH}-byte value limit"))
+}
+
 /// Largest b0 bundle accepted. Real b0 bundles are a few MB; the importer holds one
 /// whole (as a JS string and a SQLite TEXT value), so explode does too, and this bounds it.
 pub const MAX_B0_BUNDLE_BYTES: u64 = 64 << 20;
@@ -571,6 +592,10 @@ impl B1Checker {
         }
     }
 
+    // Long on purpose (~190 lines): one arm per zip record (local header, names, data,
+    // central directory entry, end of central directory), each next to the state it
+    // expects next; the zip grammar reads as one state machine, and the arms share the
+    // offset and entry bookkeeping that splitting would have to thread through.
     fn record(&mut self, h: &[u8]) {
         let at = self.off - h.len() as u64;
         match self.state {
@@ -869,6 +894,9 @@ enum Kind {
 struct SpanState {
     chain: SpanHasher,
     item: Sha256,
+    /// the current item's length so far (SQLite's limit)
+    item_len: u64,
+    start_pos: u64,
     items: u64,
     in_item: bool,
     tail: Vec<u8>,
@@ -895,6 +923,8 @@ impl ArtifactChecker {
                 state: SpanState {
                     chain: SpanHasher::new(),
                     item: Sha256::new(),
+                    item_len: 0,
+                    start_pos: s.start_pos,
                     items: 0,
                     in_item: false,
                     tail: Vec::new(),
@@ -979,9 +1009,12 @@ impl ArtifactChecker {
                     })
                 }
             }
-            Kind::B1 { id, zip } => zip
-                .finish(Some(id.strip_prefix("b1-").unwrap_or("")))
-                .map(|_| ()),
+            Kind::B1 { id, zip } => match sqlite_blob_problem(self.size) {
+                Some(p) => Err(format!("bundle.{id}: {p}")),
+                None => zip
+                    .finish(Some(id.strip_prefix("b1-").unwrap_or("")))
+                    .map(|_| ()),
+            },
         };
         let _ = &self.name;
         (sha, self.size, res)
@@ -995,6 +1028,7 @@ impl SpanState {
         }
         self.in_item = true;
         self.item.update(bytes);
+        self.item_len += bytes.len() as u64;
         self.tail
             .extend_from_slice(&bytes[bytes.len().saturating_sub(4)..]);
         let n = self.tail.len();
@@ -1007,6 +1041,9 @@ impl SpanState {
             let last = last_char(&self.tail);
             if !self.in_item {
                 self.problem = Some(format!("item {} is empty (an extra newline)", self.items));
+            } else if let Some(p) = sqlite_item_problem(self.start_pos + self.items, self.item_len)
+            {
+                self.problem = Some(p);
             } else if last.is_some_and(is_js_whitespace) {
                 self.problem = Some(format!(
                     "item {} ends in whitespace, which the official importer's trimEnd() would remove",
@@ -1017,6 +1054,7 @@ impl SpanState {
         self.chain
             .push_digest(std::mem::take(&mut self.item).finalize());
         self.items += 1;
+        self.item_len = 0;
         self.in_item = false;
         self.tail.clear();
     }

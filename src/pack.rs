@@ -62,9 +62,14 @@ struct DataPlan {
     meta: Metadata,
     kv_sorted: bool,
     kv_held: Option<Vec<(String, String)>>,
-    inline: Option<Vec<(String, String)>>,
+    /// An older genesis's inline export data: the input genesis itself (on disk), streamed
+    /// again one entry at a time whenever the entries are needed, never held.
+    inline: Option<CanonicalGenesis>,
     kv_entries: u64,
 }
+
+/// Where pack's messages place an inline export-data entry.
+const INLINE_LOC: &str = "genesis.json inline swing_store_export_data";
 
 fn check_kv(loc: &str, e: &Entry) -> Result<()> {
     if let Some(why) = kv_key_problem(&e.key) {
@@ -88,7 +93,7 @@ struct InlineHash {
 
 fn scan(
     source: &mut dyn StateSource,
-    inline: Option<Vec<(String, String)>>,
+    inline: Option<CanonicalGenesis>,
     mut ih: Option<&mut InlineHash>,
 ) -> Result<DataPlan> {
     let mut meta = Metadata::default();
@@ -151,18 +156,13 @@ fn scan(
         Ok(())
     };
     match &inline {
-        Some(entries) => {
-            for (k, v) in entries {
-                handle(
-                    "genesis.json inline swing_store_export_data",
-                    Entry {
-                        key: k.clone(),
-                        value: Some(v.clone()),
-                    },
-                    &mut meta,
-                )?;
-            }
-        }
+        Some(g) => g.inline_export_data(&mut |key, value| {
+            let e = Entry {
+                key,
+                value: Some(value),
+            };
+            handle(INLINE_LOC, e, &mut meta)
+        })?,
         None => source.for_each_entry(&mut |loc, e| handle(loc, e, &mut meta))?,
     }
     let _ = seen_kv_dups;
@@ -184,17 +184,13 @@ fn scan(
             Ok(())
         };
         match &plan.inline {
-            Some(entries) => {
-                for (k, v) in entries {
-                    collect(
-                        "",
-                        Entry {
-                            key: k.clone(),
-                            value: Some(v.clone()),
-                        },
-                    )?;
-                }
-            }
+            Some(g) => g.inline_export_data(&mut |key, value| {
+                let e = Entry {
+                    key,
+                    value: Some(value),
+                };
+                collect(INLINE_LOC, e)
+            })?,
             None => source.for_each_entry(&mut collect)?,
         }
         kv.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -235,14 +231,12 @@ fn emit_canonical(
                 put(k, v, out)?;
             }
         }
-        (None, Some(entries)) => {
-            for (k, v) in entries
-                .iter()
-                .filter(|(k, _)| family(k) == Some(Family::Kv))
-            {
-                put(k, v, out)?;
+        (None, Some(g)) => g.inline_export_data(&mut |k, v| {
+            if family(&k) == Some(Family::Kv) {
+                put(&k, &v, out)?;
             }
-        }
+            Ok(())
+        })?,
         (None, None) => {
             debug_assert!(plan.kv_sorted);
             source.for_each_entry(&mut |_, e| {
@@ -295,7 +289,7 @@ struct DataDigest {
 
 fn digest_data(
     source: &mut dyn StateSource,
-    inline: Option<Vec<(String, String)>>,
+    inline: Option<CanonicalGenesis>,
 ) -> Result<DataDigest> {
     let mut ih = InlineHash {
         sha: Sha256::new(),
@@ -487,36 +481,11 @@ pub fn plan(
 ) -> Result<Plan> {
     let mut notes = Vec::new();
     let genesis = canonical.genesis.clone();
-    let inline = if genesis.inline_export_data()? == 0 {
-        None
-    } else {
-        // older genesis files: the entries, one array element at a time
-        let mut inline = Vec::new();
-        canonical.inline_export_data(&mut |k, v| {
-            inline.push((k, v));
-            Ok(())
-        })?;
-        let mut has_data = false;
-        source.for_each_entry(&mut |_, _| {
-            has_data = true;
-            Ok(())
-        })?;
-        if has_data {
-            return bail(
-                &genesis.loc,
-                format!(
-                    "carries inline {} entries and the swing-store export also has export data; only one may hold the data",
-                    genesis.spelling.data_field()
-                ),
-            );
-        }
-        notes.push(format!(
-            "moved {} inline {} entries into export-data.jsonl",
-            inline.len(),
-            genesis.spelling.data_field()
-        ));
-        Some(inline)
-    };
+    // what pack writes, verify accepts: a genesis_time agd refuses is bad input
+    if let Some(p) = genesis.genesis_time_problem() {
+        return bail(&genesis.loc, p);
+    }
+    let inline = inline_export_data(&canonical, source, &mut notes)?;
     let progress = Progress::bytes(opts.progress, "export data", 0);
     let dd = digest_data(source, inline)?;
     let (names, mode) = artifact_set(source, &dd.data, &mut notes)?;
@@ -526,31 +495,7 @@ pub fn plan(
     // heights
     let initial_height = genesis.initial_height()?;
     let hash_matches = genesis.export_data_hash()?.as_deref() == Some(data_hash.as_str());
-    let export_height = match source.export_height() {
-        // `agar explode` writes the archive's export manifest, whose blockHeight is the
-        // initial_height (FORMAT.md §3); with the genesis hash binding the data to this
-        // genesis it is the same state, exported at initial_height - 1.
-        Some(h) if h == initial_height && h > 0 && hash_matches => {
-            notes.push(format!("the export's blockHeight is initial_height {h}, as in an exploded archive; recorded export height {}", h - 1));
-            h - 1
-        }
-        Some(h) if h + 1 != initial_height => {
-            if !opts.allow_height_mismatch {
-                return Err(Error::Refused(format!(
-                    "height mismatch: {} is {h}, but genesis initial_height {initial_height} needs state at block {} (initial_height - 1). The genesis and the swing-store do not belong together (or the node ran past the export height); pass --allow-height-mismatch only for a rehearsal",
-                    source.height_origin(),
-                    initial_height.saturating_sub(1)
-                )));
-            }
-            notes.push(format!(
-                "height mismatch allowed: export height {h}, initial_height {initial_height}"
-            ));
-            h
-        }
-        Some(h) => h,
-        None => initial_height - 1,
-    };
-
+    let export_height = export_height(source, initial_height, hash_matches, opts, &mut notes)?;
     for (what, h) in [
         ("initial_height", initial_height),
         ("export height", export_height),
@@ -560,26 +505,7 @@ pub fn plan(
         }
     }
 
-    // the genesis hash
-    match genesis.export_data_hash()? {
-        None => notes.push(format!("genesis had no {}; set it to {data_hash}", genesis.spelling.hash_field())),
-        Some(h) if h == data_hash => {}
-        Some(h) if h == EMPTY_EXPORT_DATA_HASH && entries > 0 => {
-            if !source.replaces_skip_hash() {
-                return bail(
-                    genesis.field_loc(genesis.spelling.hash_field()),
-                    format!("is the hash of empty export data (agd export --swing-store-export-mode skip), but the swing-store export has {entries} entries. Pack from the node's DB with `agar pack --swing-store`, which replaces it, or use a genesis exported together with this swing-store"),
-                );
-            }
-            notes.push(format!("replaced the skip-mode (empty) genesis hash with the real export-data hash {data_hash}"));
-        }
-        Some(h) => {
-            return bail(
-                genesis.field_loc(genesis.spelling.hash_field()),
-                format!("is {h}, but the swing-store export data hashes to {data_hash}: the genesis and the export data do not belong together (or one was edited without the other)"),
-            )
-        }
-    }
+    check_genesis_hash(&genesis, source, &data_hash, entries, &mut notes)?;
     let canonical = canonical.with_export_data_hash(&data_hash)?;
 
     let artifact_members = check_artifacts(source, &data, &names, &progress)?;
@@ -611,6 +537,107 @@ pub fn plan(
         notes,
         data,
     })
+}
+
+/// An older genesis file's inline export data (SDK ≤ 0.47: the entries inside
+/// genesis.json), refused when the swing-store export has data too. Returns a second
+/// handle on the input genesis to stream the entries from (they are never collected:
+/// a mainnet section holds a million entries).
+fn inline_export_data(
+    canonical: &CanonicalGenesis,
+    source: &mut dyn StateSource,
+    notes: &mut Vec<String>,
+) -> Result<Option<CanonicalGenesis>> {
+    let genesis = &canonical.genesis;
+    let count = genesis.inline_export_data()?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let mut has_data = false;
+    source.for_each_entry(&mut |_, _| {
+        has_data = true;
+        Ok(())
+    })?;
+    if has_data {
+        return bail(
+            &genesis.loc,
+            format!(
+                "carries inline {} entries and the swing-store export also has export data; only one may hold the data",
+                genesis.spelling.data_field()
+            ),
+        );
+    }
+    notes.push(format!(
+        "moved {count} inline {} entries into export-data.jsonl",
+        genesis.spelling.data_field()
+    ));
+    canonical.try_clone().map(Some)
+}
+
+/// The height the state was exported at: the source's, checked against the genesis's
+/// initial_height (refused on a mismatch unless allowed), or initial_height - 1.
+fn export_height(
+    source: &mut dyn StateSource,
+    initial_height: u64,
+    hash_matches: bool,
+    opts: &PackOptions,
+    notes: &mut Vec<String>,
+) -> Result<u64> {
+    Ok(match source.export_height() {
+        // `agar explode` writes the archive's export manifest, whose blockHeight is the
+        // initial_height (FORMAT.md §3); with the genesis hash binding the data to this
+        // genesis it is the same state, exported at initial_height - 1.
+        Some(h) if h == initial_height && h > 0 && hash_matches => {
+            notes.push(format!("the export's blockHeight is initial_height {h}, as in an exploded archive; recorded export height {}", h - 1));
+            h - 1
+        }
+        Some(h) if h + 1 != initial_height => {
+            if !opts.allow_height_mismatch {
+                return Err(Error::Refused(format!(
+                    "height mismatch: {} is {h}, but genesis initial_height {initial_height} needs state at block {} (initial_height - 1). The genesis and the swing-store do not belong together (or the node ran past the export height); pass --allow-height-mismatch only for a rehearsal",
+                    source.height_origin(),
+                    initial_height.saturating_sub(1)
+                )));
+            }
+            notes.push(format!(
+                "height mismatch allowed: export height {h}, initial_height {initial_height}"
+            ));
+            h
+        }
+        Some(h) => h,
+        None => initial_height - 1,
+    })
+}
+
+/// The genesis's export-data hash must be the data's (or absent, or the skip-mode empty
+/// hash when the source replaces it).
+fn check_genesis_hash(
+    genesis: &crate::genesis::Genesis,
+    source: &mut dyn StateSource,
+    data_hash: &str,
+    entries: u64,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    match genesis.export_data_hash()? {
+        None => notes.push(format!("genesis had no {}; set it to {data_hash}", genesis.spelling.hash_field())),
+        Some(h) if h == data_hash => {}
+        Some(h) if h == EMPTY_EXPORT_DATA_HASH && entries > 0 => {
+            if !source.replaces_skip_hash() {
+                return bail(
+                    genesis.field_loc(genesis.spelling.hash_field()),
+                    format!("is the hash of empty export data (agd export --swing-store-export-mode skip), but the swing-store export has {entries} entries. Pack from the node's DB with `agar pack --swing-store`, which replaces it, or use a genesis exported together with this swing-store"),
+                );
+            }
+            notes.push(format!("replaced the skip-mode (empty) genesis hash with the real export-data hash {data_hash}"));
+        }
+        Some(h) => {
+            return bail(
+                genesis.field_loc(genesis.spelling.hash_field()),
+                format!("is {h}, but the swing-store export data hashes to {data_hash}: the genesis and the export data do not belong together (or one was edited without the other)"),
+            )
+        }
+    }
+    Ok(())
 }
 
 /// Pass 2: write the archive exactly as planned.

@@ -98,6 +98,11 @@ pub fn verify_input(
     rep.export_height = Some(r.manifest.export_height);
     rep.provenance = r.manifest.provenance.clone();
     rep.artifact_mode = Some(r.manifest.artifact_mode.clone());
+    // a genesis_time agd refuses: a problem of the archive, the reading goes on
+    if let Some(p) = r.genesis.genesis_time_problem() {
+        rep.problems
+            .push(format!("{loc}: member genesis.json: {p}"));
+    }
     let body = r
         .read_export_data(&mut |_, _| Ok(()))
         .map(|_| ())
@@ -293,6 +298,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         })
         .collect();
     let genesis_time = r.genesis.genesis_time().map(str::to_string);
+    let time_problem = r.genesis.genesis_time_problem();
     let consistency = r.consistency.take().unwrap_or_default();
     let (compressed, file_bytes, compression) = (r.compressed, r.file_bytes, r.format.name());
     let (digest, mut problems, verified) = if full {
@@ -303,6 +309,9 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         (None, std::mem::take(&mut r.problems), false)
     };
     problems.extend(chain_problems(&consistency));
+    if let Some(p) = time_problem {
+        problems.push(format!("{}: member genesis.json: {p}", path.display()));
+    }
     Ok(InspectReport {
         archive: path.display().to_string(),
         kind: m.kind().to_string(),

@@ -1032,3 +1032,72 @@ fn a_window_larger_than_the_cap_is_refused() {
     let text = reject(f.t.path(), &z, "x.tar.zst", "128 MiB window");
     assert!(text.contains("window"), "{text}");
 }
+
+/// issue 18: a `genesis_time` that is RFC 3339 in shape but no real instant
+/// (`2026-13-45T99:99:99Z`) in an otherwise consistent archive (members, sizes and
+/// digests all agree) is a problem verify and inspect report, saying where and how to
+/// fix it; edit refuses to carry it over unless the edits set a valid time, and pack
+/// refuses such a genesis.
+#[test]
+fn an_impossible_genesis_time_is_reported_by_verify_and_inspect() {
+    let f = fixture();
+    let s = craft::split(&f.tar);
+    let mut members = s.contents();
+    let g = String::from_utf8(members[0].1.clone()).unwrap();
+    let good = "\"genesis_time\":\"2026-01-02T03:04:05.678901234Z\"";
+    assert!(g.contains(good), "the fixture's genesis_time changed");
+    members[0].1 = g
+        .replace(good, "\"genesis_time\":\"2026-13-45T99:99:99Z\"")
+        .into_bytes();
+    let bad = f.t.path().join("bad-time.tar");
+    std::fs::write(&bad, craft::rebuild(&s.manifest, &members)).unwrap();
+
+    let o = agar(&["verify", p(&bad)]);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "verify must fail:\n{text}");
+    for want in [
+        "member genesis.json: genesis_time",
+        "2026-13-45T99:99:99Z",
+        "RFC 3339",
+        "--genesis-time",
+    ] {
+        assert!(
+            text.contains(want),
+            "verify's message lacks {want:?}:\n{text}"
+        );
+    }
+    // the only problem: everything else in the crafted archive is consistent
+    assert_eq!(text.matches("genesis_time").count(), 1, "{text}");
+
+    let o = agar(&["inspect", p(&bad)]);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "inspect must report it:\n{text}");
+    assert!(
+        text.contains("genesis_time:   2026-13-45T99:99:99Z"),
+        "{text}"
+    );
+    assert!(text.contains("member genesis.json: genesis_time"), "{text}");
+
+    // edit: carried over, refused (bad input, nothing written); fixed, accepted
+    let out = f.t.path().join("out.tar");
+    let o = agar(&["edit", p(&bad), "-o", p(&out), "--genesis-set", "/x=1"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("genesis_time"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let fixed = "2026-01-02T03:04:05Z";
+    ok(&["edit", p(&bad), "-o", p(&out), "--genesis-time", fixed]);
+    ok(&["verify", p(&out)]);
+
+    // pack: the same rule on the input genesis
+    let dir = f.t.path().join("export");
+    copy_dir(&fx("tiny/genesis/debug"), &dir);
+    let gpath = dir.join("genesis.json");
+    let text = std::fs::read_to_string(&gpath).unwrap();
+    let t0 = "2026-01-02T03:04:05.678901234Z";
+    assert!(text.contains(t0));
+    std::fs::write(&gpath, text.replace(t0, "2026-13-45T99:99:99Z")).unwrap();
+    let o = agar(&["pack", p(&dir), "-o", p(&f.t.path().join("p.tar"))]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("genesis_time"), "{}", stderr(&o));
+    assert!(!f.t.path().join("p.tar").exists());
+}

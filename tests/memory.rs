@@ -363,3 +363,173 @@ fn an_archive_with_20k_spans_verifies_and_explodes_within_the_cap() {
         .count();
     assert!(files > N + 2, "{files} files");
 }
+
+/// One byte over SQLite's largest value (`SQLITE_MAX_LENGTH`): explode could not insert it.
+const OVER_SQLITE: u64 = agar::hashes::SQLITE_MAX_LENGTH + 1;
+
+/// Feed `f` `len` bytes of a repeated 4 KiB pattern of letters (no newline, no
+/// whitespace), 1 MiB at a time: compresses about 1000:1, well within the reader's
+/// bomb check, without being held anywhere.
+fn letters(len: u64, f: &mut dyn FnMut(&[u8])) {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let pattern: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b'a' + (x % 26) as u8
+        })
+        .collect();
+    let buf = pattern.repeat(256);
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        f(&buf[..n]);
+        left -= n as u64;
+    }
+}
+
+/// Produces a member's content, chunk by chunk, into the callback.
+type Generator<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8]));
+
+/// A consistent `.tar.zst` archive: `members` (genesis first) with member `big`'s
+/// content produced by `gen` (called twice: to hash it, then to write it), streamed
+/// through agar's own writer so that nothing large is held.
+fn write_with_big_member(
+    path: &Path,
+    manifest: &agar::archive::ArchiveManifest,
+    members: &[(String, Vec<u8>)],
+    big: usize,
+    gen: Generator,
+) {
+    use sha2::{Digest, Sha256};
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    gen(&mut |c| {
+        sha.update(c);
+        size += c.len() as u64;
+    });
+    let mut m = manifest.clone();
+    m.members = members
+        .iter()
+        .enumerate()
+        .map(|(i, (n, c))| agar::archive::Member {
+            name: n.as_str().into(),
+            size: if i == big { size } else { c.len() as u64 },
+            sha256: if i == big {
+                agar::archive::Sha256Digest::from_hex(&hex::encode(sha.clone().finalize())).unwrap()
+            } else {
+                agar::archive::Sha256Digest::of(c)
+            },
+        })
+        .collect();
+    let mb = m.canonical_bytes();
+    let mut w = agar::archive::writer::ArchiveWriter::create_sized(
+        Some(path),
+        agar::archive::writer::Compression::Zstd { threads: 2 },
+        m.tar_bytes(mb.len() as u64),
+    )
+    .unwrap();
+    w.append_bytes(agar::archive::MANIFEST_MEMBER, &mb).unwrap();
+    for (i, (n, c)) in members.iter().enumerate() {
+        if i == big {
+            w.begin(n, size).unwrap();
+            gen(&mut |c| w.write_data(c).unwrap());
+            w.end().unwrap();
+        } else {
+            w.append_bytes(n, c).unwrap();
+        }
+    }
+    w.finish().unwrap();
+}
+
+/// issue 10: a transcript item over SQLite's 1e9-byte limit passed verify and failed
+/// only in explode's import. verify now says so, in explode's words, while it streams
+/// the item (hashing it: within the cap).
+#[test]
+fn a_transcript_item_over_sqlites_limit_fails_verify_within_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let s = base(t.path());
+    // transcript.v1.0.7: its first item becomes OVER_SQLITE letters, the rest stay
+    let span = "swing-store/transcript.v1.0.7";
+    let old = s.parts[s.find(span)].content.clone();
+    let nl = old.iter().position(|&b| b == b'\n').unwrap();
+    let rest = old[nl + 1..].to_vec();
+    let gen = |f: &mut dyn FnMut(&[u8])| {
+        letters(OVER_SQLITE, f);
+        f(b"\n");
+        f(&rest);
+    };
+    let mut item = sha2::Sha256::default();
+    letters(OVER_SQLITE, &mut |c| sha2::Digest::update(&mut item, c));
+    let mut chain = agar::hashes::SpanHasher::new();
+    chain.push_digest(sha2::Digest::finalize(item));
+    for it in rest.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        chain.push(it);
+    }
+    // the span record carries the new hash; genesis and manifest the new data hash
+    let data = &s.parts[s.find("export-data.jsonl")].content;
+    let line = data
+        .split(|&b| b == b'\n')
+        .find(|l| l.starts_with(b"[\"transcript.v1.0\","))
+        .unwrap();
+    let e = agar::gojson::decode_line(line).unwrap();
+    let v = e.value.unwrap();
+    let old_hash = v.split("\"hash\":\"").nth(1).unwrap()[..64].to_string();
+    let new_value = v.replace(&old_hash, chain.hex());
+    let mut new_line = agar::gojson::encode_entry(e.key.as_bytes(), Some(new_value.as_bytes()));
+    assert_eq!(new_line.pop(), Some(b'\n'));
+    let tar = with_export_data(&s, replace_line(&s, "transcript.v1.0", &new_line));
+    let s2 = craft::split(&tar);
+    let members = s2.contents();
+    let big = members.iter().position(|(n, _)| n == span).unwrap();
+    let a = t.path().join("item.tar.zst");
+    write_with_big_member(&a, &s2.manifest, &members, big, &gen);
+    assert!(std::fs::metadata(&a).unwrap().len() < 4_000_000);
+
+    let o = capped(&["verify", p(&a)]);
+    assert!(!died_of_cap(&o), "verify died of the cap: {}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let why = agar::hashes::sqlite_item_problem(0, OVER_SQLITE).unwrap();
+    assert_eq!(
+        why,
+        "item at position 0 is longer than SQLite's 1000000000-byte value limit"
+    );
+    assert!(
+        text(&o).contains(span) && text(&o).contains(&why),
+        "{}",
+        text(&o)
+    );
+    // the only problem: the rest of the crafted archive is consistent
+    assert!(text(&o).contains(": 1 problem(s)"), "{}", text(&o));
+}
+
+/// issue 10: the same for a b1 bundle blob over SQLite's limit.
+#[test]
+fn a_b1_bundle_over_sqlites_limit_fails_verify_within_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let s = base(t.path());
+    let members = s.contents();
+    let big = members
+        .iter()
+        .position(|(n, _)| n.contains("bundle.b1-"))
+        .unwrap();
+    let id = members[big].0.rsplit("bundle.").next().unwrap().to_string();
+    let a = t.path().join("b1.tar.zst");
+    write_with_big_member(&a, &s.manifest, &members, big, &|f| letters(OVER_SQLITE, f));
+    assert!(std::fs::metadata(&a).unwrap().len() < 4_000_000);
+
+    let o = capped(&["verify", p(&a)]);
+    assert!(!died_of_cap(&o), "verify died of the cap: {}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let why = format!(
+        "bundle.{id}: {}",
+        agar::hashes::sqlite_blob_problem(OVER_SQLITE).unwrap()
+    );
+    assert!(
+        why.ends_with("1000000001 bytes is more than SQLite's 1000000000-byte value limit"),
+        "{why}"
+    );
+    assert!(text(&o).contains(&why), "{}", text(&o));
+    assert!(text(&o).contains(": 1 problem(s)"), "{}", text(&o));
+}

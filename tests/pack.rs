@@ -1,6 +1,7 @@
 //! `agar pack` / `verify` / `digest` / `inspect` on the real fixtures (issue 2).
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -287,36 +288,7 @@ fn camel_case_genesis_keeps_its_spelling() {
 fn inline_export_data_is_moved_into_the_export_data_member() {
     let t = tempfile::tempdir().unwrap();
     // an older-format genesis: entries inline, no hash; the swing-store dir has no data
-    let mut g: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tiny("genesis/operational/genesis.json")).unwrap())
-            .unwrap();
-    let data = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
-    let entries: Vec<serde_json::Value> = data
-        .lines()
-        .map(|l| {
-            let e = agar::gojson::decode_line(l.as_bytes()).unwrap();
-            serde_json::json!({"key": e.key, "value": e.value})
-        })
-        .collect();
-    let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
-    sw.insert(
-        "swing_store_export_data".into(),
-        serde_json::Value::Array(entries),
-    );
-    sw.remove("swing_store_export_data_hash");
-    let gpath = t.path().join("genesis.json");
-    std::fs::write(&gpath, serde_json::to_vec(&g).unwrap()).unwrap();
-    let ss = t.path().join("ss");
-    copy_dir(&tiny("export/operational"), &ss);
-    std::fs::remove_file(ss.join("export-data.jsonl")).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ss.join("export-manifest.json")).unwrap()).unwrap();
-    m.as_object_mut().unwrap().remove("data");
-    std::fs::write(
-        ss.join("export-manifest.json"),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
+    let (gpath, ss) = inline_export(t.path(), &[]);
     let d = pack_js(&gpath, &ss, &t.path().join("inline.tar"));
     let reference = pack_js(
         &tiny("genesis/operational/genesis.json"),
@@ -592,4 +564,150 @@ fn verify_catches_a_flipped_byte_in_every_member_kind_and_a_wrong_expect() {
         "{}",
         stdout(&o)
     );
+}
+
+/// An older-format export (SDK <= 0.47): the tiny operational export's entries plus
+/// `extra`, inline in genesis.json (sorted as an export lists them, no hash); the
+/// swing-store dir keeps its artifacts and has no export data. Returns (genesis, dir).
+fn inline_export(t: &Path, extra: &[(String, String)]) -> (PathBuf, PathBuf) {
+    let mut g: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tiny("genesis/operational/genesis.json")).unwrap())
+            .unwrap();
+    let data = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
+    let mut entries: Vec<(String, String)> = data
+        .lines()
+        .map(|l| {
+            let e = agar::gojson::decode_line(l.as_bytes()).unwrap();
+            (e.key, e.value.unwrap())
+        })
+        .chain(extra.iter().cloned())
+        .collect();
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
+    sw.insert("swing_store_export_data".into(), "@INLINE@".into());
+    sw.remove("swing_store_export_data_hash");
+    // written as text, entry by entry: a serde_json tree of a large section is not needed
+    let text = serde_json::to_string(&g).unwrap();
+    let (head, tail) = text.split_once("\"@INLINE@\"").unwrap();
+    let gpath = t.join("genesis.json");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&gpath).unwrap());
+    f.write_all(head.as_bytes()).unwrap();
+    f.write_all(b"[").unwrap();
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            f.write_all(b",").unwrap();
+        }
+        serde_json::to_writer(&mut f, &serde_json::json!({"key": k, "value": v})).unwrap();
+    }
+    f.write_all(b"]").unwrap();
+    f.write_all(tail.as_bytes()).unwrap();
+    f.flush().unwrap();
+    let ss = t.join("ss");
+    copy_dir(&tiny("export/operational"), &ss);
+    std::fs::remove_file(ss.join("export-data.jsonl")).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ss.join("export-manifest.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("data");
+    std::fs::write(
+        ss.join("export-manifest.json"),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    (gpath, ss)
+}
+
+fn pack_args<'a>(g: &'a Path, ss: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "pack",
+        "--genesis",
+        p(g),
+        "--swing-store-export",
+        p(ss),
+        "-o",
+        p(out),
+        "-q",
+    ]
+}
+
+/// issue 10: pack collected an older genesis's inline export data into a Vec (a
+/// mainnet section is about a million entries). 48 values of 4 MiB (192 MiB of inline
+/// data, more than the cap leaves once pack's own buffers are counted) pack under the
+/// 256 MiB address-space cap, streamed one entry at a time, and the archive verifies.
+#[test]
+fn a_large_inline_export_data_section_packs_within_the_memory_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let extra: Vec<(String, String)> = (0..48)
+        .map(|i| (format!("kv.zz.big.{i:02}"), "v".repeat(4 << 20)))
+        .collect();
+    let (g, ss) = inline_export(t.path(), &extra);
+    assert!(std::fs::metadata(&g).unwrap().len() > 192 << 20);
+    let out = t.path().join("inline.tar");
+    let o = agar_capped(MEMORY_CAP_BYTES, &pack_args(&g, &ss, &out));
+    assert!(
+        !died_of_cap(&o),
+        "pack died under the {MEMORY_CAP_BYTES}-byte cap ({:?}): {}",
+        o.status,
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = ok(&["verify", p(&out), "--json"]);
+    let rep: serde_json::Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(rep["ok"], true, "{v}");
+    let data = std::fs::read_to_string(tiny("export/operational/export-data.jsonl")).unwrap();
+    let got = ok(&["inspect", p(&out), "--json"]);
+    let rep: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(
+        rep["export_data_entries"],
+        data.lines().count() as u64 + 48,
+        "{got}"
+    );
+}
+
+/// issue 10's boundary: a kv value of exactly the largest accepted size
+/// (MAX_VALUE_BYTES, 16 MiB) made of `<`, which Go's encoding escapes 6 times
+/// (`\u003c`, a 96 MiB line), packs, verifies and is imported by explode into the DB
+/// byte for byte; one byte more is refused by pack with a message naming the key and
+/// the limit, and nothing is written.
+#[test]
+fn the_largest_value_of_go_escaped_bytes_round_trips_and_one_more_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let max = agar::model::MAX_VALUE_BYTES;
+    let key = "kv.zz.boundary";
+    let (g, ss) = inline_export(t.path(), &[(key.into(), "<".repeat(max))]);
+    let out = t.path().join("max.tar");
+    let o = agar_capped(MEMORY_CAP_BYTES, &pack_args(&g, &ss, &out));
+    assert_eq!(o.status.code(), Some(0), "{:?}: {}", o.status, stderr(&o));
+    let o = agar_capped(MEMORY_CAP_BYTES, &["verify", p(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{:?}: {}", o.status, stdout(&o));
+    let home = t.path().join("home");
+    let o = agar_capped(
+        MEMORY_CAP_BYTES,
+        &["explode", "--db", "--home", p(&home), "-q", p(&out)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}: {}", o.status, stderr(&o));
+    let db = rusqlite::Connection::open_with_flags(
+        home.join("data/agoric/swingstore.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let (len, all_lt): (i64, bool) = db
+        .query_row(
+            "SELECT length(value), value = ?2 FROM kvStore WHERE key = ?1",
+            rusqlite::params![&key["kv.".len()..], "<".repeat(max)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((len, all_lt), (max as i64, true));
+
+    let t2 = tempfile::tempdir().unwrap();
+    let (g, ss) = inline_export(t2.path(), &[(key.into(), "<".repeat(max + 1))]);
+    let out = t2.path().join("over.tar");
+    let o = agar_capped(MEMORY_CAP_BYTES, &pack_args(&g, &ss, &out));
+    assert_eq!(o.status.code(), Some(3), "{:?}: {}", o.status, stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(key) && e.contains(&format!("at most {max} are accepted")),
+        "{e}"
+    );
+    assert!(!out.exists());
 }

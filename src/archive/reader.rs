@@ -390,6 +390,27 @@ impl ArchiveReader {
         };
         self.consistency = Some(check.finish());
         let genesis = Genesis::from_fields(&gloc, &walked.fields)?;
+        for i in self.genesis_disagreements(&genesis)? {
+            self.problem(gloc.clone(), i)?;
+        }
+        if let Some(w) = copy {
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io_at(&gloc, e.into_error()))?;
+            self.genesis_file = Some(CanonicalGenesis::from_checked(
+                f,
+                gm.size,
+                got,
+                genesis.clone(),
+            ));
+        }
+        self.genesis = genesis;
+        Ok(())
+    }
+
+    /// Where genesis.json disagrees with the archive manifest (chain ID, initial height,
+    /// export-data hash) or holds inline export data.
+    fn genesis_disagreements(&self, genesis: &Genesis) -> Result<Vec<String>> {
         let m = &self.manifest;
         let mut issues = Vec::new();
         if genesis.chain_id()? != m.chain_id {
@@ -420,22 +441,7 @@ impl ArchiveReader {
                 genesis.spelling.data_field()
             ));
         }
-        for i in issues {
-            self.problem(gloc.clone(), i)?;
-        }
-        if let Some(w) = copy {
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::io_at(&gloc, e.into_error()))?;
-            self.genesis_file = Some(CanonicalGenesis::from_checked(
-                f,
-                gm.size,
-                got,
-                genesis.clone(),
-            ));
-        }
-        self.genesis = genesis;
-        Ok(())
+        Ok(issues)
     }
 
     fn read_export_manifest(&mut self) -> Result<()> {
@@ -516,22 +522,48 @@ impl ArchiveReader {
         self.next += 1;
         let loc = member_loc(&self.path, &m.name);
         read_header(&mut self.stream, &self.path, &m)?;
+        let mut lines = LineChecks {
+            loc: loc.clone(),
+            meta: Metadata::default(),
+            prev_key: None,
+            count: 0,
+            enc: Vec::new(),
+            first_problem: None,
+        };
+        let sha = self.for_each_line(&m, &loc, &mut |lineno, line| lines.check(lineno, line, f))?;
+        skip_padding(&mut self.stream, &self.path, &m.name, m.size)?;
+        if let Some(p) = lines.first_problem.take() {
+            self.problem(loc.clone(), p)?;
+        }
+        self.check_export_data_totals(&loc, &m, &sha, lines.count)?;
+        let meta = lines.meta;
+        meta.check(&loc)?;
+        self.check_artifact_mode(&meta)?;
+        self.meta = Some(meta);
+        Ok(self.meta.as_ref().expect("just set"))
+    }
+
+    /// Read member `m`'s bytes (hashing them as they stream) and call `f` with each line
+    /// (its number and bytes, the newline not included): a line is held only up to the
+    /// line limit, so memory never follows what the member declares. Returns the
+    /// member's SHA-256 (hex).
+    fn for_each_line(
+        &mut self,
+        m: &Member,
+        loc: &str,
+        f: &mut dyn FnMut(u64, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<String> {
         let cap = m.size.min(MAX_LINE_BYTES);
-        let mut meta = Metadata::default();
         let mut sha = Sha256::new();
         let mut left = m.size;
         let mut line: Vec<u8> = Vec::new();
-        let mut prev_key: Option<String> = None;
-        let mut count = 0u64;
         let mut lineno = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
-        let mut enc = Vec::new();
-        let mut first_problem: Option<String> = None;
         while left > 0 || !line.is_empty() {
             let n = if left > 0 {
                 let want = buf.len().min(left as usize);
                 self.stream
-                    .read_exact_at(&mut buf[..want], &|| loc.clone())?;
+                    .read_exact_at(&mut buf[..want], &|| loc.to_string())?;
                 left -= want as u64;
                 sha.update(&buf[..want]);
                 want
@@ -568,54 +600,7 @@ impl ArchiveReader {
                     Some(i) => {
                         chunk = &chunk[i + 1..];
                         lineno += 1;
-                        let lloc = || format!("{loc}: line {lineno}");
-                        let e = gojson::decode_line(&line)
-                            .map_err(|e| Error::invalid(lloc(), e.to_string()))?;
-                        let kloc = || format!("{loc}: line {lineno}, key {:?}", e.key);
-                        if let Some(why) =
-                            crate::model::entry_size_problem(&e.key, e.value.as_deref())
-                        {
-                            let short: String = e.key.chars().take(80).collect();
-                            return bail(format!("{loc}: line {lineno}, key {short:?}"), why);
-                        }
-                        if !gojson::is_canonical_line(
-                            &line,
-                            e.key.as_bytes(),
-                            e.value.as_deref().map(str::as_bytes),
-                            &mut enc,
-                        ) {
-                            first_problem.get_or_insert_with(|| {
-                                format!("{}: not in Go-canonical encoding", kloc())
-                            });
-                        }
-                        if let Some(p) = &prev_key {
-                            if p.as_bytes() >= e.key.as_bytes() {
-                                return bail(
-                                    kloc(),
-                                    format!("keys are not strictly sorted (follows {p:?})"),
-                                );
-                            }
-                        }
-                        let Some(value) = e.value.as_deref() else {
-                            return bail(
-                                kloc(),
-                                "an entry without a value (a deletion) cannot be in a full export",
-                            );
-                        };
-                        match crate::model::family(&e.key) {
-                            Some(Family::Kv) => {
-                                if let Some(why) = kv_key_problem(&e.key) {
-                                    return bail(kloc(), why);
-                                }
-                            }
-                            _ => meta.add(&loc, &e.key, value)?,
-                        }
-                        // the line itself (canonical, or a problem already recorded),
-                        // so that its up-to-6x encoding is never held a second time
-                        line.push(b'\n');
-                        f(&e, &line)?;
-                        prev_key = Some(e.key);
-                        count += 1;
+                        f(lineno, &mut line)?;
                         line.clear();
                     }
                 }
@@ -624,21 +609,27 @@ impl ArchiveReader {
                 break;
             }
         }
-        skip_padding(&mut self.stream, &self.path, &m.name, m.size)?;
-        if let Some(p) = first_problem {
-            self.problem(loc.clone(), p)?;
-        }
-        let got = hex::encode(sha.finalize());
+        Ok(hex::encode(sha.finalize()))
+    }
+
+    /// The export data's digest and entry count against the archive manifest.
+    fn check_export_data_totals(
+        &mut self,
+        loc: &str,
+        m: &Member,
+        got: &str,
+        count: u64,
+    ) -> Result<()> {
         if got != m.sha256 {
             self.problem(
-                loc.clone(),
+                loc.to_string(),
                 format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
             )?;
         }
         let hash = format!("sha256:{got}");
         if hash != self.manifest.swing_store_export_data_hash {
             self.problem(
-                loc.clone(),
+                loc.to_string(),
                 format!(
                     "hashes to {hash}, but genesis.json and the archive manifest say {}",
                     self.manifest.swing_store_export_data_hash
@@ -647,15 +638,18 @@ impl ArchiveReader {
         }
         if count != self.manifest.export_data_entries {
             self.problem(
-                loc.clone(),
+                loc.to_string(),
                 format!(
                     "holds {count} entries, the archive manifest says {}",
                     self.manifest.export_data_entries
                 ),
             )?;
         }
-        meta.check(&loc)?;
-        // closed world: the artifact list must be exactly what the mode implies
+        Ok(())
+    }
+
+    /// Closed world: the artifact list must be exactly what the mode implies.
+    fn check_artifact_mode(&mut self, meta: &Metadata) -> Result<()> {
         let present: BTreeSet<String> = self
             .manifest
             .artifacts()
@@ -670,8 +664,7 @@ impl ArchiveReader {
             )?,
             Err(e) => self.problem(member_loc(&self.path, MANIFEST_MEMBER), e)?,
         }
-        self.meta = Some(meta);
-        Ok(self.meta.as_ref().expect("just set"))
+        Ok(())
     }
 
     /// Stream every artifact member into `sink`, verifying each against the manifest and
@@ -991,6 +984,76 @@ pub fn parse_manifest_from(path: &str, input: &mut dyn Read) -> Result<ArchiveMa
         return bail(&loc, "swing_store_export_data_hash is not sha256:<64 hex>");
     }
     Ok(m)
+}
+
+/// The checks on each export-data line: decoding, size limits, Go-canonical encoding,
+/// strict order, no deletions, kv key rules; metadata records are collected.
+struct LineChecks {
+    loc: String,
+    meta: Metadata,
+    prev_key: Option<String>,
+    count: u64,
+    /// scratch for the canonical re-encoding
+    enc: Vec<u8>,
+    /// the first non-canonical line (reported as a problem, reading goes on)
+    first_problem: Option<String>,
+}
+
+impl LineChecks {
+    /// Check line `lineno` (without its newline) and hand it to `f` with its newline.
+    fn check(
+        &mut self,
+        lineno: u64,
+        line: &mut Vec<u8>,
+        f: &mut dyn FnMut(&Entry, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let loc = &self.loc;
+        let lloc = || format!("{loc}: line {lineno}");
+        let e = gojson::decode_line(line).map_err(|e| Error::invalid(lloc(), e.to_string()))?;
+        let kloc = || format!("{loc}: line {lineno}, key {:?}", e.key);
+        if let Some(why) = crate::model::entry_size_problem(&e.key, e.value.as_deref()) {
+            let short: String = e.key.chars().take(80).collect();
+            return bail(format!("{loc}: line {lineno}, key {short:?}"), why);
+        }
+        if !gojson::is_canonical_line(
+            line,
+            e.key.as_bytes(),
+            e.value.as_deref().map(str::as_bytes),
+            &mut self.enc,
+        ) {
+            self.first_problem
+                .get_or_insert_with(|| format!("{}: not in Go-canonical encoding", kloc()));
+        }
+        if let Some(p) = &self.prev_key {
+            if p.as_bytes() >= e.key.as_bytes() {
+                return bail(
+                    kloc(),
+                    format!("keys are not strictly sorted (follows {p:?})"),
+                );
+            }
+        }
+        let Some(value) = e.value.as_deref() else {
+            return bail(
+                kloc(),
+                "an entry without a value (a deletion) cannot be in a full export",
+            );
+        };
+        match crate::model::family(&e.key) {
+            Some(Family::Kv) => {
+                if let Some(why) = kv_key_problem(&e.key) {
+                    return bail(kloc(), why);
+                }
+            }
+            _ => self.meta.add(loc, &e.key, value)?,
+        }
+        // the line itself (canonical, or a problem already recorded),
+        // so that its up-to-6x encoding is never held a second time
+        line.push(b'\n');
+        f(&e, line)?;
+        self.prev_key = Some(e.key);
+        self.count += 1;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -416,98 +416,19 @@ fn edit_genesis(
         }
         .render(120)
     };
-    let canon = |v: &Value| -> Vec<u8> {
-        let mut b = crate::genesis::canonical_bytes(v);
-        b.pop();
-        b
-    };
     for (i, op) in script.ops.iter().enumerate() {
         let loc = format!("edit {} ({})", i + 1, op.name());
-        let state = match op {
-            Op::FundAccount { address, coins } => {
-                Some(crate::chain::fund_account(&g, &loc, address, coins))
-            }
-            Op::SetGov { name, value } => Some(crate::chain::set_gov(&g, &loc, name, value)),
-            Op::SetUnbondingTime(v) => Some(crate::chain::set_unbonding_time(&g, &loc, v)),
-            Op::ReplaceValidator {
-                validator,
-                pubkey,
-                operator,
-            } => Some(crate::chain::replace_validator(
-                &g,
-                &loc,
-                validator,
-                pubkey,
-                operator.as_deref(),
-            )),
-            Op::AddStake {
-                address,
-                validator,
-                amount,
-            } => Some(crate::chain::add_stake(
-                &g, &loc, address, validator, *amount,
-            )),
-            Op::ReplaceAccount {
-                address,
-                new_address,
-                pubkey,
-            } => Some(crate::chain::replace_account(
-                &g,
-                &loc,
-                address,
-                new_address,
-                pubkey.as_ref(),
-            )),
-            _ => None,
-        };
-        if let Some(r) = state {
+        if let Some(r) = chain_state_op(&g, &loc, op) {
             let (next, lines) = r?;
             g = next;
             changes.extend(lines.into_iter().map(|l| (i, l)));
             continue;
         }
-        let (pointer, new) = match op {
-            Op::GenesisSet { pointer, value } => {
-                // the same checks as the dedicated ops, whichever op sets these fields
-                let checked = match (pointer.as_str(), value) {
-                    ("/chain_id", Value::String(v)) => check_chain_id(v),
-                    ("/genesis_time", Value::String(t)) => check_genesis_time(t),
-                    ("/chain_id" | "/genesis_time", _) => {
-                        Err(format!("{pointer} must be a JSON string"))
-                    }
-                    _ => Ok(()),
-                };
-                checked.map_err(|m| Error::invalid(&loc, m))?;
-                (pointer.clone(), Some(canon(value)))
-            }
-            Op::GenesisDelete { pointer } => (pointer.clone(), None),
-            Op::SetChainId(v) => {
-                check_chain_id(v).map_err(|m| Error::invalid(&loc, m))?;
-                ("/chain_id".into(), Some(crate::json::string_bytes(v)))
-            }
-            Op::SetInitialHeight(h) => {
-                if *h == 0 || *h >= (1 << 53) {
-                    return bail(
-                        &loc,
-                        format!("{h} is not a valid initial height (1 .. 2^53-1)"),
-                    );
-                }
-                // keep the input's type: Cosmos genesis files carry it as a number or a string
-                let v = if g.genesis.height_is_string {
-                    format!("\"{h}\"")
-                } else {
-                    h.to_string()
-                };
-                ("/initial_height".into(), Some(v.into_bytes()))
-            }
-            Op::SetGenesisTime(t) => {
-                check_genesis_time(t).map_err(|m| Error::invalid(&loc, m))?;
-                ("/genesis_time".into(), Some(crate::json::string_bytes(t)))
-            }
-            _ => continue,
+        let Some((pointer, new)) = pointer_op(&g, &loc, op)? else {
+            continue;
         };
-        let toks = pointer::tokens(&pointer).map_err(|e| prefix_err(&loc, e))?;
-        pointer::check_not_owned(&pointer, &toks).map_err(|e| prefix_err(&loc, e))?;
+        let toks = pointer::tokens(&pointer).map_err(|e| e.context(&loc))?;
+        pointer::check_not_owned(&pointer, &toks).map_err(|e| e.context(&loc))?;
         if toks.is_empty() {
             return Err(Error::Refused(format!(
                 "{loc}: {}",
@@ -526,7 +447,7 @@ fn edit_genesis(
                 None => Action::Delete,
             },
         };
-        let (next, walked) = g.rewrite(&[edit], None).map_err(|e| prefix_err(&loc, e))?;
+        let (next, walked) = g.rewrite(&[edit], None).map_err(|e| e.context(&loc))?;
         g = next;
         let old = walked.old.into_iter().next().flatten();
         let text = match (&old, &new) {
@@ -543,14 +464,89 @@ fn edit_genesis(
     Ok((g, changes))
 }
 
-fn prefix_err(loc: &str, e: Error) -> Error {
-    match e {
-        Error::Refused(m) => Error::Refused(format!("{loc}: {m}")),
-        Error::Invalid { location, message } => {
-            Error::invalid(format!("{loc}: {location}"), message)
+/// A chain-state op (src/chain: accounts, staking, governance) applied to `g`, or `None`
+/// for any other op.
+#[allow(clippy::type_complexity)]
+fn chain_state_op(
+    g: &CanonicalGenesis,
+    loc: &str,
+    op: &Op,
+) -> Option<Result<(CanonicalGenesis, Vec<String>)>> {
+    Some(match op {
+        Op::FundAccount { address, coins } => crate::chain::fund_account(g, loc, address, coins),
+        Op::SetGov { name, value } => crate::chain::set_gov(g, loc, name, value),
+        Op::SetUnbondingTime(v) => crate::chain::set_unbonding_time(g, loc, v),
+        Op::ReplaceValidator {
+            validator,
+            pubkey,
+            operator,
+        } => crate::chain::replace_validator(g, loc, validator, pubkey, operator.as_deref()),
+        Op::AddStake {
+            address,
+            validator,
+            amount,
+        } => crate::chain::add_stake(g, loc, address, validator, *amount),
+        Op::ReplaceAccount {
+            address,
+            new_address,
+            pubkey,
+        } => crate::chain::replace_account(g, loc, address, new_address, pubkey.as_ref()),
+        _ => return None,
+    })
+}
+
+/// A genesis op that sets or deletes one JSON pointer, checked as every op that sets the
+/// same field: (pointer, new canonical value or `None` to delete). `None` for any other op.
+fn pointer_op(
+    g: &CanonicalGenesis,
+    loc: &str,
+    op: &Op,
+) -> Result<Option<(String, Option<Vec<u8>>)>> {
+    let canon = |v: &Value| -> Vec<u8> {
+        let mut b = crate::genesis::canonical_bytes(v);
+        b.pop();
+        b
+    };
+    Ok(Some(match op {
+        Op::GenesisSet { pointer, value } => {
+            // the same checks as the dedicated ops, whichever op sets these fields
+            let checked = match (pointer.as_str(), value) {
+                ("/chain_id", Value::String(v)) => check_chain_id(v),
+                ("/genesis_time", Value::String(t)) => check_genesis_time(t),
+                ("/chain_id" | "/genesis_time", _) => {
+                    Err(format!("{pointer} must be a JSON string"))
+                }
+                _ => Ok(()),
+            };
+            checked.map_err(|m| Error::invalid(loc, m))?;
+            (pointer.clone(), Some(canon(value)))
         }
-        other => other,
-    }
+        Op::GenesisDelete { pointer } => (pointer.clone(), None),
+        Op::SetChainId(v) => {
+            check_chain_id(v).map_err(|m| Error::invalid(loc, m))?;
+            ("/chain_id".into(), Some(crate::json::string_bytes(v)))
+        }
+        Op::SetInitialHeight(h) => {
+            if *h == 0 || *h >= (1 << 53) {
+                return bail(
+                    loc,
+                    format!("{h} is not a valid initial height (1 .. 2^53-1)"),
+                );
+            }
+            // keep the input's type: Cosmos genesis files carry it as a number or a string
+            let v = if g.genesis.height_is_string {
+                format!("\"{h}\"")
+            } else {
+                h.to_string()
+            };
+            ("/initial_height".into(), Some(v.into_bytes()))
+        }
+        Op::SetGenesisTime(t) => {
+            check_genesis_time(t).map_err(|m| Error::invalid(loc, m))?;
+            ("/genesis_time".into(), Some(crate::json::string_bytes(t)))
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// Every `b0-…`/`b1-…` bundle ID mentioned in a kvStore value.
@@ -589,6 +585,19 @@ struct Counter {
     entries: u64,
 }
 
+/// The edited archive's new members, computed in pass 1 and written in pass 2.
+struct NewArchive<'s> {
+    genesis: CanonicalGenesis,
+    export_manifest: Vec<u8>,
+    manifest: ArchiveManifest,
+    manifest_bytes: Vec<u8>,
+    /// The new export data's SHA-256 (hex) and size, from pass 1; pass 2 must match.
+    data_sha: String,
+    data_size: u64,
+    /// Artifacts whose bytes come from a file (bundle-add, artifact-replace), by name.
+    from_files: BTreeMap<String, &'s script::FileArtifact>,
+}
+
 /// Apply `script` to the archive at `input`, writing `output`.
 pub fn edit(
     input: &Path,
@@ -596,17 +605,7 @@ pub fn edit(
     script: &Script,
     opts: &EditOptions,
 ) -> Result<EditSummary> {
-    if output.exists() && !opts.force {
-        return Err(Error::Refused(format!(
-            "{} already exists; pass --force to replace it",
-            output.display()
-        )));
-    }
-    if script.ops.is_empty() {
-        return Err(Error::Refused(
-            "no edits given (use --script FILE or edit flags; see agar edit --help)".into(),
-        ));
-    }
+    refuse_before_reading(output, script, opts)?;
     let ropts = ReadOptions {
         fail_fast: true,
         progress: opts.progress,
@@ -629,6 +628,160 @@ pub fn edit(
         .take()
         .ok_or_else(|| Error::Refused("internal: the reader kept no genesis".into()))?;
     let (genesis, gchanges) = edit_genesis(kept, script)?;
+    // what edit writes, verify accepts (an input with a bad genesis_time needs a
+    // set-genesis-time among the edits)
+    if let Some(p) = genesis.genesis.genesis_time_problem() {
+        return bail("genesis.json (edited)", p);
+    }
+    check_replaced_artifacts_exist(&edits, &in_manifest)?;
+    let (mut st, cnt) = count_edited_export_data(&edits, &mut r, &inserts)?;
+    check_merge_outcome(&edits, &mut st)?;
+    let in_meta = r.meta.clone().unwrap_or_default();
+    let in_chain = crate::verify::chain_problems(&r.consistency.take().unwrap_or_default());
+    r.read_artifacts(&mut NullSink)?;
+    let parent = r.finish()?.digest;
+    check_base(script, input, &parent)?;
+    let mut warnings = std::mem::take(&mut st.warnings);
+    warnings.extend(script_warnings(script, &edits, &in_meta)?);
+
+    // the new members
+    let data_sha = hex::encode(cnt.sha.finalize());
+    let data_hash = format!("sha256:{data_sha}");
+    let (genesis, initial_height, chain_id) =
+        final_genesis(genesis, &data_hash, &in_manifest, &mut warnings)?;
+    let (artifacts, from_files) = new_artifacts(&in_manifest, script, &mut st.changes)?;
+    let mode = in_manifest.mode()?;
+    let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
+    let export_manifest = export_manifest_bytes(initial_height, mode, &names);
+    let mut members = head_members(&genesis, &export_manifest, cnt.size, &data_sha);
+    members.extend(artifacts.values().cloned());
+    let (edits_json, edits_sha256) = script.provenance();
+    let manifest = ArchiveManifest {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        chain_id: chain_id.clone(),
+        initial_height,
+        export_height: in_manifest.export_height,
+        artifact_mode: mode.to_string(),
+        swing_store_export_data_hash: data_hash.clone(),
+        export_data_entries: cnt.entries,
+        members,
+        provenance: Some(Provenance {
+            parent: parent.clone(),
+            edits_sha256: edits_sha256.clone(),
+            edits: edits_json,
+        }),
+    };
+    let new = NewArchive {
+        manifest_bytes: checked_manifest_bytes(&manifest, output)?,
+        genesis,
+        export_manifest,
+        manifest,
+        data_sha,
+        data_size: cnt.size,
+        from_files,
+    };
+
+    // ---- pass 2: stream into the writer
+    let pending = write_edited(
+        input, output, opts, ropts, script, &edits, &inserts, &new, &parent,
+    )?;
+
+    // ---- verify the result as `agar verify` would, then move it into place
+    verify_edited(&pending, output, &in_chain)?;
+    let written = pending.persist()?;
+
+    warnings.extend(
+        in_chain
+            .iter()
+            .map(|p| format!("the input archive already fails the chain-state check: {p}")),
+    );
+    let mut changes: Vec<(usize, String)> = gchanges;
+    changes.extend(st.changes);
+    changes.sort_by_key(|(i, _)| *i);
+    Ok(EditSummary {
+        digest: written.digest,
+        output: output.display().to_string(),
+        parent,
+        edits_sha256,
+        chain_id,
+        initial_height,
+        genesis_sha256: new.manifest.members[0].sha256.hex(),
+        swing_store_export_data_hash: data_hash,
+        export_data_entries: cnt.entries,
+        artifacts: new.manifest.members.len() - 3,
+        changes: changes.into_iter().map(|(_, s)| s).collect(),
+        warnings,
+        tar_bytes: written.tar_bytes,
+        file_bytes: written.file_bytes,
+    })
+}
+
+/// The manifest's bytes, checked as every reader will check them: what edit writes,
+/// every reader accepts (member count, provenance size).
+fn checked_manifest_bytes(manifest: &ArchiveManifest, output: &Path) -> Result<Vec<u8>> {
+    let bytes = manifest.canonical_bytes();
+    crate::archive::reader::parse_manifest(&output.display().to_string(), &bytes)?;
+    Ok(bytes)
+}
+
+/// What edit refuses before reading anything: an existing output without `--force`, an
+/// empty script.
+fn refuse_before_reading(output: &Path, script: &Script, opts: &EditOptions) -> Result<()> {
+    if output.exists() && !opts.force {
+        return Err(Error::Refused(format!(
+            "{} already exists; pass --force to replace it",
+            output.display()
+        )));
+    }
+    if script.ops.is_empty() {
+        return Err(Error::Refused(
+            "no edits given (use --script FILE or edit flags; see agar edit --help)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The edited genesis with the new export-data hash, its initial height (checked) and
+/// chain ID; warns when the height no longer follows the export height.
+fn final_genesis(
+    genesis: CanonicalGenesis,
+    data_hash: &str,
+    in_manifest: &ArchiveManifest,
+    warnings: &mut Vec<String>,
+) -> Result<(CanonicalGenesis, u64, String)> {
+    let genesis = genesis.with_export_data_hash(data_hash)?;
+    let initial_height = genesis.genesis.initial_height()?;
+    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
+        return bail("genesis.json (edited)", why);
+    }
+    let chain_id = genesis.genesis.chain_id()?.to_string();
+    if initial_height != in_manifest.initial_height
+        && in_manifest.export_height + 1 != initial_height
+    {
+        warnings.push(format!(
+            "initial_height is now {initial_height}, but the swing-store state was exported at block {} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
+            in_manifest.export_height
+        ));
+    }
+    Ok((genesis, initial_height, chain_id))
+}
+
+/// The script's `base`, if any, is the input's digest.
+fn check_base(script: &Script, input: &Path, parent: &str) -> Result<()> {
+    if let Some(base) = &script.base {
+        if base != parent {
+            return Err(Error::Refused(format!(
+                "the edits were written for archive {base} (base), but {} is {parent}; nothing was written. Review the edits against this archive (agar diff) and update base",
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// artifact-replace names an artifact the input holds.
+fn check_replaced_artifacts_exist(edits: &DataEdits, in_manifest: &ArchiveManifest) -> Result<()> {
     for name in edits.replace.keys() {
         if in_manifest
             .member(&format!("{ARTIFACT_PREFIX}{name}"))
@@ -640,17 +793,33 @@ pub fn edit(
             );
         }
     }
+    Ok(())
+}
+
+/// Pass 1 over the export data: merge the edits in and count the result (SHA-256, size,
+/// entries) without keeping it.
+fn count_edited_export_data(
+    edits: &DataEdits,
+    r: &mut ArchiveReader,
+    inserts: &[String],
+) -> Result<(MergeState, Counter)> {
     let mut cnt = Counter {
         sha: Sha256::new(),
         size: 0,
         entries: 0,
     };
-    let mut st = edits.stream_edited(&mut r, &inserts, true, &mut |line: &[u8]| -> Result<()> {
+    let st = edits.stream_edited(r, inserts, true, &mut |line: &[u8]| -> Result<()> {
         cnt.sha.update(line);
         cnt.size += line.len() as u64;
         cnt.entries += 1;
         Ok(())
     })?;
+    Ok((st, cnt))
+}
+
+/// After the merge: every kv-delete-prefix removed the count it expected, every
+/// artifact-replace found its record.
+fn check_merge_outcome(edits: &DataEdits, st: &mut MergeState) -> Result<()> {
     for (i, (si, _, op)) in edits.kv.iter().enumerate() {
         if let KvOp::DeletePrefix(p, want) = op {
             let got = st.prefix_counts.get(&i).copied().unwrap_or(0);
@@ -672,21 +841,13 @@ pub fn edit(
             );
         }
     }
-    let in_meta = r.meta.clone().unwrap_or_default();
-    let in_chain = crate::verify::chain_problems(&r.consistency.take().unwrap_or_default());
-    r.read_artifacts(&mut NullSink)?;
-    let parent = r.finish()?.digest;
-    if let Some(base) = &script.base {
-        if *base != parent {
-            return Err(Error::Refused(format!(
-                "the edits were written for archive {base} (base), but {} is {parent}; nothing was written. Review the edits against this archive (agar diff) and update base",
-                input.display()
-            )));
-        }
-    }
+    Ok(())
+}
 
-    // warnings (spec §9) and the bundle references of kv-set values
-    let mut warnings = std::mem::take(&mut st.warnings);
+/// Warnings (spec §9) and the bundle references of kv-set values; refuses a kv-set value
+/// no reader would accept.
+fn script_warnings(script: &Script, edits: &DataEdits, in_meta: &Metadata) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
     let final_bundles: BTreeSet<String> = in_meta
         .bundles
         .iter()
@@ -724,24 +885,20 @@ pub fn edit(
     if any_kv {
         warnings.push("kvStore edits change what the kernel reads at startup, not what a replay would reproduce: vat state is also held in transcripts and heap snapshots (spec §9.1). Review them with agar diff".into());
     }
+    Ok(warnings)
+}
 
-    // the new members
-    let data_sha = hex::encode(cnt.sha.finalize());
-    let data_hash = format!("sha256:{data_sha}");
-    let genesis = genesis.with_export_data_hash(&data_hash)?;
-    let initial_height = genesis.genesis.initial_height()?;
-    if let Some(why) = crate::model::height_problem("initial_height", initial_height) {
-        return bail("genesis.json (edited)", why);
-    }
-    let chain_id = genesis.genesis.chain_id()?.to_string();
-    if initial_height != in_manifest.initial_height
-        && in_manifest.export_height + 1 != initial_height
-    {
-        warnings.push(format!(
-            "initial_height is now {initial_height}, but the swing-store state was exported at block {} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
-            in_manifest.export_height
-        ));
-    }
+/// The edited archive's artifact members (the input's, with added and replaced ones from
+/// their files) and the file of each one that comes from a file; one change line each.
+#[allow(clippy::type_complexity)]
+fn new_artifacts<'s>(
+    in_manifest: &ArchiveManifest,
+    script: &'s Script,
+    changes: &mut Vec<(usize, String)>,
+) -> Result<(
+    BTreeMap<String, Member>,
+    BTreeMap<String, &'s script::FileArtifact>,
+)> {
     let mut artifacts: BTreeMap<String, Member> = in_manifest
         .artifacts()
         .map(|(n, m)| (n.to_string(), m.clone()))
@@ -757,7 +914,7 @@ pub fn edit(
                             "bundle-add: {n} is already in the archive; nothing to add"
                         )));
                     }
-                    st.changes.push((
+                    changes.push((
                         usize::MAX,
                         format!(
                             "bundle-add: added artifact {n} ({} bytes) and its record",
@@ -765,7 +922,7 @@ pub fn edit(
                         ),
                     ));
                 } else {
-                    st.changes.push((
+                    changes.push((
                         usize::MAX,
                         format!(
                             "artifact-replace: {n} now {} bytes, sha256 {}",
@@ -786,51 +943,40 @@ pub fn edit(
             _ => {}
         }
     }
-    let mode = in_manifest.mode()?;
-    let names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
-    let export_manifest = export_manifest_bytes(initial_height, mode, &names);
-    let mut members = head_members(&genesis, &export_manifest, cnt.size, &data_sha);
-    members.extend(artifacts.values().cloned());
-    let (edits_json, edits_sha256) = script.provenance();
-    let manifest = ArchiveManifest {
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        chain_id: chain_id.clone(),
-        initial_height,
-        export_height: in_manifest.export_height,
-        artifact_mode: mode.to_string(),
-        swing_store_export_data_hash: data_hash.clone(),
-        export_data_entries: cnt.entries,
-        members,
-        provenance: Some(Provenance {
-            parent: parent.clone(),
-            edits_sha256: edits_sha256.clone(),
-            edits: edits_json,
-        }),
-    };
-    let manifest_bytes = manifest.canonical_bytes();
-    // what edit writes, every reader accepts: the manifest's own limits (member count,
-    // provenance size) are checked on the bytes about to be written
-    crate::archive::reader::parse_manifest(&output.display().to_string(), &manifest_bytes)?;
+    Ok((artifacts, from_files))
+}
 
-    // ---- pass 2: stream into the writer
-    let tar_bytes = manifest.tar_bytes(manifest_bytes.len() as u64);
+/// Pass 2: re-read the input and stream every member of the edited archive into a temp
+/// file, re-checking that the input is the one pass 1 read.
+#[allow(clippy::too_many_arguments)]
+fn write_edited(
+    input: &Path,
+    output: &Path,
+    opts: &EditOptions,
+    ropts: ReadOptions,
+    script: &Script,
+    edits: &DataEdits,
+    inserts: &[String],
+    new: &NewArchive,
+    parent: &str,
+) -> Result<crate::archive::writer::Pending> {
+    let tar_bytes = new.manifest.tar_bytes(new.manifest_bytes.len() as u64);
     let mut w = ArchiveWriter::create_sized(Some(output), opts.compression, tar_bytes)?;
-    w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
+    w.append_bytes(MANIFEST_MEMBER, &new.manifest_bytes)?;
     {
-        let mut gr = genesis.reader()?;
-        w.append(GENESIS_MEMBER, genesis.size, &mut gr, &mut |_| {})?;
+        let mut gr = new.genesis.reader()?;
+        w.append(GENESIS_MEMBER, new.genesis.size, &mut gr, &mut |_| {})?;
     }
-    w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
+    w.append_bytes(EXPORT_MANIFEST_MEMBER, &new.export_manifest)?;
     let mut r2 = ArchiveReader::open(input, ropts)?;
     let mut sha = Sha256::new();
-    w.begin(EXPORT_DATA_MEMBER, cnt.size)?;
-    edits.stream_edited(&mut r2, &inserts, false, &mut |line: &[u8]| -> Result<()> {
+    w.begin(EXPORT_DATA_MEMBER, new.data_size)?;
+    edits.stream_edited(&mut r2, inserts, false, &mut |line: &[u8]| -> Result<()> {
         sha.update(line);
         w.write_data(line)
     })?;
     w.end()?;
-    if hex::encode(sha.finalize()) != data_sha {
+    if hex::encode(sha.finalize()) != new.data_sha {
         return bail(
             input.display().to_string(),
             "the input changed while editing; nothing was written",
@@ -851,7 +997,7 @@ pub fn edit(
             w: &mut w,
             added: &added_sorted,
             cursor: 0,
-            from_files: &from_files,
+            from_files: &new.from_files,
             skipping: false,
         };
         r2.read_artifacts(&mut sink)?;
@@ -860,9 +1006,17 @@ pub fn edit(
     if r2.finish()?.digest != parent {
         return bail(input.display().to_string(), "the input changed while editing (its digest differs between passes); nothing was written");
     }
-    let pending = w.finish_pending()?;
+    w.finish_pending()
+}
 
-    // ---- verify the result as `agar verify` would, then move it into place
+/// Verify the finished temp file as `agar verify` would. Chain-state problems the input
+/// already had (`in_chain`) are the input's, warned about by the caller; a new one is a
+/// refusal (the edits broke it), anything else a bug in agar.
+fn verify_edited(
+    pending: &crate::archive::writer::Pending,
+    output: &Path,
+    in_chain: &[String],
+) -> Result<()> {
     if let Some(tmp) = pending.temp_path() {
         let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
         // chain-state problems the input already had are the input's (warned below)
@@ -888,32 +1042,7 @@ pub fn edit(
             );
         }
     }
-    let written = pending.persist()?;
-
-    for p in in_chain {
-        warnings.push(format!(
-            "the input archive already fails the chain-state check: {p}"
-        ));
-    }
-    let mut changes: Vec<(usize, String)> = gchanges;
-    changes.extend(st.changes);
-    changes.sort_by_key(|(i, _)| *i);
-    Ok(EditSummary {
-        digest: written.digest,
-        output: output.display().to_string(),
-        parent,
-        edits_sha256,
-        chain_id,
-        initial_height,
-        genesis_sha256: manifest.members[0].sha256.hex(),
-        swing_store_export_data_hash: data_hash,
-        export_data_entries: cnt.entries,
-        artifacts: manifest.members.len() - 3,
-        changes: changes.into_iter().map(|(_, s)| s).collect(),
-        warnings,
-        tar_bytes: written.tar_bytes,
-        file_bytes: written.file_bytes,
-    })
+    Ok(())
 }
 
 /// Pass 2's artifact sink: copies verified input artifacts through, substitutes replaced
