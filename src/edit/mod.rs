@@ -929,7 +929,9 @@ struct CopySink<'a> {
 impl CopySink<'_> {
     fn write_file(&mut self, f: &script::FileArtifact) -> Result<()> {
         let name = format!("{ARTIFACT_PREFIX}{}", f.name);
-        let mut file = crate::confine::open_regular(&f.file, None)?;
+        let mut file = f
+            .encoding
+            .reader(crate::confine::open_regular(&f.file, None)?);
         let mut sha = Sha256::new();
         self.w
             .append(&name, f.size, &mut file, &mut |b| sha.update(b))?;
