@@ -1,13 +1,16 @@
 //! `agar diff A B`: what changed between two archives (or an archive and an agd export
 //! directory, packed to a temporary archive first).
 //!
-//! Fast path: the archive manifests list every member's digest, so equal members are
-//! never opened. genesis.json is compared as JSON (pointer paths); export data, when its
-//! digests differ, is streamed from both archives in lockstep (both are sorted), so kv
-//! differences are found in bounded memory. Artifacts are compared by their manifest
-//! digests only: `diff` does not read or verify artifact bytes (`agar verify` does).
+//! The archive manifests list every member's digest, so differences are found from
+//! them: genesis.json is compared as JSON (pointer paths) when its digests differ; export
+//! data, when its digests differ, is streamed from both archives in lockstep (both are
+//! sorted), so kv differences are found in bounded memory; artifacts are listed by their
+//! manifest digests. Both archives are still read to their end (B on a second thread),
+//! every member checked against its digest while it streams, as `verify` does: a corrupt
+//! archive is an error naming the member, never "no differences".
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -191,8 +194,6 @@ fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange>
     out
 }
 
-type BEntry = std::result::Result<(String, String), String>;
-
 /// Compare two archives (or export directories).
 pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     let mut notes = Vec::new();
@@ -203,7 +204,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         progress: opts.progress,
         keep_genesis: true,
     };
-    let mut ra = ArchiveReader::open(&ia.path, ropts)?;
+    let ra = ArchiveReader::open(&ia.path, ropts)?;
     let rb = ArchiveReader::open(
         &ib.path,
         ReadOptions {
@@ -241,7 +242,6 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
             sec.push(limit, k, x, y)
         })?;
     }
-    drop(rb);
 
     // artifacts, by manifest digest
     let arts = |m: &ArchiveManifest| -> std::collections::BTreeMap<String, Member> {
@@ -262,77 +262,55 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         }
     }
 
-    // export data, in lockstep, only when it differs
-    if ma.export_data_member().sha256 != mb.export_data_member().sha256 {
-        let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
-        let bpath = ib.path.clone();
-        let handle = std::thread::spawn(move || {
-            let run = || -> Result<()> {
-                let mut r = ArchiveReader::open(
-                    &bpath,
-                    ReadOptions {
-                        fail_fast: true,
-                        progress: false,
-                        keep_genesis: false,
-                    },
-                )?;
-                r.read_export_data(&mut |e, _| {
-                    tx.send(Ok((e.key.clone(), e.value.clone().unwrap_or_default())))
+    // Both archives are read to their end, B on a thread: every member is checked
+    // against its manifest digest (and every artifact against its record) while it
+    // streams, as verify does, so a corrupt archive is an error naming the member, never
+    // "no differences". The export data is compared in lockstep when its digests differ.
+    let data_differs = ma.export_data_member().sha256 != mb.export_data_member().sha256;
+    let (tx, rx) = mpsc::sync_channel::<(String, String)>(4096);
+    // which side failed first (0: none, 1: A, 2: B); the other side's reader then stops
+    // at its next chunk, and the first failure is the one reported
+    let failed = std::sync::Arc::new(AtomicU8::new(0));
+    let failed_b = failed.clone();
+    let handle = std::thread::spawn(move || -> Result<()> {
+        let mut rb = rb;
+        let res = (|| {
+            if data_differs {
+                rb.read_export_data(&mut |e, _| {
+                    tx.send((e.key.clone(), e.value.clone().unwrap_or_default()))
                         .map_err(|_| Error::invalid("diff", "stopped"))
                 })?;
-                Ok(())
-            };
-            if let Err(e) = run() {
-                let _ = tx.send(Err(e.to_string()));
             }
-        });
-        let next = |rx: &mpsc::Receiver<BEntry>| -> Result<Option<(String, String)>> {
-            match rx.recv() {
-                Ok(Ok(x)) => Ok(Some(x)),
-                Ok(Err(e)) => bail(ib_loc(b), e),
-                Err(_) => Ok(None),
-            }
-        };
-        let mut peek = next(&rx)?;
-        let (mut kv, mut meta) = (Section::default(), Section::default());
-        let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
-            let (sec, k) = match family(key) {
-                Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
-                _ => (&mut meta, key),
-            };
-            sec.push(limit, k.to_string(), x.map(show), y.map(show));
-        };
-        ra.read_export_data(&mut |e, _| {
-            let va = e.value.as_deref().unwrap_or_default();
-            loop {
-                match &peek {
-                    Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
-                        record(kb, None, Some(vb));
-                        peek = next(&rx)?;
-                    }
-                    Some((kb, vb)) if *kb == e.key => {
-                        if vb != va {
-                            record(kb, Some(va), Some(vb));
-                        }
-                        peek = next(&rx)?;
-                        break;
-                    }
-                    _ => {
-                        record(&e.key, Some(va), None);
-                        break;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        while let Some((kb, vb)) = peek {
-            record(&kb, None, Some(&vb));
-            peek = next(&rx)?;
+            drop(tx);
+            rb.read_artifacts(&mut Cancel(&failed_b))?;
+            rb.finish().map(|_| ())
+        })();
+        if res.is_err() {
+            let _ = failed_b.compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
         }
-        drop(rx);
-        let _ = handle.join();
-        rep.kv = kv;
-        rep.metadata = meta;
+        res
+    });
+    let res_a = read_a(ra, data_differs, &rx, limit, &mut rep, &failed);
+    if res_a.is_err() {
+        let _ = failed.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    drop(rx);
+    let res_b = handle.join().unwrap_or_else(|_| {
+        bail(
+            b.display().to_string(),
+            "internal: the reader thread panicked",
+        )
+    });
+    match (res_a, res_b) {
+        (Ok(()), Ok(())) => {}
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
+        (Err(ea), Err(eb)) => {
+            return Err(if failed.load(Ordering::SeqCst) == 2 {
+                eb
+            } else {
+                ea
+            })
+        }
     }
     rep.equal = rep.manifest.is_empty()
         && rep.genesis.is_empty()
@@ -349,6 +327,77 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     Ok(rep)
 }
 
-fn ib_loc(b: &Path) -> String {
-    b.display().to_string()
+/// Stops one side's reader once the other side failed (that error is the one reported).
+struct Cancel<'a>(&'a AtomicU8);
+
+impl crate::archive::reader::ArtifactSink for Cancel<'_> {
+    fn begin(&mut self, _: &crate::model::ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
+    fn data(&mut self, _: &[u8]) -> Result<()> {
+        if self.0.load(Ordering::Relaxed) != 0 {
+            return bail("diff", "stopped");
+        }
+        Ok(())
+    }
+    fn end(&mut self, _: &crate::model::ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Read A to its end, comparing its export data with B's entries (from `rx`, in key
+/// order) when they differ; fills `rep.kv` and `rep.metadata`.
+fn read_a(
+    mut ra: ArchiveReader,
+    data_differs: bool,
+    rx: &mpsc::Receiver<(String, String)>,
+    limit: usize,
+    rep: &mut DiffReport,
+    failed: &AtomicU8,
+) -> Result<()> {
+    if data_differs {
+        // B's entries end early only when B's reader failed: its error is reported then
+        let next = || rx.recv().ok();
+        let mut peek = next();
+        let (mut kv, mut meta) = (Section::default(), Section::default());
+        let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
+            let (sec, k) = match family(key) {
+                Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
+                _ => (&mut meta, key),
+            };
+            sec.push(limit, k.to_string(), x.map(show), y.map(show));
+        };
+        ra.read_export_data(&mut |e, _| {
+            let va = e.value.as_deref().unwrap_or_default();
+            loop {
+                match &peek {
+                    Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
+                        record(kb, None, Some(vb));
+                        peek = next();
+                    }
+                    Some((kb, vb)) if *kb == e.key => {
+                        if vb != va {
+                            record(kb, Some(va), Some(vb));
+                        }
+                        peek = next();
+                        break;
+                    }
+                    _ => {
+                        record(&e.key, Some(va), None);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        while let Some((kb, vb)) = peek {
+            record(&kb, None, Some(&vb));
+            peek = next();
+        }
+        rep.kv = kv;
+        rep.metadata = meta;
+    }
+    ra.read_artifacts(&mut Cancel(failed))?;
+    ra.finish()?;
+    Ok(())
 }

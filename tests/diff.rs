@@ -195,3 +195,76 @@ fn diff_errors() {
     let o = run(&["diff", p(&a), p(&junk)]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
 }
+
+/// diff reads both archives to the end and checks every member against its manifest
+/// digest while streaming: a corrupt archive whose manifest still matches is bad input
+/// (exit 3, the member named), never "no differences", on either side and from stdin.
+#[test]
+fn corrupt_archive_with_a_matching_manifest_exits_3() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let good = std::fs::read(&a).unwrap();
+    // flip one byte inside the data of the last member (an artifact); the manifest,
+    // genesis and export data are untouched, so manifests compare equal
+    let end = good.len() - 1024;
+    let last = (0..end - 512)
+        .rev()
+        .find(|&i| i % 512 == 0 && good[i + 257..i + 262] == *b"ustar")
+        .unwrap();
+    let name = String::from_utf8_lossy(&good[last..last + 100])
+        .trim_end_matches('\0')
+        .to_string();
+    let mut bad = good.clone();
+    bad[last + 512] ^= 0x20;
+    let corrupt = d.path().join("corrupt.tar");
+    std::fs::write(&corrupt, &bad).unwrap();
+    // and a corrupt export-data member (same size): a kv value's byte changed
+    let (b, _) = pack(d.path(), "tiny/genesis/operational", "b.tar");
+    let mut bad_data = std::fs::read(&b).unwrap();
+    let at = bad_data.windows(9).position(|w| w == b"gcActions").unwrap();
+    bad_data[at] = b'G';
+    let corrupt_data = d.path().join("corrupt-data.tar");
+    std::fs::write(&corrupt_data, &bad_data).unwrap();
+    for (x, y, member) in [
+        (&a, &corrupt, name.as_str()),
+        (&corrupt, &a, name.as_str()),
+        (&a, &corrupt_data, "export-data.jsonl"),
+        (&corrupt_data, &a, "export-data.jsonl"),
+    ] {
+        for json in [false, true] {
+            let mut args = vec!["diff", p(x), p(y), "-q"];
+            if json {
+                args.push("--json");
+            }
+            let o = run(&args);
+            assert_eq!(code(&o), 3, "{args:?}: {}{}", stdout(&o), stderr(&o));
+            assert!(!stdout(&o).contains("no differences"), "{args:?}");
+            assert!(
+                stderr(&o).contains(member),
+                "{args:?}: member not named: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // from stdin too
+    let o = run_stdin(&["diff", p(&a), "-", "-q"], &bad);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&name), "{}", stderr(&o));
+    // and a different archive on stdin is compared (B is read once, never reopened)
+    let e = d.path().join("e.tar");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&e),
+        "--kv-set",
+        "runQueue=[1]",
+        "-q",
+    ]));
+    let o = run_stdin(
+        &["diff", p(&a), "-", "--json", "-q"],
+        &std::fs::read(&e).unwrap(),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).contains("runQueue"), "{}", stdout(&o));
+}
