@@ -28,6 +28,7 @@ use crate::genesis::CanonicalGenesis;
 use crate::gojson::{self, Entry};
 use crate::json::walk::{Action, Edit, Old, OLD_BYTES};
 use crate::model::{family, kv_export_key, ArtifactName, Family, Metadata};
+use crate::progress::Progress;
 
 pub use script::{Op, Script};
 
@@ -816,17 +817,28 @@ pub fn edit(
     // ---- pass 2: stream into the writer
     let tar_bytes = manifest.tar_bytes(manifest_bytes.len() as u64);
     let mut w = ArchiveWriter::create_sized(Some(output), opts.compression, tar_bytes)?;
+    // the bar counts the bytes written (replacement files included), not the input read
+    let writing = Progress::bytes(opts.progress, "writing", tar_bytes.unwrap_or(0));
     w.append_bytes(MANIFEST_MEMBER, &manifest_bytes)?;
     {
         let mut gr = genesis.reader()?;
-        w.append(GENESIS_MEMBER, genesis.size, &mut gr, &mut |_| {})?;
+        w.append(GENESIS_MEMBER, genesis.size, &mut gr, &mut |b| {
+            writing.inc(b.len() as u64)
+        })?;
     }
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &export_manifest)?;
-    let mut r2 = ArchiveReader::open(input, ropts)?;
+    let mut r2 = ArchiveReader::open(
+        input,
+        ReadOptions {
+            progress: false,
+            ..ropts
+        },
+    )?;
     let mut sha = Sha256::new();
     w.begin(EXPORT_DATA_MEMBER, cnt.size)?;
     edits.stream_edited(&mut r2, &inserts, false, &mut |line: &[u8]| -> Result<()> {
         sha.update(line);
+        writing.inc(line.len() as u64);
         w.write_data(line)
     })?;
     w.end()?;
@@ -853,6 +865,7 @@ pub fn edit(
             cursor: 0,
             from_files: &from_files,
             skipping: false,
+            progress: &writing,
         };
         r2.read_artifacts(&mut sink)?;
         sink.flush_added(None)?;
@@ -861,10 +874,11 @@ pub fn edit(
         return bail(input.display().to_string(), "the input changed while editing (its digest differs between passes); nothing was written");
     }
     let pending = w.finish_pending()?;
+    writing.finish();
 
     // ---- verify the result as `agar verify` would, then move it into place
     if let Some(tmp) = pending.temp_path() {
-        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
+        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), opts.progress)?;
         // chain-state problems the input already had are the input's (warned below)
         let new: Vec<&String> = rep
             .problems
@@ -924,6 +938,7 @@ struct CopySink<'a> {
     cursor: usize,
     from_files: &'a BTreeMap<String, &'a script::FileArtifact>,
     skipping: bool,
+    progress: &'a Progress,
 }
 
 impl CopySink<'_> {
@@ -933,8 +948,11 @@ impl CopySink<'_> {
             .encoding
             .reader(crate::confine::open_regular(&f.file, None)?);
         let mut sha = Sha256::new();
-        self.w
-            .append(&name, f.size, &mut file, &mut |b| sha.update(b))?;
+        let progress = self.progress;
+        self.w.append(&name, f.size, &mut file, &mut |b| {
+            sha.update(b);
+            progress.inc(b.len() as u64)
+        })?;
         if hex::encode(sha.finalize()) != f.sha256 {
             return bail(
                 f.file.display().to_string(),
@@ -976,6 +994,7 @@ impl ArtifactSink for CopySink<'_> {
         if self.skipping {
             Ok(())
         } else {
+            self.progress.inc(chunk.len() as u64);
             self.w.write_data(chunk)
         }
     }
