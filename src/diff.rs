@@ -30,13 +30,80 @@ pub struct FieldChange {
     pub b: Value,
 }
 
+/// One difference. In JSON, `a` (old) and `b` (new) are the values themselves (a genesis
+/// value as JSON, an export-data value as its string), absent on the side that lacks the
+/// key; a value longer than [`VALUE_BYTES`] is not held: `a_cut`/`b_cut` give its size
+/// and first bytes instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValueChange {
     /// JSON Pointer (genesis) or key (kvStore without `kv.`, metadata records in full).
     pub key: String,
-    /// Old value (absent when added), rendered and truncated for display.
-    pub a: Option<String>,
-    pub b: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a_cut: Option<Cut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_cut: Option<Cut>,
+    /// For a person: each side rendered and cut (None: absent).
+    #[serde(skip)]
+    pub a_text: Option<String>,
+    #[serde(skip)]
+    pub b_text: Option<String>,
+}
+
+/// A value too long to list whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cut {
+    /// Its full size (genesis: canonical JSON text; export data: the string's UTF-8).
+    pub bytes: u64,
+    /// Its first bytes (at most [`VALUE_BYTES`]), as text.
+    pub head: String,
+}
+
+/// Longest value listed whole in a diff (the genesis differ's capture cap).
+pub const VALUE_BYTES: usize = crate::json::walk::OLD_BYTES;
+
+/// One side of a difference: the JSON value and text for a person, or its cut form.
+struct Side {
+    value: Option<Value>,
+    cut: Option<Cut>,
+    text: String,
+}
+
+fn cut_head(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(VALUE_BYTES)]);
+    s.trim_end_matches('\u{fffd}').to_string()
+}
+
+/// A genesis value from its canonical text (the first bytes and the size).
+fn genesis_side(o: &crate::json::walk::Old) -> Side {
+    let complete = o.head.len() as u64 == o.size;
+    let value = complete
+        .then(|| serde_json::from_slice::<Value>(&o.head).ok())
+        .flatten();
+    Side {
+        cut: value.is_none().then(|| Cut {
+            bytes: o.size,
+            head: cut_head(&o.head),
+        }),
+        value,
+        text: o.render(200),
+    }
+}
+
+/// An export-data value (a string).
+fn data_side(v: &str) -> Side {
+    let whole = v.len() <= VALUE_BYTES;
+    Side {
+        value: whole.then(|| Value::String(v.to_string())),
+        cut: (!whole).then(|| Cut {
+            bytes: v.len() as u64,
+            head: cut_head(v.as_bytes()),
+        }),
+        text: show(v),
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -49,15 +116,33 @@ pub struct Section {
     pub truncated: bool,
 }
 
+fn split(s: Side) -> (Option<Value>, Option<Cut>, String) {
+    (s.value, s.cut, s.text)
+}
+
 impl Section {
-    fn push(&mut self, limit: usize, key: String, a: Option<String>, b: Option<String>) {
+    fn push(&mut self, limit: usize, key: String, a: Option<Side>, b: Option<Side>) {
         match (&a, &b) {
             (None, _) => self.added += 1,
             (_, None) => self.removed += 1,
             _ => self.changed += 1,
         }
         if self.items.len() < limit {
-            self.items.push(ValueChange { key, a, b });
+            let (a, b) = (a.map(split), b.map(split));
+            let parts = |s: Option<(Option<Value>, Option<Cut>, String)>| match s {
+                Some((v, c, t)) => (v, c, Some(t)),
+                None => (None, None, None),
+            };
+            let ((a, a_cut, a_text), (b, b_cut, b_text)) = (parts(a), parts(b));
+            self.items.push(ValueChange {
+                key,
+                a,
+                b,
+                a_cut,
+                b_cut,
+                a_text,
+                b_text,
+            });
         } else {
             self.truncated = true;
         }
@@ -86,6 +171,8 @@ pub struct DiffReport {
     pub kv: Section,
     /// Non-kv export-data records (bundle., snapshot., transcript.).
     pub metadata: Section,
+    /// `artifact_changes` in JSON (`artifacts` is a count in every command's JSON).
+    #[serde(rename = "artifact_changes")]
     pub artifacts: Vec<ArtifactChange>,
     pub notes: Vec<String>,
 }
@@ -238,8 +325,13 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
             }
         };
         let sec = &mut rep.genesis;
-        crate::json::diff::diff(ga, gb, &OWNED_PATHS, 200, &mut |(k, x, y)| {
-            sec.push(limit, k, x, y)
+        crate::json::diff::diff(ga, gb, &OWNED_PATHS, &mut |(k, x, y)| {
+            sec.push(
+                limit,
+                k,
+                x.as_ref().map(genesis_side),
+                y.as_ref().map(genesis_side),
+            )
         })?;
     }
 
@@ -365,7 +457,7 @@ fn read_a(
                 Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
                 _ => (&mut meta, key),
             };
-            sec.push(limit, k.to_string(), x.map(show), y.map(show));
+            sec.push(limit, k.to_string(), x.map(data_side), y.map(data_side));
         };
         ra.read_export_data(&mut |e, _| {
             let va = e.value.as_deref().unwrap_or_default();

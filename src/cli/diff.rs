@@ -82,7 +82,7 @@ fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
                 s.changed
             )?;
             for it in &s.items {
-                match (&it.a, &it.b) {
+                match (&it.a_text, &it.b_text) {
                     (None, Some(b)) => say_to!(o, "  + {} = {b}", it.key)?,
                     (Some(a), None) => say_to!(o, "  - {} (was {a})", it.key)?,
                     (Some(a), Some(b)) => say_to!(o, "  ~ {}: {a} -> {b}", it.key)?,

@@ -43,6 +43,8 @@ pub struct EditOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct EditSummary {
     pub digest: String,
+    /// The archive written; `archive` in JSON, as in every command.
+    #[serde(rename = "archive")]
     pub output: String,
     pub parent: String,
     pub edits_sha256: String,
