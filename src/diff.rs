@@ -190,6 +190,14 @@ struct Input {
     _tmp: Option<tempfile::TempDir>,
 }
 
+impl Drop for Input {
+    fn drop(&mut self) {
+        if let Some(t) = &self._tmp {
+            crate::cleanup::unregister(t.path());
+        }
+    }
+}
+
 fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
     if !p.is_dir() {
         return Ok(Input {
@@ -201,6 +209,8 @@ fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
     let genesis = crate::genesis::CanonicalGenesis::from_path(&gpath, Some(p))?;
     let mut source = crate::exportdir::ExportDir::open(&p.join("swing-store"))?;
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    // removed on SIGINT/SIGTERM too (the signal handler exits without running Drop)
+    crate::cleanup::register(tmp.path());
     let out = tmp.path().join("packed.tar");
     let opts = crate::pack::PackOptions {
         compression: Compression::None,
