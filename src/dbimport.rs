@@ -93,6 +93,8 @@ pub struct ImportOptions {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportSummary {
+    /// Not in JSON: the summaries that hold this one name the DB file already (`path`).
+    #[serde(skip_serializing)]
     pub db: String,
     pub artifact_mode: String,
     pub host_height: u64,
@@ -105,6 +107,8 @@ pub struct ImportSummary {
     pub artifacts_imported: u64,
     /// Artifacts the mode ignores, skipped without reading (as the official importer).
     pub artifacts_skipped: u64,
+    /// Not in JSON: the summaries that hold this one give the DB's size already.
+    #[serde(skip_serializing)]
     pub db_bytes: u64,
 }
 

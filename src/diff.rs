@@ -1,13 +1,16 @@
 //! `agar diff A B`: what changed between two archives (or an archive and an agd export
 //! directory, packed to a temporary archive first).
 //!
-//! Fast path: the archive manifests list every member's digest, so equal members are
-//! never opened. genesis.json is compared as JSON (pointer paths); export data, when its
-//! digests differ, is streamed from both archives in lockstep (both are sorted), so kv
-//! differences are found in bounded memory. Artifacts are compared by their manifest
-//! digests only: `diff` does not read or verify artifact bytes (`agar verify` does).
+//! The archive manifests list every member's digest, so differences are found from
+//! them: genesis.json is compared as JSON (pointer paths) when its digests differ; export
+//! data, when its digests differ, is streamed from both archives in lockstep (both are
+//! sorted), so kv differences are found in bounded memory; artifacts are listed by their
+//! manifest digests. Both archives are still read to their end (B on a second thread),
+//! every member checked against its digest while it streams, as `verify` does: a corrupt
+//! archive is an error naming the member, never "no differences".
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -27,13 +30,80 @@ pub struct FieldChange {
     pub b: Value,
 }
 
+/// One difference. In JSON, `a` (old) and `b` (new) are the values themselves (a genesis
+/// value as JSON, an export-data value as its string), absent on the side that lacks the
+/// key; a value longer than [`VALUE_BYTES`] is not held: `a_cut`/`b_cut` give its size
+/// and first bytes instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValueChange {
     /// JSON Pointer (genesis) or key (kvStore without `kv.`, metadata records in full).
     pub key: String,
-    /// Old value (absent when added), rendered and truncated for display.
-    pub a: Option<String>,
-    pub b: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a_cut: Option<Cut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_cut: Option<Cut>,
+    /// For a person: each side rendered and cut (None: absent).
+    #[serde(skip)]
+    pub a_text: Option<String>,
+    #[serde(skip)]
+    pub b_text: Option<String>,
+}
+
+/// A value too long to list whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cut {
+    /// Its full size (genesis: canonical JSON text; export data: the string's UTF-8).
+    pub bytes: u64,
+    /// Its first bytes (at most [`VALUE_BYTES`]), as text.
+    pub head: String,
+}
+
+/// Longest value listed whole in a diff (the genesis differ's capture cap).
+pub const VALUE_BYTES: usize = crate::json::walk::OLD_BYTES;
+
+/// One side of a difference: the JSON value and text for a person, or its cut form.
+struct Side {
+    value: Option<Value>,
+    cut: Option<Cut>,
+    text: String,
+}
+
+fn cut_head(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(VALUE_BYTES)]);
+    s.trim_end_matches('\u{fffd}').to_string()
+}
+
+/// A genesis value from its canonical text (the first bytes and the size).
+fn genesis_side(o: &crate::json::walk::Old) -> Side {
+    let complete = o.head.len() as u64 == o.size;
+    let value = complete
+        .then(|| serde_json::from_slice::<Value>(&o.head).ok())
+        .flatten();
+    Side {
+        cut: value.is_none().then(|| Cut {
+            bytes: o.size,
+            head: cut_head(&o.head),
+        }),
+        value,
+        text: o.render(200),
+    }
+}
+
+/// An export-data value (a string).
+fn data_side(v: &str) -> Side {
+    let whole = v.len() <= VALUE_BYTES;
+    Side {
+        value: whole.then(|| Value::String(v.to_string())),
+        cut: (!whole).then(|| Cut {
+            bytes: v.len() as u64,
+            head: cut_head(v.as_bytes()),
+        }),
+        text: show(v),
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -46,15 +116,33 @@ pub struct Section {
     pub truncated: bool,
 }
 
+fn split(s: Side) -> (Option<Value>, Option<Cut>, String) {
+    (s.value, s.cut, s.text)
+}
+
 impl Section {
-    fn push(&mut self, limit: usize, key: String, a: Option<String>, b: Option<String>) {
+    fn push(&mut self, limit: usize, key: String, a: Option<Side>, b: Option<Side>) {
         match (&a, &b) {
             (None, _) => self.added += 1,
             (_, None) => self.removed += 1,
             _ => self.changed += 1,
         }
         if self.items.len() < limit {
-            self.items.push(ValueChange { key, a, b });
+            let (a, b) = (a.map(split), b.map(split));
+            let parts = |s: Option<(Option<Value>, Option<Cut>, String)>| match s {
+                Some((v, c, t)) => (v, c, Some(t)),
+                None => (None, None, None),
+            };
+            let ((a, a_cut, a_text), (b, b_cut, b_text)) = (parts(a), parts(b));
+            self.items.push(ValueChange {
+                key,
+                a,
+                b,
+                a_cut,
+                b_cut,
+                a_text,
+                b_text,
+            });
         } else {
             self.truncated = true;
         }
@@ -83,6 +171,8 @@ pub struct DiffReport {
     pub kv: Section,
     /// Non-kv export-data records (bundle., snapshot., transcript.).
     pub metadata: Section,
+    /// `artifact_changes` in JSON (`artifacts` is a count in every command's JSON).
+    #[serde(rename = "artifact_changes")]
     pub artifacts: Vec<ArtifactChange>,
     pub notes: Vec<String>,
 }
@@ -100,6 +190,14 @@ struct Input {
     _tmp: Option<tempfile::TempDir>,
 }
 
+impl Drop for Input {
+    fn drop(&mut self) {
+        if let Some(t) = &self._tmp {
+            crate::cleanup::unregister(t.path());
+        }
+    }
+}
+
 fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
     if !p.is_dir() {
         return Ok(Input {
@@ -111,6 +209,8 @@ fn prepare(p: &Path, notes: &mut Vec<String>) -> Result<Input> {
     let genesis = crate::genesis::CanonicalGenesis::from_path(&gpath, Some(p))?;
     let mut source = crate::exportdir::ExportDir::open(&p.join("swing-store"))?;
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    // removed on SIGINT/SIGTERM too (the signal handler exits without running Drop)
+    crate::cleanup::register(tmp.path());
     let out = tmp.path().join("packed.tar");
     let opts = crate::pack::PackOptions {
         compression: Compression::None,
@@ -191,8 +291,6 @@ fn manifest_fields(a: &ArchiveManifest, b: &ArchiveManifest) -> Vec<FieldChange>
     out
 }
 
-type BEntry = std::result::Result<(String, String), String>;
-
 /// Compare two archives (or export directories).
 pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
     let mut notes = Vec::new();
@@ -203,7 +301,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         progress: opts.progress,
         keep_genesis: true,
     };
-    let mut ra = ArchiveReader::open(&ia.path, ropts)?;
+    let ra = ArchiveReader::open(&ia.path, ropts)?;
     let rb = ArchiveReader::open(
         &ib.path,
         ReadOptions {
@@ -237,15 +335,67 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
             }
         };
         let sec = &mut rep.genesis;
-        crate::json::diff::diff(ga, gb, &OWNED_PATHS, 200, &mut |(k, x, y)| {
-            sec.push(limit, k, x, y)
+        crate::json::diff::diff(ga, gb, &OWNED_PATHS, &mut |(k, x, y)| {
+            sec.push(
+                limit,
+                k,
+                x.as_ref().map(genesis_side),
+                y.as_ref().map(genesis_side),
+            )
         })?;
     }
-    drop(rb);
 
     rep.artifacts = artifact_changes(&ma, &mb);
-    if ma.export_data_member().sha256 != mb.export_data_member().sha256 {
-        (rep.kv, rep.metadata) = diff_export_data(&mut ra, &ib.path, b, limit)?;
+
+    // Both archives are read to their end, B on a thread: every member is checked
+    // against its manifest digest (and every artifact against its record) while it
+    // streams, as verify does, so a corrupt archive is an error naming the member, never
+    // "no differences". The export data is compared in lockstep when its digests differ.
+    let data_differs = ma.export_data_member().sha256 != mb.export_data_member().sha256;
+    let (tx, rx) = mpsc::sync_channel::<(String, String)>(4096);
+    // which side failed first (0: none, 1: A, 2: B); the other side's reader then stops
+    // at its next chunk, and the first failure is the one reported
+    let failed = std::sync::Arc::new(AtomicU8::new(0));
+    let failed_b = failed.clone();
+    let handle = std::thread::spawn(move || -> Result<()> {
+        let mut rb = rb;
+        let res = (|| {
+            if data_differs {
+                rb.read_export_data(&mut |e, _| {
+                    tx.send((e.key.clone(), e.value.clone().unwrap_or_default()))
+                        .map_err(|_| Error::invalid("diff", "stopped"))
+                })?;
+            }
+            drop(tx);
+            rb.read_artifacts(&mut Cancel(&failed_b))?;
+            rb.finish().map(|_| ())
+        })();
+        if res.is_err() {
+            let _ = failed_b.compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
+        }
+        res
+    });
+    let res_a = read_a(ra, data_differs, &rx, limit, &mut rep, &failed);
+    if res_a.is_err() {
+        let _ = failed.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    drop(rx);
+    let res_b = handle.join().unwrap_or_else(|_| {
+        bail(
+            b.display().to_string(),
+            "internal: the reader thread panicked",
+        )
+    });
+    match (res_a, res_b) {
+        (Ok(()), Ok(())) => {}
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
+        (Err(ea), Err(eb)) => {
+            return Err(if failed.load(Ordering::SeqCst) == 2 {
+                eb
+            } else {
+                ea
+            })
+        }
     }
     rep.equal = rep.manifest.is_empty()
         && rep.genesis.is_empty()
@@ -286,84 +436,77 @@ fn artifact_changes(ma: &ArchiveManifest, mb: &ArchiveManifest) -> Vec<ArtifactC
     out
 }
 
-/// The export data of `ra` and of the archive at `bpath` (read on a thread), compared
-/// in lockstep: (kv changes, metadata changes).
-fn diff_export_data(
-    ra: &mut ArchiveReader,
-    bpath: &Path,
-    b: &Path,
-    limit: usize,
-) -> Result<(Section, Section)> {
-    let (tx, rx) = mpsc::sync_channel::<BEntry>(4096);
-    let bpath = bpath.to_path_buf();
-    let handle = std::thread::spawn(move || {
-        let run = || -> Result<()> {
-            let mut r = ArchiveReader::open(
-                &bpath,
-                ReadOptions {
-                    fail_fast: true,
-                    progress: false,
-                    keep_genesis: false,
-                },
-            )?;
-            r.read_export_data(&mut |e, _| {
-                tx.send(Ok((e.key.clone(), e.value.clone().unwrap_or_default())))
-                    .map_err(|_| Error::invalid("diff", "stopped"))
-            })?;
-            Ok(())
-        };
-        if let Err(e) = run() {
-            let _ = tx.send(Err(e.to_string()));
-        }
-    });
-    let next = |rx: &mpsc::Receiver<BEntry>| -> Result<Option<(String, String)>> {
-        match rx.recv() {
-            Ok(Ok(x)) => Ok(Some(x)),
-            Ok(Err(e)) => bail(ib_loc(b), e),
-            Err(_) => Ok(None),
-        }
-    };
-    let mut peek = next(&rx)?;
-    let (mut kv, mut meta) = (Section::default(), Section::default());
-    let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
-        let (sec, k) = match family(key) {
-            Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
-            _ => (&mut meta, key),
-        };
-        sec.push(limit, k.to_string(), x.map(show), y.map(show));
-    };
-    ra.read_export_data(&mut |e, _| {
-        let va = e.value.as_deref().unwrap_or_default();
-        loop {
-            match &peek {
-                Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
-                    record(kb, None, Some(vb));
-                    peek = next(&rx)?;
-                }
-                Some((kb, vb)) if *kb == e.key => {
-                    if vb != va {
-                        record(kb, Some(va), Some(vb));
-                    }
-                    peek = next(&rx)?;
-                    break;
-                }
-                _ => {
-                    record(&e.key, Some(va), None);
-                    break;
-                }
-            }
+/// Stops one side's reader once the other side failed (that error is the one reported).
+struct Cancel<'a>(&'a AtomicU8);
+
+impl crate::archive::reader::ArtifactSink for Cancel<'_> {
+    fn begin(&mut self, _: &crate::model::ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
+    fn data(&mut self, _: &[u8]) -> Result<()> {
+        if self.0.load(Ordering::Relaxed) != 0 {
+            return bail("diff", "stopped");
         }
         Ok(())
-    })?;
-    while let Some((kb, vb)) = peek {
-        record(&kb, None, Some(&vb));
-        peek = next(&rx)?;
     }
-    drop(rx);
-    let _ = handle.join();
-    Ok((kv, meta))
+    fn end(&mut self, _: &crate::model::ArtifactName, _: &Member) -> Result<()> {
+        Ok(())
+    }
 }
 
-fn ib_loc(b: &Path) -> String {
-    b.display().to_string()
+/// Read A to its end, comparing its export data with B's entries (from `rx`, in key
+/// order) when they differ; fills `rep.kv` and `rep.metadata`.
+fn read_a(
+    mut ra: ArchiveReader,
+    data_differs: bool,
+    rx: &mpsc::Receiver<(String, String)>,
+    limit: usize,
+    rep: &mut DiffReport,
+    failed: &AtomicU8,
+) -> Result<()> {
+    if data_differs {
+        // B's entries end early only when B's reader failed: its error is reported then
+        let next = || rx.recv().ok();
+        let mut peek = next();
+        let (mut kv, mut meta) = (Section::default(), Section::default());
+        let mut record = |key: &str, x: Option<&str>, y: Option<&str>| {
+            let (sec, k) = match family(key) {
+                Some(Family::Kv) => (&mut kv, crate::model::kv_store_key(key).unwrap_or(key)),
+                _ => (&mut meta, key),
+            };
+            sec.push(limit, k.to_string(), x.map(data_side), y.map(data_side));
+        };
+        ra.read_export_data(&mut |e, _| {
+            let va = e.value.as_deref().unwrap_or_default();
+            loop {
+                match &peek {
+                    Some((kb, vb)) if kb.as_bytes() < e.key.as_bytes() => {
+                        record(kb, None, Some(vb));
+                        peek = next();
+                    }
+                    Some((kb, vb)) if *kb == e.key => {
+                        if vb != va {
+                            record(kb, Some(va), Some(vb));
+                        }
+                        peek = next();
+                        break;
+                    }
+                    _ => {
+                        record(&e.key, Some(va), None);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        while let Some((kb, vb)) = peek {
+            record(&kb, None, Some(&vb));
+            peek = next();
+        }
+        rep.kv = kv;
+        rep.metadata = meta;
+    }
+    ra.read_artifacts(&mut Cancel(failed))?;
+    ra.finish()?;
+    Ok(())
 }

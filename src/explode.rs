@@ -80,6 +80,7 @@ pub struct SwingStoreDir {
     pub bytes: u64,
     pub artifacts: u64,
     /// `sha256:` of export-data.jsonl, = genesis `swing_store_export_data_hash`.
+    #[serde(rename = "swing_store_export_data_hash")]
     pub export_data_hash: String,
 }
 
@@ -99,8 +100,12 @@ pub struct ExplodeSummary {
     pub chain_id: String,
     pub initial_height: u64,
     pub export_height: u64,
+    /// The archive's artifact mode (`artifact_mode` in every command's JSON).
+    #[serde(rename = "artifact_mode")]
     pub archive_artifact_mode: String,
     pub home: String,
+    /// `genesis_file` in JSON (the file written; `genesis` means other things elsewhere).
+    #[serde(rename = "genesis_file")]
     pub genesis: WrittenFile,
     pub swing_store: SwingStoreDir,
     pub db: Option<DbInfo>,

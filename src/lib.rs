@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod attest;
 pub mod backup;
+pub mod bundle;
 pub mod chain;
 pub mod cleanup;
 pub mod confine;

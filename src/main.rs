@@ -84,7 +84,7 @@ enum Cmd {
     /// Compare two archives (or an archive and an agd export directory). Exit 0 equal,
     /// 1 different, 2 usage/IO error, 3 bad input.
     #[command(
-        after_help = "Reads: A and B (one may be - for stdin, or an agd export directory). Writes: nothing."
+        after_help = "Reads: A and B (one may be - for stdin, or an agd export directory), every byte, each member checked against its digest. Writes: nothing.\nExit: 0 equal; 1 different; 2 usage/IO; 3 an input is corrupt or not an archive."
     )]
     Diff(cli::diff::DiffArgs),
     /// Read kvStore values from an archive.

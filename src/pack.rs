@@ -39,6 +39,8 @@ pub struct PackOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct PackSummary {
     pub digest: String,
+    /// The archive written (`-`: stdout); `archive` in JSON, as in every command.
+    #[serde(rename = "archive")]
     pub output: Option<String>,
     pub compressed: bool,
     pub chain_id: String,
@@ -726,7 +728,12 @@ pub fn summary(plan: &Plan, written: &Written) -> PackSummary {
     let m = &plan.manifest;
     PackSummary {
         digest: written.digest.clone(),
-        output: written.path.as_ref().map(|p| p.display().to_string()),
+        output: Some(
+            written
+                .path
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |p| p.display().to_string()),
+        ),
         compressed: written.file_bytes != written.tar_bytes,
         chain_id: m.chain_id.clone(),
         initial_height: m.initial_height,

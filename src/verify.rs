@@ -218,11 +218,15 @@ pub struct InspectReport {
     pub genesis_time: Option<String>,
     pub artifact_mode: String,
     pub swing_store_export_data_hash: String,
+    /// Empty for a swing-store backup (no genesis): null in JSON.
+    #[serde(serialize_with = "empty_as_null")]
     pub genesis_sha256: String,
     pub genesis_bytes: u64,
     pub export_data_entries: u64,
     pub export_data_bytes: u64,
     pub kv_entries: u64,
+    /// `artifacts_by_kind` in JSON (`artifacts` is a count in every command's JSON).
+    #[serde(rename = "artifacts_by_kind")]
     pub artifacts: BTreeMap<String, KindStats>,
     pub vats: Vec<VatInfo>,
     pub bundles: Vec<String>,
@@ -341,4 +345,12 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
         digest,
         problems,
     })
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(v)
+    }
 }

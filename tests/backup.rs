@@ -203,7 +203,10 @@ fn backups_are_deterministic_and_read_like_archives() {
     let dif = run(&["diff", p(&a), p(&op), "--json", "-q"]);
     assert_eq!(dif.status.code(), Some(1));
     let dj: serde_json::Value = serde_json::from_slice(&dif.stdout).unwrap();
-    assert!(!dj["artifacts"].as_array().unwrap().is_empty(), "{dj}");
+    assert!(
+        !dj["artifact_changes"].as_array().unwrap().is_empty(),
+        "{dj}"
+    );
 
     // a corrupted backup is named as such
     let mut bytes = std::fs::read(&a).unwrap();

@@ -23,8 +23,8 @@ fn keys(section: &Value) -> Vec<(String, bool, bool)> {
         .map(|i| {
             (
                 i["key"].as_str().unwrap().to_string(),
-                !i["a"].is_null(),
-                !i["b"].is_null(),
+                i.get("a").is_some() || i.get("a_cut").is_some(),
+                i.get("b").is_some() || i.get("b_cut").is_some(),
             )
         })
         .collect()
@@ -91,7 +91,8 @@ fn diff_reports_exactly_the_edits() {
             ("runQueue".into(), true, true)
         ]
     );
-    assert_eq!(j["kv"]["items"][2]["b"], "\"[136,136]\"");
+    // the value itself (a kvStore value is a string), not JSON text of it
+    assert_eq!(j["kv"]["items"][2]["b"], "[136,136]");
     assert_eq!(
         keys(&j["genesis"]),
         vec![
@@ -110,7 +111,7 @@ fn diff_reports_exactly_the_edits() {
             ("snapshot.v1.42".into(), true, true)
         ]
     );
-    let arts: Vec<(String, bool, bool)> = j["artifacts"]
+    let arts: Vec<(String, bool, bool)> = j["artifact_changes"]
         .as_array()
         .unwrap()
         .iter()
@@ -167,7 +168,7 @@ fn diff_reports_exactly_the_edits() {
         vec![("/genesis_time".into(), true, true)]
     );
     assert_eq!(j["kv"]["items"].as_array().unwrap().len(), 0);
-    assert_eq!(j["artifacts"].as_array().unwrap().len(), 0);
+    assert_eq!(j["artifact_changes"].as_array().unwrap().len(), 0);
     assert_eq!(j["export_manifest_changed"], false);
 
     // human output names the changes
@@ -192,4 +193,77 @@ fn diff_errors() {
     std::fs::write(&junk, vec![b'x'; 2048]).unwrap();
     let o = run(&["diff", p(&a), p(&junk)]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
+}
+
+/// diff reads both archives to the end and checks every member against its manifest
+/// digest while streaming: a corrupt archive whose manifest still matches is bad input
+/// (exit 3, the member named), never "no differences", on either side and from stdin.
+#[test]
+fn corrupt_archive_with_a_matching_manifest_exits_3() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let good = std::fs::read(&a).unwrap();
+    // flip one byte inside the data of the last member (an artifact); the manifest,
+    // genesis and export data are untouched, so manifests compare equal
+    let end = good.len() - 1024;
+    let last = (0..end - 512)
+        .rev()
+        .find(|&i| i % 512 == 0 && good[i + 257..i + 262] == *b"ustar")
+        .unwrap();
+    let name = String::from_utf8_lossy(&good[last..last + 100])
+        .trim_end_matches('\0')
+        .to_string();
+    let mut bad = good.clone();
+    bad[last + 512] ^= 0x20;
+    let corrupt = d.path().join("corrupt.tar");
+    std::fs::write(&corrupt, &bad).unwrap();
+    // and a corrupt export-data member (same size): a kv value's byte changed
+    let (b, _) = pack(d.path(), "tiny/genesis/operational", "b.tar");
+    let mut bad_data = std::fs::read(&b).unwrap();
+    let at = bad_data.windows(9).position(|w| w == b"gcActions").unwrap();
+    bad_data[at] = b'G';
+    let corrupt_data = d.path().join("corrupt-data.tar");
+    std::fs::write(&corrupt_data, &bad_data).unwrap();
+    for (x, y, member) in [
+        (&a, &corrupt, name.as_str()),
+        (&corrupt, &a, name.as_str()),
+        (&a, &corrupt_data, "export-data.jsonl"),
+        (&corrupt_data, &a, "export-data.jsonl"),
+    ] {
+        for json in [false, true] {
+            let mut args = vec!["diff", p(x), p(y), "-q"];
+            if json {
+                args.push("--json");
+            }
+            let o = run(&args);
+            assert_eq!(code(&o), 3, "{args:?}: {}{}", stdout(&o), stderr(&o));
+            assert!(!stdout(&o).contains("no differences"), "{args:?}");
+            assert!(
+                stderr(&o).contains(member),
+                "{args:?}: member not named: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // from stdin too
+    let o = run_stdin(&["diff", p(&a), "-", "-q"], &bad);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&name), "{}", stderr(&o));
+    // and a different archive on stdin is compared (B is read once, never reopened)
+    let e = d.path().join("e.tar");
+    ok(&run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&e),
+        "--kv-set",
+        "runQueue=[1]",
+        "-q",
+    ]));
+    let o = run_stdin(
+        &["diff", p(&a), "-", "--json", "-q"],
+        &std::fs::read(&e).unwrap(),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).contains("runQueue"), "{}", stdout(&o));
 }

@@ -441,6 +441,111 @@ fn bundle_add_and_artifact_replace() {
     assert!(!out.exists());
 }
 
+/// The three forms people hold a bundle in: the endoZipBase64 JSON that bundle-source and
+/// governance proposals produce (real mainnet bundles) adds exactly what its zip adds.
+#[test]
+fn bundle_add_takes_endo_zip_base64_json() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let real = fixture("real/bundles");
+    for id in [
+        "b1-81c0224cb5466dfa9b5d14bc94d19ed1b0ca7aa47d22dadd0f538f14a59d70a596aa37850ec89aba796873f912708bd6144a91693e643af7a98602c70fbe052f",
+        "b1-4c70b44626c0756a1a8587b250509d7743edb97ba680c6784ec0ce4aa469a71829afef0d0abc7ab91544aad3be3d07ecc54b3a7f01a1957ae1aa4532bcb775e1",
+    ] {
+        let zip = real.join(format!("{id}.zip"));
+        let json_bundle = real.join(format!("{id}.json"));
+        let mut digests = Vec::new();
+        for (form, f) in [("zip", &zip), ("json", &json_bundle)] {
+            let out = d.path().join(format!("{form}.tar"));
+            let _ = std::fs::remove_file(&out);
+            let o = run(&["edit", p(&a), "-o", p(&out), "--bundle-add", p(f)]);
+            ok(&o);
+            assert!(stderr(&o).contains(id), "{form}: ID printed: {}", stderr(&o));
+            let ms = members(&out);
+            // the artifact is the zip, whichever form was given
+            assert!(
+                member(&ms, &format!("swing-store/bundle.{id}")) == std::fs::read(&zip).unwrap(),
+                "{form}: artifact bytes"
+            );
+            check_consistent(&out);
+            digests.push(last_line(&o));
+        }
+        assert_eq!(digests[0], digests[1], "{id}: same archive from zip and JSON");
+        // the same through a script op
+        let script = d.path().join("s.json");
+        std::fs::write(
+            &script,
+            json!({"edits": [{"op": "bundle-add", "file": p(&json_bundle)}]}).to_string(),
+        )
+        .unwrap();
+        let out = d.path().join("script.tar");
+        let _ = std::fs::remove_file(&out);
+        let o = run(&[
+            "edit", p(&a), "-o", p(&out), "--script", p(&script),
+            "--allow-files-in", p(&real),
+        ]);
+        ok(&o);
+        assert_eq!(last_line(&o), digests[0]);
+    }
+    // b0 JSON still works (spec §4.3 example)
+    let b0 = d.path().join("b0.json");
+    std::fs::write(
+        &b0,
+        br#"{"moduleFormat":"nestedEvaluate","source":"function getExport(){return {}}","sourceMap":"//# sourceURL=x"}"#,
+    )
+    .unwrap();
+    let out = d.path().join("b0.tar");
+    let o = run(&["edit", p(&a), "-o", p(&out), "--bundle-add", p(&b0)]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("b0-f2b272a02ac9ed6c7fbcb31542d84846ab37d1867464683d8ca8f28b96736637")
+    );
+
+    // a wrong endoZipBase64Sha512 is refused as bad input, naming the file and both hashes
+    let id = "81c0224cb5466dfa9b5d14bc94d19ed1b0ca7aa47d22dadd0f538f14a59d70a596aa37850ec89aba796873f912708bd6144a91693e643af7a98602c70fbe052f";
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(real.join(format!("b1-{id}.json"))).unwrap())
+            .unwrap();
+    let wrong_hash = "0".repeat(128);
+    v["endoZipBase64Sha512"] = json!(wrong_hash);
+    let wrong = d.path().join("wrong.json");
+    std::fs::write(&wrong, v.to_string()).unwrap();
+    let before = listing(d.path());
+    let out = d.path().join("wrong.tar");
+    for json_flag in [false, true] {
+        let mut args = vec!["edit", p(&a), "-o", p(&out), "--bundle-add", p(&wrong)];
+        if json_flag {
+            args.push("--json");
+        }
+        let o = run(&args);
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        let err = stderr(&o);
+        for want in [
+            "wrong.json",
+            "endoZipBase64Sha512",
+            &wrong_hash,
+            id,
+            "bundle-source",
+        ] {
+            assert!(err.contains(want), "{want:?} missing: {err}");
+        }
+        assert!(!err.contains("panicked"));
+    }
+    // a corrupted base64 text is refused too, and neither leaves anything behind
+    v["endoZipBase64Sha512"] = json!(id);
+    let b64 = v["endoZipBase64"].as_str().unwrap().to_string();
+    v["endoZipBase64"] = json!(format!("{}*{}", &b64[..1000], &b64[1001..]));
+    std::fs::write(&wrong, v.to_string()).unwrap();
+    let o = run(&["edit", p(&a), "-o", p(&out), "--bundle-add", p(&wrong)]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a base64 character"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(listing(d.path()), before);
+}
+
 #[test]
 fn refused_operations_leave_no_output() {
     let d = tempfile::tempdir().unwrap();

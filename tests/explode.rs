@@ -312,8 +312,8 @@ fn config_is_exactly_the_archive_and_repacks_to_the_same_digest() {
         assert_eq!(j["db"]["host_height"], 28);
         // genesis.json = the canonical member; export-data = the agd (Go, sorted) file
         let g = std::fs::read(home.join("config/genesis.json")).unwrap();
-        assert_eq!(j["genesis"]["sha256"], hex::encode(Sha256::digest(&g)));
-        assert_eq!(d["genesis_sha256"], j["genesis"]["sha256"]);
+        assert_eq!(j["genesis_file"]["sha256"], hex::encode(Sha256::digest(&g)));
+        assert_eq!(d["genesis_sha256"], j["genesis_file"]["sha256"]);
         let data = std::fs::read(home.join("config/swing-store/export-data.jsonl")).unwrap();
         assert_eq!(
             data,

@@ -372,7 +372,7 @@ fn json_output_and_digest_command() {
     let insp = ok(&["inspect", p(&out), "--json"]);
     let iv: serde_json::Value = serde_json::from_str(&insp).unwrap();
     assert_eq!(iv["vats"].as_array().unwrap().len(), 5);
-    assert_eq!(iv["artifacts"]["transcript"]["count"], 4);
+    assert_eq!(iv["artifacts_by_kind"]["transcript"]["count"], 4);
     assert_eq!(iv["bundles"].as_array().unwrap().len(), 2);
 }
 

@@ -159,3 +159,39 @@ fn stale_temp_outputs_of_dead_runs_are_removed() {
         "removed what is not provably stale"
     );
 }
+
+/// diff packs an export directory to a temporary archive first; a SIGTERM then (B, a
+/// FIFO, blocks the run) removes it like every other temp output.
+#[test]
+fn interrupted_diff_removes_its_packed_export() {
+    let d = tempfile::tempdir().unwrap();
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let fifo = d.path().join("b.fifo");
+    mkfifo(&fifo);
+    let export = common::fx("tiny/genesis/operational");
+    let mut child = Command::new(BIN)
+        .args(["diff", p(&export), p(&fifo), "-q"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    // the packed archive is complete once its temp dir holds it and B is being opened
+    while !names(&tmp).iter().any(|n| {
+        let packed = tmp.join(n).join("packed.tar");
+        std::fs::metadata(packed).is_ok_and(|m| m.len() > 0)
+    }) {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("diff ended before it packed: {s:?}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no temp dir");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(names(&tmp).is_empty(), "left behind: {:?}", names(&tmp));
+}

@@ -27,7 +27,7 @@ pub const MAX_LINE_BYTES: u64 = crate::model::MAX_LINE_BYTES as u64;
 
 /// Counts and hashes every byte of the uncompressed tar stream.
 struct Stream {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     sha: Sha256,
     pos: u64,
     progress: Progress,

@@ -50,7 +50,7 @@ pub fn run(a: DiffArgs) -> Result<i32> {
 fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
     let mut o = std::io::stdout().lock();
     if r.equal {
-        say_to!(o, "no differences: {} and {} have the same archive manifest (member digests; run agar verify on each to check the bytes)", r.a, r.b)?;
+        say_to!(o, "no differences: {} and {} are the same archive (every member read and checked against its digest)", r.a, r.b)?;
         return Ok(());
     }
     say_to!(o, "--- {}", r.a)?;
@@ -82,7 +82,7 @@ fn print_diff(r: &agar::diff::DiffReport) -> Result<()> {
                 s.changed
             )?;
             for it in &s.items {
-                match (&it.a, &it.b) {
+                match (&it.a_text, &it.b_text) {
                     (None, Some(b)) => say_to!(o, "  + {} = {b}", it.key)?,
                     (Some(a), None) => say_to!(o, "  - {} (was {a})", it.key)?,
                     (Some(a), Some(b)) => say_to!(o, "  ~ {}: {a} -> {b}", it.key)?,

@@ -76,7 +76,9 @@ pub struct EditArgs {
     /// set-genesis-time (RFC 3339).
     #[arg(long, value_parser = parse_genesis_time)]
     genesis_time: Option<String>,
-    /// bundle-add: a b0 (JSON) or b1 (zip) bundle file; its ID is computed and printed.
+    /// bundle-add: a bundle file, b0 JSON, b1 zip, or the endoZipBase64 JSON of
+    /// bundle-source and proposals (its endoZipBase64Sha512 checked); its ID is computed and
+    /// printed.
     #[arg(long, value_name = "FILE")]
     bundle_add: Vec<PathBuf>,
     /// artifact-replace: NAME=FILE (snapshot.<vat>.<pos> or transcript.<vat>.<start>.<end>).

@@ -204,7 +204,10 @@ fn report_pack(common: &Common, s: &PackSummary, to_stdout: bool) -> Result<()> 
     let lines = [
         format!(
             "output:            {}",
-            s.output.as_deref().unwrap_or("stdout")
+            match s.output.as_deref() {
+                None | Some("-") => "stdout",
+                Some(x) => x,
+            }
         ),
         format!("chain_id:          {}", s.chain_id),
         format!(

@@ -28,6 +28,7 @@ use crate::genesis::CanonicalGenesis;
 use crate::gojson::{self, Entry};
 use crate::json::walk::{Action, Edit, Old, OLD_BYTES};
 use crate::model::{family, kv_export_key, ArtifactName, Family, Metadata};
+use crate::progress::Progress;
 
 pub use script::{Op, Script};
 
@@ -42,6 +43,8 @@ pub struct EditOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct EditSummary {
     pub digest: String,
+    /// The archive written; `archive` in JSON, as in every command.
+    #[serde(rename = "archive")]
     pub output: String,
     pub parent: String,
     pub edits_sha256: String,
@@ -962,17 +965,28 @@ fn write_edited(
 ) -> Result<crate::archive::writer::Pending> {
     let tar_bytes = new.manifest.tar_bytes(new.manifest_bytes.len() as u64);
     let mut w = ArchiveWriter::create_sized(Some(output), opts.compression, tar_bytes)?;
+    // the bar counts the bytes written (replacement files included), not the input read
+    let writing = Progress::bytes(opts.progress, "writing", tar_bytes.unwrap_or(0));
     w.append_bytes(MANIFEST_MEMBER, &new.manifest_bytes)?;
     {
         let mut gr = new.genesis.reader()?;
-        w.append(GENESIS_MEMBER, new.genesis.size, &mut gr, &mut |_| {})?;
+        w.append(GENESIS_MEMBER, new.genesis.size, &mut gr, &mut |b| {
+            writing.inc(b.len() as u64)
+        })?;
     }
     w.append_bytes(EXPORT_MANIFEST_MEMBER, &new.export_manifest)?;
-    let mut r2 = ArchiveReader::open(input, ropts)?;
+    let mut r2 = ArchiveReader::open(
+        input,
+        ReadOptions {
+            progress: false,
+            ..ropts
+        },
+    )?;
     let mut sha = Sha256::new();
     w.begin(EXPORT_DATA_MEMBER, new.data_size)?;
     edits.stream_edited(&mut r2, inserts, false, &mut |line: &[u8]| -> Result<()> {
         sha.update(line);
+        writing.inc(line.len() as u64);
         w.write_data(line)
     })?;
     w.end()?;
@@ -999,6 +1013,7 @@ fn write_edited(
             cursor: 0,
             from_files: &new.from_files,
             skipping: false,
+            progress: &writing,
         };
         r2.read_artifacts(&mut sink)?;
         sink.flush_added(None)?;
@@ -1006,7 +1021,9 @@ fn write_edited(
     if r2.finish()?.digest != parent {
         return bail(input.display().to_string(), "the input changed while editing (its digest differs between passes); nothing was written");
     }
-    w.finish_pending()
+    let pending = w.finish_pending()?;
+    writing.finish();
+    Ok(pending)
 }
 
 /// Verify the finished temp file as `agar verify` would. Chain-state problems the input
@@ -1018,7 +1035,7 @@ fn verify_edited(
     in_chain: &[String],
 ) -> Result<()> {
     if let Some(tmp) = pending.temp_path() {
-        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), false)?;
+        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), opts.progress)?;
         // chain-state problems the input already had are the input's (warned below)
         let new: Vec<&String> = rep
             .problems
@@ -1053,15 +1070,21 @@ struct CopySink<'a> {
     cursor: usize,
     from_files: &'a BTreeMap<String, &'a script::FileArtifact>,
     skipping: bool,
+    progress: &'a Progress,
 }
 
 impl CopySink<'_> {
     fn write_file(&mut self, f: &script::FileArtifact) -> Result<()> {
         let name = format!("{ARTIFACT_PREFIX}{}", f.name);
-        let mut file = crate::confine::open_regular(&f.file, None)?;
+        let mut file = f
+            .encoding
+            .reader(crate::confine::open_regular(&f.file, None)?);
         let mut sha = Sha256::new();
-        self.w
-            .append(&name, f.size, &mut file, &mut |b| sha.update(b))?;
+        let progress = self.progress;
+        self.w.append(&name, f.size, &mut file, &mut |b| {
+            sha.update(b);
+            progress.inc(b.len() as u64)
+        })?;
         if hex::encode(sha.finalize()) != f.sha256 {
             return bail(
                 f.file.display().to_string(),
@@ -1103,6 +1126,7 @@ impl ArtifactSink for CopySink<'_> {
         if self.skipping {
             Ok(())
         } else {
+            self.progress.inc(chunk.len() as u64);
             self.w.write_data(chunk)
         }
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::archive::is_sha256_hex;
+use crate::bundle::Encoding;
 use crate::error::{bail, Error, Result};
 use crate::hashes::{ArtifactChecker, SpanHasher};
 use crate::model::{kv_export_key, kv_key_problem, ArtifactName, ArtifactRecord, SpanRecord};
@@ -83,6 +84,8 @@ pub enum Op {
 pub struct FileArtifact {
     pub name: ArtifactName,
     pub file: PathBuf,
+    /// How the file holds the artifact bytes (an endoZipBase64 JSON bundle holds a zip).
+    pub encoding: Encoding,
     pub sha256: String,
     pub size: u64,
     /// The export-data record hash the bytes imply (snapshot sha256, span hash) or the
@@ -315,14 +318,16 @@ pub fn value_from_bytes(loc: &str, bytes: Vec<u8>) -> Result<(String, String)> {
     Ok((s, sha))
 }
 
-/// Read a bundle file, compute its ID (spec §4.3: b1 if it is a zip, the SHA-512 of its
-/// `compartment-map.json`; b0 otherwise, the SHA-256 of the JSON text) and validate it as
-/// the importer would.
+/// Read a bundle file, compute its ID and validate it as the importer would (spec §4.3).
+/// Three forms are accepted ([`crate::bundle`]): a b1 zip (the ID is the SHA-512 of its
+/// `compartment-map.json`), an endoZipBase64 JSON bundle (the same zip, base64-decoded
+/// while reading; its `endoZipBase64Sha512` must be that ID's hash), or a b0 JSON text
+/// (the SHA-256 of the text).
 pub fn resolve_bundle(loc: &str, file: &Path) -> Result<FileArtifact> {
     let mut f = open_input(file)?;
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic).map_err(|e| Error::io(file, e))?;
-    let id = if n == 4 && magic == *b"PK\x03\x04" {
+    let (id, encoding) = if n == 4 && magic == *b"PK\x03\x04" {
         // the ID is the SHA-512 of compartment-map.json: read the zip once, as a stream
         let mut z = crate::hashes::B1Checker::new();
         z.update(&magic);
@@ -337,19 +342,79 @@ pub fn resolve_bundle(loc: &str, file: &Path) -> Result<FileArtifact> {
         let h = z
             .finish(None)
             .map_err(|e| Error::invalid(loc, format!("{}: {e}", file.display())))?;
-        format!("b1-{h}")
+        (format!("b1-{h}"), Encoding::Raw)
+    } else if let Some(h) = endo_zip_id(loc, file)? {
+        (format!("b1-{h}"), Encoding::EndoZipBase64)
     } else {
-        format!("b0-{}", sha256_file(file)?.0)
+        (format!("b0-{}", sha256_file(file)?.0), Encoding::Raw)
     };
     let name = ArtifactName::Bundle { id: id.clone() };
-    let (sha, size) = check_file(loc, file, &name, ArtifactRecord::Bundle(&id))?;
+    let (sha, size) = check_file(loc, file, encoding, &name, ArtifactRecord::Bundle(&id))?;
     Ok(FileArtifact {
         name,
         file: file.to_path_buf(),
+        encoding,
         sha256: sha,
         size,
         record_hash: id,
     })
+}
+
+/// A bundle read error: the file's content (an endoZipBase64 decoding problem) is bad
+/// input naming the file, anything else is I/O.
+fn bundle_read_error(loc: &str, file: &Path, e: std::io::Error) -> Error {
+    match crate::bundle::data_error(&e) {
+        Some(m) => Error::invalid(format!("{loc}: {}", file.display()), m),
+        None => Error::io(file, e),
+    }
+}
+
+/// If `file` is an endoZipBase64 JSON bundle, the b1 ID hash of its zip, checked against
+/// its `endoZipBase64Sha512`; None for any other file (a b0 bundle, checked as such).
+fn endo_zip_id(loc: &str, file: &Path) -> Result<Option<String>> {
+    const FIX: &str = "use the bundle file exactly as bundle-source or the proposal published it, or pass the zip itself";
+    let mut r = crate::bundle::EndoZipReader::new(open_input(file)?);
+    let mut z = crate::hashes::B1Checker::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let read = loop {
+        match r.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => z.update(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    if r.module_format() != Some("endoZipBase64") {
+        // not this form (or not readable as it): the b0 check says what is wrong
+        return match read {
+            Err(e) if crate::bundle::data_error(&e).is_none() => Err(Error::io(file, e)),
+            _ => Ok(None),
+        };
+    }
+    let where_ = || format!("{loc}: {}", file.display());
+    if let Err(e) = read {
+        return Err(match crate::bundle::data_error(&e) {
+            Some(m) => Error::invalid(where_(), format!("{m}; {FIX}")),
+            None => Error::io(file, e),
+        });
+    }
+    r.check_fields()
+        .map_err(|m| Error::invalid(where_(), format!("{m}; {FIX}")))?;
+    let hash = z.finish(None).map_err(|m| {
+        Error::invalid(
+            where_(),
+            format!("the zip decoded from endoZipBase64 is not a valid b1 bundle: {m}; {FIX}"),
+        )
+    })?;
+    let declared = r.declared_sha512().unwrap_or_default();
+    if declared != hash {
+        return Err(Error::invalid(
+            where_(),
+            format!(
+                "endoZipBase64Sha512 is {declared:?}, but the SHA-512 of compartment-map.json in the decoded zip (the bundle ID, spec §4.3) is {hash}: the bundle is corrupt or was altered; {FIX}"
+            ),
+        ));
+    }
+    Ok(Some(hash))
 }
 
 /// Read a replacement snapshot or transcript span, computing its record hash (snapshot:
@@ -392,13 +457,15 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
                 is_current: false,
                 incarnation: 0,
             };
-            let (sha, size) = check_file(loc, file, &parsed, ArtifactRecord::Span(&rec))?;
+            let (sha, size) =
+                check_file(loc, file, Encoding::Raw, &parsed, ArtifactRecord::Span(&rec))?;
             (sha, size, h.hex().to_string())
         }
     };
     Ok(FileArtifact {
         name: parsed,
         file: file.to_path_buf(),
+        encoding: Encoding::Raw,
         sha256: sha,
         size,
         record_hash,
@@ -408,14 +475,17 @@ pub fn resolve_replacement(loc: &str, name: &str, file: &Path) -> Result<FileArt
 fn check_file(
     loc: &str,
     file: &Path,
+    encoding: Encoding,
     name: &ArtifactName,
     rec: ArtifactRecord<'_>,
 ) -> Result<(String, u64)> {
     let mut c = ArtifactChecker::new(name, rec);
-    let mut f = open_input(file)?;
+    let mut f = encoding.reader(open_input(file)?);
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| bundle_read_error(loc, file, e))?;
         if n == 0 {
             break;
         }

@@ -12,29 +12,23 @@ use super::canon::skip_value;
 use super::walk::Old;
 use super::*;
 
-/// One difference: pointer, old rendering (None: added), new rendering (None: removed).
-pub type Change = (String, Option<String>, Option<String>);
+/// One difference: pointer, old value (None: added), new value (None: removed), each as
+/// its canonical text cut to [`super::walk::OLD_BYTES`] with its full size.
+pub type Change = (String, Option<Old>, Option<Old>);
 
-/// Compare `a` and `b`; `skip`: pointers not compared (recomputed fields); `render`:
-/// longest rendered value; `f` receives each difference in pointer order.
-pub fn diff<A: Read, B: Read>(
-    a: A,
-    b: B,
-    skip: &[&str],
-    render: usize,
-    f: &mut dyn FnMut(Change),
-) -> Result<()> {
+/// Compare `a` and `b`; `skip`: pointers not compared (recomputed fields); `f` receives
+/// each difference in pointer order.
+pub fn diff<A: Read, B: Read>(a: A, b: B, skip: &[&str], f: &mut dyn FnMut(Change)) -> Result<()> {
     let mut ia = Input::new(a, "genesis.json (first)");
     let mut ib = Input::new(b, "genesis.json (second)");
     ia.what = "not canonical JSON";
     ib.what = "not canonical JSON";
-    let mut d = Differ { skip, render, f };
+    let mut d = Differ { skip, f };
     d.value(&mut ia, &mut ib, &mut String::new(), 0)
 }
 
 struct Differ<'a> {
     skip: &'a [&'a str],
-    render: usize,
     f: &'a mut dyn FnMut(Change),
 }
 
@@ -99,7 +93,7 @@ impl Differ<'_> {
     fn one_sided<R: Read>(&mut self, inp: &mut Input<R>, path: &str, added: bool) -> Result<()> {
         let v = capture(inp)?;
         if !self.skip.contains(&path) {
-            let r = Some(v.old.render(self.render));
+            let r = Some(v.old);
             (self.f)(if added {
                 (path.to_string(), None, r)
             } else {
@@ -186,11 +180,7 @@ impl Differ<'_> {
                 let va = capture(a)?;
                 let vb = capture(b)?;
                 if va.sha != vb.sha {
-                    (self.f)((
-                        path.clone(),
-                        Some(va.old.render(self.render)),
-                        Some(vb.old.render(self.render)),
-                    ));
+                    (self.f)((path.clone(), Some(va.old), Some(vb.old)));
                 }
             }
         }
