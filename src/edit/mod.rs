@@ -691,7 +691,7 @@ pub fn edit(
     )?;
 
     // ---- verify the result as `agar verify` would, then move it into place
-    verify_edited(&pending, output, &in_chain)?;
+    verify_edited(&pending, output, &in_chain, opts.progress)?;
     let written = pending.persist()?;
 
     warnings.extend(
@@ -1033,9 +1033,10 @@ fn verify_edited(
     pending: &crate::archive::writer::Pending,
     output: &Path,
     in_chain: &[String],
+    progress: bool,
 ) -> Result<()> {
     if let Some(tmp) = pending.temp_path() {
-        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), opts.progress)?;
+        let rep = crate::verify::verify(tmp, Some(&pending.written.digest), progress)?;
         // chain-state problems the input already had are the input's (warned below)
         let new: Vec<&String> = rep
             .problems
