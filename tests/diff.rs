@@ -249,6 +249,12 @@ fn corrupt_archive_with_a_matching_manifest_exits_3() {
     let o = run_stdin(&["diff", p(&a), "-", "-q"], &bad);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains(&name), "{}", stderr(&o));
+    // the error says what to do, not only what is wrong
+    assert!(
+        stderr(&o).contains("Do not use this archive") && stderr(&o).contains("--expect"),
+        "{}",
+        stderr(&o)
+    );
     // and a different archive on stdin is compared (B is read once, never reopened)
     let e = d.path().join("e.tar");
     ok(&run(&[

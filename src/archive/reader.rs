@@ -368,10 +368,7 @@ impl ArchiveReader {
         let copy = mr.copy.take();
         skip_padding(&mut self.stream, &self.path, &gm.name, gm.size)?;
         if got != gm.sha256 {
-            self.problem(
-                gloc.clone(),
-                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", gm.sha256),
-            )?;
+            self.problem(gloc.clone(), altered(&got, &gm.sha256))?;
         }
         let walked = match walked {
             Ok(w) => w,
@@ -480,10 +477,7 @@ impl ArchiveReader {
         skip_padding(&mut self.stream, &self.path, &em.name, em.size)?;
         let got = Sha256Digest::from_hasher(sha);
         if got != em.sha256 {
-            self.problem(
-                eloc.clone(),
-                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", em.sha256),
-            )?;
+            self.problem(eloc.clone(), altered(&got, &em.sha256))?;
         }
         if got != want_sha {
             self.problem(
@@ -621,10 +615,7 @@ impl ArchiveReader {
         count: u64,
     ) -> Result<()> {
         if got != m.sha256 {
-            self.problem(
-                loc.to_string(),
-                format!("SHA-256 is {got}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
-            )?;
+            self.problem(loc.to_string(), altered(&got, &m.sha256))?;
         }
         let hash = format!("sha256:{got}");
         if hash != self.manifest.swing_store_export_data_hash {
@@ -704,10 +695,7 @@ impl ArchiveReader {
             let mut ok = true;
             if sha != m.sha256 {
                 ok = false;
-                self.problem(
-                    loc.clone(),
-                    format!("SHA-256 is {sha}, but genesis-archive.json says {}: the member or the archive manifest was altered", m.sha256),
-                )?;
+                self.problem(loc.clone(), altered(&sha, &m.sha256))?;
             }
             if let Err(e) = res {
                 ok = false;
@@ -1054,6 +1042,13 @@ impl LineChecks {
         self.count += 1;
         Ok(())
     }
+}
+
+/// A member whose bytes do not match the manifest: what, and what to do.
+fn altered(got: &dyn std::fmt::Display, want: &dyn std::fmt::Display) -> String {
+    format!(
+        "SHA-256 is {got}, but genesis-archive.json says {want}: the member or the archive manifest was altered. Do not use this archive: fetch it again from its publisher and check it with `agar verify ARCHIVE --expect DIGEST` against the published digest"
+    )
 }
 
 #[cfg(test)]
