@@ -1048,6 +1048,23 @@ struct StakeFound {
     si_at: order::Insert,
 }
 
+impl StakeFound {
+    /// Nothing found yet.
+    fn new(address: &str, op: &str, pool: &str) -> StakeFound {
+        let pair = json!({"delegator_address": address, "validator_address": op});
+        StakeFound {
+            del: false,
+            pool: false,
+            si: false,
+            period: None,
+            any_current: false,
+            pool_at: order::Insert::new("app_state/bank/balances", &json!({"address": pool})),
+            del_at: order::Insert::new("app_state/staking/delegations", &pair),
+            si_at: order::Insert::new("app_state/distribution/delegator_starting_infos", &pair),
+        }
+    }
+}
+
 /// The entries `add-stake`'s pass 2b writes: appended `edits` (for empty arrays) or
 /// spliced elements, and the historical rewards period gaining a reference.
 struct StakeNew {
@@ -1133,30 +1150,14 @@ impl<'a> Stake<'a> {
         let (bonded, new_power) = (self.bonded, self.new_power);
         let add = self.add();
         let total_delta = self.new_power - self.old_power;
-        let found_del = RefCell::new(false);
-        let found_pool = RefCell::new(false);
-        let found_si = RefCell::new(false);
-        let period = RefCell::new(None::<u64>);
-        let any_current = RefCell::new(false);
-        let pool_at = RefCell::new(order::Insert::new(
-            "app_state/bank/balances",
-            &json!({"address": pool}),
-        ));
-        let del_at = RefCell::new(order::Insert::new(
-            "app_state/staking/delegations",
-            &json!({"delegator_address": address, "validator_address": op}),
-        ));
-        let si_at = RefCell::new(order::Insert::new(
-            "app_state/distribution/delegator_starting_infos",
-            &json!({"delegator_address": address, "validator_address": op}),
-        ));
+        let found = RefCell::new(StakeFound::new(address, op, pool));
         let mut pool_hook = |i: u64, b: &[u8]| -> Result<Element> {
             let mut v = parse("app_state.bank.balances", i, b)?;
-            pool_at.borrow_mut().see(i, &v);
+            found.borrow_mut().pool_at.see(i, &v);
             if v["address"].as_str() != Some(pool.as_str()) {
                 return Ok(Element::Keep);
             }
-            *found_pool.borrow_mut() = true;
+            found.borrow_mut().pool = true;
             let mut c = coin_list(loc, &v["coins"])?;
             add_coins(loc, &mut c, &add)?;
             v["coins"] = coins_json(&c);
@@ -1173,13 +1174,13 @@ impl<'a> Stake<'a> {
         };
         let mut del_hook = |i: u64, b: &[u8]| -> Result<Element> {
             let mut v = parse("app_state.staking.delegations", i, b)?;
-            del_at.borrow_mut().see(i, &v);
+            found.borrow_mut().del_at.see(i, &v);
             if v["delegator_address"].as_str() != Some(address)
                 || v["validator_address"].as_str() != Some(op)
             {
                 return Ok(Element::Keep);
             }
-            *found_del.borrow_mut() = true;
+            found.borrow_mut().del = true;
             let sh = num::dec(loc, v["shares"].as_str().unwrap_or(""))?;
             v["shares"] = json!(num::dec_string(sh + self.new_shares));
             Ok(Element::Replace(canon(&v)))
@@ -1211,19 +1212,20 @@ impl<'a> Stake<'a> {
         let mut cmt2 = |i: u64, b: &[u8]| cmt(i, b);
         let mut si_hook = |i: u64, b: &[u8]| -> Result<Element> {
             let v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
-            si_at.borrow_mut().see(i, &v);
+            found.borrow_mut().si_at.see(i, &v);
             if v["delegator_address"].as_str() == Some(address)
                 && v["validator_address"].as_str() == Some(op)
             {
-                *found_si.borrow_mut() = true;
+                found.borrow_mut().si = true;
             }
             Ok(Element::Keep)
         };
         let mut cur_hook = |i: u64, b: &[u8]| -> Result<Element> {
             let v = parse("app_state.distribution.validator_current_rewards", i, b)?;
-            *any_current.borrow_mut() = true;
+            found.borrow_mut().any_current = true;
             if v["validator_address"].as_str() == Some(op) {
-                *period.borrow_mut() = v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
+                found.borrow_mut().period =
+                    v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
             }
             Ok(Element::Keep)
         };
@@ -1249,19 +1251,7 @@ impl<'a> Stake<'a> {
             &mut cur_hook,
         ));
         let (mid, _) = g.rewrite_hooks(edits, hooks)?;
-        Ok((
-            mid,
-            StakeFound {
-                del: found_del.into_inner(),
-                pool: found_pool.into_inner(),
-                si: found_si.into_inner(),
-                period: period.into_inner(),
-                any_current: any_current.into_inner(),
-                pool_at: pool_at.into_inner(),
-                del_at: del_at.into_inner(),
-                si_at: si_at.into_inner(),
-            },
-        ))
+        Ok((mid, found.into_inner()))
     }
 
     /// The entries pass 2a did not find: a pool balance, and for a new delegation its
