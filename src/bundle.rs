@@ -272,6 +272,87 @@ impl<R: Read> EndoZipReader<R> {
         self.value.clear();
     }
 
+    /// The end of the input: fine only after the closing brace.
+    fn at_eof(&mut self) -> io::Result<()> {
+        match self.state {
+            State::Trailing => {
+                self.state = State::Eof;
+                Ok(())
+            }
+            _ => Err(self.syntax("the file ends early")),
+        }
+    }
+
+    /// One byte of a key (not its closing quote).
+    fn key_byte(&mut self, b: u8) -> io::Result<()> {
+        match b {
+            b'\\' | 0..=0x1f => Err(self
+                .syntax("an escape or control character in a key (bundle keys are plain names)")),
+            _ if self.key.len() >= MAX_FIELD_BYTES => {
+                Err(self.syntax(format!("a key longer than {MAX_FIELD_BYTES} bytes")))
+            }
+            _ => {
+                self.key.push(b);
+                Ok(())
+            }
+        }
+    }
+
+    /// The byte after a backslash in a value, `used` bytes into this step's chunk: only
+    /// `\/` is base64 (the JSON encoder's escaped slash).
+    fn escaped(&mut self, b: u8, used: usize) -> io::Result<()> {
+        match self.field {
+            Field::Zip if b == b'/' => {
+                self.pending.push(b'/');
+            }
+            Field::Zip => {
+                let at = self.off + used as u64 - 2;
+                self.fail_b64(at, format!("the escape \\{}", b as char));
+            }
+            Field::Other => {}
+            _ => {
+                return Err(self.syntax(
+                    "an escape in moduleFormat or endoZipBase64Sha512 (plain text expected)",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// A run of a value's bytes without quote or backslash, at `from` in this step's chunk:
+    /// base64 to decode, a short plain string to keep, or skipped.
+    fn value_run(&mut self, bytes: &[u8], from: usize) -> io::Result<()> {
+        match self.field {
+            Field::Zip => {
+                if self.bad.is_none() {
+                    if let Some(i) = bytes.iter().position(|&c| !is_b64(c)) {
+                        let at = self.off + (from + i) as u64;
+                        self.fail_b64(
+                            at,
+                            format!("{} is not a base64 character", crate::json::show(bytes[i])),
+                        );
+                    } else {
+                        self.pending.extend_from_slice(bytes);
+                    }
+                }
+            }
+            Field::Other => {}
+            _ => {
+                if self.value.len() + bytes.len() > MAX_FIELD_BYTES
+                    || bytes.iter().any(|&c| c < 0x20)
+                {
+                    self.off += from as u64;
+                    return Err(self.syntax(format!(
+                        "the value of {:?} is not a short plain string (at most {MAX_FIELD_BYTES} bytes)",
+                        String::from_utf8_lossy(&self.key)
+                    )));
+                }
+                self.value.extend_from_slice(bytes);
+            }
+        }
+        Ok(())
+    }
+
     /// Consume some input; may leave decoded bytes in `out`.
     fn step(&mut self) -> io::Result<()> {
         // a copy of the buffered input, so the scan can call `&mut self` helpers
@@ -279,13 +360,7 @@ impl<R: Read> EndoZipReader<R> {
         chunk.clear();
         chunk.extend_from_slice(self.r.fill_buf()?);
         if chunk.is_empty() {
-            return match self.state {
-                State::Trailing => {
-                    self.state = State::Eof;
-                    Ok(())
-                }
-                _ => Err(self.syntax("the file ends early")),
-            };
+            return self.at_eof();
         }
         let len = chunk.len();
         let mut used = 0;
@@ -319,22 +394,12 @@ impl<R: Read> EndoZipReader<R> {
                 }
                 State::InKey => {
                     used += 1;
-                    match b {
-                        b'"' => {
-                            self.state = State::Colon;
-                            key_done = true; // checked below, outside the borrow
-                            break;
-                        }
-                        b'\\' | 0..=0x1f => return Err(self.syntax(
-                            "an escape or control character in a key (bundle keys are plain names)",
-                        )),
-                        _ if self.key.len() >= MAX_FIELD_BYTES => {
-                            return Err(
-                                self.syntax(format!("a key longer than {MAX_FIELD_BYTES} bytes"))
-                            )
-                        }
-                        _ => self.key.push(b),
+                    if b == b'"' {
+                        self.state = State::Colon;
+                        key_done = true; // checked below, outside the borrow
+                        break;
                     }
+                    self.key_byte(b)?;
                 }
                 State::Colon if b == b':' => {
                     used += 1;
@@ -352,21 +417,7 @@ impl<R: Read> EndoZipReader<R> {
                 State::InValue { escape: true } => {
                     used += 1;
                     self.state = State::InValue { escape: false };
-                    match self.field {
-                        Field::Zip if b == b'/' => {
-                            self.pending.push(b'/');
-                        }
-                        Field::Zip => {
-                            let at = self.off + used as u64 - 2;
-                            self.fail_b64(at, format!("the escape \\{}", b as char));
-                        }
-                        Field::Other => {}
-                        _ => {
-                            return Err(self.syntax(
-                                "an escape in moduleFormat or endoZipBase64Sha512 (plain text expected)",
-                            ))
-                        }
-                    }
+                    self.escaped(b, used)?;
                 }
                 State::InValue { escape: false } => {
                     // a run up to the next quote or backslash
@@ -402,38 +453,7 @@ impl<R: Read> EndoZipReader<R> {
             }
         }
         if let Some((from, to)) = run {
-            let bytes = &chunk[from..to];
-            match self.field {
-                Field::Zip => {
-                    if self.bad.is_none() {
-                        if let Some(i) = bytes.iter().position(|&c| !is_b64(c)) {
-                            let at = self.off + (from + i) as u64;
-                            self.fail_b64(
-                                at,
-                                format!(
-                                    "{} is not a base64 character",
-                                    crate::json::show(bytes[i])
-                                ),
-                            );
-                        } else {
-                            self.pending.extend_from_slice(bytes);
-                        }
-                    }
-                }
-                Field::Other => {}
-                _ => {
-                    if self.value.len() + bytes.len() > MAX_FIELD_BYTES
-                        || bytes.iter().any(|&c| c < 0x20)
-                    {
-                        self.off += from as u64;
-                        return Err(self.syntax(format!(
-                            "the value of {:?} is not a short plain string (at most {MAX_FIELD_BYTES} bytes)",
-                            String::from_utf8_lossy(&self.key)
-                        )));
-                    }
-                    self.value.extend_from_slice(bytes);
-                }
-            }
+            self.value_run(&chunk[from..to], from)?;
         }
         self.r.consume(used);
         self.off += used as u64;

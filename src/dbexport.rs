@@ -665,6 +665,17 @@ impl DbExport {
     /// (spec §3.2), which the archive does not keep anyway.
     fn each_entry(&self, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
         let loc = self.loc();
+        self.bundle_entries(&loc, f)?;
+        self.kv_entries(&loc, f)?;
+        self.record_entries(&loc, f)
+    }
+
+    /// [`Self::each_entry`]'s bundles (`bundle.<id>` sorts as `<id>`).
+    fn bundle_entries(
+        &self,
+        loc: &str,
+        f: &mut dyn FnMut(&str, Entry) -> Result<()>,
+    ) -> Result<()> {
         // bundles (bundle.<id> sorts as <id>)
         let b_loc = format!("{loc}: bundles");
         {
@@ -687,6 +698,12 @@ impl DbExport {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// [`Self::each_entry`]'s kv entries, streamed in key order (host and local keys are
+    /// not exported).
+    fn kv_entries(&self, loc: &str, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
         // kv, streamed in key order
         let kv_loc = format!("{loc}: kvStore");
         {
@@ -732,6 +749,15 @@ impl DbExport {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// [`Self::each_entry`]'s snapshot and transcript records.
+    fn record_entries(
+        &self,
+        loc: &str,
+        f: &mut dyn FnMut(&str, Entry) -> Result<()>,
+    ) -> Result<()> {
         // snapshot and transcript records: one per row, few; sorted by key in memory
         let snap_loc = format!("{loc}: snapshots");
         let mut recs: BTreeMap<String, String> = BTreeMap::new();

@@ -402,41 +402,7 @@ pub fn decode(
                     "a skippable zstd frame at compressed byte {at}: agar writes only its seek table, after the last frame"
                 )));
             }
-            let mut sz = [0u8; 4];
-            read_must(&mut r, &mut sz, "the seek table")?;
-            let size = u32::from_le_bytes(sz) as u64;
-            if !entries_ok || frames > MAX_FRAMES || size != frames * 8 + 9 {
-                return Err(bad(format!(
-                    "the zstd seek table ({size} bytes) does not describe the {frames} frames before it"
-                )));
-            }
-            let mut table = Sha256::new();
-            let mut e = [0u8; 8];
-            for _ in 0..frames {
-                read_must(&mut r, &mut e, "the seek table")?;
-                table.update(e);
-            }
-            let mut foot = [0u8; 9];
-            read_must(&mut r, &mut foot, "the seek table")?;
-            let listed = u32::from_le_bytes([foot[0], foot[1], foot[2], foot[3]]) as u64;
-            let magic2 = u32::from_le_bytes([foot[5], foot[6], foot[7], foot[8]]);
-            if magic2 != SEEKABLE_MAGIC || foot[4] != 0 || listed != frames {
-                return Err(bad(
-                    "the zstd seek table footer is not agar's (frame count, descriptor 0, magic 0x8F92EAB1)",
-                ));
-            }
-            if table.finalize() != entries.clone().finalize() {
-                return Err(bad(
-                    "the zstd seek table does not match the frames' sizes (corrupt or altered)",
-                ));
-            }
-            let mut probe = [0u8; 1];
-            if read_full(&mut r, &mut probe, "")? {
-                return Err(bad(format!(
-                    "unexpected bytes after the zstd seek table (at compressed byte {})",
-                    r.pos - 1
-                )));
-            }
+            check_seek_table(&mut r, frames, &entries, entries_ok)?;
             break;
         } else {
             return Err(bad(format!(
@@ -448,6 +414,53 @@ pub fn decode(
         if !emit(out?) {
             return Ok(());
         }
+    }
+    Ok(())
+}
+
+/// After the last frame: agar's seek table, which must list exactly the `frames` frames
+/// read (`entries`: their (compressed, decompressed) size entries, `entries_ok`: all
+/// representable), and nothing after it.
+fn check_seek_table(
+    r: &mut Counted<impl Read>,
+    frames: u64,
+    entries: &Sha256,
+    entries_ok: bool,
+) -> io::Result<()> {
+    let mut sz = [0u8; 4];
+    read_must(r, &mut sz, "the seek table")?;
+    let size = u32::from_le_bytes(sz) as u64;
+    if !entries_ok || frames > MAX_FRAMES || size != frames * 8 + 9 {
+        return Err(bad(format!(
+            "the zstd seek table ({size} bytes) does not describe the {frames} frames before it"
+        )));
+    }
+    let mut table = Sha256::new();
+    let mut e = [0u8; 8];
+    for _ in 0..frames {
+        read_must(r, &mut e, "the seek table")?;
+        table.update(e);
+    }
+    let mut foot = [0u8; 9];
+    read_must(r, &mut foot, "the seek table")?;
+    let listed = u32::from_le_bytes([foot[0], foot[1], foot[2], foot[3]]) as u64;
+    let magic2 = u32::from_le_bytes([foot[5], foot[6], foot[7], foot[8]]);
+    if magic2 != SEEKABLE_MAGIC || foot[4] != 0 || listed != frames {
+        return Err(bad(
+            "the zstd seek table footer is not agar's (frame count, descriptor 0, magic 0x8F92EAB1)",
+        ));
+    }
+    if table.finalize() != entries.clone().finalize() {
+        return Err(bad(
+            "the zstd seek table does not match the frames' sizes (corrupt or altered)",
+        ));
+    }
+    let mut probe = [0u8; 1];
+    if read_full(r, &mut probe, "")? {
+        return Err(bad(format!(
+            "unexpected bytes after the zstd seek table (at compressed byte {})",
+            r.pos - 1
+        )));
     }
     Ok(())
 }

@@ -174,18 +174,22 @@ fn check_acc(loc: &str, g: &CanonicalGenesis, addr: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `fund-account`: add `coins` to `address`'s bank balance (a new balance entry if it has
-/// none; a new BaseAccount with the next account number if auth has no account for it, so
-/// it can sign: both where the SDK's export puts them, see [`order`]), and the same to the
-/// supply.
-pub fn fund_account(
-    g: &CanonicalGenesis,
-    loc: &str,
-    address: &str,
-    coins: &[(String, u128)],
-) -> Result<(CanonicalGenesis, Vec<String>)> {
-    check_acc(loc, g, address)?;
-    // pass 1: where the balance is, the supply, whether the account exists
+/// What `fund-account`'s pass 1 found.
+struct FundTarget {
+    /// the index of the address's balance
+    found: Option<u64>,
+    supply: Vec<Value>,
+    has_account: bool,
+    /// the highest account number in auth
+    max_number: Option<u64>,
+    balances_seen: u64,
+    bal_at: order::Insert,
+    acc_at: order::Insert,
+}
+
+/// `fund-account`'s pass 1: where the balance is, the supply, whether the account exists
+/// (and where a new balance or account goes).
+fn fund_target(g: &CanonicalGenesis, address: &str) -> Result<FundTarget> {
     let found: RefCell<Option<u64>> = RefCell::new(None);
     let supply: RefCell<Vec<Value>> = RefCell::new(Vec::new());
     let mut has_account = false;
@@ -226,7 +230,39 @@ pub fn fund_account(
             at("app_state/auth/accounts", &mut acc),
         ])?;
     }
-    if balances_seen == 0 && supply.borrow().is_empty() {
+    Ok(FundTarget {
+        found: found.into_inner(),
+        supply: supply.into_inner(),
+        has_account,
+        max_number,
+        balances_seen,
+        bal_at,
+        acc_at,
+    })
+}
+
+/// `fund-account`: add `coins` to `address`'s bank balance (a new balance entry if it has
+/// none; a new BaseAccount with the next account number if auth has no account for it, so
+/// it can sign: both where the SDK's export puts them, see [`order`]), and the same to the
+/// supply.
+pub fn fund_account(
+    g: &CanonicalGenesis,
+    loc: &str,
+    address: &str,
+    coins: &[(String, u128)],
+) -> Result<(CanonicalGenesis, Vec<String>)> {
+    check_acc(loc, g, address)?;
+    // pass 1: where the balance is, the supply, whether the account exists
+    let FundTarget {
+        found,
+        supply,
+        has_account,
+        max_number,
+        balances_seen,
+        bal_at,
+        acc_at,
+    } = fund_target(g, address)?;
+    if balances_seen == 0 && supply.is_empty() {
         return bail(
             loc,
             "this genesis has no bank balances or supply (app_state.bank); nothing to fund",
@@ -236,11 +272,10 @@ pub fn fund_account(
     let shown = num::coins_string(coins);
     // the new supply (the SDK recomputes an empty supply from the balances: keep it empty)
     let mut edits = Vec::new();
-    let old_supply = supply.into_inner();
-    if !old_supply.is_empty() {
+    if !supply.is_empty() {
         let mut s = coin_list(
             &format!("{loc}: app_state.bank.supply"),
-            &Value::Array(old_supply),
+            &Value::Array(supply),
         )?;
         let before = num::coins_string(&s);
         add_coins(loc, &mut s, coins)?;
@@ -253,7 +288,6 @@ pub fn fund_account(
             canon(&coins_json(&s)),
         ));
     }
-    let found = found.into_inner();
     let mut new_bal = None;
     if found.is_none() {
         let v = canon(&json!({"address": address, "coins": coins_json(coins)}));
@@ -889,6 +923,42 @@ pub fn add_stake(
     amount: u128,
 ) -> Result<(CanonicalGenesis, Vec<String>)> {
     check_acc(loc, g, address)?;
+    // pass 1: the bond denom, the validator, the supply
+    let (denom, v, supply) = stake_target(g, loc, validator)?;
+    let st = Stake::new(g, loc, address, &v, denom, amount)?;
+    let mut changes = vec![format!(
+        "add-stake {address} -> {}: +{amount}{} bonded (tokens {} -> {}, +{} shares)",
+        st.op,
+        st.denom,
+        st.tokens,
+        st.new_tokens,
+        num::dec_string(st.new_shares)
+    )];
+    let mut edits = Vec::new();
+    if !supply.is_empty() {
+        let mut c = coin_list(loc, &Value::Array(supply))?;
+        add_coins(loc, &mut c, &st.add())?;
+        edits.push(edit(
+            &["app_state", "bank", "supply"],
+            canon(&coins_json(&c)),
+        ));
+    }
+    // pass 2a: everything keyed by what pass 1 found
+    let (mid, found) = st.grow(g, loc, &edits)?;
+    // pass 2b: what did not exist (a new delegation, its starting info, a pool balance),
+    // each at its place in the export order found by pass 2a
+    let new = st.new_entries(g, loc, &found, &mut changes)?;
+    let out = st.insert(mid, loc, &found, new)?;
+    Ok((out, changes))
+}
+
+/// `add-stake`'s pass 1: the bond denom, the one validator whose operator address or
+/// moniker is `validator`, and the supply.
+fn stake_target(
+    g: &CanonicalGenesis,
+    loc: &str,
+    validator: &str,
+) -> Result<(String, Value, Vec<Value>)> {
     #[derive(Default)]
     struct Seen {
         denom: Option<String>,
@@ -932,238 +1002,322 @@ pub fn add_stake(
             "this genesis has no app_state.staking.params.bond_denom",
         );
     };
-    let v = match (s.matches, s.val) {
-        (1, Some(v)) => v,
-        (0, _) => {
-            return bail(
-                loc,
-                format!("no validator has operator address or moniker {validator:?}"),
-            )
-        }
-        (n, _) => {
-            return bail(
-                loc,
-                format!("{n} validators match {validator:?}; name it by operator address"),
-            )
-        }
-    };
-    let op = v["operator_address"].as_str().unwrap_or("").to_string();
-    let tokens = num::int(loc, v["tokens"].as_str().unwrap_or(""))?;
-    let shares = num::dec(loc, v["delegator_shares"].as_str().unwrap_or(""))?;
-    let bonded = v["status"] == "BOND_STATUS_BONDED";
-    let pk = v["consensus_pubkey"]["key"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    // shares = amount * S / T, truncated (LegacyDec MulInt then QuoInt), without overflow
-    let new_shares = match (shares.checked_div(tokens), shares.checked_rem(tokens)) {
-        (Some(q), Some(r)) => amount
-            .checked_mul(q)
-            .and_then(|a| amount.checked_mul(r).map(|b| (a, b / tokens)))
-            .and_then(|(a, b)| a.checked_add(b)),
-        _ => amount.checked_mul(num::DEC_ONE),
-    }
-    .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
-    let new_tokens = tokens
-        .checked_add(amount)
-        .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
-    let (old_power, new_power) = (
-        tokens / check::POWER_REDUCTION,
-        new_tokens / check::POWER_REDUCTION,
-    );
-    let pool = encode_addr(
-        &acc_prefix(g)?.unwrap_or_default(),
-        &check::module_address(if bonded {
-            "bonded_tokens_pool"
-        } else {
-            "not_bonded_tokens_pool"
-        }),
-    )?;
-    let add = [(denom.clone(), amount)];
-    let mut edits = Vec::new();
-    let mut changes = vec![format!(
-        "add-stake {address} -> {op}: +{amount}{denom} bonded (tokens {tokens} -> {new_tokens}, +{} shares)",
-        num::dec_string(new_shares)
-    )];
-    if !s.supply.is_empty() {
-        let mut c = coin_list(loc, &Value::Array(s.supply))?;
-        add_coins(loc, &mut c, &add)?;
-        edits.push(edit(
-            &["app_state", "bank", "supply"],
-            canon(&coins_json(&c)),
-        ));
-    }
-    let total_delta = new_power - old_power;
-    let found_del = RefCell::new(false);
-    let found_pool = RefCell::new(false);
-    let found_si = RefCell::new(false);
-    let period = RefCell::new(None::<u64>);
-    let any_current = RefCell::new(false);
-    let pool_at = RefCell::new(order::Insert::new(
-        "app_state/bank/balances",
-        &json!({"address": pool}),
-    ));
-    let del_at = RefCell::new(order::Insert::new(
-        "app_state/staking/delegations",
-        &json!({"delegator_address": address, "validator_address": op}),
-    ));
-    let si_at = RefCell::new(order::Insert::new(
-        "app_state/distribution/delegator_starting_infos",
-        &json!({"delegator_address": address, "validator_address": op}),
-    ));
-    // pass 2a: everything keyed by what pass 1 found
-    let mut pool_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.bank.balances", i, b)?;
-        pool_at.borrow_mut().see(i, &v);
-        if v["address"].as_str() != Some(pool.as_str()) {
-            return Ok(Element::Keep);
-        }
-        *found_pool.borrow_mut() = true;
-        let mut c = coin_list(loc, &v["coins"])?;
-        add_coins(loc, &mut c, &add)?;
-        v["coins"] = coins_json(&c);
-        Ok(Element::Replace(canon(&v)))
-    };
-    let mut val_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.staking.validators", i, b)?;
-        if v["operator_address"].as_str() != Some(op.as_str()) {
-            return Ok(Element::Keep);
-        }
-        v["tokens"] = json!(new_tokens.to_string());
-        v["delegator_shares"] = json!(num::dec_string(shares + new_shares));
-        Ok(Element::Replace(canon(&v)))
-    };
-    let mut del_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.staking.delegations", i, b)?;
-        del_at.borrow_mut().see(i, &v);
-        if v["delegator_address"].as_str() != Some(address)
-            || v["validator_address"].as_str() != Some(op.as_str())
-        {
-            return Ok(Element::Keep);
-        }
-        *found_del.borrow_mut() = true;
-        let sh = num::dec(loc, v["shares"].as_str().unwrap_or(""))?;
-        v["shares"] = json!(num::dec_string(sh + new_shares));
-        Ok(Element::Replace(canon(&v)))
-    };
-    let mut power_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.staking.last_validator_powers", i, b)?;
-        if !bonded || v["address"].as_str() != Some(op.as_str()) {
-            return Ok(Element::Keep);
-        }
-        v["power"] = json!(new_power.to_string());
-        Ok(Element::Replace(canon(&v)))
-    };
-    let mut total_hook = |_: u64, b: &[u8]| -> Result<Element> {
-        let v = parse("app_state.staking.last_total_power", 0, b)?;
-        let t = num::int(loc, v.as_str().unwrap_or(""))?;
-        Ok(Element::Replace(canon(&json!(
-            (t + total_delta).to_string()
-        ))))
-    };
-    let cmt = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("validators", i, b)?;
-        if !bonded || v["pub_key"]["value"].as_str() != Some(pk.as_str()) {
-            return Ok(Element::Keep);
-        }
-        v["power"] = json!(new_power.to_string());
-        Ok(Element::Replace(canon(&v)))
-    };
-    let mut cmt1 = |i: u64, b: &[u8]| cmt(i, b);
-    let mut cmt2 = |i: u64, b: &[u8]| cmt(i, b);
-    let mut si_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
-        si_at.borrow_mut().see(i, &v);
-        if v["delegator_address"].as_str() == Some(address)
-            && v["validator_address"].as_str() == Some(op.as_str())
-        {
-            *found_si.borrow_mut() = true;
-        }
-        Ok(Element::Keep)
-    };
-    let mut cur_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let v = parse("app_state.distribution.validator_current_rewards", i, b)?;
-        *any_current.borrow_mut() = true;
-        if v["validator_address"].as_str() == Some(op.as_str()) {
-            *period.borrow_mut() = v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
-        }
-        Ok(Element::Keep)
-    };
-    let mut hooks: Vec<Hook> = Vec::new();
-    hooks.push(at("app_state/bank/balances", &mut pool_hook));
-    hooks.push(at("app_state/staking/validators", &mut val_hook));
-    hooks.push(at("app_state/staking/delegations", &mut del_hook));
-    if bonded {
-        hooks.push(at(
-            "app_state/staking/last_validator_powers",
-            &mut power_hook,
-        ));
-        hooks.push(at("app_state/staking/last_total_power", &mut total_hook));
-        hooks.push(at("validators", &mut cmt1));
-        hooks.push(at("consensus/validators", &mut cmt2));
-    }
-    hooks.push(at(
-        "app_state/distribution/delegator_starting_infos",
-        &mut si_hook,
-    ));
-    hooks.push(at(
-        "app_state/distribution/validator_current_rewards",
-        &mut cur_hook,
-    ));
-    let (mid, _) = g.rewrite_hooks(&edits, hooks)?;
-    // pass 2b: what did not exist (a new delegation, its starting info, a pool balance),
-    // each at its place in the export order found by pass 2a
-    let (pool_at, del_at, si_at) = (
-        pool_at.into_inner(),
-        del_at.into_inner(),
-        si_at.into_inner(),
-    );
-    let mut edits = Vec::new();
-    let mut new_pool = None;
-    if !found_pool.into_inner() {
-        let v = canon(&json!({"address": pool, "coins": coins_json(&add)}));
-        edits.extend(pool_at.append(v.clone()));
-        new_pool = Some(v);
-    }
-    let (found_del, found_si) = (found_del.into_inner(), found_si.into_inner());
-    if found_del != found_si && any_current.borrow().to_owned() {
-        return bail(
+    match (s.matches, s.val) {
+        (1, Some(v)) => Ok((denom, v, s.supply)),
+        (0, _) => bail(
             loc,
-            format!(
-                "the delegation of {address} to {op} {} a distribution starting info; this genesis's distribution state is inconsistent",
-                if found_del { "has no" } else { "does not exist but has" }
-            ),
-        );
+            format!("no validator has operator address or moniker {validator:?}"),
+        ),
+        (n, _) => bail(
+            loc,
+            format!("{n} validators match {validator:?}; name it by operator address"),
+        ),
     }
-    let mut new_del = None;
-    let mut new_si = None;
-    let mut hist = None;
-    if !found_del {
+}
+
+/// What `add-stake` changes, computed from the validator before any write.
+struct Stake<'a> {
+    address: &'a str,
+    op: String,
+    denom: String,
+    amount: u128,
+    tokens: u128,
+    shares: u128,
+    new_shares: u128,
+    new_tokens: u128,
+    bonded: bool,
+    /// the consensus public key, which names the validator in the CometBFT list
+    pk: String,
+    old_power: u128,
+    new_power: u128,
+    /// the bonded (or not bonded) tokens pool's account address
+    pool: String,
+}
+
+/// What `add-stake`'s pass 2a found: which entries exist, where new ones go.
+struct StakeFound {
+    del: bool,
+    pool: bool,
+    si: bool,
+    /// the validator's current rewards period
+    period: Option<u64>,
+    /// whether the genesis has any distribution current rewards
+    any_current: bool,
+    pool_at: order::Insert,
+    del_at: order::Insert,
+    si_at: order::Insert,
+}
+
+impl StakeFound {
+    /// Nothing found yet.
+    fn new(address: &str, op: &str, pool: &str) -> StakeFound {
+        let pair = json!({"delegator_address": address, "validator_address": op});
+        StakeFound {
+            del: false,
+            pool: false,
+            si: false,
+            period: None,
+            any_current: false,
+            pool_at: order::Insert::new("app_state/bank/balances", &json!({"address": pool})),
+            del_at: order::Insert::new("app_state/staking/delegations", &pair),
+            si_at: order::Insert::new("app_state/distribution/delegator_starting_infos", &pair),
+        }
+    }
+}
+
+/// The entries `add-stake`'s pass 2b writes: appended `edits` (for empty arrays) or
+/// spliced elements, and the historical rewards period gaining a reference.
+struct StakeNew {
+    edits: Vec<Edit>,
+    pool: Option<Vec<u8>>,
+    del: Option<Vec<u8>>,
+    si: Option<Vec<u8>>,
+    hist: Option<u64>,
+}
+
+impl<'a> Stake<'a> {
+    fn new(
+        g: &CanonicalGenesis,
+        loc: &str,
+        address: &'a str,
+        v: &Value,
+        denom: String,
+        amount: u128,
+    ) -> Result<Stake<'a>> {
+        let op = v["operator_address"].as_str().unwrap_or("").to_string();
+        let tokens = num::int(loc, v["tokens"].as_str().unwrap_or(""))?;
+        let shares = num::dec(loc, v["delegator_shares"].as_str().unwrap_or(""))?;
+        let bonded = v["status"] == "BOND_STATUS_BONDED";
+        let pk = v["consensus_pubkey"]["key"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        // shares = amount * S / T, truncated (LegacyDec MulInt then QuoInt), without overflow
+        let new_shares = match (shares.checked_div(tokens), shares.checked_rem(tokens)) {
+            (Some(q), Some(r)) => amount
+                .checked_mul(q)
+                .and_then(|a| amount.checked_mul(r).map(|b| (a, b / tokens)))
+                .and_then(|(a, b)| a.checked_add(b)),
+            _ => amount.checked_mul(num::DEC_ONE),
+        }
+        .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
+        let new_tokens = tokens
+            .checked_add(amount)
+            .ok_or_else(|| Error::invalid(loc, "the amount is too large"))?;
+        let (old_power, new_power) = (
+            tokens / check::POWER_REDUCTION,
+            new_tokens / check::POWER_REDUCTION,
+        );
+        let pool = encode_addr(
+            &acc_prefix(g)?.unwrap_or_default(),
+            &check::module_address(if bonded {
+                "bonded_tokens_pool"
+            } else {
+                "not_bonded_tokens_pool"
+            }),
+        )?;
+        Ok(Stake {
+            address,
+            op,
+            denom,
+            amount,
+            tokens,
+            shares,
+            new_shares,
+            new_tokens,
+            bonded,
+            pk,
+            old_power,
+            new_power,
+            pool,
+        })
+    }
+
+    /// The coins added to the supply and the pool.
+    fn add(&self) -> [(String, u128); 1] {
+        [(self.denom.clone(), self.amount)]
+    }
+
+    /// Pass 2a: grow the pool balance, the validator, an existing delegation and (bonded)
+    /// the powers; note where new entries would go and the distribution state.
+    fn grow(
+        &self,
+        g: &CanonicalGenesis,
+        loc: &str,
+        edits: &[Edit],
+    ) -> Result<(CanonicalGenesis, StakeFound)> {
+        let (address, op, pool, pk) = (self.address, self.op.as_str(), &self.pool, &self.pk);
+        let (bonded, new_power) = (self.bonded, self.new_power);
+        let add = self.add();
+        let total_delta = self.new_power - self.old_power;
+        let found = RefCell::new(StakeFound::new(address, op, pool));
+        let mut pool_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("app_state.bank.balances", i, b)?;
+            found.borrow_mut().pool_at.see(i, &v);
+            if v["address"].as_str() != Some(pool.as_str()) {
+                return Ok(Element::Keep);
+            }
+            found.borrow_mut().pool = true;
+            let mut c = coin_list(loc, &v["coins"])?;
+            add_coins(loc, &mut c, &add)?;
+            v["coins"] = coins_json(&c);
+            Ok(Element::Replace(canon(&v)))
+        };
+        let mut val_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("app_state.staking.validators", i, b)?;
+            if v["operator_address"].as_str() != Some(op) {
+                return Ok(Element::Keep);
+            }
+            v["tokens"] = json!(self.new_tokens.to_string());
+            v["delegator_shares"] = json!(num::dec_string(self.shares + self.new_shares));
+            Ok(Element::Replace(canon(&v)))
+        };
+        let mut del_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("app_state.staking.delegations", i, b)?;
+            found.borrow_mut().del_at.see(i, &v);
+            if v["delegator_address"].as_str() != Some(address)
+                || v["validator_address"].as_str() != Some(op)
+            {
+                return Ok(Element::Keep);
+            }
+            found.borrow_mut().del = true;
+            let sh = num::dec(loc, v["shares"].as_str().unwrap_or(""))?;
+            v["shares"] = json!(num::dec_string(sh + self.new_shares));
+            Ok(Element::Replace(canon(&v)))
+        };
+        let mut power_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("app_state.staking.last_validator_powers", i, b)?;
+            if !bonded || v["address"].as_str() != Some(op) {
+                return Ok(Element::Keep);
+            }
+            v["power"] = json!(new_power.to_string());
+            Ok(Element::Replace(canon(&v)))
+        };
+        let mut total_hook = |_: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.staking.last_total_power", 0, b)?;
+            let t = num::int(loc, v.as_str().unwrap_or(""))?;
+            Ok(Element::Replace(canon(&json!(
+                (t + total_delta).to_string()
+            ))))
+        };
+        let cmt = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("validators", i, b)?;
+            if !bonded || v["pub_key"]["value"].as_str() != Some(pk.as_str()) {
+                return Ok(Element::Keep);
+            }
+            v["power"] = json!(new_power.to_string());
+            Ok(Element::Replace(canon(&v)))
+        };
+        let mut cmt1 = |i: u64, b: &[u8]| cmt(i, b);
+        let mut cmt2 = |i: u64, b: &[u8]| cmt(i, b);
+        let mut si_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.distribution.delegator_starting_infos", i, b)?;
+            found.borrow_mut().si_at.see(i, &v);
+            if v["delegator_address"].as_str() == Some(address)
+                && v["validator_address"].as_str() == Some(op)
+            {
+                found.borrow_mut().si = true;
+            }
+            Ok(Element::Keep)
+        };
+        let mut cur_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let v = parse("app_state.distribution.validator_current_rewards", i, b)?;
+            found.borrow_mut().any_current = true;
+            if v["validator_address"].as_str() == Some(op) {
+                found.borrow_mut().period =
+                    v["rewards"]["period"].as_str().and_then(|p| p.parse().ok());
+            }
+            Ok(Element::Keep)
+        };
+        let mut hooks: Vec<Hook> = Vec::new();
+        hooks.push(at("app_state/bank/balances", &mut pool_hook));
+        hooks.push(at("app_state/staking/validators", &mut val_hook));
+        hooks.push(at("app_state/staking/delegations", &mut del_hook));
+        if bonded {
+            hooks.push(at(
+                "app_state/staking/last_validator_powers",
+                &mut power_hook,
+            ));
+            hooks.push(at("app_state/staking/last_total_power", &mut total_hook));
+            hooks.push(at("validators", &mut cmt1));
+            hooks.push(at("consensus/validators", &mut cmt2));
+        }
+        hooks.push(at(
+            "app_state/distribution/delegator_starting_infos",
+            &mut si_hook,
+        ));
+        hooks.push(at(
+            "app_state/distribution/validator_current_rewards",
+            &mut cur_hook,
+        ));
+        let (mid, _) = g.rewrite_hooks(edits, hooks)?;
+        Ok((mid, found.into_inner()))
+    }
+
+    /// The entries pass 2a did not find: a pool balance, and for a new delegation its
+    /// starting info (if the genesis has distribution state).
+    fn new_entries(
+        &self,
+        g: &CanonicalGenesis,
+        loc: &str,
+        found: &StakeFound,
+        changes: &mut Vec<String>,
+    ) -> Result<StakeNew> {
+        let (address, op) = (self.address, self.op.as_str());
+        let mut new = StakeNew {
+            edits: Vec::new(),
+            pool: None,
+            del: None,
+            si: None,
+            hist: None,
+        };
+        if !found.pool {
+            let v = canon(&json!({"address": self.pool, "coins": coins_json(&self.add())}));
+            new.edits.extend(found.pool_at.append(v.clone()));
+            new.pool = Some(v);
+        }
+        if found.del != found.si && found.any_current {
+            return bail(
+                loc,
+                format!(
+                    "the delegation of {address} to {op} {} a distribution starting info; this genesis's distribution state is inconsistent",
+                    if found.del { "has no" } else { "does not exist but has" }
+                ),
+            );
+        }
+        if found.del {
+            return Ok(new);
+        }
         let v = canon(&json!({
-            "delegator_address": address, "shares": num::dec_string(new_shares), "validator_address": op}));
-        edits.extend(del_at.append(v.clone()));
-        new_del = Some(v);
+            "delegator_address": address, "shares": num::dec_string(self.new_shares), "validator_address": op}));
+        new.edits.extend(found.del_at.append(v.clone()));
+        new.del = Some(v);
         changes.push(format!("add-stake {address} -> {op}: new delegation"));
-        match period.into_inner() {
+        match found.period {
             Some(p) if p > 0 => {
                 // x/distribution initializeDelegation: the period just ended, the stake in
                 // tokens (the new delegation's shares at the new exchange rate, truncated),
                 // the block height (the export's: initial_height - 1)
                 let prev = p - 1;
-                let stake = tokens_from_shares(loc, new_shares, new_tokens, shares + new_shares)?;
+                let stake = tokens_from_shares(
+                    loc,
+                    self.new_shares,
+                    self.new_tokens,
+                    self.shares + self.new_shares,
+                )?;
                 let height = g.genesis.initial_height.saturating_sub(1);
                 let v = canon(&json!({
                     "delegator_address": address, "validator_address": op,
                     "starting_info": {"height": height.to_string(), "previous_period": prev.to_string(),
                         "stake": num::dec_string(stake)}}));
-                edits.extend(si_at.append(v.clone()));
-                new_si = Some(v);
-                hist = Some(prev);
+                new.edits.extend(found.si_at.append(v.clone()));
+                new.si = Some(v);
+                new.hist = Some(prev);
                 changes.push(format!(
                     "add-stake {address} -> {op}: new starting info (previous period {prev}, whose historical rewards gain a reference)"
                 ));
             }
-            _ if *any_current.borrow() => {
+            _ if found.any_current => {
                 return bail(
                     loc,
                     format!("validator {op} has no distribution current rewards (or period 0) in this genesis, so a new delegation's starting info cannot be written"),
@@ -1172,58 +1326,72 @@ pub fn add_stake(
             // no distribution state at all: nothing to keep consistent
             _ => {}
         }
+        Ok(new)
     }
-    let found_hist = RefCell::new(false);
-    let mut hist_hook = |i: u64, b: &[u8]| -> Result<Element> {
-        let mut v = parse("app_state.distribution.validator_historical_rewards", i, b)?;
-        if v["validator_address"].as_str() != Some(op.as_str())
-            || v["period"].as_str().and_then(|p| p.parse::<u64>().ok()) != hist
-        {
-            return Ok(Element::Keep);
+
+    /// Pass 2b: write the new entries, and add the new starting info's reference to its
+    /// historical rewards.
+    fn insert(
+        &self,
+        mid: CanonicalGenesis,
+        loc: &str,
+        found: &StakeFound,
+        new: StakeNew,
+    ) -> Result<CanonicalGenesis> {
+        let op = self.op.as_str();
+        let hist = new.hist;
+        let found_hist = RefCell::new(false);
+        let mut hist_hook = |i: u64, b: &[u8]| -> Result<Element> {
+            let mut v = parse("app_state.distribution.validator_historical_rewards", i, b)?;
+            if v["validator_address"].as_str() != Some(op)
+                || v["period"].as_str().and_then(|p| p.parse::<u64>().ok()) != hist
+            {
+                return Ok(Element::Keep);
+            }
+            *found_hist.borrow_mut() = true;
+            let n = v["rewards"]["reference_count"].as_u64().unwrap_or(0);
+            v["rewards"]["reference_count"] = json!(n + 1);
+            Ok(Element::Replace(canon(&v)))
+        };
+        let ins = |at: &order::Insert, new: &Option<Vec<u8>>, i: u64, b: &[u8]| -> Element {
+            new.as_deref()
+                .and_then(|n| at.splice(i, b, n))
+                .unwrap_or(Element::Keep)
+        };
+        let mut pool_ins = |i: u64, b: &[u8]| Ok(ins(&found.pool_at, &new.pool, i, b));
+        let mut del_ins = |i: u64, b: &[u8]| Ok(ins(&found.del_at, &new.del, i, b));
+        let mut si_ins = |i: u64, b: &[u8]| Ok(ins(&found.si_at, &new.si, i, b));
+        let mut hooks = Vec::new();
+        if new.pool.is_some() {
+            hooks.push(at("app_state/bank/balances", &mut pool_ins));
         }
-        *found_hist.borrow_mut() = true;
-        let n = v["rewards"]["reference_count"].as_u64().unwrap_or(0);
-        v["rewards"]["reference_count"] = json!(n + 1);
-        Ok(Element::Replace(canon(&v)))
-    };
-    let ins = |at: &order::Insert, new: &Option<Vec<u8>>, i: u64, b: &[u8]| -> Element {
-        new.as_deref()
-            .and_then(|n| at.splice(i, b, n))
-            .unwrap_or(Element::Keep)
-    };
-    let mut pool_ins = |i: u64, b: &[u8]| Ok(ins(&pool_at, &new_pool, i, b));
-    let mut del_ins = |i: u64, b: &[u8]| Ok(ins(&del_at, &new_del, i, b));
-    let mut si_ins = |i: u64, b: &[u8]| Ok(ins(&si_at, &new_si, i, b));
-    let mut hooks = Vec::new();
-    if new_pool.is_some() {
-        hooks.push(at("app_state/bank/balances", &mut pool_ins));
+        if new.del.is_some() {
+            hooks.push(at("app_state/staking/delegations", &mut del_ins));
+        }
+        if new.si.is_some() {
+            hooks.push(at(
+                "app_state/distribution/delegator_starting_infos",
+                &mut si_ins,
+            ));
+        }
+        if hist.is_some() {
+            hooks.push(at(
+                "app_state/distribution/validator_historical_rewards",
+                &mut hist_hook,
+            ));
+        }
+        if new.edits.is_empty() && hooks.is_empty() {
+            return Ok(mid);
+        }
+        let (out, _) = mid.rewrite_hooks(&new.edits, hooks)?;
+        if hist.is_some() && !found_hist.into_inner() {
+            return bail(
+                loc,
+                format!("validator {op} has no historical rewards for the period a new delegation starts at; this genesis's distribution state is inconsistent"),
+            );
+        }
+        Ok(out)
     }
-    if new_del.is_some() {
-        hooks.push(at("app_state/staking/delegations", &mut del_ins));
-    }
-    if new_si.is_some() {
-        hooks.push(at(
-            "app_state/distribution/delegator_starting_infos",
-            &mut si_ins,
-        ));
-    }
-    if hist.is_some() {
-        hooks.push(at(
-            "app_state/distribution/validator_historical_rewards",
-            &mut hist_hook,
-        ));
-    }
-    if edits.is_empty() && hooks.is_empty() {
-        return Ok((mid, changes));
-    }
-    let (out, _) = mid.rewrite_hooks(&edits, hooks)?;
-    if hist.is_some() && !found_hist.into_inner() {
-        return bail(
-            loc,
-            format!("validator {op} has no historical rewards for the period a new delegation starts at; this genesis's distribution state is inconsistent"),
-        );
-    }
-    Ok((out, changes))
 }
 
 /// x/staking `TokensFromSharesTruncated` (`shares.MulInt(tokens).QuoTruncate(total)`: raw

@@ -138,11 +138,9 @@ fn split<'a>(flag: &str, s: &'a str, last: bool) -> Result<(&'a str, &'a str)> {
     r.with_context(|| format!("--{flag} {s:?}: expected the form with '='"))
 }
 
-fn script_from_args(a: &EditArgs) -> Result<Script> {
-    let mut s = match &a.script {
-        Some(p) => agar::edit::script::load_script_with(p, &a.allow_files_in)?,
-        None => Script::default(),
-    };
+/// The key-value edits of the command line, in flag order: `--kv-set`, `--kv-set-file`,
+/// `--kv-add`, `--kv-add-file`, the stdin values, `--kv-delete`, `--kv-delete-prefix`.
+fn kv_ops(a: &EditArgs, ops: &mut Vec<Op>) -> Result<()> {
     for (flag, list, file_flag, file_list, add) in [
         ("kv-set", &a.kv_set, "kv-set-file", &a.kv_set_file, false),
         ("kv-add", &a.kv_add, "kv-add-file", &a.kv_add_file, true),
@@ -153,7 +151,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
             if add {
                 check_new_kv_key(&format!("--{flag}"), k)?;
             }
-            s.ops.push(Op::KvSet {
+            ops.push(Op::KvSet {
                 key: k.into(),
                 value: v.into(),
                 value_sha256: None,
@@ -168,7 +166,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
                 check_new_kv_key(&loc, k)?;
             }
             let (value, sha) = read_value_file(&loc, &PathBuf::from(f))?;
-            s.ops.push(Op::KvSet {
+            ops.push(Op::KvSet {
                 key: k.into(),
                 value,
                 value_sha256: Some(sha),
@@ -190,7 +188,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
             .read_to_end(&mut b)
             .context("reading the value from stdin")?;
         let (value, sha) = value_from_bytes(flag, b)?;
-        s.ops.push(Op::KvSet {
+        ops.push(Op::KvSet {
             key: k.clone(),
             value,
             value_sha256: Some(sha),
@@ -199,7 +197,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
     }
     for k in &a.kv_delete {
         check_kv_key("--kv-delete", k)?;
-        s.ops.push(Op::KvDelete { key: k.clone() });
+        ops.push(Op::KvDelete { key: k.clone() });
     }
     for p in &a.kv_delete_prefix {
         let (prefix, n) = split("kv-delete-prefix", p, true)?;
@@ -207,11 +205,50 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
         let expect_count = n
             .parse()
             .with_context(|| format!("--kv-delete-prefix {p:?}: COUNT must be a number"))?;
-        s.ops.push(Op::KvDeletePrefix {
+        ops.push(Op::KvDeletePrefix {
             prefix: prefix.into(),
             expect_count,
         });
     }
+    Ok(())
+}
+
+/// The chain-state edits of the command line (issue 17).
+fn chain_ops(a: &EditArgs, ops: &mut Vec<Op>) -> Result<()> {
+    for f in &a.fund_account {
+        let (addr, amount) = split("fund-account", f, false)?;
+        ops.push(fund_account_op("--fund-account", addr, amount)?);
+    }
+    for g in &a.set_gov {
+        let (name, value) = split("set-gov", g, false)?;
+        ops.push(set_gov_op("--set-gov", name, value)?);
+    }
+    for r in &a.replace_validator {
+        let (old, f) = split("replace-validator", r, false)?;
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+        ops.push(replace_validator_op(
+            "--replace-validator",
+            old,
+            &text,
+            None,
+        )?);
+    }
+    for r in &a.replace_account {
+        let (old, new) = split("replace-account", r, false)?;
+        ops.push(replace_account_op("--replace-account", old, new, None)?);
+    }
+    if let Some(d) = &a.set_unbonding_time {
+        ops.push(set_unbonding_time_op("--set-unbonding-time", d)?);
+    }
+    Ok(())
+}
+
+fn script_from_args(a: &EditArgs) -> Result<Script> {
+    let mut s = match &a.script {
+        Some(p) => agar::edit::script::load_script_with(p, &a.allow_files_in)?,
+        None => Script::default(),
+    };
+    kv_ops(a, &mut s.ops)?;
     for g in &a.genesis_set {
         let (pointer, json) = split("genesis-set", g, false)?;
         let value =
@@ -245,33 +282,7 @@ fn script_from_args(a: &EditArgs) -> Result<Script> {
             &PathBuf::from(f),
         )?));
     }
-    for f in &a.fund_account {
-        let (addr, amount) = split("fund-account", f, false)?;
-        s.ops.push(fund_account_op("--fund-account", addr, amount)?);
-    }
-    for g in &a.set_gov {
-        let (name, value) = split("set-gov", g, false)?;
-        s.ops.push(set_gov_op("--set-gov", name, value)?);
-    }
-    for r in &a.replace_validator {
-        let (old, f) = split("replace-validator", r, false)?;
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
-        s.ops.push(replace_validator_op(
-            "--replace-validator",
-            old,
-            &text,
-            None,
-        )?);
-    }
-    for r in &a.replace_account {
-        let (old, new) = split("replace-account", r, false)?;
-        s.ops
-            .push(replace_account_op("--replace-account", old, new, None)?);
-    }
-    if let Some(d) = &a.set_unbonding_time {
-        s.ops
-            .push(set_unbonding_time_op("--set-unbonding-time", d)?);
-    }
+    chain_ops(a, &mut s.ops)?;
     if let Some(b) = &a.base {
         s.set_base(b)?;
     }

@@ -633,149 +633,191 @@ pub fn parse_script_with(loc: &str, bytes: &[u8], dir: &Path, also: &[PathBuf]) 
             .ok_or_else(|| Error::invalid(&eloc, "each edit is an object with an \"op\""))?;
         let op = str_field(&eloc, eo, "op")?;
         let eloc = format!("{eloc} ({op})");
-        let rel = |p: String| -> Result<PathBuf> { script_file(&eloc, dir, also, &p) };
-        let parsed = match op.as_str() {
-            "kv-set" | "kv-add" => {
-                only_fields(&eloc, eo, &["op", "key", "value", "value_file"])?;
-                let key = str_field(&eloc, eo, "key")?;
-                check_kv_key(&eloc, &key)?;
-                let add = op == "kv-add";
-                if add {
-                    check_new_kv_key(&eloc, &key)?;
-                }
-                let (value, value_sha256) = match (eo.get("value"), eo.get("value_file")) {
-                    (Some(_), None) => (str_field(&eloc, eo, "value")?, None),
-                    (None, Some(_)) => {
-                        let (v, h) = read_value_file(&eloc, &rel(str_field(&eloc, eo, "value_file")?)?)?;
-                        (v, Some(h))
-                    }
-                    _ => return bail(&eloc, "give exactly one of \"value\" (a string) and \"value_file\""),
-                };
-                Op::KvSet {
-                    key,
-                    value,
-                    value_sha256,
-                    add,
-                }
-            }
-            "kv-delete" => {
-                only_fields(&eloc, eo, &["op", "key"])?;
-                let key = str_field(&eloc, eo, "key")?;
-                check_kv_key(&eloc, &key)?;
-                Op::KvDelete { key }
-            }
-            "kv-delete-prefix" => {
-                only_fields(&eloc, eo, &["op", "prefix", "expect_count"])?;
-                let prefix = str_field(&eloc, eo, "prefix")?;
-                check_kv_key(&eloc, &prefix)?;
-                Op::KvDeletePrefix {
-                    prefix,
-                    expect_count: u64_field(&eloc, eo, "expect_count")?,
-                }
-            }
-            "genesis-set" => {
-                only_fields(&eloc, eo, &["op", "pointer", "value"])?;
-                Op::GenesisSet {
-                    pointer: str_field(&eloc, eo, "pointer")?,
-                    value: field(&eloc, eo, "value")?.clone(),
-                }
-            }
-            "genesis-delete" => {
-                only_fields(&eloc, eo, &["op", "pointer"])?;
-                Op::GenesisDelete {
-                    pointer: str_field(&eloc, eo, "pointer")?,
-                }
-            }
-            "set-chain-id" => {
-                only_fields(&eloc, eo, &["op", "value"])?;
-                Op::SetChainId(str_field(&eloc, eo, "value")?)
-            }
-            "set-initial-height" => {
-                only_fields(&eloc, eo, &["op", "value"])?;
-                Op::SetInitialHeight(u64_field(&eloc, eo, "value")?)
-            }
-            "set-genesis-time" => {
-                only_fields(&eloc, eo, &["op", "value"])?;
-                Op::SetGenesisTime(str_field(&eloc, eo, "value")?)
-            }
-            "bundle-add" => {
-                only_fields(&eloc, eo, &["op", "file"])?;
-                Op::BundleAdd(resolve_bundle(&eloc, &rel(str_field(&eloc, eo, "file")?)?)?)
-            }
-            "artifact-replace" => {
-                only_fields(&eloc, eo, &["op", "name", "file"])?;
-                let name = str_field(&eloc, eo, "name")?;
-                Op::ArtifactReplace(resolve_replacement(
-                    &eloc,
-                    &name,
-                    &rel(str_field(&eloc, eo, "file")?)?,
-                )?)
-            }
-            "fund-account" => {
-                only_fields(&eloc, eo, &["op", "address", "amount"])?;
-                fund_account_op(&eloc, &str_field(&eloc, eo, "address")?, &str_field(&eloc, eo, "amount")?)?
-            }
-            "set-gov" => {
-                only_fields(&eloc, eo, &["op", "name", "value"])?;
-                set_gov_op(&eloc, &str_field(&eloc, eo, "name")?, &str_field(&eloc, eo, "value")?)?
-            }
-            "set-unbonding-time" => {
-                only_fields(&eloc, eo, &["op", "value"])?;
-                set_unbonding_time_op(&eloc, &str_field(&eloc, eo, "value")?)?
-            }
-            "replace-validator" => {
-                only_fields(&eloc, eo, &["op", "validator", "key_file", "pubkey", "operator"])?;
-                let text = match (eo.get("key_file"), eo.get("pubkey")) {
-                    (Some(_), None) => {
-                        // confined like every script file reference; never printed (a
-                        // priv_validator_key.json holds the private key too)
-                        let f = rel(str_field(&eloc, eo, "key_file")?)?;
-                        let b = crate::confine::read_regular(&f, None, 64 << 10)?;
-                        String::from_utf8(b).map_err(|_| {
-                            Error::invalid(f.display().to_string(), "the key file is not UTF-8 JSON")
-                        })?
-                    }
-                    (None, Some(_)) => str_field(&eloc, eo, "pubkey")?,
-                    _ => return bail(&eloc, "give exactly one of \"key_file\" (a priv_validator_key.json) and \"pubkey\""),
-                };
-                let operator = match eo.get("operator") {
-                    Some(_) => Some(str_field(&eloc, eo, "operator")?),
-                    None => None,
-                };
-                replace_validator_op(&eloc, &str_field(&eloc, eo, "validator")?, &text, operator)?
-            }
-            "add-stake" => {
-                only_fields(&eloc, eo, &["op", "address", "validator", "amount"])?;
-                add_stake_op(
-                    &eloc,
-                    &str_field(&eloc, eo, "address")?,
-                    &str_field(&eloc, eo, "validator")?,
-                    &str_field(&eloc, eo, "amount")?,
-                )?
-            }
-            "replace-account" => {
-                only_fields(&eloc, eo, &["op", "address", "new_address", "pubkey"])?;
-                let pubkey = match eo.get("pubkey") {
-                    Some(_) => Some(str_field(&eloc, eo, "pubkey")?),
-                    None => None,
-                };
-                replace_account_op(
-                    &eloc,
-                    &str_field(&eloc, eo, "address")?,
-                    &str_field(&eloc, eo, "new_address")?,
-                    pubkey.as_deref(),
-                )?
-            }
-            other => {
-                return bail(
-                    &eloc,
-                    format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator, replace-account or add-stake)"),
-                )
-            }
-        };
+        let parsed = parse_op(&eloc, eo, &op, dir, also)?;
         ops.push(parsed);
     }
     Ok(Script { base, ops })
+}
+
+/// One op of an edit script, `eloc` naming it in errors; files it names are resolved
+/// beside the script (see [`script_file`]).
+fn parse_op(
+    eloc: &str,
+    eo: &Map<String, Value>,
+    op: &str,
+    dir: &Path,
+    also: &[PathBuf],
+) -> Result<Op> {
+    let rel = |p: String| -> Result<PathBuf> { script_file(eloc, dir, also, &p) };
+    if let Some(parsed) = chain_op(eloc, eo, op, &rel)? {
+        return Ok(parsed);
+    }
+    Ok(match op {
+        "kv-set" | "kv-add" => {
+            only_fields(eloc, eo, &["op", "key", "value", "value_file"])?;
+            let key = str_field(eloc, eo, "key")?;
+            check_kv_key(eloc, &key)?;
+            let add = op == "kv-add";
+            if add {
+                check_new_kv_key(eloc, &key)?;
+            }
+            let (value, value_sha256) = match (eo.get("value"), eo.get("value_file")) {
+                (Some(_), None) => (str_field(eloc, eo, "value")?, None),
+                (None, Some(_)) => {
+                    let (v, h) = read_value_file(eloc, &rel(str_field(eloc, eo, "value_file")?)?)?;
+                    (v, Some(h))
+                }
+                _ => return bail(eloc, "give exactly one of \"value\" (a string) and \"value_file\""),
+            };
+            Op::KvSet {
+                key,
+                value,
+                value_sha256,
+                add,
+            }
+        }
+        "kv-delete" => {
+            only_fields(eloc, eo, &["op", "key"])?;
+            let key = str_field(eloc, eo, "key")?;
+            check_kv_key(eloc, &key)?;
+            Op::KvDelete { key }
+        }
+        "kv-delete-prefix" => {
+            only_fields(eloc, eo, &["op", "prefix", "expect_count"])?;
+            let prefix = str_field(eloc, eo, "prefix")?;
+            check_kv_key(eloc, &prefix)?;
+            Op::KvDeletePrefix {
+                prefix,
+                expect_count: u64_field(eloc, eo, "expect_count")?,
+            }
+        }
+        "genesis-set" => {
+            only_fields(eloc, eo, &["op", "pointer", "value"])?;
+            Op::GenesisSet {
+                pointer: str_field(eloc, eo, "pointer")?,
+                value: field(eloc, eo, "value")?.clone(),
+            }
+        }
+        "genesis-delete" => {
+            only_fields(eloc, eo, &["op", "pointer"])?;
+            Op::GenesisDelete {
+                pointer: str_field(eloc, eo, "pointer")?,
+            }
+        }
+        "set-chain-id" => {
+            only_fields(eloc, eo, &["op", "value"])?;
+            Op::SetChainId(str_field(eloc, eo, "value")?)
+        }
+        "set-initial-height" => {
+            only_fields(eloc, eo, &["op", "value"])?;
+            Op::SetInitialHeight(u64_field(eloc, eo, "value")?)
+        }
+        "set-genesis-time" => {
+            only_fields(eloc, eo, &["op", "value"])?;
+            Op::SetGenesisTime(str_field(eloc, eo, "value")?)
+        }
+        "bundle-add" => {
+            only_fields(eloc, eo, &["op", "file"])?;
+            Op::BundleAdd(resolve_bundle(eloc, &rel(str_field(eloc, eo, "file")?)?)?)
+        }
+        "artifact-replace" => {
+            only_fields(eloc, eo, &["op", "name", "file"])?;
+            let name = str_field(eloc, eo, "name")?;
+            Op::ArtifactReplace(resolve_replacement(
+                eloc,
+                &name,
+                &rel(str_field(eloc, eo, "file")?)?,
+            )?)
+        }
+        other => {
+            return bail(
+                eloc,
+                format!("unknown op {other:?} (expected kv-set, kv-delete, kv-delete-prefix, genesis-set, genesis-delete, set-chain-id, set-initial-height, set-genesis-time, bundle-add, artifact-replace, fund-account, set-gov, set-unbonding-time, replace-validator, replace-account or add-stake)"),
+            )
+        }
+    })
+}
+
+/// A chain-state op (issue 17) of an edit script, or `None` if `op` is not one.
+fn chain_op(
+    eloc: &str,
+    eo: &Map<String, Value>,
+    op: &str,
+    rel: &dyn Fn(String) -> Result<PathBuf>,
+) -> Result<Option<Op>> {
+    Ok(Some(match op {
+        "fund-account" => {
+            only_fields(eloc, eo, &["op", "address", "amount"])?;
+            fund_account_op(
+                eloc,
+                &str_field(eloc, eo, "address")?,
+                &str_field(eloc, eo, "amount")?,
+            )?
+        }
+        "set-gov" => {
+            only_fields(eloc, eo, &["op", "name", "value"])?;
+            set_gov_op(
+                eloc,
+                &str_field(eloc, eo, "name")?,
+                &str_field(eloc, eo, "value")?,
+            )?
+        }
+        "set-unbonding-time" => {
+            only_fields(eloc, eo, &["op", "value"])?;
+            set_unbonding_time_op(eloc, &str_field(eloc, eo, "value")?)?
+        }
+        "replace-validator" => {
+            only_fields(
+                eloc,
+                eo,
+                &["op", "validator", "key_file", "pubkey", "operator"],
+            )?;
+            let text = match (eo.get("key_file"), eo.get("pubkey")) {
+                (Some(_), None) => {
+                    // confined like every script file reference; never printed (a
+                    // priv_validator_key.json holds the private key too)
+                    let f = rel(str_field(eloc, eo, "key_file")?)?;
+                    let b = crate::confine::read_regular(&f, None, 64 << 10)?;
+                    String::from_utf8(b).map_err(|_| {
+                        Error::invalid(f.display().to_string(), "the key file is not UTF-8 JSON")
+                    })?
+                }
+                (None, Some(_)) => str_field(eloc, eo, "pubkey")?,
+                _ => return bail(
+                    eloc,
+                    "give exactly one of \"key_file\" (a priv_validator_key.json) and \"pubkey\"",
+                ),
+            };
+            let operator = match eo.get("operator") {
+                Some(_) => Some(str_field(eloc, eo, "operator")?),
+                None => None,
+            };
+            replace_validator_op(eloc, &str_field(eloc, eo, "validator")?, &text, operator)?
+        }
+        "add-stake" => {
+            only_fields(eloc, eo, &["op", "address", "validator", "amount"])?;
+            add_stake_op(
+                eloc,
+                &str_field(eloc, eo, "address")?,
+                &str_field(eloc, eo, "validator")?,
+                &str_field(eloc, eo, "amount")?,
+            )?
+        }
+        "replace-account" => {
+            only_fields(eloc, eo, &["op", "address", "new_address", "pubkey"])?;
+            let pubkey = match eo.get("pubkey") {
+                Some(_) => Some(str_field(eloc, eo, "pubkey")?),
+                None => None,
+            };
+            replace_account_op(
+                eloc,
+                &str_field(eloc, eo, "address")?,
+                &str_field(eloc, eo, "new_address")?,
+                pubkey.as_deref(),
+            )?
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// `fund-account` from its text form (script fields or `--fund-account ADDRESS=AMOUNTDENOM`).

@@ -650,29 +650,7 @@ impl<R: Read> Walker<'_, '_, R> {
         self.inp.expect(b'[')?;
         self.em.put(b"[")?;
         let hook = node.and_then(|n| n.hook);
-        // edits by index; "-" means "append"
-        let mut by_index: Vec<(u64, &Node)> = Vec::new();
-        let mut append: Vec<&Node> = Vec::new();
-        for c in node.map_or(&[][..], |n| &n.children[..]) {
-            if !c.has_edit() {
-                continue; // hooks below an array's elements are not supported: never called
-            }
-            let t = String::from_utf8_lossy(&c.token);
-            if t == "-" {
-                append.push(c);
-                continue;
-            }
-            match crate::model::parse_pos(&t) {
-                Some(i) => by_index.push((i, c)),
-                None => {
-                    return Err(Error::invalid(
-                        path_loc("genesis.json", &format!("{path}/{t}")),
-                        format!("{t:?} is not an array index"),
-                    ))
-                }
-            }
-        }
-        by_index.sort_by_key(|x| x.0);
+        let (by_index, mut append) = array_edits(node, path)?;
         let mut bi = 0;
         let mut n = 0u64;
         let mut wrote = false;
@@ -769,4 +747,34 @@ impl<R: Read> Walker<'_, '_, R> {
         self.em.put(b"]")?;
         Ok(n)
     }
+}
+
+/// The edits below an array: by index (sorted), and appends (`-`).
+type ArrayEdits<'n> = (Vec<(u64, &'n Node)>, Vec<&'n Node>);
+
+/// The edits below an array node, or an error naming a token that is no array index.
+fn array_edits<'n>(node: Option<&'n Node>, path: &str) -> Result<ArrayEdits<'n>> {
+    let mut by_index: Vec<(u64, &Node)> = Vec::new();
+    let mut append: Vec<&Node> = Vec::new();
+    for c in node.map_or(&[][..], |n| &n.children[..]) {
+        if !c.has_edit() {
+            continue; // hooks below an array's elements are not supported: never called
+        }
+        let t = String::from_utf8_lossy(&c.token);
+        if t == "-" {
+            append.push(c);
+            continue;
+        }
+        match crate::model::parse_pos(&t) {
+            Some(i) => by_index.push((i, c)),
+            None => {
+                return Err(Error::invalid(
+                    path_loc("genesis.json", &format!("{path}/{t}")),
+                    format!("{t:?} is not an array index"),
+                ))
+            }
+        }
+    }
+    by_index.sort_by_key(|x| x.0);
+    Ok((by_index, append))
 }
