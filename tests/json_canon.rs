@@ -484,6 +484,23 @@ fn rewrites_insert_replace_delete_at_pointer_paths() {
     }
 }
 
+/// `doc` rewritten with `f` hooked on the array at `/v`.
+fn walk_hooked(doc: &[u8], f: &mut dyn FnMut(u64, &[u8]) -> agar::Result<Element>) -> String {
+    let mut out = Vec::new();
+    walk(
+        doc,
+        "t",
+        Some(&mut out),
+        &[],
+        Some(Hook {
+            tokens: vec!["v".into()],
+            f,
+        }),
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 #[test]
 fn the_hook_sees_each_array_element_and_may_replace_or_remove_it() {
     let doc = b"{\"v\":[{\"n\":1},{\"n\":2},{\"n\":3}],\"w\":[0]}\n";
@@ -496,20 +513,8 @@ fn the_hook_sees_each_array_element_and_may_replace_or_remove_it() {
             _ => Element::Keep,
         })
     };
-    let mut out = Vec::new();
-    walk(
-        &doc[..],
-        "t",
-        Some(&mut out),
-        &[],
-        Some(Hook {
-            tokens: vec!["v".into()],
-            f: &mut f,
-        }),
-    )
-    .unwrap();
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        walk_hooked(doc, &mut f),
         "{\"v\":[{\"n\":10},{\"n\":3}],\"w\":[0]}\n"
     );
     assert_eq!(
@@ -534,20 +539,8 @@ fn the_hook_may_splice_elements_in_before_after_or_instead() {
             _ => vec![el.to_vec(), b"4".to_vec()],
         }))
     };
-    let mut out = Vec::new();
-    walk(
-        &doc[..],
-        "t",
-        Some(&mut out),
-        &[],
-        Some(Hook {
-            tokens: vec!["v".into()],
-            f: &mut f,
-        }),
-    )
-    .unwrap();
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        walk_hooked(doc, &mut f),
         "{\"v\":[0,1,20,21,3,4],\"w\":[0]}\n"
     );
 }
