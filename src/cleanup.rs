@@ -7,9 +7,23 @@
 //! run writing the same output; nothing else is ever touched.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static TERMINATING: AtomicBool = AtomicBool::new(false);
+
+/// The signal handler is removing the temp outputs and will exit with 130/143: set before
+/// anything is removed, so that an error the removal causes in the running command (a
+/// temp file gone from under it) is known to be a consequence, not the outcome.
+pub fn begin_termination() {
+    TERMINATING.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`begin_termination`] was called.
+pub fn terminating() -> bool {
+    TERMINATING.load(Ordering::SeqCst)
+}
 
 /// Remember a temporary output so that an interrupted run removes it.
 pub fn register(path: &Path) {

@@ -176,7 +176,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE as u8);
         }
     };
-    match run(cli) {
+    let result = run(cli);
+    // interrupted: the signal handler is cleaning up and exits 130/143; whatever the
+    // command ran into meanwhile (its temp files removed under it) is not the outcome
+    while agar::cleanup::terminating() {
+        std::thread::park();
+    }
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => ExitCode::from(cli::report_error(&e, json) as u8),
     }

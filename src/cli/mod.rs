@@ -190,6 +190,7 @@ pub fn install_signal_handlers() {
     };
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            agar::cleanup::begin_termination();
             let removed = agar::cleanup::remove_registered();
             let (code, what) = if sig == SIGINT {
                 (exit::INTERRUPTED, "interrupted (SIGINT)")
