@@ -89,6 +89,14 @@ impl Error {
             source,
         }
     }
+    /// Whether an I/O error says the data is bad (a corrupt stream, a source shorter or
+    /// longer than announced: exit 3) rather than that the run's I/O failed (exit 2).
+    pub fn is_bad_data(e: &std::io::Error) -> bool {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        )
+    }
     pub fn io_at(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::IoAt {
             context: context.into(),

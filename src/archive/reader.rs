@@ -94,11 +94,10 @@ impl Read for MemberRead<'_> {
 /// reports as `InvalidData` or `UnexpectedEof`, is bad input (exit 3); anything else is
 /// the disk or the OS failing (exit 2), and says nothing about the archive.
 fn read_error(loc: String, e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            Error::invalid(loc, format!("cannot read the archive: {e}"))
-        }
-        _ => Error::io_at(format!("{loc}: reading the archive"), e),
+    if Error::is_bad_data(&e) {
+        Error::invalid(loc, format!("cannot read the archive: {e}"))
+    } else {
+        Error::io_at(format!("{loc}: reading the archive"), e)
     }
 }
 

@@ -187,11 +187,10 @@ impl ArchiveWriter {
 /// A member's source that is shorter or longer than announced, or unreadable as data
 /// (a corrupt gzip blob), is bad input (exit 3), not a failing disk (exit 2).
 fn framing_error(context: String, e: std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
-            Error::invalid(context, e.to_string())
-        }
-        _ => Error::io_at(context, e),
+    if Error::is_bad_data(&e) {
+        Error::invalid(context, e.to_string())
+    } else {
+        Error::io_at(context, e)
     }
 }
 
