@@ -75,7 +75,7 @@ pub const MAX_VALUE_BYTES: u64 = crate::hashes::SQLITE_MAX_LENGTH;
 const SNAPSHOT_GZIP_THREADS: usize = 2;
 
 /// Compressed snapshots up to this size stay in memory before going into the DB.
-pub const SPILL_MEM: usize = 16 << 20;
+pub const SPILL_MEM: usize = 4 << 20;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -430,7 +430,7 @@ fn create_db(db_file: &Path, dbloc: &str) -> Result<Connection> {
     // Fast, non-persistent settings for the one big transaction (the official importer
     // uses journal_mode=off too). The file is fsynced explicitly at the end.
     conn.execute_batch(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;",
     )
     .map_err(sq(dbloc))?;
     conn.execute_batch("BEGIN IMMEDIATE TRANSACTION")

@@ -57,7 +57,14 @@ impl ReadAhead {
     {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let handle = std::thread::spawn(move || {
-            let mut emit = |b: Vec<u8>| b.is_empty() || tx.send(Ok(b)).is_ok();
+            // a producer's block may be bigger than BLOCK (a zstd frame is 4 MiB): pass it
+            // on in BLOCK-sized pieces, so that the queue holds DEPTH x BLOCK bytes at most
+            let mut emit = |b: Vec<u8>| {
+                if b.len() <= BLOCK {
+                    return b.is_empty() || tx.send(Ok(b)).is_ok();
+                }
+                b.chunks(BLOCK).all(|p| tx.send(Ok(p.to_vec())).is_ok())
+            };
             let end = match produce(&mut emit) {
                 Ok(()) => Ok(Vec::new()),
                 Err(e) => Err(e),
