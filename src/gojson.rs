@@ -143,6 +143,12 @@ pub fn encode_str_into(out: &mut Vec<u8>, s: &[u8]) {
 /// One encoder for both [`Out`]s, so the counted length is the written one.
 fn encode_str<O: Out>(out: &mut O, s: &[u8]) {
     out.push(b'"');
+    encode_body(out, s);
+    out.push(b'"');
+}
+
+/// The encoding of `s` without its quotes.
+fn encode_body<O: Out>(out: &mut O, s: &[u8]) {
     let mut i = 0;
     let mut start = 0;
     loop {
@@ -194,7 +200,50 @@ fn encode_str<O: Out>(out: &mut O, s: &[u8]) {
         }
     }
     out.extend_from_slice(&s[start..]);
-    out.push(b'"');
+}
+
+/// Input bytes encoded at a time by [`encode_entry_pieces`].
+const PIECE: usize = 64 << 10;
+
+/// [`encode_entry_into`] handed over in pieces of at most 6 × 64 KiB (the value is
+/// encoded 64 KiB of input at a time, cut before a byte that does not continue a UTF-8
+/// sequence, so a cut never changes the encoding): the bytes are the same, and a large
+/// value's line (up to 6 times its size) is never held whole. `buf` is scratch space.
+pub fn encode_entry_pieces<E>(
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    value: Option<&[u8]>,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    buf.clear();
+    match value {
+        Some(v) if v.len() > PIECE => {
+            buf.push(b'[');
+            encode_str_into(buf, key);
+            buf.extend_from_slice(b",\"");
+            let mut rest = v;
+            while !rest.is_empty() {
+                let mut cut = rest.len().min(PIECE);
+                while cut > 0 && cut < rest.len() && rest[cut] & 0xc0 == 0x80 {
+                    cut -= 1;
+                }
+                if cut == 0 {
+                    // no boundary in reach (invalid bytes): take up to the next lead byte
+                    cut = 1 + rest[1..]
+                        .iter()
+                        .position(|b| b & 0xc0 != 0x80)
+                        .unwrap_or(rest.len() - 1);
+                }
+                encode_body(buf, &rest[..cut]);
+                rest = &rest[cut..];
+                out(buf)?;
+                buf.clear();
+            }
+            buf.extend_from_slice(b"\"]\n");
+        }
+        _ => encode_entry_into(buf, key, value),
+    }
+    out(buf)
 }
 
 /// The Go-canonical export-data line for an entry: `["key","value"]\n`, or `["key"]\n`
@@ -461,6 +510,48 @@ pub fn decode_line(line: &[u8]) -> Result<Entry, LineError> {
 
 #[cfg(test)]
 mod tests {
+
+    fn pieces(key: &[u8], value: Option<&[u8]>) -> (Vec<u8>, usize) {
+        let (mut buf, mut all, mut n) = (Vec::new(), Vec::new(), 0);
+        // bounded where the value has a character boundary every 64 KiB
+        let bounded = value.is_some_and(|v| v.iter().any(|b| b & 0xc0 != 0x80));
+        encode_entry_pieces::<()>(&mut buf, key, value, &mut |p| {
+            assert!(!bounded || p.len() <= 6 * PIECE + 64, "a piece of {}", p.len());
+            all.extend_from_slice(p);
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        (all, n)
+    }
+
+    #[test]
+    fn entry_pieces_are_the_whole_line_cut_anywhere_in_a_large_value() {
+        // multi-byte characters, U+2028, escapes and invalid bytes across every cut
+        let unit: Vec<u8> = [
+            "a<é\u{2028}\"".as_bytes(),
+            &[0xe2, 0x80],
+            "x€😀\n".as_bytes(),
+            &[0xff, 0x80, 0x80],
+        ]
+        .concat();
+        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 7] {
+            for shift in 0..unit.len() {
+                let v: Vec<u8> = unit.iter().cycle().skip(shift).take(len).copied().collect();
+                let (got, n) = pieces(b"kv.k", Some(&v));
+                assert_eq!(
+                    got,
+                    encode_entry(b"kv.k", Some(&v)),
+                    "len {len} shift {shift}"
+                );
+                assert!(len <= PIECE || n > 1, "a large value comes in pieces");
+            }
+        }
+        // a value of continuation bytes only has no boundary within reach
+        let v = vec![0x80u8; 2 * PIECE + 3];
+        assert_eq!(pieces(b"kv.k", Some(&v)).0, encode_entry(b"kv.k", Some(&v)));
+        assert_eq!(pieces(b"kv.k", None).0, encode_entry(b"kv.k", None));
+    }
 
     #[test]
     fn the_counted_length_is_the_encoded_length_and_large_lines_are_sized_exactly() {

@@ -7,7 +7,8 @@
 //! finished temp file is then read back and verified as `agar verify` would before it is
 //! renamed over the output (a previous output is never removed before). Memory:
 //! metadata records plus one buffer per stream; kv entries are never held unless the
-//! source's kv section is unsorted.
+//! source's kv section is unsorted, and then sorted in runs on disk past 32 MiB
+//! ([`crate::extsort`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -63,11 +64,15 @@ pub struct PackSummary {
 struct DataPlan {
     meta: Metadata,
     kv_sorted: bool,
-    kv_held: Option<Vec<(String, String)>>,
+    /// The kv entries, sorted (in memory, or in sorted runs on disk past
+    /// [`crate::extsort::DEFAULT_BUDGET`]), when the source's were not in order.
+    kv_held: Option<crate::extsort::Sorted>,
     /// An older genesis's inline export data: the input genesis itself (on disk), streamed
     /// again one entry at a time whenever the entries are needed, never held.
     inline: Option<CanonicalGenesis>,
     kv_entries: u64,
+    /// The largest value's length in bytes.
+    largest_value: usize,
 }
 
 /// Where pack's messages place an inline export-data entry.
@@ -103,6 +108,7 @@ fn scan(
     let mut sorted = true;
     let mut kv_entries = 0u64;
     let mut seen_kv_dups = false;
+    let mut largest_value = 0usize;
     let mut handle = |loc: &str, e: Entry, meta: &mut Metadata| -> Result<()> {
         let Some(value) = e.value.as_deref() else {
             return bail(
@@ -110,6 +116,7 @@ fn scan(
                 "an entry without a value (a deletion) cannot be in a full export",
             );
         };
+        largest_value = largest_value.max(value.len());
         if let Some(why) = crate::model::entry_size_problem(&e.key, Some(value)) {
             let short: String = e.key.chars().take(80).collect();
             return bail(format!("{loc}: key {short:?}"), why);
@@ -175,13 +182,16 @@ fn scan(
         kv_held: None,
         inline,
         kv_entries,
+        largest_value,
     };
     if !sorted {
-        // hold kv entries and sort them (sorting in memory is the documented fallback)
-        let mut kv = Vec::with_capacity(kv_entries as usize);
+        // sort the kv entries: in memory up to a budget, beyond it in runs on disk; a
+        // key twice is found when they are first read in order (pass 1's hashing)
+        let mut kv =
+            crate::extsort::Sorter::new(crate::extsort::DEFAULT_BUDGET, &source.data_location());
         let mut collect = |_: &str, e: Entry| -> Result<()> {
             if family(&e.key) == Some(Family::Kv) {
-                kv.push((e.key, e.value.unwrap_or_default()));
+                kv.push(e.key, e.value.unwrap_or_default())?;
             }
             Ok(())
         };
@@ -195,29 +205,24 @@ fn scan(
             })?,
             None => source.for_each_entry(&mut collect)?,
         }
-        kv.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        if let Some(w) = kv.windows(2).find(|w| w[0].0 == w[1].0) {
-            return bail(
-                source.data_location(),
-                format!("duplicate export-data key {:?}", w[0].0),
-            );
-        }
-        plan.kv_held = Some(kv);
+        plan.kv_held = Some(kv.finish()?);
     }
     Ok(plan)
 }
 
-/// Emit the canonical export data (Go-encoded lines, sorted bytewise by key).
+/// Emit the canonical export data (Go-encoded lines, sorted bytewise by key, each
+/// handed over in one or more pieces); returns the number of entries.
 fn emit_canonical(
     source: &mut dyn StateSource,
     plan: &DataPlan,
     out: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
+) -> Result<u64> {
+    // a line is handed over in pieces: a 16 MiB value's line (up to 96 MiB) is never held
     let mut line = Vec::new();
+    let mut entries = 0u64;
     let mut put = |k: &str, v: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
-        line.clear();
-        gojson::encode_entry_into(&mut line, k.as_bytes(), Some(v.as_bytes()));
-        out(&line)
+        entries += 1;
+        gojson::encode_entry_pieces(&mut line, k.as_bytes(), Some(v.as_bytes()), out)
     };
     for (k, v) in plan
         .meta
@@ -228,11 +233,7 @@ fn emit_canonical(
         put(k, v, out)?;
     }
     match (&plan.kv_held, &plan.inline) {
-        (Some(kv), _) => {
-            for (k, v) in kv {
-                put(k, v, out)?;
-            }
-        }
+        (Some(kv), _) => kv.for_each(&mut |k, v| put(k, v, out))?,
         (None, Some(g)) => g.inline_export_data(&mut |k, v| {
             if family(&k) == Some(Family::Kv) {
                 put(&k, &v, out)?;
@@ -257,7 +258,7 @@ fn emit_canonical(
     {
         put(k, v, out)?;
     }
-    Ok(())
+    Ok(entries)
 }
 
 fn kv_lower() -> &'static str {
@@ -314,11 +315,9 @@ fn digest_data(
         sha: Sha256::new(),
         size: 0,
     };
-    let mut entries = 0u64;
-    emit_canonical(source, &data, &mut |line| {
-        h.sha.update(line);
-        h.size += line.len() as u64;
-        entries += 1;
+    let entries = emit_canonical(source, &data, &mut |piece| {
+        h.sha.update(piece);
+        h.size += piece.len() as u64;
         Ok(())
     })?;
     Ok(DataDigest {
@@ -642,6 +641,10 @@ fn check_genesis_hash(
     Ok(())
 }
 
+/// The largest export-data value with which pack verifies its output while writing it
+/// rather than afterwards.
+const CONCURRENT_READ_BACK_MAX_VALUE: usize = 1 << 20;
+
 /// Pass 2: write the archive exactly as planned.
 pub fn write(
     plan: &Plan,
@@ -653,6 +656,15 @@ pub fn write(
     let progress = Progress::bytes(opts.progress, "writing", total);
     let tar_bytes = plan.manifest.tar_bytes(plan.manifest_bytes.len() as u64);
     let mut w = ArchiveWriter::create_sized(dest, opts.compression, tar_bytes)?;
+    // the read-back follows the writing on another core (a .tar.gz is read afterwards,
+    // and so is an archive with a value past 1 MiB: a reader holds a whole export-data
+    // line, up to 6 times the value, which the writer's would double)
+    let read_back = match dest {
+        Some(out) if plan.data.largest_value <= CONCURRENT_READ_BACK_MAX_VALUE => {
+            crate::verify::ReadBack::start(&w, &out.display().to_string())?
+        }
+        _ => None,
+    };
     w.append_bytes(MANIFEST_MEMBER, &plan.manifest_bytes)?;
     if let Some(g) = &plan.genesis {
         let mut r = g.reader()?;
@@ -707,7 +719,7 @@ pub fn write(
     // would accept it
     source.ensure_unchanged()?;
     match dest {
-        Some(out) => crate::verify::persist_verified(pending, out, "packed"),
+        Some(out) => crate::verify::persist_verified(pending, out, "packed", read_back),
         None => pending.persist(),
     }
 }
