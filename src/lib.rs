@@ -20,6 +20,7 @@ pub mod edit;
 pub mod error;
 pub mod explode;
 pub mod exportdir;
+pub mod extsort;
 pub mod genesis;
 pub mod genesis_time;
 pub mod gojson;
