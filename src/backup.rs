@@ -356,6 +356,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreSummary> {
         fail_fast: true,
         progress: opts.progress,
         keep_genesis: false,
+        skip_chain_check: false,
     };
     let reader = ArchiveReader::open(&opts.archive, ropts)?;
     let archive_mode = reader.manifest.mode()?;

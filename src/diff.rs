@@ -300,6 +300,7 @@ pub fn diff(a: &Path, b: &Path, opts: &DiffOptions) -> Result<DiffReport> {
         fail_fast: true,
         progress: opts.progress,
         keep_genesis: true,
+        skip_chain_check: true, // no use for it here
     };
     let ra = ArchiveReader::open(&ia.path, ropts)?;
     let rb = ArchiveReader::open(

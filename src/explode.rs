@@ -483,6 +483,7 @@ pub fn explode(opts: &ExplodeOptions) -> Result<ExplodeSummary> {
         fail_fast: true,
         progress: opts.progress,
         keep_genesis: true,
+        skip_chain_check: true, // no use for it here
     };
     let reader = ArchiveReader::open(&opts.archive, ropts)?;
     if reader.manifest.is_backup() {

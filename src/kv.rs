@@ -25,6 +25,7 @@ pub fn for_each(
             fail_fast: true,
             progress,
             keep_genesis: false,
+            skip_chain_check: true, // no use for it here
         },
     )?;
     r.read_export_data(&mut |e, _| match kv_store_key(&e.key) {

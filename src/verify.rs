@@ -2,13 +2,14 @@
 //! and report.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::archive::is_sha256_hex;
 use crate::archive::reader::{ArchiveReader, NullSink, ReadOptions};
-use crate::archive::writer::{Pending, Written};
+use crate::archive::writer::{ArchiveWriter, Pending, Written};
 use crate::error::{Error, Result};
 use crate::model::ArtifactName;
 
@@ -48,6 +49,22 @@ pub fn verify_input(
     expect: Option<&str>,
     progress: bool,
 ) -> Result<VerifyReport> {
+    let opts = ReadOptions {
+        fail_fast: false,
+        progress,
+        keep_genesis: false,
+        skip_chain_check: false,
+    };
+    verify_with(loc, open, expect, opts)
+}
+
+/// [`verify_input`] with the reader's options.
+fn verify_with(
+    loc: &str,
+    open: impl FnOnce() -> Result<crate::remote::Input>,
+    expect: Option<&str>,
+    opts: ReadOptions,
+) -> Result<VerifyReport> {
     if let Some(e) = expect {
         if !is_sha256_hex(e) {
             return Err(Error::invalid(
@@ -72,11 +89,6 @@ pub fn verify_input(
         members: 0,
         compressed: false,
         problems: Vec::new(),
-    };
-    let opts = ReadOptions {
-        fail_fast: false,
-        progress,
-        keep_genesis: false,
     };
     let mut r = match open().and_then(|i| ArchiveReader::open_input(loc, i, opts)) {
         Ok(r) => r,
@@ -149,16 +161,28 @@ fn is_io(e: &Error) -> bool {
 /// and whatever was at the output path before is untouched. `what` names the archive in
 /// the message ("packed", "edited"). Output to stdout cannot be read back and is not
 /// verified.
-pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<Written> {
+pub fn persist_verified(
+    pending: Pending,
+    output: &Path,
+    what: &str,
+    read_back: Option<ReadBack>,
+) -> Result<Written> {
     if let Some(tmp) = pending.temp_path() {
-        let rep = verify(tmp, Some(&pending.written.digest), false)?;
-        // chain-state problems are the input genesis's own (pack copies it as exported;
-        // verify reports them on the archive): not a writing bug
-        let own: Vec<&String> = rep
-            .problems
-            .iter()
-            .filter(|p| !p.starts_with(CHAIN_PROBLEM_PREFIX))
-            .collect();
+        let mut rep = match read_back {
+            Some(rb) => rb.finish()?,
+            None => {
+                let loc = tmp.display().to_string();
+                verify_with(&loc, || crate::remote::open(tmp), None, READ_BACK)?
+            }
+        };
+        let digest = &pending.written.digest;
+        match &rep.digest {
+            Some(d) if d != digest => rep.problems.push(format!(
+                "it reads back with the digest {d}, but {digest} was written"
+            )),
+            _ => {}
+        }
+        let own = &rep.problems;
         if !own.is_empty() {
             return Err(Error::invalid(
                 output.display().to_string(),
@@ -170,6 +194,53 @@ pub fn persist_verified(pending: Pending, output: &Path, what: &str) -> Result<W
         }
     }
     pending.persist()
+}
+
+/// What a read-back checks: everything verify does but the chain state, whose problems
+/// are the input genesis's own (pack copies it as exported; verify reports them on the
+/// archive), not a writing bug.
+const READ_BACK: ReadOptions = ReadOptions {
+    fail_fast: false,
+    progress: false,
+    keep_genesis: false,
+    skip_chain_check: true,
+};
+
+/// The verification of an archive while it is being written, on its own thread, from
+/// the file ([`ArchiveWriter::tail_reader`]): it costs no wall time where a core is
+/// free, where reading it back afterwards costs a second pass.
+pub struct ReadBack(std::thread::JoinHandle<Result<VerifyReport>>);
+
+impl ReadBack {
+    /// Start following `w`'s output; None where it cannot be followed (stdout, or a
+    /// `.tar.gz` whose index is written last: [`persist_verified`] reads it afterwards).
+    pub fn start(w: &ArchiveWriter, loc: &str) -> Result<Option<ReadBack>> {
+        let Some(r) = w.tail_reader()? else {
+            return Ok(None);
+        };
+        let loc = loc.to_string();
+        let h = std::thread::Builder::new()
+            .name("read-back".into())
+            .spawn(move || {
+                let input = crate::remote::Input {
+                    reader: Box::new(r),
+                    len: None,
+                    regular_file: false,
+                };
+                verify_with(&loc, || Ok(input), None, READ_BACK)
+            })
+            .map_err(|e| Error::io_at("starting the read-back thread", e))?;
+        Ok(Some(ReadBack(h)))
+    }
+
+    fn finish(self) -> Result<VerifyReport> {
+        self.0.join().unwrap_or_else(|_| {
+            Err(Error::io_at(
+                "the read-back thread",
+                io::Error::other("it panicked"),
+            ))
+        })
+    }
 }
 
 /// How verify prefixes a chain-state consistency problem.
@@ -249,6 +320,7 @@ pub fn inspect(path: &Path, full: bool, progress: bool) -> Result<InspectReport>
             fail_fast: true,
             progress,
             keep_genesis: false,
+            skip_chain_check: false,
         },
     )?;
     let mut kv = 0u64;

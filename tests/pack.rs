@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::common::*;
 
@@ -710,4 +711,43 @@ fn the_largest_value_of_go_escaped_bytes_round_trips_and_one_more_is_refused() {
         "{e}"
     );
     assert!(!out.exists());
+}
+
+/// pack reads back what it wrote before it moves it into place (issue 18): a byte that
+/// reaches the file other than it was hashed (a failing disk, a writer bug) is caught,
+/// whether the read-back follows the writing (.tar, .tar.zst) or comes after it
+/// (.tar.gz, whose chunk index is written last); the previous output stays untouched.
+#[test]
+fn pack_reads_back_its_output_and_keeps_the_previous_one_when_a_byte_is_wrong() {
+    let t = tempfile::tempdir().unwrap();
+    for ext in ["tar", "tar.zst", "tar.gz"] {
+        let out = t.path().join(format!("out.{ext}"));
+        let src = tiny("genesis/operational");
+        pack_dir(&src, &out);
+        let before = std::fs::read(&out).unwrap();
+        // a byte in the middle of the file: inside a member's data or compressed stream
+        let at = (before.len() / 2).to_string();
+        let o = Command::new(bin())
+            .args(["pack", p(&src), "-o", p(&out), "--force", "-q"])
+            .env("AGAR_TEST_FLIP_OUTPUT_BYTE", &at)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{ext}: {err}");
+        assert!(
+            err.contains("packed archive failed verification, so it was discarded"),
+            "{ext}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            before,
+            "{ext}: previous output changed"
+        );
+        let left: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("agar-tmp"))
+            .collect();
+        assert!(left.is_empty(), "{ext}: temp files left: {left:?}");
+    }
 }

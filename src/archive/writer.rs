@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -99,6 +100,110 @@ pub struct ArchiveWriter {
     temp: Option<tempfile::NamedTempFile>,
     dest: Option<PathBuf>,
     loc: String,
+    /// How far the output file is written, for a [`TailReader`] (None: stdout).
+    tail: Option<Arc<Tail>>,
+    /// The bytes at the start of the file change at the end (the gzip chunk index is
+    /// patched in): no reader may follow the writing.
+    patched: bool,
+}
+
+/// How many bytes of the output file are written, and whether the writer is done (or
+/// gone: a failed write drops it), shared between the writer and [`TailReader`]s.
+#[derive(Default)]
+pub struct Tail {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Tail {
+    fn update(&self, f: impl FnOnce(&mut (u64, bool))) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g);
+        self.cv.notify_all();
+    }
+}
+
+/// The output file, telling its [`Tail`] about every byte written.
+struct TailedFile {
+    f: File,
+    tail: Arc<Tail>,
+    /// Bytes written so far.
+    at: u64,
+}
+
+impl Write for TailedFile {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = match flip_hook(self.at, b) {
+            Some(bad) => self.f.write(&bad)?,
+            None => self.f.write(b)?,
+        };
+        self.at += n as u64;
+        self.tail.update(|s| s.0 += n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.f.flush()
+    }
+}
+
+/// Test hook, compiled only with the `test-hooks` feature:
+/// `AGAR_TEST_FLIP_OUTPUT_BYTE=<offset>` flips the output file's byte at that offset as
+/// it is written (after the digest and member hashes were computed), as a failing disk or
+/// a writer bug would: the read-back must refuse the archive.
+#[cfg(feature = "test-hooks")]
+fn flip_hook(at: u64, b: &[u8]) -> Option<Vec<u8>> {
+    let off: u64 = std::env::var("AGAR_TEST_FLIP_OUTPUT_BYTE")
+        .ok()?
+        .parse()
+        .ok()?;
+    let i = usize::try_from(off.checked_sub(at)?).ok()?;
+    let mut bad = b.get(i).map(|_| b.to_vec())?;
+    bad[i] ^= 0x20;
+    Some(bad)
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+fn flip_hook(_: u64, _: &[u8]) -> Option<Vec<u8>> {
+    None
+}
+
+impl Drop for TailedFile {
+    fn drop(&mut self) {
+        self.tail.update(|s| s.1 = true);
+    }
+}
+
+/// Reads the output file while it is being written, waiting for the writer at the end
+/// of what is written so far, so that the archive can be verified from the disk on
+/// another core at the pace it is written (`agar pack`'s read-back). It ends where the
+/// writer stopped: at the end of the archive, or wherever a failed write left it.
+pub struct TailReader {
+    f: File,
+    pos: u64,
+    tail: Arc<Tail>,
+}
+
+impl Read for TailReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.f.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            let mut g = self.tail.state.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if g.0 > self.pos {
+                    break;
+                }
+                if g.1 {
+                    return Ok(0);
+                }
+                g = self.tail.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
 }
 
 /// Create a temp file next to `dest` (same filesystem, so the final rename is atomic).
@@ -148,21 +253,31 @@ impl ArchiveWriter {
         compression: Compression,
         tar_bytes: Option<u64>,
     ) -> Result<ArchiveWriter> {
-        let (out, temp, loc): (Box<dyn Write>, _, String) = match dest {
-            None => (Box::new(io::stdout()), None, "stdout".into()),
+        let (out, temp, loc, tail): (Box<dyn Write>, _, String, _) = match dest {
+            None => (Box::new(io::stdout()), None, "stdout".into(), None),
             Some(p) => {
                 let t = temp_next_to(p)?;
                 let f: File = t.reopen().map_err(|e| Error::io(t.path(), e))?;
-                (Box::new(f), Some(t), p.display().to_string())
+                let tail = Arc::new(Tail::default());
+                let f = TailedFile {
+                    f,
+                    tail: tail.clone(),
+                    at: 0,
+                };
+                (Box::new(f), Some(t), p.display().to_string(), Some(tail))
             }
         };
+        let mut patched = false;
         let buffered = BufWriter::with_capacity(1 << 20, out);
         let sink = match compression {
             Compression::None => Sink::Plain(buffered),
             Compression::Gzip { level, threads } => Sink::Gz(
                 match tar_bytes.filter(|_| temp.is_some()) {
                     // the index is written in place at the end: a file only
-                    Some(n) => ParGzWriter::with_index(buffered, level, threads, n),
+                    Some(n) => {
+                        patched = true;
+                        ParGzWriter::with_index(buffered, level, threads, n)
+                    }
                     None => ParGzWriter::new(buffered, level, threads),
                 }
                 .map_err(|e| Error::io(&loc, e))?,
@@ -180,7 +295,23 @@ impl ArchiveWriter {
             temp,
             dest: dest.map(|p| p.to_path_buf()),
             loc,
+            tail,
+            patched,
         })
+    }
+
+    /// A reader of the output file that follows the writing (see [`TailReader`]); None
+    /// for stdout, and for a file whose first bytes are rewritten when it is finished (a
+    /// `.tar.gz` with agar's chunk index), which can only be read back afterwards.
+    pub fn tail_reader(&self) -> Result<Option<TailReader>> {
+        match (&self.temp, &self.tail) {
+            (Some(t), Some(tail)) if !self.patched => Ok(Some(TailReader {
+                f: t.reopen().map_err(|e| Error::io(t.path(), e))?,
+                pos: 0,
+                tail: tail.clone(),
+            })),
+            _ => Ok(None),
+        }
     }
 }
 

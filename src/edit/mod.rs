@@ -613,6 +613,7 @@ pub fn edit(
         fail_fast: true,
         progress: opts.progress,
         keep_genesis: true,
+        skip_chain_check: false,
     };
     let edits = DataEdits::new(script);
     let inserts = edits.inserts();
