@@ -1002,15 +1002,24 @@ fn import_span(
     let mut hash = SpanHasher::new();
     loop {
         line.clear();
+        // one byte past the limit and its newline is enough to refuse an item
         let n = (&mut r)
-            .take(MAX_VALUE_BYTES + 1)
+            .take(crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES + 2)
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
         let body = line.strip_suffix(b"\n").unwrap_or(&line);
-        if let Some(p) = crate::hashes::sqlite_item_problem(pos, body.len() as u64) {
+        // as Node reads it: each invalid sequence becomes U+FFFD (3 bytes), which can
+        // make it longer; sized before the conversion allocates anything
+        let read_len: usize = body
+            .utf8_chunks()
+            .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+            .sum();
+        if let Some(p) =
+            crate::hashes::transcript_item_problem(pos, read_len.max(body.len()) as u64)
+        {
             return bail(&aloc, format!("transcript artifact {name}: {p}"));
         }
         if pos >= rec.end_pos {

@@ -516,7 +516,11 @@ mod tests {
         // bounded where the value has a character boundary every 64 KiB
         let bounded = value.is_some_and(|v| v.iter().any(|b| b & 0xc0 != 0x80));
         encode_entry_pieces::<()>(&mut buf, key, value, &mut |p| {
-            assert!(!bounded || p.len() <= 6 * PIECE + 64, "a piece of {}", p.len());
+            assert!(
+                !bounded || p.len() <= 6 * PIECE + 64,
+                "a piece of {}",
+                p.len()
+            );
             all.extend_from_slice(p);
             n += 1;
             Ok(())

@@ -102,11 +102,19 @@ pub fn js_stringify_str(out: &mut String, s: &str) {
 /// could not insert, with the same words.
 pub const SQLITE_MAX_LENGTH: u64 = 1_000_000_000;
 
-/// Why a transcript item of `len` bytes at `pos` cannot be imported, if it cannot.
-pub fn sqlite_item_problem(pos: u64, len: u64) -> Option<String> {
-    (len > SQLITE_MAX_LENGTH).then(|| {
+/// Largest transcript item accepted (32 MiB). explode holds an item whole to insert it
+/// (SQLite takes a TEXT value whole, and copies it while it writes the row), as the
+/// official importer does (a JS string), so this bounds explode's memory whatever an
+/// archive declares, as [`MAX_B0_BUNDLE_BYTES`] does for b0 bundles. Real items are a
+/// delivery or a syscall with its capdata: kilobytes, at most a few MB.
+pub const MAX_TRANSCRIPT_ITEM_BYTES: u64 = 32 << 20;
+
+/// Why a transcript item of `len` bytes at `pos` is refused, if it is: verify, pack and
+/// explode apply the same rule with the same words.
+pub fn transcript_item_problem(pos: u64, len: u64) -> Option<String> {
+    (len > MAX_TRANSCRIPT_ITEM_BYTES).then(|| {
         format!(
-            "item at position {pos} is longer than SQLite's {SQLITE_MAX_LENGTH}-byte value limit"
+            "item at position {pos} is longer than {MAX_TRANSCRIPT_ITEM_BYTES} bytes, agar's limit for one transcript item (explode holds an item whole to insert it; real items are at most a few MB)"
         )
     })
 }
@@ -894,7 +902,7 @@ enum Kind {
 struct SpanState {
     chain: SpanHasher,
     item: Sha256,
-    /// the current item's length so far (SQLite's limit)
+    /// the current item's length so far ([`MAX_TRANSCRIPT_ITEM_BYTES`])
     item_len: u64,
     start_pos: u64,
     items: u64,
@@ -1041,7 +1049,8 @@ impl SpanState {
             let last = last_char(&self.tail);
             if !self.in_item {
                 self.problem = Some(format!("item {} is empty (an extra newline)", self.items));
-            } else if let Some(p) = sqlite_item_problem(self.start_pos + self.items, self.item_len)
+            } else if let Some(p) =
+                transcript_item_problem(self.start_pos + self.items, self.item_len)
             {
                 self.problem = Some(p);
             } else if last.is_some_and(is_js_whitespace) {

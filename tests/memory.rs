@@ -443,25 +443,21 @@ fn write_with_big_member(
     w.finish().unwrap();
 }
 
-/// issue 10: a transcript item over SQLite's 1e9-byte limit passed verify and failed
-/// only in explode's import. verify now says so, in explode's words, while it streams
-/// the item (hashing it: within the cap).
-#[test]
-fn a_transcript_item_over_sqlites_limit_fails_verify_within_the_cap() {
-    let t = tempfile::tempdir().unwrap();
-    let s = base(t.path());
-    // transcript.v1.0.7: its first item becomes OVER_SQLITE letters, the rest stay
+/// The tiny debug archive with transcript.v1.0.7's first item replaced by `len` letters
+/// (the span record, export data, genesis and manifest rehashed to match), as .tar.zst.
+fn archive_with_item_of(t: &Path, len: u64) -> PathBuf {
+    let s = base(t);
     let span = "swing-store/transcript.v1.0.7";
     let old = s.parts[s.find(span)].content.clone();
     let nl = old.iter().position(|&b| b == b'\n').unwrap();
     let rest = old[nl + 1..].to_vec();
     let gen = |f: &mut dyn FnMut(&[u8])| {
-        letters(OVER_SQLITE, f);
+        letters(len, f);
         f(b"\n");
         f(&rest);
     };
     let mut item = sha2::Sha256::default();
-    letters(OVER_SQLITE, &mut |c| sha2::Digest::update(&mut item, c));
+    letters(len, &mut |c| sha2::Digest::update(&mut item, c));
     let mut chain = agar::hashes::SpanHasher::new();
     chain.push_digest(sha2::Digest::finalize(item));
     for it in rest.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -483,18 +479,30 @@ fn a_transcript_item_over_sqlites_limit_fails_verify_within_the_cap() {
     let s2 = craft::split(&tar);
     let members = s2.contents();
     let big = members.iter().position(|(n, _)| n == span).unwrap();
-    let a = t.path().join("item.tar.zst");
+    let a = t.join(format!("item-{len}.tar.zst"));
     write_with_big_member(&a, &s2.manifest, &members, big, &gen);
     assert!(std::fs::metadata(&a).unwrap().len() < 4_000_000);
+    a
+}
 
+/// issue 10: a transcript item over the limit (once SQLite's 1e9 bytes, which explode
+/// would have held whole: a 1 MB archive cost a GB) is refused by verify while it
+/// streams and hashes it, and by explode before it reads past the limit, in the same
+/// words, within the cap.
+#[test]
+fn a_transcript_item_over_the_limit_fails_verify_and_explode_within_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let max = agar::hashes::MAX_TRANSCRIPT_ITEM_BYTES;
+    let a = archive_with_item_of(t.path(), max + 1);
+    let span = "swing-store/transcript.v1.0.7";
+    let why = agar::hashes::transcript_item_problem(0, max + 1).unwrap();
+    assert!(
+        why.starts_with(&format!("item at position 0 is longer than {max} bytes")),
+        "{why}"
+    );
     let o = capped(&["verify", p(&a)]);
     assert!(!died_of_cap(&o), "verify died of the cap: {}", text(&o));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let why = agar::hashes::sqlite_item_problem(0, OVER_SQLITE).unwrap();
-    assert_eq!(
-        why,
-        "item at position 0 is longer than SQLite's 1000000000-byte value limit"
-    );
     assert!(
         text(&o).contains(span) && text(&o).contains(&why),
         "{}",
@@ -502,6 +510,37 @@ fn a_transcript_item_over_sqlites_limit_fails_verify_within_the_cap() {
     );
     // the only problem: the rest of the crafted archive is consistent
     assert!(text(&o).contains(": 1 problem(s)"), "{}", text(&o));
+    let home = t.path().join("home");
+    let o = capped(&["explode", "--db", "--home", p(&home), "-q", p(&a)]);
+    assert!(!died_of_cap(&o), "explode died of the cap: {}", text(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains(&why), "{}", text(&o));
+    assert!(!home.join("data/agoric/swingstore.sqlite").exists());
+}
+
+/// The largest item accepted goes into the DB within the cap, byte for byte.
+#[test]
+fn a_transcript_item_of_the_largest_size_explodes_within_the_cap() {
+    let t = tempfile::tempdir().unwrap();
+    let max = agar::hashes::MAX_TRANSCRIPT_ITEM_BYTES;
+    let a = archive_with_item_of(t.path(), max);
+    let o = capped(&["verify", p(&a)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let home = t.path().join("home");
+    let o = capped(&["explode", "--db", "--home", p(&home), "-q", p(&a)]);
+    assert!(!died_of_cap(&o), "explode died of the cap: {}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let db = rusqlite::Connection::open(home.join("data/agoric/swingstore.sqlite")).unwrap();
+    let (len, head): (i64, String) = db
+        .query_row(
+            "SELECT length(item), substr(item, 1, 64) FROM transcriptItems WHERE vatID = 'v1' AND position = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut want = Vec::new();
+    letters(64, &mut |c| want.extend_from_slice(c));
+    assert_eq!((len as u64, head.as_bytes()), (max, &want[..]));
 }
 
 /// issue 10: the same for a b1 bundle blob over SQLite's limit.
