@@ -77,15 +77,24 @@ impl Bits<'_> {
     fn need(&self, n: usize) -> Option<()> {
         (self.pos + n <= self.data.len() * 8).then_some(())
     }
+    #[inline]
     fn peek(&self, n: usize) -> u32 {
-        // up to 24 bits, zero past the end
-        let mut v = 0u32;
+        // up to 24 bits, zero past the end; one 8-byte load except near the end (this
+        // walk runs over every compressed byte pack and explode write)
         let byte = self.pos / 8;
-        for i in 0..4 {
-            v |= (*self.data.get(byte + i).unwrap_or(&0) as u32) << (8 * i);
-        }
-        (v >> (self.pos % 8)) & ((1u32 << n) - 1)
+        let v = match self.data.get(byte..byte + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+            None => {
+                let mut v = 0u64;
+                for (i, &b) in self.data.iter().skip(byte).take(8).enumerate() {
+                    v |= (b as u64) << (8 * i);
+                }
+                v
+            }
+        };
+        ((v >> (self.pos % 8)) as u32) & ((1u32 << n) - 1)
     }
+    #[inline]
     fn take(&mut self, n: usize) -> Option<u32> {
         self.need(n)?;
         let v = self.peek(n);
@@ -131,13 +140,15 @@ impl Table {
         }
         Some(Table { bits, t })
     }
+    #[inline]
     fn decode(&self, b: &mut Bits) -> Option<u32> {
         let e = self.t[b.peek(self.bits) as usize];
         let l = (e & 15) as usize;
         if l == 0 {
             return None;
         }
-        b.take(l)?;
+        b.need(l)?;
+        b.pos += l;
         Some(e >> 4)
     }
 }
