@@ -424,6 +424,35 @@ pub fn string_bytes(s: &str) -> Vec<u8> {
     v
 }
 
+// SWAR: eight bytes of a slice as one u64 (little-endian: byte k is bits 8k..8k+8) and
+// per-byte tests on it. A test flags a byte with its 0x80 bit; a borrow can also flag
+// bytes above (after) a flagged one, never before, so the lowest flag is always exact.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+#[inline]
+fn word(s: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// Flags the zero bytes of `x`.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Flags the bytes of `w` equal to `c`.
+#[inline]
+fn eq_bytes(w: u64, c: u8) -> u64 {
+    zero_bytes(w ^ (LO * c as u64))
+}
+
+/// The index of the first flagged byte.
+#[inline]
+fn first_flag(m: u64) -> usize {
+    (m.trailing_zeros() / 8) as usize
+}
+
 /// Byte classes inside a string: 0 plain ASCII, 1 quote, 2 backslash, 3 control,
 /// 4 non-ASCII, 5 DEL (0x7f: jq escapes it).
 const SCLASS: [u8; 256] = {
