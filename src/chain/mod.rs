@@ -1480,7 +1480,7 @@ mod tests {
                 .chars()
                 .collect::<String>();
                 // decodes (bech32::decode drops the extra bits), yet is not the SDK's form
-                if bech32::decode(&s).is_ok() && fes.len() * 5 % 8 != 0 {
+                if bech32::decode(&s).is_ok() && !(fes.len() * 5).is_multiple_of(8) {
                     padded += 1;
                 }
                 cands.push(s);
