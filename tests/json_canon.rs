@@ -589,3 +589,149 @@ fn genesis_fields_and_the_initial_height_type() {
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+/// A document of `n` bytes and more: big containers nested in objects (their ends are
+/// recorded by the first skip and reused by the inner indexes), long strings with
+/// escapes, 0x7f, non-ASCII and surrogate pairs, keys needing escapes.
+fn big_doc(pad: &str) -> String {
+    let pieces = [
+        "a",
+        "\\\"",
+        "\\\\",
+        "\\n",
+        "\\u0001",
+        "\\u007f",
+        "\u{7f}",
+        "é",
+        "€",
+        "😀",
+        "\\ud83d\\ude00",
+        "\\u00e9",
+        "\\/",
+        "abcdefghijklmnop",
+        "{",
+        "]",
+    ];
+    let mut x: u64 = 99;
+    let mut rnd = |n: usize| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize % n
+    };
+    let mut arr = String::from("[");
+    let mut i = 0;
+    while arr.len() < 400_000 {
+        if i > 0 {
+            arr.push(',');
+        }
+        i += 1;
+        arr.push_str(&format!(
+            "{{\"k\\u00{:02x}{}\":\"",
+            0x20 + rnd(0x5f),
+            rnd(50)
+        ));
+        for _ in 0..rnd(if i % 7 == 0 { 3000 } else { 30 }) {
+            arr.push_str(pieces[rnd(pieces.len())]);
+        }
+        arr.push_str("\",\"b\":{\"z\":[1,-2.5E3,\"x\"],\"a\":true},\"a\":null}");
+    }
+    arr.push(']');
+    format!(
+        "{{\"pad\":\"{pad}\",\"m\":{{\"y\":{{\"w\":{arr},\"v\":{{\"s\":{arr}}}}},\"x\":{arr}}},\"a\":{arr}}}"
+    )
+}
+
+#[test]
+fn big_nested_containers_and_strings_across_the_read_buffer_equal_the_reference() {
+    let doc = big_doc("");
+    let c = check_same(doc.as_bytes()).expect("valid");
+    check_walk(&c, Some(&c));
+    // an escape, a multi-byte character, 0x7f at every position around the 1 MiB buffer
+    // edge (the first read), in a string the root's skip crosses it in
+    for piece in ["\\\"", "\\u00e9", "\\ud83d\\ude00", "😀", "\u{7f}", "\\\\"] {
+        for k in 0..8 {
+            let p = "p".repeat((1 << 20) - 8 - k - 1);
+            let d = big_doc(&format!("{p}{piece}{}", "r".repeat(40)));
+            check_same(d.as_bytes()).expect("valid");
+        }
+    }
+    // damaged around buffer edges and inside the big containers: refused alike
+    let mut x: u64 = 5;
+    let mut at: Vec<usize> = (1..2).flat_map(|m| (m << 20) - 4..(m << 20) + 4).collect();
+    for _ in 0..40 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        at.push((x >> 33) as usize % c.len());
+    }
+    // (and the canonical text, through the checker)
+    for b in [doc.as_bytes(), &c[..]] {
+        for (i, &a) in at.iter().enumerate() {
+            let mut d = b.to_vec();
+            let a = a.min(d.len() - 1);
+            match i % 3 {
+                0 => d.truncate(a),
+                1 => d[a] = [b'"', b'\\', 0x01, 0xff, b'}', b'['][i % 6],
+                _ => d.insert(a, [b'"', 0xc3, b']', b'{', 0x7f][i % 5]),
+            }
+            let canon = check_same(&d);
+            check_walk(&d, canon.as_deref());
+        }
+    }
+}
+
+#[test]
+fn errors_found_by_the_lax_skip_keep_their_message_and_byte() {
+    let doc = big_doc("");
+    let err = |t: &str| streaming(t.as_bytes()).unwrap_err();
+    // cut inside a string deep in a big container; cut between values
+    let s = doc.find("abcdefghijklmnop").unwrap() + 3;
+    assert_eq!(
+        err(&doc[..s]),
+        format!("t: not valid JSON: end of input inside a string at byte {s}")
+    );
+    let s = doc.find("\"a\":true}").unwrap() + 4;
+    assert_eq!(
+        err(&doc[..s]),
+        format!("t: not valid JSON: unexpected end of input inside an object or array at byte {s}")
+    );
+    // a backslash as the last byte: the error is at the backslash
+    assert_eq!(
+        err("{\"a\":\"x\\"),
+        "t: not valid JSON: end of input inside a string at byte 7"
+    );
+    assert_eq!(
+        err("{\"a\":[\"x\\"),
+        "t: not valid JSON: end of input inside a string at byte 8"
+    );
+    // strict errors inside a container whose end an outer skip recorded
+    let bad = doc.replacen("\\u00e9", "\\u00g9", 1);
+    let at = doc.find("\\u00e9").unwrap();
+    assert_eq!(
+        err(&bad),
+        format!("t: not valid JSON: invalid \\u escape at byte {at}")
+    );
+    let bad = doc.replacen("\u{7f}", "\u{1}", 1);
+    let at = doc.find('\u{7f}').unwrap();
+    assert_eq!(
+        err(&bad),
+        format!("t: not valid JSON: control character byte 0x01 in a string at byte {at}")
+    );
+    let mut bad = doc.clone().into_bytes();
+    let at = doc.find('€').unwrap() + 1;
+    bad[at] = b'a';
+    assert_eq!(
+        streaming(&bad).unwrap_err(),
+        format!(
+            "t: not valid JSON: invalid UTF-8 in a string at byte {}",
+            at - 1
+        )
+    );
+    let bad = doc.replacen("\\ud83d\\ude00", "\\ud83d\\u0041", 1);
+    let at = doc.find("\\ud83d\\ude00").unwrap();
+    assert_eq!(
+        err(&bad),
+        format!("t: not valid JSON: invalid surrogate pair in a \\u escape at byte {at}")
+    );
+}

@@ -44,6 +44,7 @@ struct Canon<'a, 'o, R> {
     fields: Fields,
     pool: Vec<Level>,
     pinned: bool,
+    marks: Marks,
 }
 
 /// Canonicalise the JSON document in `r` (seekable: a file) into `w`. Returns the genesis
@@ -60,6 +61,7 @@ pub fn canonicalize<R: Read + Seek>(
         fields: Fields::default(),
         pool: Vec::new(),
         pinned: false,
+        marks: Marks::default(),
     };
     c.inp.ws()?;
     let root = c.value(Ctx::Root, None, 0)?;
@@ -78,40 +80,7 @@ pub fn canonicalize<R: Read + Seek>(
 pub(crate) fn skip_value<R: Read>(inp: &mut Input<R>) -> Result<()> {
     match inp.peek()? {
         None => Err(inp.err("unexpected end of input")),
-        Some(b'"') => skip_string(inp),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            loop {
-                let chunk = inp.chunk()?;
-                if chunk.is_empty() {
-                    return Err(inp.err("unexpected end of input inside an object or array"));
-                }
-                let mut i = 0;
-                let mut string = false;
-                while i < chunk.len() {
-                    match chunk[i] {
-                        b'"' => {
-                            string = true;
-                            break;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                inp.advance(i + 1);
-                                return Ok(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                inp.advance(i);
-                if string {
-                    skip_string(inp)?;
-                }
-            }
-        }
+        Some(b'"' | b'{' | b'[') => skip_nested(inp, None),
         Some(_) => {
             let mut n = 0u64;
             loop {
@@ -137,31 +106,170 @@ pub(crate) fn skip_value<R: Read>(inp: &mut Input<R>) -> Result<()> {
     }
 }
 
-fn skip_string<R: Read>(inp: &mut Input<R>) -> Result<()> {
-    inp.advance(1);
+/// Skip a string, object or array (the next byte opens it) by bracket counting, strings
+/// handled inline: one loop over the buffer, 8 bytes at a time between the bytes that
+/// matter (the per-string `memchr2` this replaces cost more than it saved on the short
+/// strings a genesis is made of: addresses, amounts, denoms).
+fn skip_nested<R: Read>(inp: &mut Input<R>, mut marks: Option<&mut Marks>) -> Result<()> {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    // bytes at the start of the next chunk already accounted for (an escape's 2nd byte)
+    let mut from = 0;
     loop {
+        inp.chunk()?;
+        let at = inp.offset();
         let chunk = inp.chunk()?;
-        if chunk.is_empty() {
-            return Err(inp.err("end of input inside a string"));
+        let n = chunk.len();
+        if n == 0 {
+            return Err(inp.err(if in_str {
+                "end of input inside a string"
+            } else {
+                "unexpected end of input inside an object or array"
+            }));
         }
-        match memchr::memchr2(b'"', b'\\', chunk) {
-            Some(i) if chunk[i] == b'"' => {
-                inp.advance(i + 1);
-                return Ok(());
-            }
-            Some(i) => {
-                inp.advance(i);
-                if inp.ensure(2)? < 2 {
-                    return Err(inp.err("end of input inside a string"));
+        let mut i = from;
+        from = 0;
+        while i < n {
+            if in_str {
+                i += string_run(&chunk[i..]);
+                if i == n {
+                    break;
                 }
-                inp.advance(2);
+                if chunk[i] == b'"' {
+                    in_str = false;
+                    i += 1;
+                    if depth == 0 {
+                        inp.advance(i);
+                        return Ok(());
+                    }
+                } else if i + 1 < n {
+                    i += 2;
+                } else {
+                    // a backslash ends the buffer: its escaped byte must follow
+                    inp.advance(i);
+                    if inp.ensure(2)? < 2 {
+                        return Err(inp.err("end of input inside a string"));
+                    }
+                    from = 2;
+                    i = 0;
+                    break;
+                }
+            } else {
+                i += structure_run(&chunk[i..]);
+                if i == n {
+                    break;
+                }
+                match chunk[i] {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if let Some(m) = &mut marks {
+                            m.open(depth, at + i as u64, chunk[i] == b'{');
+                        }
+                    }
+                    b'}' | b']' => {
+                        if let Some(m) = &mut marks {
+                            m.close(depth, at + i as u64 + 1);
+                        }
+                        depth -= 1;
+                        if depth == 0 {
+                            inp.advance(i + 1);
+                            return Ok(());
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
             }
-            None => {
-                let n = chunk.len();
-                inp.advance(n);
+        }
+        inp.advance(i);
+    }
+}
+
+/// Where the large containers that are object members end, as found by a lax skip: the
+/// objects holding them are indexed later (each object's index skips its members'
+/// values), and a recorded end spares that second skip. Without it every byte was
+/// skipped once per enclosing object (root, app_state, module, ...). Entries are taken
+/// when used; memory is capped by [`MARKS_MAX`] and by recording only [`MARK_MIN`]-byte
+/// containers (the lax end is the same whichever enclosing skip found it: a skip that
+/// reaches a bracket outside a string is in the state a skip starting there begins in).
+#[derive(Default)]
+struct Marks {
+    /// The open containers of one skip (its first [`MAX_DEPTH`] + 1 levels).
+    stack: Vec<Open>,
+    ends: std::collections::HashMap<u64, u64>,
+}
+
+struct Open {
+    at: u64,
+    is_obj: bool,
+    /// A member of an object below the skipped value (one whose index will look it up).
+    record: bool,
+}
+
+/// Containers smaller than this are skipped again rather than recorded.
+const MARK_MIN: u64 = 64 << 10;
+/// Recorded container ends held at most.
+const MARKS_MAX: usize = 1 << 18;
+
+impl Marks {
+    #[inline]
+    fn open(&mut self, depth: usize, at: u64, is_obj: bool) {
+        if depth == 1 {
+            self.stack.clear();
+        }
+        if depth == self.stack.len() + 1 && depth <= MAX_DEPTH + 1 {
+            let record = self.stack.last().is_some_and(|o| o.is_obj);
+            self.stack.push(Open { at, is_obj, record });
+        }
+    }
+    #[inline]
+    fn close(&mut self, depth: usize, end: u64) {
+        if depth == self.stack.len() {
+            let o = self.stack.pop().expect("depth == len >= 1");
+            if o.record && end - o.at >= MARK_MIN && self.ends.len() < MARKS_MAX {
+                self.ends.insert(o.at, end);
             }
         }
     }
+}
+
+/// Bytes before the first `"` or `\\` of `s` (all of it if none).
+#[inline]
+fn string_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = word(s, i);
+        let m = eq_bytes(w, b'"') | eq_bytes(w, b'\\');
+        if m != 0 {
+            return i + first_flag(m);
+        }
+        i += 8;
+    }
+    while i < s.len() && s[i] != b'"' && s[i] != b'\\' {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes before the first `"`, `{`, `}`, `[` or `]` of `s` (all of it if none): outside
+/// strings. (`| 0x20` maps `[` and `]`, and only them, onto `{` and `}`.)
+#[inline]
+fn structure_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = word(s, i);
+        let f = w | (LO * 0x20);
+        let m = eq_bytes(w, b'"') | eq_bytes(f, b'{') | eq_bytes(f, b'}');
+        if m != 0 {
+            return i + first_flag(m);
+        }
+        i += 8;
+    }
+    while i < s.len() && !matches!(s[i], b'"' | b'{' | b'}' | b'[' | b']') {
+        i += 1;
+    }
+    i
 }
 
 /// One spilled key: (key, value start, value end, run).
@@ -347,7 +455,13 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             self.inp.expect(b':')?;
             self.inp.ws()?;
             let vstart = self.inp.offset();
-            skip_value(&mut self.inp)?;
+            if let Some(end) = self.marks.ends.remove(&vstart) {
+                self.inp.seek_to(end)?;
+            } else if matches!(self.inp.peek()?, Some(b'{' | b'[')) {
+                skip_nested(&mut self.inp, Some(&mut self.marks))?;
+            } else {
+                skip_value(&mut self.inp)?;
+            }
             lv.ents.push(Ent {
                 koff,
                 klen,

@@ -394,15 +394,70 @@ const UESC: [[u8; 6]; 128] = {
 /// Write a decoded (UTF-8) string's content with jq's escaping, without the quotes.
 #[inline]
 pub fn write_escaped(out: &mut Out, s: &[u8]) -> Result<()> {
+    escape_with(s, |b| out.put(b))
+}
+
+/// [`write_escaped`] to any byte sink.
+#[inline]
+pub(crate) fn escape_with(s: &[u8], mut put: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     let mut start = 0;
-    for (i, &c) in s.iter().enumerate() {
-        if let Some(e) = escape_of(c) {
-            out.put(&s[start..i])?;
-            out.put(e)?;
-            start = i + 1;
+    loop {
+        let i = start + unescaped_run(&s[start..]);
+        put(&s[start..i])?;
+        if i == s.len() {
+            return Ok(());
         }
+        put(escape_of(s[i]).expect("unescaped_run stops at an escape"))?;
+        start = i + 1;
     }
-    out.put(&s[start..])
+}
+
+/// Flags the bytes of `w` below 0x20.
+#[inline]
+fn control_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO * 0x20) & !w & HI
+}
+
+/// Flags the bytes of `w` jq writes as an escape: control, `"`, `\\`, 0x7f.
+#[inline]
+fn escaped_bytes(w: u64) -> u64 {
+    control_bytes(w) | eq_bytes(w, b'"') | eq_bytes(w, b'\\') | eq_bytes(w, 0x7f)
+}
+
+/// Bytes of `s` before the first one jq escapes ([`escape_of`]), 8 at a time.
+#[inline]
+fn unescaped_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let m = escaped_bytes(word(s, i));
+        if m != 0 {
+            return i + first_flag(m);
+        }
+        i += 8;
+    }
+    while i < s.len() && escape_of(s[i]).is_none() {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes of `s` before the first that is not plain ASCII in a string (class 0 of
+/// [`SCLASS`]: not an escape, not non-ASCII), 8 at a time.
+#[inline]
+fn plain_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = word(s, i);
+        let m = escaped_bytes(w) | (w & HI);
+        if m != 0 {
+            return i + first_flag(m);
+        }
+        i += 8;
+    }
+    while i < s.len() && SCLASS[s[i] as usize] == 0 {
+        i += 1;
+    }
+    i
 }
 
 /// A whole string with quotes, jq's escaping (the canonical form of a key or value).
@@ -422,6 +477,35 @@ pub fn string_bytes(s: &str) -> Vec<u8> {
         let _ = o.finish();
     }
     v
+}
+
+// SWAR: eight bytes of a slice as one u64 (little-endian: byte k is bits 8k..8k+8) and
+// per-byte tests on it. A test flags a byte with its 0x80 bit; a borrow can also flag
+// bytes above (after) a flagged one, never before, so the lowest flag is always exact.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+#[inline]
+fn word(s: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// Flags the zero bytes of `x`.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Flags the bytes of `w` equal to `c`.
+#[inline]
+fn eq_bytes(w: u64, c: u8) -> u64 {
+    zero_bytes(w ^ (LO * c as u64))
+}
+
+/// The index of the first flagged byte.
+#[inline]
+fn first_flag(m: u64) -> usize {
+    (m.trailing_zeros() / 8) as usize
 }
 
 /// Byte classes inside a string: 0 plain ASCII, 1 quote, 2 backslash, 3 control,
@@ -470,10 +554,7 @@ pub fn parse_string<R: Read>(
         if chunk.is_empty() {
             return Err(inp.err("end of input inside a string"));
         }
-        let mut i = 0;
-        while i < chunk.len() && SCLASS[chunk[i] as usize] == 0 {
-            i += 1;
-        }
+        let i = plain_run(chunk);
         if i > 0 {
             // borrow dance: copy the run out through the sink
             let run = &inp.buf[inp.pos..inp.pos + i];

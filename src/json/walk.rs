@@ -187,15 +187,7 @@ impl StrSink for StrTo<'_, '_> {
         if let Some(f) = &mut self.field {
             f.text(s);
         }
-        let mut start = 0;
-        for (i, &b) in s.iter().enumerate() {
-            if let Some(e) = escape_of(b) {
-                self.em.put(&s[start..i])?;
-                self.em.put(e)?;
-                start = i + 1;
-            }
-        }
-        self.em.put(&s[start..])
+        escape_with(s, |b| self.em.put(b))
     }
 }
 
@@ -597,21 +589,29 @@ impl<R: Read> Walker<'_, '_, R> {
                         &children[ci - 1]
                     });
                     let (cctx, slot) = ctx.child(&key);
-                    let kstr = String::from_utf8_lossy(&key).into_owned();
-                    let here = format!("{path}/{}", crate::edit::pointer::escape_token(&kstr));
-                    let emit_key = |s: &mut Self, wrote: &mut bool| -> Result<()> {
+                    // the path names only what is edited or hooked (below a node); it
+                    // is not built for the other members (most of a genesis)
+                    let here = match node {
+                        Some(_) => format!(
+                            "{path}/{}",
+                            crate::edit::pointer::escape_token(&String::from_utf8_lossy(&key))
+                        ),
+                        None => String::new(),
+                    };
+                    let emit_key = |s: &mut Self, key: &[u8], wrote: &mut bool| -> Result<()> {
                         if *wrote {
                             s.em.put(b",")?;
                         }
                         *wrote = true;
-                        s.em.put(&string_bytes(&kstr))?;
-                        s.em.put(b":")
+                        s.em.put(b"\"")?;
+                        escape_with(key, |b| s.em.put(b))?;
+                        s.em.put(b"\":")
                     };
                     match hit {
                         Some(c) if c.edit.is_some() => {
                             let i = c.edit.expect("checked");
                             if self.is_set(c) {
-                                emit_key(self, &mut wrote)?;
+                                emit_key(self, &key, &mut wrote)?;
                             }
                             // read the old value first (its fields are not the output's)
                             let old = self.muted(Ctx::Other, None, depth, OLD_BYTES, &here)?;
@@ -619,11 +619,11 @@ impl<R: Read> Walker<'_, '_, R> {
                             self.old[i] = Some(old);
                         }
                         Some(c) => {
-                            emit_key(self, &mut wrote)?;
+                            emit_key(self, &key, &mut wrote)?;
                             self.value(cctx, slot, Some(c), depth, &here)?;
                         }
                         None => {
-                            emit_key(self, &mut wrote)?;
+                            emit_key(self, &key, &mut wrote)?;
                             self.value(cctx, slot, None, depth, &here)?;
                         }
                     }
@@ -658,7 +658,10 @@ impl<R: Read> Walker<'_, '_, R> {
             self.inp.advance(1);
         } else {
             loop {
-                let here = format!("{path}/{n}");
+                let here = match node {
+                    Some(_) => format!("{path}/{n}"),
+                    None => String::new(),
+                };
                 let hit = (bi < by_index.len() && by_index[bi].0 == n).then(|| {
                     bi += 1;
                     by_index[bi - 1].1
