@@ -1294,4 +1294,177 @@ mod tests {
         c.update("a\u{2028}\n".as_bytes()).unwrap();
         assert!(c.finish().2.unwrap_err().contains("whitespace"));
     }
+
+    #[test]
+    fn js_stringify_str_matches_node() {
+        // node -e 'console.log(JSON.stringify("a\"\\\b\f\n\r\t\u0001\u001f \u007f\u00e9\u2028"))'
+        let mut out = String::from("x");
+        js_stringify_str(&mut out, "a\"\\\u{8}\u{c}\n\r\t\u{1}\u{1f} \u{7f}\u{e9}\u{2028}");
+        assert_eq!(
+            out,
+            "x\"a\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f \u{7f}\u{e9}\u{2028}\""
+        );
+    }
+
+    #[test]
+    fn sqlite_limits_are_inclusive_and_say_which_limit() {
+        assert_eq!(sqlite_item_problem(7, 0), None);
+        assert_eq!(sqlite_item_problem(7, SQLITE_MAX_LENGTH), None);
+        assert_eq!(
+            sqlite_item_problem(7, SQLITE_MAX_LENGTH + 1).as_deref(),
+            Some("item at position 7 is longer than SQLite's 1000000000-byte value limit")
+        );
+        assert_eq!(sqlite_blob_problem(0), None);
+        assert_eq!(sqlite_blob_problem(SQLITE_MAX_LENGTH), None);
+        assert_eq!(
+            sqlite_blob_problem(SQLITE_MAX_LENGTH + 1).as_deref(),
+            Some("1000000001 bytes is more than SQLite's 1000000000-byte value limit")
+        );
+    }
+
+    fn b0(source: &[u8], map: Option<&[u8]>) -> Vec<u8> {
+        let mut t = br#"{"moduleFormat":"nestedEvaluate","source":""#.to_vec();
+        t.extend_from_slice(source);
+        if let Some(m) = map {
+            t.extend_from_slice(br#"","sourceMap":""#);
+            t.extend_from_slice(m);
+        }
+        t.extend_from_slice(br#""}"#);
+        t
+    }
+
+    /// What the importer accepts for a string body, by an independent route: valid
+    /// UTF-8 that serde_json parses as a JSON string which `JSON.stringify` (checked
+    /// against node above) writes back byte for byte.
+    fn canonical_string_body(body: &[u8]) -> bool {
+        let Ok(b) = std::str::from_utf8(body) else {
+            return false;
+        };
+        let quoted = format!("\"{b}\"");
+        let Ok(s) = serde_json::from_str::<String>(&quoted) else {
+            return false;
+        };
+        let mut back = String::new();
+        js_stringify_str(&mut back, &s);
+        back == quoted
+    }
+
+    /// The streaming b0 grammar against that reference, for string bodies at every
+    /// edge of JSON.stringify's escaping and of UTF-8 (overlong forms, surrogates,
+    /// beyond U+10FFFF, bad and missing continuation bytes), in `source` and in
+    /// `sourceMap`.
+    #[test]
+    fn b0_strings_are_accepted_exactly_when_json_stringify_writes_them() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for c in (0u32..0x80).chain([
+            0x80, 0x7ff, 0x800, 0xfff, 0x1000, 0xd7ff, 0xe000, 0xffff, 0x10000, 0x3ffff,
+            0x40000, 0xfffff, 0x100000, 0x10ffff,
+        ]) {
+            let mut s = String::new();
+            js_stringify_str(&mut s, &char::from_u32(c).unwrap().to_string());
+            bodies.push(s.as_bytes()[1..s.len() - 1].to_vec());
+        }
+        for c in 0..0x30u32 {
+            bodies.push(format!("\\u{c:04x}").into_bytes());
+            bodies.push(format!("\\u{c:04X}").into_bytes());
+        }
+        for e in [
+            &br"\u0100"[..], br"\u1000", br"\u00g0", br"\u001g", br"\u002", br"\/", br"\x",
+            br"\'", br"\", b"\x01", b"\x1f", b"\x7f",
+        ] {
+            bodies.push(e.to_vec());
+        }
+        for bad in [
+            &[0x80][..], &[0xbf], &[0xc0, 0x80], &[0xc1, 0xbf], &[0xc2], &[0xc2, 0x7f],
+            &[0xc2, 0xc0], &[0xdf, 0xbf], &[0xe0, 0x80, 0x80], &[0xe0, 0x9f, 0xbf],
+            &[0xe0, 0xa0, 0x80], &[0xe1, 0x80, 0x7f], &[0xe1, 0x80], &[0xed, 0x9f, 0xbf],
+            &[0xed, 0xa0, 0x80], &[0xee, 0x80, 0x80], &[0xef, 0xbf, 0xbf],
+            &[0xf0, 0x80, 0x80, 0x80], &[0xf0, 0x8f, 0xbf, 0xbf], &[0xf0, 0x90, 0x80, 0x80],
+            &[0xf1, 0x80, 0x80, 0x80], &[0xf3, 0xbf, 0xbf, 0xbf], &[0xf4, 0x8f, 0xbf, 0xbf],
+            &[0xf4, 0x90, 0x80, 0x80], &[0xf5, 0x80, 0x80, 0x80], &[0xff],
+            &[0xf1, 0x80, 0x80, 0x22],
+        ] {
+            bodies.push(bad.to_vec());
+            let mut then_ascii = bad.to_vec();
+            then_ascii.extend_from_slice(b"ab");
+            bodies.push(then_ascii);
+        }
+        let (mut yes, mut no) = (0, 0);
+        for body in &bodies {
+            let want = canonical_string_body(body);
+            if want {
+                yes += 1
+            } else {
+                no += 1
+            }
+            for text in [b0(body, None), b0(b"x", Some(body)), b0(body, Some(body))] {
+                let got = check_b0(&sha256_hex(&text), &text);
+                assert_eq!(
+                    got.is_ok(),
+                    want,
+                    "{:?}: {got:?}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+        assert!(yes > 100 && no > 80, "{yes} accepted, {no} refused");
+    }
+
+    #[test]
+    fn b0_problems_say_what_and_where() {
+        let why = |t: &[u8]| check_b0(&sha256_hex(t), t).unwrap_err();
+        assert!(why(b"[1]").starts_with("b0 bundle does not start with {\"moduleFormat\""));
+        // the byte offset of the first wrong byte
+        let t = b0(b"ab\x01", None);
+        assert_eq!(
+            why(&t),
+            format!("{B0_NOT_CANONICAL} (a raw control character at byte 45)")
+        );
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x";"#;
+        assert_eq!(why(t), format!("{B0_NOT_CANONICAL} (at byte 45)"));
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x","sourceMap":"y"},"#;
+        assert_eq!(
+            why(t),
+            format!("{B0_NOT_CANONICAL} (data after the closing brace, at byte 62)")
+        );
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x","sourceMap":"y","#;
+        assert_eq!(why(t), format!("{B0_NOT_CANONICAL} (at byte 61)"));
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x"#;
+        assert_eq!(
+            why(t),
+            "b0 bundle is not valid JSON: the text ends early (after 44 bytes)"
+        );
+        // the module format: named as far as it was read, and never held past 64 bytes
+        let unsupported = |f: &str, cut: bool| {
+            let dots = if cut { "..." } else { "" };
+            format!("unsupported b0- module format {f:?}{dots} (must be \"nestedEvaluate\")")
+        };
+        let t = format!(r#"{{"moduleFormat":"{}","source":"x"}}"#, "a".repeat(100_000));
+        assert_eq!(why(t.as_bytes()), unsupported(&"a".repeat(64), true));
+        let t = br#"{"moduleFormat":"nested\u0045valuate","source":"x"}"#;
+        assert_eq!(why(t), unsupported("nested", true));
+        let t = b"{\"moduleFormat\":\"nested\x1fEvaluate\",\"source\":\"x\"}";
+        assert_eq!(why(t), unsupported("nested", true));
+        let t = br#"{"moduleFormat":"nested Evaluate","source":"x"}"#;
+        assert_eq!(why(t), unsupported("nested Evaluate", false));
+    }
+
+    /// A b0 artifact streams through the artifact checker in any chunking, with or
+    /// without a source map, up to the size limit.
+    #[test]
+    fn b0_artifacts_pass_the_artifact_checker() {
+        for text in [b0(b"function f(){}", None), b0(b"x", Some(b"//# sourceURL=x"))] {
+            let id = format!("b0-{}", sha256_hex(&text));
+            let name = ArtifactName::parse(&format!("bundle.{id}")).unwrap();
+            for chunk in [1, 7, text.len()] {
+                let mut c = ArtifactChecker::new(&name, ArtifactRecord::Bundle(&id));
+                for part in text.chunks(chunk) {
+                    c.update(part).unwrap();
+                }
+                let (sha, size, res) = c.finish();
+                assert_eq!(res, Ok(()), "chunk {chunk}");
+                assert_eq!((sha, size), (sha256_hex(&text), text.len() as u64));
+            }
+        }
+    }
 }
