@@ -127,7 +127,15 @@ mod tests {
             let t = String::from_utf8(b).unwrap();
             assert!(!layout_ok(&t), "{t} passes the layout check");
         }
-        for offset in ["+02:00:00", " 02:00", "+02-00", "+0200", "+x2:00", "+02:0x", "+02:0"] {
+        for offset in [
+            "+02:00:00",
+            " 02:00",
+            "+02-00",
+            "+0200",
+            "+x2:00",
+            "+02:0x",
+            "+02:0",
+        ] {
             let t = format!("2026-01-02T03:04:05{offset}");
             assert!(!layout_ok(&t), "{t} passes the layout check");
         }
