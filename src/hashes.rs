@@ -1817,4 +1817,61 @@ mod tests {
             assert!(err.starts_with(&want), "{extra}: {err}");
         }
     }
+
+    fn span_state(c: &mut ArtifactChecker) -> &mut SpanState {
+        match &mut c.kind {
+            Kind::Span { state, .. } => state,
+            _ => unreachable!("a span checker"),
+        }
+    }
+
+    /// Only an item's last 4 bytes are kept (for the trailing-whitespace check), however
+    /// it is chunked: a long item does not grow memory.
+    #[test]
+    fn span_items_keep_only_their_last_four_bytes() {
+        let (_, mut c) = span_checker(&["x"]);
+        for chunk in [&b"abcdefgh"[..], b"ij", b"k", b"lmnopqrstuvwxyz"] {
+            c.update(chunk).unwrap();
+            assert!(span_state(&mut c).tail.len() <= 4);
+        }
+        assert_eq!(span_state(&mut c).tail, b"wxyz");
+    }
+
+    /// An item's length adds up across chunks up to SQLite's limit, inclusive; the
+    /// message names the item's transcript position (the span starts at 3). The count
+    /// is set near the limit rather than streaming a gigabyte.
+    #[test]
+    fn span_items_over_sqlites_limit_are_refused_at_their_position() {
+        for (len, refused) in [(SQLITE_MAX_LENGTH, false), (SQLITE_MAX_LENGTH + 1, true)] {
+            let (_, mut c) = span_checker(&["a", "b"]);
+            c.update(b"a\nxy").unwrap();
+            span_state(&mut c).item_len = len - 1;
+            c.update(b"z").unwrap();
+            c.update(b"\n").unwrap();
+            let err = c.finish().2.unwrap_err();
+            assert_eq!(
+                err == "item at position 4 is longer than SQLite's 1000000000-byte value limit",
+                refused,
+                "{len}: {err}"
+            );
+        }
+    }
+
+    /// A central record with a real extra field and comment after its name (the end
+    /// record's directory size grown to match) is read through: the bundle passes.
+    #[test]
+    fn b1_central_extra_fields_and_comments_are_read_through() {
+        let (id, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        let cd = le32(&zip, eocd + 16) as usize;
+        let name_end = cd + 46 + le16(&zip, cd + 28) as usize;
+        let mut z = zip[..name_end].to_vec();
+        z.extend_from_slice(b"XXccc");
+        z.extend_from_slice(&zip[name_end..]);
+        z[cd + 30..cd + 34].copy_from_slice(&[2, 0, 3, 0]);
+        let eocd = eocd + 5;
+        let size = le32(&z, eocd + 12) + 5;
+        z[eocd + 12..eocd + 16].copy_from_slice(&size.to_le_bytes());
+        assert_eq!(b1_stream(&z, 7), Ok(id));
+    }
 }
