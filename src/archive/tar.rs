@@ -330,7 +330,7 @@ mod tests {
         assert_eq!(seen, want);
         // only the 101-byte name needs a PAX header: 6 members of 1 block each, plus
         // the PAX header block and its record block, plus data blocks
-        let data_blocks = 1 + 0 + 1 + 1 + 1 + 2;
+        let data_blocks: usize = members.iter().map(|(_, d)| d.len().div_ceil(BLOCK)).sum();
         assert_eq!(bytes.len(), (6 + 2 + data_blocks + 2) * BLOCK);
         assert_eq!(
             crate::hashes::sha256_hex(&bytes),
@@ -430,6 +430,22 @@ mod tests {
             w.into_inner(),
             frame(&[("f", b"hello")])[..2 * BLOCK].to_vec()
         );
+        // any other read error is the caller's, at once (the reader would give data after)
+        struct FailsOnce(bool);
+        impl Read for FailsOnce {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if !std::mem::replace(&mut self.0, true) {
+                    return Err(io::Error::other("disk"));
+                }
+                buf[0] = b'x';
+                Ok(1)
+            }
+        }
+        let mut w = TarWriter::new(Vec::new());
+        let e = w
+            .append("f", 1, &mut FailsOnce(false), &mut |_| {})
+            .unwrap_err();
+        assert_eq!(e.to_string(), "disk");
     }
 
     #[test]
