@@ -3,6 +3,7 @@
 //! Without git, or outside a repository (a crates.io tarball), the version is the
 //! package version alone.
 
+use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -18,15 +19,28 @@ fn main() {
     let commit = git(&["rev-parse", "--short=12", "HEAD"]);
     let suffix = commit.map_or(String::new(), |c| format!(" (git {c})"));
     println!("cargo:rustc-env=AGAR_VERSION_SUFFIX={suffix}");
-    // rebuild when HEAD moves: HEAD itself, the branch it names, packed refs
+    // rebuild when HEAD moves: HEAD itself, the branch it names, packed refs. Only
+    // paths that exist: cargo treats a missing one as changed on every build, which
+    // recompiled the crate on every cargo command in a repository without packed-refs.
+    // A branch with no loose ref file yet (all refs packed) gets one in its folder when
+    // it moves, so that folder is watched instead.
+    let watch = |path: &Path| {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    };
     for p in ["HEAD", "packed-refs"] {
         if let Some(path) = git(&["rev-parse", "--git-path", p]) {
-            println!("cargo:rerun-if-changed={path}");
+            watch(Path::new(&path));
         }
     }
     if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
         if let Some(path) = git(&["rev-parse", "--git-path", &r]) {
-            println!("cargo:rerun-if-changed={path}");
+            let path = Path::new(&path);
+            match path.parent() {
+                Some(dir) if !path.exists() => watch(dir),
+                _ => watch(path),
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -65,7 +65,7 @@ fn layout_ok(t: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, layout_ok};
 
     #[test]
     fn accepts_what_go_marshals() {
@@ -102,11 +102,42 @@ mod tests {
             "2026-01-02T03:04:05+0200",
             "yesterday",
             "",
+            "2026-01-02",
+            "2026-01-02T03:04:0éZ",
+            "2026-01-02T03:04:05+02:0",
         ] {
             assert!(check(t).is_err(), "{t} accepted");
         }
         assert!(check("2026-13-45T99:99:99Z")
             .unwrap_err()
             .contains("RFC 3339"));
+    }
+
+    /// Go's layout byte by byte: each position of a valid time, spoiled alone, is
+    /// refused by the layout check itself (not left to the calendar parser), and so are
+    /// offsets of the wrong shape.
+    #[test]
+    fn the_layout_check_refuses_every_single_spoiled_byte() {
+        let good = "2026-01-02T03:04:05Z";
+        assert!(layout_ok(good));
+        assert!(layout_ok("2026-01-02T03:04:05-07:30"));
+        for i in 0..good.len() {
+            let mut b = good.as_bytes().to_vec();
+            b[i] = if b[i].is_ascii_digit() { b'x' } else { b'0' };
+            let t = String::from_utf8(b).unwrap();
+            assert!(!layout_ok(&t), "{t} passes the layout check");
+        }
+        for offset in [
+            "+02:00:00",
+            " 02:00",
+            "+02-00",
+            "+0200",
+            "+x2:00",
+            "+02:0x",
+            "+02:0",
+        ] {
+            let t = format!("2026-01-02T03:04:05{offset}");
+            assert!(!layout_ok(&t), "{t} passes the layout check");
+        }
     }
 }

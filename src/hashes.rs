@@ -1303,4 +1303,584 @@ mod tests {
         c.update("a\u{2028}\n".as_bytes()).unwrap();
         assert!(c.finish().2.unwrap_err().contains("whitespace"));
     }
+
+    #[test]
+    fn js_stringify_str_matches_node() {
+        // node -e 'console.log(JSON.stringify("a\"\\\b\f\n\r\t\u0001\u001f \u007f\u00e9\u2028"))'
+        let mut out = String::from("x");
+        js_stringify_str(
+            &mut out,
+            "a\"\\\u{8}\u{c}\n\r\t\u{1}\u{1f} \u{7f}\u{e9}\u{2028}",
+        );
+        assert_eq!(
+            out,
+            "x\"a\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f \u{7f}\u{e9}\u{2028}\""
+        );
+    }
+
+    #[test]
+    fn sqlite_limits_are_inclusive_and_say_which_limit() {
+        assert_eq!(sqlite_item_problem(7, 0), None);
+        assert_eq!(sqlite_item_problem(7, SQLITE_MAX_LENGTH), None);
+        assert_eq!(
+            sqlite_item_problem(7, SQLITE_MAX_LENGTH + 1).as_deref(),
+            Some("item at position 7 is longer than SQLite's 1000000000-byte value limit")
+        );
+        assert_eq!(sqlite_blob_problem(0), None);
+        assert_eq!(sqlite_blob_problem(SQLITE_MAX_LENGTH), None);
+        assert_eq!(
+            sqlite_blob_problem(SQLITE_MAX_LENGTH + 1).as_deref(),
+            Some("1000000001 bytes is more than SQLite's 1000000000-byte value limit")
+        );
+    }
+
+    fn b0(source: &[u8], map: Option<&[u8]>) -> Vec<u8> {
+        let mut t = br#"{"moduleFormat":"nestedEvaluate","source":""#.to_vec();
+        t.extend_from_slice(source);
+        if let Some(m) = map {
+            t.extend_from_slice(br#"","sourceMap":""#);
+            t.extend_from_slice(m);
+        }
+        t.extend_from_slice(br#""}"#);
+        t
+    }
+
+    /// What the importer accepts for a string body, by an independent route: valid
+    /// UTF-8 that serde_json parses as a JSON string which `JSON.stringify` (checked
+    /// against node above) writes back byte for byte.
+    fn canonical_string_body(body: &[u8]) -> bool {
+        let Ok(b) = std::str::from_utf8(body) else {
+            return false;
+        };
+        let quoted = format!("\"{b}\"");
+        let Ok(s) = serde_json::from_str::<String>(&quoted) else {
+            return false;
+        };
+        let mut back = String::new();
+        js_stringify_str(&mut back, &s);
+        back == quoted
+    }
+
+    /// The streaming b0 grammar against that reference, for string bodies at every
+    /// edge of JSON.stringify's escaping and of UTF-8 (overlong forms, surrogates,
+    /// beyond U+10FFFF, bad and missing continuation bytes), in `source` and in
+    /// `sourceMap`.
+    #[test]
+    fn b0_strings_are_accepted_exactly_when_json_stringify_writes_them() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for c in (0u32..0x80).chain([
+            0x80, 0x7ff, 0x800, 0xfff, 0x1000, 0xd7ff, 0xe000, 0xffff, 0x10000, 0x3ffff, 0x40000,
+            0xfffff, 0x100000, 0x10ffff,
+        ]) {
+            let mut s = String::new();
+            js_stringify_str(&mut s, &char::from_u32(c).unwrap().to_string());
+            bodies.push(s.as_bytes()[1..s.len() - 1].to_vec());
+        }
+        for c in 0..0x30u32 {
+            bodies.push(format!("\\u{c:04x}").into_bytes());
+            bodies.push(format!("\\u{c:04X}").into_bytes());
+        }
+        for e in [
+            &br"\u0100"[..],
+            br"\u1000",
+            br"\u00g0",
+            br"\u001g",
+            br"\u002",
+            br"\/",
+            br"\x",
+            br"\'",
+            br"\",
+            b"\x01",
+            b"\x1f",
+            b"\x7f",
+        ] {
+            bodies.push(e.to_vec());
+        }
+        for bad in [
+            &[0x80][..],
+            &[0xbf],
+            &[0xc0, 0x80],
+            &[0xc1, 0xbf],
+            &[0xc2],
+            &[0xc2, 0x7f],
+            &[0xc2, 0xc0],
+            &[0xdf, 0xbf],
+            &[0xe0, 0x80, 0x80],
+            &[0xe0, 0x9f, 0xbf],
+            &[0xe0, 0xa0, 0x80],
+            &[0xe1, 0x80, 0x7f],
+            &[0xe1, 0x80],
+            &[0xed, 0x9f, 0xbf],
+            &[0xed, 0xa0, 0x80],
+            &[0xee, 0x80, 0x80],
+            &[0xef, 0xbf, 0xbf],
+            &[0xf0, 0x80, 0x80, 0x80],
+            &[0xf0, 0x8f, 0xbf, 0xbf],
+            &[0xf0, 0x90, 0x80, 0x80],
+            &[0xf1, 0x80, 0x80, 0x80],
+            &[0xf3, 0xbf, 0xbf, 0xbf],
+            &[0xf4, 0x8f, 0xbf, 0xbf],
+            &[0xf4, 0x90, 0x80, 0x80],
+            &[0xf5, 0x80, 0x80, 0x80],
+            &[0xff],
+            &[0xf1, 0x80, 0x80, 0x22],
+        ] {
+            bodies.push(bad.to_vec());
+            let mut then_ascii = bad.to_vec();
+            then_ascii.extend_from_slice(b"ab");
+            bodies.push(then_ascii);
+        }
+        let (mut yes, mut no) = (0, 0);
+        for body in &bodies {
+            let want = canonical_string_body(body);
+            if want {
+                yes += 1
+            } else {
+                no += 1
+            }
+            for text in [b0(body, None), b0(b"x", Some(body)), b0(body, Some(body))] {
+                let got = check_b0(&sha256_hex(&text), &text);
+                assert_eq!(
+                    got.is_ok(),
+                    want,
+                    "{:?}: {got:?}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+        assert!(yes > 100 && no > 80, "{yes} accepted, {no} refused");
+    }
+
+    #[test]
+    fn b0_problems_say_what_and_where() {
+        let why = |t: &[u8]| check_b0(&sha256_hex(t), t).unwrap_err();
+        assert!(why(b"[1]").starts_with("b0 bundle does not start with {\"moduleFormat\""));
+        // the byte offset of the first wrong byte
+        let t = b0(b"ab\x01", None);
+        assert_eq!(
+            why(&t),
+            format!("{B0_NOT_CANONICAL} (a raw control character at byte 45)")
+        );
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x";"#;
+        assert_eq!(why(t), format!("{B0_NOT_CANONICAL} (at byte 45)"));
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x","sourceMap":"y"},"#;
+        assert_eq!(
+            why(t),
+            format!("{B0_NOT_CANONICAL} (data after the closing brace, at byte 62)")
+        );
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x","sourceMap":"y","#;
+        assert_eq!(why(t), format!("{B0_NOT_CANONICAL} (at byte 61)"));
+        let t = br#"{"moduleFormat":"nestedEvaluate","source":"x"#;
+        assert_eq!(
+            why(t),
+            "b0 bundle is not valid JSON: the text ends early (after 44 bytes)"
+        );
+        // the module format: named as far as it was read, and never held past 64 bytes
+        let unsupported = |f: &str, cut: bool| {
+            let dots = if cut { "..." } else { "" };
+            format!("unsupported b0- module format {f:?}{dots} (must be \"nestedEvaluate\")")
+        };
+        let t = format!(
+            r#"{{"moduleFormat":"{}","source":"x"}}"#,
+            "a".repeat(100_000)
+        );
+        assert_eq!(why(t.as_bytes()), unsupported(&"a".repeat(64), true));
+        let t = br#"{"moduleFormat":"nested\u0045valuate","source":"x"}"#;
+        assert_eq!(why(t), unsupported("nested", true));
+        let t = b"{\"moduleFormat\":\"nested\x1fEvaluate\",\"source\":\"x\"}";
+        assert_eq!(why(t), unsupported("nested", true));
+        let t = br#"{"moduleFormat":"nested Evaluate","source":"x"}"#;
+        assert_eq!(why(t), unsupported("nested Evaluate", false));
+    }
+
+    /// A b0 artifact streams through the artifact checker in any chunking, with or
+    /// without a source map, up to the size limit.
+    #[test]
+    fn b0_artifacts_pass_the_artifact_checker() {
+        for text in [
+            b0(b"function f(){}", None),
+            b0(b"x", Some(b"//# sourceURL=x")),
+        ] {
+            let id = format!("b0-{}", sha256_hex(&text));
+            let name = ArtifactName::parse(&format!("bundle.{id}")).unwrap();
+            for chunk in [1, 7, text.len()] {
+                let mut c = ArtifactChecker::new(&name, ArtifactRecord::Bundle(&id));
+                for part in text.chunks(chunk) {
+                    c.update(part).unwrap();
+                }
+                let (sha, size, res) = c.finish();
+                assert_eq!(res, Ok(()), "chunk {chunk}");
+                assert_eq!((sha, size), (sha256_hex(&text), text.len() as u64));
+            }
+        }
+    }
+
+    /// A local entry header for `name` with `size` STORED bytes (CRC left 0).
+    fn local_header(name: &str, size: u32) -> Vec<u8> {
+        let mut h = SIG_LOCAL.to_le_bytes().to_vec();
+        h.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version, flags, method, time, date
+        h.extend_from_slice(&0u32.to_le_bytes()); // crc
+        h.extend_from_slice(&size.to_le_bytes());
+        h.extend_from_slice(&size.to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        h
+    }
+
+    /// compartment-map.json is held to parse it: up to 64 MiB, not a byte more, while
+    /// the bytes stream past (the cap is checked before they are kept).
+    #[test]
+    fn b1_compartment_map_is_held_up_to_64_mib() {
+        let chunk = vec![b' '; 64 * 1024];
+        for (size, refused) in [(B1_MAX_CMAP_BYTES, false), (B1_MAX_CMAP_BYTES + 1, true)] {
+            let mut c = B1Checker::new();
+            c.update(&local_header("compartment-map.json", size as u32));
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                c.update(&chunk[..n]);
+                left -= n;
+            }
+            let err = c.finish(None).unwrap_err();
+            assert_eq!(
+                err == "b1 compartment-map.json is larger than 64 MiB",
+                refused,
+                "{size}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn b1_local_entries_after_the_central_directory_are_refused() {
+        let (id, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        assert_eq!(le32(&zip, eocd), SIG_EOCD);
+        // the central directory, then a local entry before the end record
+        let mut z = zip[..eocd].to_vec();
+        z.extend_from_slice(&zip[..30]);
+        z.extend_from_slice(&zip[eocd..]);
+        assert_eq!(
+            b1_stream(&z, 64).unwrap_err(),
+            format!(
+                "b1 bundle zip has a local entry at offset {eocd}, after its central directory"
+            )
+        );
+        assert_eq!(b1_stream(&zip, 64).unwrap(), id);
+    }
+
+    /// At most 16 MiB of entry names in all (they are kept per entry): exactly that
+    /// much passes, one byte more is refused.
+    #[test]
+    fn b1_entry_names_are_held_up_to_16_mib_in_all() {
+        let long = "n".repeat(0xffff);
+        for (last, refused) in [(256, false), (257, true)] {
+            let mut c = B1Checker::new();
+            for _ in 0..256 {
+                c.update(&local_header(&long, 0));
+            }
+            c.update(&local_header(&"m".repeat(last), 0));
+            let err = c.finish(None).unwrap_err();
+            assert_eq!(
+                err == "b1 bundle zip entry names exceed 16 MiB in all",
+                refused,
+                "{last}: {err}"
+            );
+        }
+    }
+
+    /// The local header's name and extra field lengths are read as two lengths: the
+    /// real bundle's first name split into a 10-byte name and a 10-byte extra field.
+    #[test]
+    fn b1_local_extra_fields_are_skipped_by_their_length() {
+        let (_, zip) = fixture_b1();
+        assert_eq!(&zip[26..30], &[20, 0, 0, 0]);
+        let mut z = zip.clone();
+        z[26..30].copy_from_slice(&[10, 0, 10, 0]);
+        assert_eq!(
+            b1_stream(&z, 64).unwrap_err(),
+            "b1 bundle zip central directory names \"compartment-map.json\" for the local entry \"compartmen\""
+        );
+    }
+
+    /// Each central directory record must repeat its local entry: CRC, both sizes,
+    /// method, flags and disk, and list it only once.
+    #[test]
+    fn b1_central_records_that_disagree_with_their_entry_are_refused() {
+        let (_, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        let cd = le32(&zip, eocd + 16) as usize;
+        assert_eq!(le32(&zip, cd), SIG_CENTRAL);
+        // crc, compressed size, size, method, flags (encrypted, data descriptor), disk
+        for (at, xor) in [(16, 1), (20, 1), (24, 1), (10, 8), (8, 1), (8, 8), (34, 1)] {
+            let mut z = zip.clone();
+            z[cd + at] ^= xor;
+            let err = b1_stream(&z, 64).unwrap_err();
+            assert!(
+                err.starts_with(&format!("b1 bundle zip central directory record 1 (at offset {cd}) does not match a local entry at offset 0")),
+                "field at {at}: {err}"
+            );
+        }
+        // the first record listed twice
+        let len = 46
+            + le16(&zip, cd + 28) as usize
+            + le16(&zip, cd + 30) as usize
+            + le16(&zip, cd + 32) as usize;
+        let mut z = zip[..cd + len].to_vec();
+        z.extend_from_slice(&zip[cd..]);
+        let err = b1_stream(&z, 64).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "b1 bundle zip central directory record 2 (at offset {}) does not match",
+                cd + len
+            )),
+            "{err}"
+        );
+    }
+
+    /// A central record's name, extra field and comment are three lengths: the real
+    /// bundle's first central name split across them.
+    #[test]
+    fn b1_central_extra_fields_and_comments_are_skipped_by_their_length() {
+        let (_, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        let cd = le32(&zip, eocd + 16) as usize;
+        assert_eq!(&zip[cd + 28..cd + 34], &[20, 0, 0, 0, 0, 0]);
+        for (n, x, c) in [(10u8, 5u8, 5u8), (10, 10, 0), (5, 5, 10)] {
+            let mut z = zip.clone();
+            z[cd + 28..cd + 34].copy_from_slice(&[n, 0, x, 0, c, 0]);
+            assert_eq!(
+                b1_stream(&z, 64).unwrap_err(),
+                format!(
+                    "b1 bundle zip central directory names {:?} for the local entry \"compartment-map.json\"",
+                    &"compartment-map.json"[..n as usize]
+                ),
+                "{n} {x} {c}"
+            );
+        }
+    }
+
+    /// The end record must count and locate exactly the central directory seen, on
+    /// one disk, without zip64 markers.
+    #[test]
+    fn b1_end_records_that_disagree_are_refused() {
+        let (_, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        let set16 = |z: &mut Vec<u8>, at: usize, v: u16| {
+            z[eocd + at..eocd + at + 2].copy_from_slice(&v.to_le_bytes())
+        };
+        let n = le16(&zip, eocd + 10);
+        let zip64 = "b1 bundle zip has zip64 records; agar does not read them";
+        let disks = "b1 bundle zip spans several disks";
+        let says = "b1 bundle zip end-of-central-directory record";
+        let mut cases: Vec<(Vec<u8>, &str)> = Vec::new();
+        let mut z = zip.clone();
+        set16(&mut z, 10, 0xffff);
+        cases.push((z, zip64));
+        let mut z = zip.clone();
+        z[eocd + 16..eocd + 20].copy_from_slice(&[0xff; 4]);
+        cases.push((z, zip64));
+        for (at, v) in [(4, 1), (6, 1), (8, n + 1)] {
+            let mut z = zip.clone();
+            set16(&mut z, at, v);
+            cases.push((z, disks));
+        }
+        let mut z = zip.clone();
+        set16(&mut z, 8, n + 1);
+        set16(&mut z, 10, n + 1);
+        cases.push((z, says));
+        for at in [12, 16] {
+            let mut z = zip.clone();
+            z[eocd + at] ^= 1;
+            cases.push((z, says));
+        }
+        for (i, (z, want)) in cases.iter().enumerate() {
+            let err = b1_stream(z, 64).unwrap_err();
+            assert!(err.starts_with(want), "case {i}: {err}");
+        }
+    }
+
+    /// A b1 zip written by the `zip` crate (an independent writer): a compartment map
+    /// naming `modules` (location, content, the sha512 it lists), plus `extra` files.
+    fn zip_b1(modules: &[(&str, &str, Option<&str>)], extra: &[&str]) -> (String, Vec<u8>) {
+        use std::io::Write;
+        let sha = |d: &str| hex::encode(Sha512::digest(d.as_bytes()));
+        let mods: Vec<String> = modules
+            .iter()
+            .map(|(loc, data, listed)| {
+                let h = listed.map_or_else(|| sha(data), str::to_string);
+                format!(r#""{loc}":{{"location":"{loc}","sha512":"{h}"}}"#)
+            })
+            .collect();
+        let cmap = format!(
+            r#"{{"compartments":{{"c":{{"location":"c","modules":{{{}}}}}}}}}"#,
+            mods.join(",")
+        );
+        let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default());
+        let files = std::iter::once(("compartment-map.json".to_string(), cmap.clone()))
+            .chain(
+                modules
+                    .iter()
+                    .map(|(l, d, _)| (format!("c/{l}"), d.to_string())),
+            )
+            .chain(extra.iter().map(|l| (format!("c/{l}"), String::new())));
+        for (name, data) in files {
+            zw.start_file(name, opts).unwrap();
+            zw.write_all(data.as_bytes()).unwrap();
+        }
+        (sha(&cmap), zw.finish().unwrap().into_inner())
+    }
+
+    /// The least a bundle may be: the map and one module. Fewer entries, a module
+    /// that does not hash as listed, one missing or one extra, are refused.
+    #[test]
+    fn b1_zips_from_the_zip_crate_are_checked_entry_by_entry() {
+        let (id, z) = zip_b1(&[("m.js", "export {}", None)], &[]);
+        assert_eq!(b1_stream(&z, 64), Ok(id.clone()));
+        assert_eq!(check_b1(&id, &z[..]), Ok(()));
+        let (_, z) = zip_b1(&[], &[]);
+        assert_eq!(
+            b1_stream(&z, 64).unwrap_err(),
+            "b1 bundle zip has 1 entries; at least 2 are required"
+        );
+        let (_, z) = zip_b1(&[("m.js", "export {}", Some("00"))], &[]);
+        assert_eq!(
+            b1_stream(&z, 64).unwrap_err(),
+            "b1 bundle module \"m.js\" (c/m.js) does not match its sha512 in compartment-map.json"
+        );
+        let (_, z) = zip_b1(&[("m.js", "export {}", None)], &["n.js"]);
+        assert_eq!(
+            b1_stream(&z, 64).unwrap_err(),
+            "b1 bundle zip has an extraneous file \"c/n.js\""
+        );
+    }
+
+    #[test]
+    fn b1_too_short_and_truncated_say_which() {
+        let (_, zip) = fixture_b1();
+        for cut in 0..4 {
+            assert_eq!(
+                b1_stream(&zip[..cut], 64).unwrap_err(),
+                "b1 bundle is not a readable zip (too short)"
+            );
+        }
+        assert!(b1_stream(&zip[..4], 64)
+            .unwrap_err()
+            .starts_with("b1 bundle zip ends at offset 4 before"));
+    }
+
+    #[test]
+    fn snapshot_artifacts_must_hash_to_their_record() {
+        let data = b"snapshot-bytes-of-v1";
+        for (hash, ok) in [(sha256_hex(data), true), (sha256_hex(b"other"), false)] {
+            let rec = crate::model::SnapshotRecord {
+                vat: "v1".into(),
+                snap_pos: 2,
+                hash: hash.clone(),
+                in_use: true,
+            };
+            let name = ArtifactName::parse(&rec.artifact_name()).unwrap();
+            let mut c = ArtifactChecker::new(&name, ArtifactRecord::Snapshot(&rec));
+            c.update(data).unwrap();
+            let (sha, size, res) = c.finish();
+            assert_eq!((sha.as_str(), size), (SPEC_4_2_SNAPSHOT, data.len() as u64));
+            match res {
+                Ok(()) => assert!(ok),
+                Err(e) => assert_eq!(
+                    e,
+                    format!("snapshot bytes hash to {SPEC_4_2_SNAPSHOT}, but its export-data record says {hash}")
+                ),
+            }
+        }
+    }
+
+    const SPEC_4_2_SNAPSHOT: &str =
+        "fe23a4679a97ad26b69d09d2ede5cd6299f6e5400633e5640d86db4887b4ccce";
+
+    /// A b0 artifact of exactly 64 MiB is checked as a bundle; one byte more is refused
+    /// for its size (the grammar fails at byte 0 here, so the check costs no time).
+    #[test]
+    fn b0_artifacts_are_checked_up_to_64_mib() {
+        let chunk = vec![b'x'; 1 << 20];
+        for (extra, want) in [
+            (0, "b0 bundle does not start with".to_string()),
+            (
+                1,
+                format!(
+                    "b0 bundle is {} bytes; at most {MAX_B0_BUNDLE_BYTES} are accepted",
+                    MAX_B0_BUNDLE_BYTES + 1
+                ),
+            ),
+        ] {
+            let id = format!("b0-{}", "0".repeat(64));
+            let name = ArtifactName::parse(&format!("bundle.{id}")).unwrap();
+            let mut c = ArtifactChecker::new(&name, ArtifactRecord::Bundle(&id));
+            for _ in 0..MAX_B0_BUNDLE_BYTES >> 20 {
+                c.update(&chunk).unwrap();
+            }
+            c.update(&chunk[..extra]).unwrap();
+            let err = c.finish().2.unwrap_err();
+            assert!(err.starts_with(&want), "{extra}: {err}");
+        }
+    }
+
+    fn span_state(c: &mut ArtifactChecker) -> &mut SpanState {
+        match &mut c.kind {
+            Kind::Span { state, .. } => state,
+            _ => unreachable!("a span checker"),
+        }
+    }
+
+    /// Only an item's last 4 bytes are kept (for the trailing-whitespace check), however
+    /// it is chunked: a long item does not grow memory.
+    #[test]
+    fn span_items_keep_only_their_last_four_bytes() {
+        let (_, mut c) = span_checker(&["x"]);
+        for chunk in [&b"abcdefgh"[..], b"ij", b"k", b"lmnopqrstuvwxyz"] {
+            c.update(chunk).unwrap();
+            assert!(span_state(&mut c).tail.len() <= 4);
+        }
+        assert_eq!(span_state(&mut c).tail, b"wxyz");
+    }
+
+    /// An item's length adds up across chunks up to SQLite's limit, inclusive; the
+    /// message names the item's transcript position (the span starts at 3). The count
+    /// is set near the limit rather than streaming a gigabyte.
+    #[test]
+    fn span_items_over_sqlites_limit_are_refused_at_their_position() {
+        for (len, refused) in [(SQLITE_MAX_LENGTH, false), (SQLITE_MAX_LENGTH + 1, true)] {
+            let (_, mut c) = span_checker(&["a", "b"]);
+            c.update(b"a\nxy").unwrap();
+            span_state(&mut c).item_len = len - 1;
+            c.update(b"z").unwrap();
+            c.update(b"\n").unwrap();
+            let err = c.finish().2.unwrap_err();
+            assert_eq!(
+                err == "item at position 4 is longer than SQLite's 1000000000-byte value limit",
+                refused,
+                "{len}: {err}"
+            );
+        }
+    }
+
+    /// A central record with a real extra field and comment after its name (the end
+    /// record's directory size grown to match) is read through: the bundle passes.
+    #[test]
+    fn b1_central_extra_fields_and_comments_are_read_through() {
+        let (id, zip) = fixture_b1();
+        let eocd = zip.len() - 22;
+        let cd = le32(&zip, eocd + 16) as usize;
+        let name_end = cd + 46 + le16(&zip, cd + 28) as usize;
+        let mut z = zip[..name_end].to_vec();
+        z.extend_from_slice(b"XXccc");
+        z.extend_from_slice(&zip[name_end..]);
+        z[cd + 30..cd + 34].copy_from_slice(&[2, 0, 3, 0]);
+        let eocd = eocd + 5;
+        let size = le32(&z, eocd + 12) + 5;
+        z[eocd + 12..eocd + 16].copy_from_slice(&size.to_le_bytes());
+        assert_eq!(b1_stream(&z, 7), Ok(id));
+    }
 }

@@ -286,4 +286,232 @@ mod tests {
             assert_eq!(declared, r.len());
         }
     }
+
+    fn frame(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = TarWriter::new(Vec::new());
+        for (name, data) in members {
+            w.append_bytes(name, data).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    /// Names and sizes at the ustar limits and one past them, read back by the `tar`
+    /// crate (an independent reader); the framing's bytes are pinned by a digest.
+    #[test]
+    fn members_at_the_ustar_limits_read_back_by_the_tar_crate() {
+        let n100 = "d/".to_string() + &"n".repeat(98);
+        let n101 = "d/".to_string() + &"n".repeat(99);
+        let big = vec![7u8; 513];
+        let members: [(&str, &[u8]); 6] = [
+            ("a", b"x"),
+            ("empty", b""),
+            (&n100, b"hundred"),
+            (&n101, b"hundred and one"),
+            ("block", &big[..512]),
+            ("block+1", &big),
+        ];
+        let bytes = frame(&members);
+        assert_eq!(bytes.len() % BLOCK, 0);
+        assert_eq!(&bytes[bytes.len() - 2 * BLOCK..], &[0u8; 2 * BLOCK][..]);
+        let mut ar = tar::Archive::new(&bytes[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            assert_eq!(e.header().mode().unwrap(), 0o644);
+            seen.push((name, data));
+        }
+        let want: Vec<(String, Vec<u8>)> = members
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect();
+        assert_eq!(seen, want);
+        // only the 101-byte name needs a PAX header: 6 members of 1 block each, plus
+        // the PAX header block and its record block, plus data blocks
+        let data_blocks: usize = members.iter().map(|(_, d)| d.len().div_ceil(BLOCK)).sum();
+        assert_eq!(bytes.len(), (6 + 2 + data_blocks + 2) * BLOCK);
+        assert_eq!(
+            crate::hashes::sha256_hex(&bytes),
+            "12399c0dae16c123b5d8476c0bcfa0f261edc00c0b8dc156b6484bf35dee13b4"
+        );
+    }
+
+    #[test]
+    fn sizes_past_the_octal_field_get_a_pax_size_record() {
+        let at_limit = member_header("f", USTAR_SIZE_MAX);
+        assert_eq!(at_limit.len(), BLOCK);
+        assert_eq!(&at_limit[124..136], b"77777777777\0");
+        let h = member_header("f", USTAR_SIZE_MAX + 1);
+        assert_eq!(h.len(), 3 * BLOCK);
+        assert_eq!(&h[..PAX_HEADER_NAME.len()], PAX_HEADER_NAME.as_bytes());
+        assert_eq!(h[156], b'x');
+        let record = b"19 size=8589934592\n";
+        assert_eq!(&h[124..136], format!("{:011o}\0", record.len()).as_bytes());
+        assert_eq!(&h[BLOCK..BLOCK + record.len()], record);
+        assert!(h[BLOCK + record.len()..2 * BLOCK].iter().all(|&b| b == 0));
+        assert_eq!(
+            &h[2 * BLOCK..],
+            &ustar_header(b"f", USTAR_SIZE_MAX, b'0')[..]
+        );
+        // both records, path first
+        let long = "p".repeat(101);
+        let h = member_header(&long, USTAR_SIZE_MAX + 1);
+        let text = String::from_utf8_lossy(&h[BLOCK..2 * BLOCK]);
+        assert!(text.starts_with(&format!("111 path={long}\n19 size=8589934592\n")));
+    }
+
+    #[test]
+    fn padding_fills_the_last_block() {
+        for (size, pad) in [(0, 0), (1, 511), (511, 1), (512, 0), (513, 511), (1024, 0)] {
+            assert_eq!(padding(size), pad, "{size}");
+        }
+    }
+
+    #[test]
+    fn the_writer_refuses_a_source_that_is_not_its_announced_size() {
+        let mut w = TarWriter::new(Vec::new());
+        assert!(w.write_data(b"x").is_err());
+        assert!(w.end().is_err());
+        w.begin("f", 3).unwrap();
+        assert_eq!(
+            w.begin("g", 1).unwrap_err().to_string(),
+            "member f is still open"
+        );
+        w.write_data(b"ab").unwrap();
+        let e = w.write_data(b"cd").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            e.to_string(),
+            "f: source is longer than its announced size 3 (did it change?)"
+        );
+        w.write_data(b"c").unwrap();
+        w.end().unwrap();
+        w.begin("g", 5).unwrap();
+        w.write_data(b"abc").unwrap();
+        let e = w.end().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            e.to_string(),
+            "g: source ended 2 bytes before its announced size 5 (did it change?)"
+        );
+        w.begin("h", 0).unwrap();
+        assert_eq!(
+            w.finish().unwrap_err().to_string(),
+            "member h is still open"
+        );
+    }
+
+    /// `append` retries an interrupted read and shows every content byte to `on_data`.
+    #[test]
+    fn append_retries_interrupted_reads() {
+        struct Flaky(u8, &'static [u8]);
+        impl Read for Flaky {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                if self.0 % 2 == 1 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                let n = buf.len().min(self.1.len()).min(2);
+                buf[..n].copy_from_slice(&self.1[..n]);
+                self.1 = &self.1[n..];
+                Ok(n)
+            }
+        }
+        let mut w = TarWriter::new(Vec::new());
+        let mut seen = Vec::new();
+        w.append("f", 5, &mut Flaky(0, b"hello"), &mut |d| {
+            seen.extend_from_slice(d)
+        })
+        .unwrap();
+        assert_eq!(seen, b"hello");
+        assert_eq!(
+            w.into_inner(),
+            frame(&[("f", b"hello")])[..2 * BLOCK].to_vec()
+        );
+        // any other read error is the caller's, at once (the reader would give data after)
+        struct FailsOnce(bool);
+        impl Read for FailsOnce {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if !std::mem::replace(&mut self.0, true) {
+                    return Err(io::Error::other("disk"));
+                }
+                buf[0] = b'x';
+                Ok(1)
+            }
+        }
+        let mut w = TarWriter::new(Vec::new());
+        let e = w
+            .append("f", 1, &mut FailsOnce(false), &mut |_| {})
+            .unwrap_err();
+        assert_eq!(e.to_string(), "disk");
+    }
+
+    #[test]
+    fn header_differences_are_named() {
+        let want = ustar_header(b"f", 3, b'0');
+        let with = |at: usize, b: u8, fix_sum: bool| {
+            let mut g = want;
+            g[at] = b;
+            if fix_sum {
+                g[148..156].copy_from_slice(b"        ");
+                let sum: u32 = g.iter().map(|&b| b as u32).sum();
+                g[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            }
+            g
+        };
+        assert_eq!(
+            describe_header_difference(&with(0, b'g', false), &want),
+            "header checksum is wrong (the header is corrupted)"
+        );
+        for (t, what) in [
+            (0u8, "a regular file"),
+            (b'1', "a hard link"),
+            (b'2', "a symbolic link"),
+            (b'3', "a device node"),
+            (b'4', "a device node"),
+            (b'5', "a directory"),
+            (b'6', "a FIFO"),
+            (b'x', "a PAX extended header"),
+            (b'g', "a PAX extended header"),
+            (b'L', "a GNU long-name header"),
+            (b'K', "a GNU long-name header"),
+            (b'S', "a GNU sparse file"),
+            (b'7', "an unknown entry type"),
+        ] {
+            assert_eq!(
+                describe_header_difference(&with(156, t, true), &want),
+                format!(
+                    "entry type {:?} ({what}) where the canonical archive has '0'",
+                    t as char
+                )
+            );
+        }
+        let pax = ustar_header(b"f", 3, b'x');
+        assert_eq!(
+            describe_header_difference(&want, &pax),
+            "entry type '0' (a regular file) where the canonical archive has 'x'"
+        );
+        assert_eq!(
+            describe_header_difference(&with(0, b'g', true), &want),
+            "header field name is \"g\", the canonical archive has \"f\""
+        );
+        assert_eq!(
+            describe_header_difference(&with(136, b'1', true), &want),
+            "header field mtime is \"10000000000\", the canonical archive has \"00000000000\""
+        );
+        // (the checksum field covers the padding: compare with the same checksum)
+        let padded = with(500, 1, true);
+        let mut unpadded = padded;
+        unpadded[500] = 0;
+        assert_eq!(
+            describe_header_difference(&padded, &unpadded),
+            "non-zero bytes in the header's padding"
+        );
+        assert_eq!(
+            describe_header_difference(&want[..100], &want),
+            "extended header records differ from the canonical ones"
+        );
+    }
 }
