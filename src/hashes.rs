@@ -1319,12 +1319,12 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_limits_are_inclusive_and_say_which_limit() {
-        assert_eq!(sqlite_item_problem(7, 0), None);
-        assert_eq!(sqlite_item_problem(7, SQLITE_MAX_LENGTH), None);
+    fn item_and_sqlite_limits_are_inclusive_and_say_which_limit() {
+        assert_eq!(transcript_item_problem(7, 0), None);
+        assert_eq!(transcript_item_problem(7, MAX_TRANSCRIPT_ITEM_BYTES), None);
         assert_eq!(
-            sqlite_item_problem(7, SQLITE_MAX_LENGTH + 1).as_deref(),
-            Some("item at position 7 is longer than SQLite's 1000000000-byte value limit")
+            transcript_item_problem(7, MAX_TRANSCRIPT_ITEM_BYTES + 1).as_deref(),
+            Some("item at position 7 is longer than 33554432 bytes, agar's limit for one transcript item (explode holds an item whole to insert it; real items are at most a few MB)")
         );
         assert_eq!(sqlite_blob_problem(0), None);
         assert_eq!(sqlite_blob_problem(SQLITE_MAX_LENGTH), None);
@@ -1846,12 +1846,13 @@ mod tests {
         assert_eq!(span_state(&mut c).tail, b"wxyz");
     }
 
-    /// An item's length adds up across chunks up to SQLite's limit, inclusive; the
+    /// An item's length adds up across chunks up to the item limit, inclusive; the
     /// message names the item's transcript position (the span starts at 3). The count
-    /// is set near the limit rather than streaming a gigabyte.
+    /// is set near the limit rather than streaming 32 MiB.
     #[test]
-    fn span_items_over_sqlites_limit_are_refused_at_their_position() {
-        for (len, refused) in [(SQLITE_MAX_LENGTH, false), (SQLITE_MAX_LENGTH + 1, true)] {
+    fn span_items_over_the_limit_are_refused_at_their_position() {
+        let max = MAX_TRANSCRIPT_ITEM_BYTES;
+        for (len, refused) in [(max, false), (max + 1, true)] {
             let (_, mut c) = span_checker(&["a", "b"]);
             c.update(b"a\nxy").unwrap();
             span_state(&mut c).item_len = len - 1;
@@ -1859,7 +1860,7 @@ mod tests {
             c.update(b"\n").unwrap();
             let err = c.finish().2.unwrap_err();
             assert_eq!(
-                err == "item at position 4 is longer than SQLite's 1000000000-byte value limit",
+                err.starts_with("item at position 4 is longer than 33554432 bytes, agar's limit"),
                 refused,
                 "{len}: {err}"
             );
