@@ -1011,21 +1011,27 @@ fn import_span(
             break;
         }
         let body = line.strip_suffix(b"\n").unwrap_or(&line);
-        // as Node reads it: each invalid sequence becomes U+FFFD (3 bytes), which can
-        // make it longer; sized before the conversion allocates anything
-        let read_len: usize = body
-            .utf8_chunks()
-            .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
-            .sum();
-        if let Some(p) =
-            crate::hashes::transcript_item_problem(pos, read_len.max(body.len()) as u64)
-        {
+        // as Node reads it: valid UTF-8 as is (validated once: the hot path); else each
+        // invalid sequence (at most 3 bytes) becomes U+FFFD (3 bytes), which can make it
+        // longer, so it is sized before the conversion allocates anything
+        let valid = std::str::from_utf8(body).ok();
+        let read_len = match valid {
+            Some(s) => s.len(),
+            None => body
+                .utf8_chunks()
+                .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+                .sum(),
+        };
+        if let Some(p) = crate::hashes::transcript_item_problem(pos, read_len as u64) {
             return bail(&aloc, format!("transcript artifact {name}: {p}"));
         }
         if pos >= rec.end_pos {
             return bail(&aloc, format!("artifact {name} is not complete: it holds more lines than the {} items of span {}..{} (vat {})", rec.len(), rec.start_pos, rec.end_pos, rec.vat));
         }
-        let text = String::from_utf8_lossy(body);
+        let text = match valid {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => String::from_utf8_lossy(body),
+        };
         let item = text.trim_end_matches(is_js_whitespace);
         ins.execute(params![rec.vat, pos as i64, item, rec.incarnation as i64])
             .map_err(|e| Error::sqlite(format!("{aloc}: position {pos}"), e))?;
@@ -1148,6 +1154,27 @@ mod tests {
         let e = import(&["a", "b"], b"a\nc\n").unwrap_err().to_string();
         assert!(
             e.contains("hash is") && e.contains("transcript.v1.0.2"),
+            "{e}"
+        );
+    }
+
+    /// Invalid UTF-8 is read as Node reads it: one U+FFFD per invalid sequence, and the
+    /// item limit counts the replaced form (3 bytes per 1-3 invalid bytes), before the
+    /// replacement is allocated.
+    #[test]
+    fn invalid_utf8_items_become_fffd_and_the_limit_counts_the_replaced_form() {
+        let items = import(&["a\u{fffd}b\u{fffd}"], b"a\xffb\xe2\x80\n")
+            .unwrap()
+            .1;
+        assert_eq!(items, ["a\u{fffd}b\u{fffd}"]);
+        let max = crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES as usize;
+        // a third of the limit, plus one, of invalid bytes: within the limit as bytes,
+        // over it once each becomes U+FFFD
+        let mut art = vec![0xffu8; max / 3 + 1];
+        art.push(b'\n');
+        let e = import(&["x"], &art).unwrap_err().to_string();
+        assert!(
+            e.contains("item at position 0 is longer than 33554432 bytes"),
             "{e}"
         );
     }

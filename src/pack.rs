@@ -3,9 +3,11 @@
 //! Pass 1 reads the metadata and every artifact once (validating each against its
 //! export-data record and computing member digests, which the archive manifest, the
 //! first member, must list). Pass 2 streams the same bytes into the tar writer and
-//! re-checks every digest, so a source that changes between passes is caught. The
-//! finished temp file is then read back and verified as `agar verify` would before it is
-//! renamed over the output (a previous output is never removed before). Memory:
+//! re-checks every digest, so a source that changes between passes is caught. The temp
+//! file is read back from the disk and verified as `agar verify` would (bar the
+//! chain-state check, whose problems are the input's), while it is written where it can
+//! be ([`crate::verify::ReadBack`]), and only then renamed over the output (a previous
+//! output is never removed before). Memory:
 //! metadata records plus one buffer per stream; kv entries are never held unless the
 //! source's kv section is unsorted, and then sorted in runs on disk past 32 MiB
 //! ([`crate::extsort`]).

@@ -155,12 +155,13 @@ fn is_io(e: &Error) -> bool {
     matches!(e, Error::Io { .. } | Error::IoAt { .. })
 }
 
-/// Verify a finished archive still in its temp file exactly as `agar verify` would (its
-/// digest must be the one the writer computed while writing), and only then move it into
-/// place. A bug that writes a non-canonical archive fails here, the temp file is removed
-/// and whatever was at the output path before is untouched. `what` names the archive in
-/// the message ("packed", "edited"). Output to stdout cannot be read back and is not
-/// verified.
+/// Verify a finished archive still in its temp file as `agar verify` would, bar the
+/// chain-state check ([`READ_BACK`]; its digest must be the one the writer computed while
+/// writing), and only then move it into place: the report of `read_back` where one
+/// followed the writing, else a read of the file now. A bug that writes a non-canonical
+/// archive fails here, the temp file is removed and whatever was at the output path
+/// before is untouched. `what` names the archive in the message ("packed", "edited").
+/// Output to stdout cannot be read back and is not verified.
 pub fn persist_verified(
     pending: Pending,
     output: &Path,
@@ -182,13 +183,12 @@ pub fn persist_verified(
             )),
             _ => {}
         }
-        let own = &rep.problems;
-        if !own.is_empty() {
+        if !rep.problems.is_empty() {
             return Err(Error::invalid(
                 output.display().to_string(),
                 format!(
                     "the {what} archive failed verification, so it was discarded and nothing was written (this is a bug in agar; please report it): {}",
-                    own.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; ")
+                    rep.problems.join("; ")
                 ),
             ));
         }
