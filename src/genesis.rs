@@ -325,13 +325,11 @@ impl CanonicalGenesis {
 
     /// Canonicalise a seekable reader holding a genesis document.
     pub fn canonicalize<R: Read + Seek>(r: R, loc: &str) -> Result<CanonicalGenesis> {
-        let out = temp(loc)?;
-        let mut w = BufWriter::with_capacity(1 << 20, out);
-        let (fields, size, sha256) = crate::json::canon::canonicalize(r, loc, &mut w)?;
+        // the canonicaliser keeps this thread busy: hashing and writing go to another
+        let mut w = crate::archive::pipe::HashBehind::new(temp(loc)?);
+        let (fields, size) = crate::json::canon::canonicalize_unhashed(r, loc, &mut w)?;
+        let (file, sha256) = w.finish().map_err(|e| Error::io_at(loc, e))?;
         let genesis = Genesis::from_fields(loc, &fields)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io_at(loc, e.into_error()))?;
         Ok(CanonicalGenesis {
             file,
             size,

@@ -735,3 +735,75 @@ fn errors_found_by_the_lax_skip_keep_their_message_and_byte() {
         format!("t: not valid JSON: invalid surrogate pair in a \\u escape at byte {at}")
     );
 }
+
+#[test]
+fn objects_either_side_of_the_one_pass_limit_equal_the_reference() {
+    // Small objects below the genesis fields are canonicalised in one strict pass into
+    // memory; past 64 KiB of input, or at any error, they are read again the two-pass
+    // way. Sizes straddling the limit, at two depths, with members out of order, must
+    // give the same bytes as the tree reference either way.
+    for pad in [
+        (64 << 10) - 200,
+        (64 << 10) - 40,
+        (64 << 10) - 20,
+        64 << 10,
+        (64 << 10) + 20,
+        (64 << 10) + 200,
+    ] {
+        let p = "p".repeat(pad);
+        let inner =
+            format!("{{\"z\":[3,{{\"y\":1,\"b\":2}}],\"pad\":\"{p}\",\"a\":\"\\u00e9\\u007f\"}}");
+        for doc in [
+            format!("{{\"x\":{inner},\"w\":0}}"),
+            format!("{{\"x\":{{\"q\":[{inner},{inner}],\"c\":{inner}}}}}"),
+        ] {
+            let c = check_same(doc.as_bytes()).expect("valid");
+            check_walk(&c, Some(&c));
+        }
+    }
+    // one value whose escaped form outgrows the attempt's output bound (raw 0x7f is
+    // written as six bytes), and one long string in a small object
+    for doc in [
+        format!(
+            "{{\"x\":{{\"s\":\"{}\",\"a\":1}}}}",
+            "\u{7f}".repeat(60 << 10)
+        ),
+        format!("{{\"x\":{{\"s\":\"{}\",\"a\":1}}}}", "s".repeat(1 << 20)),
+    ] {
+        check_same(doc.as_bytes()).expect("valid");
+    }
+    // errors inside a small object are reported as the two-pass reader always did: the
+    // duplicate at its second value
+    let e = streaming(b"{\"x\":{\"b\":1,\"a\":2,\"b\":3}}").unwrap_err();
+    assert!(
+        e.contains("duplicate object key \"b\"") && e.contains("at byte 22"),
+        "{e}"
+    );
+    let e = streaming(b"{\"x\":{\"b\":1,\"a\":2x}}").unwrap_err();
+    assert!(
+        e.contains("expected ',' or '}' after an object member at byte 17"),
+        "{e}"
+    );
+}
+
+#[test]
+fn captured_fields_decode_escape_runs_in_both_readers() {
+    // runs of two-byte escapes are copied as they are to the output, and decoded for the
+    // genesis fields: by the canonicaliser (lax input) and the canonical walker alike
+    use agar::json::Slot;
+    let doc = br#"{"chain_id":"a\"\\\n\t\r\b\fz\u00e9\"","initial_height":"1"}"#;
+    let want = "a\"\\\n\t\r\u{8}\u{c}z\u{e9}\"";
+    let mut out = Vec::new();
+    let (f, _, _) = agar::json::canon::canonicalize(Cursor::new(&doc[..]), "t", &mut out).unwrap();
+    assert_eq!(f.get(Slot::ChainId).and_then(|c| c.as_str()), Some(want));
+    assert_eq!(
+        out,
+        b"{\"chain_id\":\"a\\\"\\\\\\n\\t\\r\\b\\fz\xc3\xa9\\\"\",\"initial_height\":\"1\"}\n"
+    );
+    let w = walk(&out[..], "t", None, &[], None).unwrap();
+    assert_eq!(
+        w.fields.get(Slot::ChainId).and_then(|c| c.as_str()),
+        Some(want)
+    );
+    check_same(doc).expect("valid");
+}

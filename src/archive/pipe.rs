@@ -1,8 +1,10 @@
 //! Read-ahead on a second thread: decompression (and file reads) overlap with the
 //! hashing and checking the consumer does, using both cores for `verify` and `explode`.
+//! And its mirror, [`HashBehind`]: SHA-256 and the writes of a producer's output on a
+//! second thread (pack's genesis canonicaliser keeps one core busy parsing).
 
-use std::io::{self, Read};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 const BLOCK: usize = 1 << 20;
@@ -121,6 +123,82 @@ impl Drop for ReadAhead {
     }
 }
 
+/// A writer that hands what it is given, in blocks of at most `BLOCK` bytes, to a second
+/// thread that hashes it (SHA-256) and writes it to `W`. At most `DEPTH` blocks wait in
+/// between; blocks are recycled. [`HashBehind::finish`] returns `W` and the hex digest.
+pub struct HashBehind<W> {
+    tx: Option<SyncSender<Vec<u8>>>,
+    back: Receiver<Vec<u8>>,
+    handle: Option<JoinHandle<io::Result<(W, String)>>>,
+}
+
+impl<W: Write + Send + 'static> HashBehind<W> {
+    pub fn new(mut w: W) -> HashBehind<W> {
+        let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let (back_tx, back) = sync_channel::<Vec<u8>>(DEPTH + 2);
+        let handle = std::thread::spawn(move || {
+            let mut sha = <sha2::Sha256 as sha2::Digest>::new();
+            for b in rx {
+                sha2::Digest::update(&mut sha, &b);
+                w.write_all(&b)?;
+                let _ = back_tx.try_send(b);
+            }
+            w.flush()?;
+            Ok((w, hex::encode(sha2::Digest::finalize(sha))))
+        });
+        HashBehind {
+            tx: Some(tx),
+            back,
+            handle: Some(handle),
+        }
+    }
+
+    /// Wait for the second thread: `W` (flushed) and the SHA-256 (hex) of all bytes.
+    pub fn finish(mut self) -> io::Result<(W, String)> {
+        self.tx = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<(W, String)> {
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the hashing thread panicked")),
+            None => Err(io::Error::other("the hashing thread already stopped")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for HashBehind<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = b.len().min(BLOCK);
+        let mut v = self.back.try_recv().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(&b[..n]);
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(v).is_ok());
+        if !sent {
+            // the thread stopped at a write error: that error is the answer
+            self.tx = None;
+            return Err(match self.join() {
+                Err(e) => e,
+                Ok(_) => io::Error::other("the hashing thread stopped"),
+            });
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W> Drop for HashBehind<W> {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +231,38 @@ mod tests {
         // dropping early does not hang
         let r = ReadAhead::new(Box::new(io::repeat(1)));
         drop(r);
+    }
+
+    #[test]
+    fn hash_behind_writes_and_hashes_everything_and_reports_write_errors() {
+        let data: Vec<u8> = (0..3 * BLOCK + 17).map(|i| (i % 251) as u8).collect();
+        let mut w = HashBehind::new(Vec::new());
+        w.write_all(&data[..10]).unwrap();
+        w.write_all(&data[10..]).unwrap();
+        let (out, sha) = w.finish().unwrap();
+        assert_eq!(out, data);
+        assert_eq!(
+            sha,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))
+        );
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = HashBehind::new(Full);
+        let mut r = Ok(());
+        for _ in 0..2 * DEPTH + 4 {
+            r = w.write_all(&data[..BLOCK]);
+            if r.is_err() {
+                break;
+            }
+        }
+        let e = r.err().or_else(|| w.finish().err()).expect("an error");
+        assert_eq!(e.to_string(), "disk full");
     }
 }

@@ -22,6 +22,12 @@ pub const SPILL_KEYS: usize = 100_000;
 pub const SPILL_BYTES: usize = 16 << 20;
 /// Objects up to this size are kept in the read buffer while they are emitted.
 const WINDOW: usize = 64 << 10;
+/// An object below the genesis fields is first tried in one strict pass into memory
+/// ([`Canon::fast_object`]): given up once it has read more than this many input bytes.
+const FAST_MAX: u64 = 64 << 10;
+/// Output bytes one value of such an attempt may produce (escaping can grow a string
+/// sixfold: a raw 0x7f becomes `\u007f`); past it the attempt is given up.
+const FAST_OUT_MAX: usize = 6 * FAST_MAX as usize;
 
 #[derive(Clone, Copy)]
 struct Ent {
@@ -38,6 +44,65 @@ struct Level {
     runs: Vec<File>,
 }
 
+/// One level of a one-pass attempt: decoded keys, canonical values, and per member
+/// (key offset, key length, value offset, value length) into them.
+#[derive(Default)]
+struct FastLevel {
+    keys: Vec<u8>,
+    vals: Vec<u8>,
+    ents: Vec<(usize, usize, usize, usize)>,
+}
+
+/// A one-pass attempt stopped: too large, or anything wrong with the input (the
+/// two-pass path then reads it again and reports the error exactly as it always has).
+struct GiveUp;
+
+impl From<Error> for GiveUp {
+    fn from(_: Error) -> GiveUp {
+        GiveUp
+    }
+}
+
+/// Writes a string's decoded content canonically into a bounded buffer (like
+/// [`EmitStr`] into an [`Out`]).
+struct VecStr<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl VecStr<'_> {
+    #[inline]
+    fn room(&self, n: usize) -> Result<()> {
+        if self.out.len() + n > FAST_OUT_MAX {
+            // any error gives the attempt up; the message is never shown
+            return Err(Error::Refused("one-pass attempt over its size".into()));
+        }
+        Ok(())
+    }
+}
+
+impl StrSink for VecStr<'_> {
+    #[inline]
+    fn plain(&mut self, b: &[u8]) -> Result<()> {
+        self.room(b.len())?;
+        self.out.extend_from_slice(b);
+        Ok(())
+    }
+    #[inline]
+    fn ch(&mut self, ch: char) -> Result<()> {
+        let mut tmp = [0u8; 4];
+        let s = ch.encode_utf8(&mut tmp).as_bytes();
+        self.room(6 * s.len())?;
+        escape_with(s, |b| {
+            self.out.extend_from_slice(b);
+            Ok(())
+        })
+    }
+    #[inline]
+    fn escapes(&mut self, raw: &[u8]) -> Result<()> {
+        self.plain(raw)
+    }
+}
+
 struct Canon<'a, 'o, R> {
     inp: Input<R>,
     out: &'a mut Out<'o>,
@@ -45,6 +110,8 @@ struct Canon<'a, 'o, R> {
     pool: Vec<Level>,
     pinned: bool,
     marks: Marks,
+    fast: Vec<FastLevel>,
+    fast_out: Vec<u8>,
 }
 
 /// Canonicalise the JSON document in `r` (seekable: a file) into `w`. Returns the genesis
@@ -54,7 +121,20 @@ pub fn canonicalize<R: Read + Seek>(
     loc: &str,
     w: &mut dyn Write,
 ) -> Result<(Fields, u64, String)> {
-    let mut out = Out::new(w, loc).hashing();
+    run(r, loc, Out::new(w, loc).hashing())
+}
+
+/// [`canonicalize`] without hashing (the writer hashes: [`crate::archive::pipe::HashBehind`]
+/// does it on another thread). Returns the fields and the number of bytes written.
+pub fn canonicalize_unhashed<R: Read + Seek>(
+    r: R,
+    loc: &str,
+    w: &mut dyn Write,
+) -> Result<(Fields, u64)> {
+    run(r, loc, Out::new(w, loc)).map(|(f, n, _)| (f, n))
+}
+
+fn run<R: Read + Seek>(r: R, loc: &str, mut out: Out) -> Result<(Fields, u64, String)> {
     let mut c = Canon {
         inp: Input::new(r, loc),
         out: &mut out,
@@ -62,6 +142,8 @@ pub fn canonicalize<R: Read + Seek>(
         pool: Vec::new(),
         pinned: false,
         marks: Marks::default(),
+        fast: Vec::new(),
+        fast_out: Vec::new(),
     };
     c.inp.ws()?;
     let root = c.value(Ctx::Root, None, 0)?;
@@ -395,6 +477,22 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
         if !self.pinned {
             self.inp.window(WINDOW)?;
         }
+        // Below the genesis fields (nothing to capture), a small object is read once,
+        // strictly, into memory and emitted sorted from there; one known to be large (a
+        // recorded end) or found large goes the two-pass way below, as does any error.
+        if ctx == Ctx::Other && !self.marks.ends.contains_key(&start) {
+            let mut buf = std::mem::take(&mut self.fast_out);
+            buf.clear();
+            let r = self.fast_object(&mut buf, depth, start + FAST_MAX);
+            if r.is_ok() {
+                self.out.put(&buf)?;
+            }
+            self.fast_out = buf;
+            if r.is_ok() {
+                return Ok(());
+            }
+            self.inp.seek_to(start)?;
+        }
         let mut lv = if self.pool.len() > depth {
             std::mem::take(&mut self.pool[depth])
         } else {
@@ -537,6 +635,141 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             return Err(self.inp.err("expected ',' or '}' after an object member"));
         }
         Ok(())
+    }
+
+    /// One strict pass over a small object (the next byte opens it) into `out`, members
+    /// sorted: the one-pass form of [`Canon::index`] + [`Canon::emit_members`], giving up
+    /// past `limit` (an input offset) or at anything a strict parse or the sort refuses.
+    fn fast_object(&mut self, out: &mut Vec<u8>, depth: usize, limit: u64) -> Result<(), GiveUp> {
+        check_depth(&self.inp, depth)?;
+        self.inp.expect(b'{')?;
+        self.inp.ws()?;
+        if self.inp.peek()? == Some(b'}') {
+            self.inp.advance(1);
+            out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        if self.fast.len() <= depth {
+            self.fast.resize_with(depth + 1, FastLevel::default);
+        }
+        let mut lv = std::mem::take(&mut self.fast[depth]);
+        lv.keys.clear();
+        lv.vals.clear();
+        lv.ents.clear();
+        let r = self.fast_members(&mut lv, depth, limit).and_then(|()| {
+            let keys = &lv.keys;
+            lv.ents
+                .sort_unstable_by(|a, b| keys[a.0..a.0 + a.1].cmp(&keys[b.0..b.0 + b.1]));
+            out.push(b'{');
+            for (i, &(ko, kl, vo, vl)) in lv.ents.iter().enumerate() {
+                let key = &keys[ko..ko + kl];
+                if i > 0 {
+                    let p = lv.ents[i - 1];
+                    if key == &keys[p.0..p.0 + p.1] {
+                        return Err(GiveUp); // a duplicate: reported by the two-pass path
+                    }
+                    out.push(b',');
+                }
+                out.push(b'"');
+                escape_with(key, |b| {
+                    out.extend_from_slice(b);
+                    Ok(())
+                })?;
+                out.extend_from_slice(b"\":");
+                out.extend_from_slice(&lv.vals[vo..vo + vl]);
+            }
+            out.push(b'}');
+            Ok(())
+        });
+        self.fast[depth] = lv;
+        r
+    }
+
+    fn fast_members(&mut self, lv: &mut FastLevel, depth: usize, limit: u64) -> Result<(), GiveUp> {
+        loop {
+            self.inp.ws()?;
+            if self.inp.peek()? != Some(b'"') {
+                return Err(GiveUp);
+            }
+            let koff = lv.keys.len();
+            let mut ks = KeySink {
+                buf: &mut lv.keys,
+                max: koff + MAX_KEY_BYTES,
+                too_long: false,
+            };
+            parse_string(&mut self.inp, &mut ks, false)?;
+            if ks.too_long {
+                return Err(GiveUp);
+            }
+            let klen = lv.keys.len() - koff;
+            self.inp.ws()?;
+            self.inp.expect(b':')?;
+            self.inp.ws()?;
+            let voff = lv.vals.len();
+            self.fast_value(&mut lv.vals, depth, limit)?;
+            lv.ents.push((koff, klen, voff, lv.vals.len() - voff));
+            self.inp.ws()?;
+            if self.inp.offset() > limit {
+                return Err(GiveUp);
+            }
+            if self.inp.sep(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn fast_array(&mut self, out: &mut Vec<u8>, depth: usize, limit: u64) -> Result<(), GiveUp> {
+        check_depth(&self.inp, depth)?;
+        self.inp.expect(b'[')?;
+        out.push(b'[');
+        self.inp.ws()?;
+        if self.inp.peek()? == Some(b']') {
+            self.inp.advance(1);
+            out.push(b']');
+            return Ok(());
+        }
+        let mut first = true;
+        loop {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            self.inp.ws()?;
+            self.fast_value(out, depth, limit)?;
+            self.inp.ws()?;
+            if self.inp.offset() > limit {
+                return Err(GiveUp);
+            }
+            if self.inp.sep(b']')? {
+                break;
+            }
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    /// [`Canon::value`] for a one-pass attempt (no fields: below them).
+    fn fast_value(&mut self, out: &mut Vec<u8>, depth: usize, limit: u64) -> Result<(), GiveUp> {
+        match self.inp.peek()? {
+            Some(b'{') => self.fast_object(out, depth + 1, limit),
+            Some(b'[') => self.fast_array(out, depth + 1, limit),
+            Some(b'"') => {
+                out.push(b'"');
+                parse_string(&mut self.inp, &mut VecStr { out: &mut *out }, false)?;
+                out.push(b'"');
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let mut sink = VecStr { out };
+                parse_number(&mut self.inp, &mut |b| sink.plain(b), false)?;
+                Ok(())
+            }
+            Some(b't' | b'f' | b'n') => {
+                out.extend_from_slice(parse_literal(&mut self.inp)?);
+                Ok(())
+            }
+            _ => Err(GiveUp),
+        }
     }
 
     fn emit_members(&mut self, lv: &mut Level, ctx: Ctx, depth: usize) -> Result<()> {

@@ -460,6 +460,24 @@ fn plain_run(s: &[u8]) -> usize {
     i
 }
 
+/// Bytes of `s` before the first quote, backslash, control byte or 0x7f (non-ASCII
+/// bytes included), 8 at a time.
+#[inline]
+fn text_run(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let m = escaped_bytes(word(s, i));
+        if m != 0 {
+            return i + first_flag(m);
+        }
+        i += 8;
+    }
+    while i < s.len() && !matches!(SCLASS[s[i] as usize], 1 | 2 | 3 | 5) {
+        i += 1;
+    }
+    i
+}
+
 /// A whole string with quotes, jq's escaping (the canonical form of a key or value).
 pub fn write_string(out: &mut Out, s: &[u8]) -> Result<()> {
     out.push(b'"')?;
@@ -538,6 +556,49 @@ pub trait StrSink {
     fn plain(&mut self, b: &[u8]) -> Result<()>;
     /// One decoded character that came from an escape (or needs one).
     fn ch(&mut self, c: char) -> Result<()>;
+    /// A run of two-byte escapes that are their own canonical form (`\"`, `\\`, `\b`,
+    /// `\f`, `\n`, `\r`, `\t`): a sink that writes canonical text can copy `raw` as it
+    /// is. (JSON nested in strings, as in vstorage values, is mostly such runs.)
+    fn escapes(&mut self, raw: &[u8]) -> Result<()> {
+        for pair in raw.chunks_exact(2) {
+            self.ch(unescape_short(pair[1]))?;
+        }
+        Ok(())
+    }
+}
+
+/// The character a two-byte canonical escape (`\` then `e`) stands for.
+#[inline]
+fn unescape_short(e: u8) -> char {
+    match e {
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        c => c as char, // '"' and '\\'
+    }
+}
+
+/// Bytes of `s` that are a run of canonical two-byte escapes (see [`StrSink::escapes`]).
+#[inline]
+fn short_escapes(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 1 < s.len()
+        && s[i] == b'\\'
+        && matches!(s[i + 1], b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't')
+    {
+        i += 2;
+    }
+    i
+}
+
+/// The decoded text a run of [`short_escapes`] stands for, appended to `out`.
+pub(crate) fn unescape_run(raw: &[u8], out: &mut Captured) {
+    for pair in raw.chunks_exact(2) {
+        let mut tmp = [0u8; 4];
+        out.text(unescape_short(pair[1]).encode_utf8(&mut tmp).as_bytes());
+    }
 }
 
 /// Parse a JSON string strictly (the opening quote is next), feeding decoded content to
@@ -577,6 +638,20 @@ pub fn parse_string<R: Read>(
                 sink.ch('\u{7f}')?;
             }
             4 => {
+                // a run of valid UTF-8 (and plain ASCII) up to the next byte that needs
+                // a look: one check, one hand-over; what std's check stops at (invalid or
+                // cut by the buffer's end) goes on to the one-character path below
+                let run = text_run(chunk);
+                let v = match std::str::from_utf8(&chunk[..run]) {
+                    Ok(_) => run,
+                    Err(e) => e.valid_up_to(),
+                };
+                if v > 0 {
+                    let run = &inp.buf[inp.pos..inp.pos + v];
+                    sink.plain(run)?;
+                    inp.advance(v);
+                    continue;
+                }
                 let n = match c {
                     0xc2..=0xdf => 2,
                     0xe0..=0xef => 3,
@@ -601,6 +676,13 @@ pub fn parse_string<R: Read>(
             }
             _ => {
                 // backslash
+                let k = short_escapes(chunk);
+                if k > 0 {
+                    let raw = &inp.buf[inp.pos..inp.pos + k];
+                    sink.escapes(raw)?;
+                    inp.advance(k);
+                    continue;
+                }
                 if inp.ensure(2)? < 2 {
                     return Err(inp.err("end of input inside an escape"));
                 }
@@ -704,6 +786,15 @@ impl StrSink for EmitStr<'_, '_> {
         }
         if let Some(c) = &mut self.cap {
             c.text(s);
+        }
+        Ok(())
+    }
+    fn escapes(&mut self, raw: &[u8]) -> Result<()> {
+        if let Some(o) = &mut self.out {
+            o.put(raw)?;
+        }
+        if let Some(c) = &mut self.cap {
+            unescape_run(raw, c);
         }
         Ok(())
     }

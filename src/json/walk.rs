@@ -189,6 +189,12 @@ impl StrSink for StrTo<'_, '_> {
         }
         escape_with(s, |b| self.em.put(b))
     }
+    fn escapes(&mut self, raw: &[u8]) -> Result<()> {
+        if let Some(f) = &mut self.field {
+            unescape_run(raw, f);
+        }
+        self.em.put(raw)
+    }
 }
 
 struct Walker<'o, 'h, R> {
