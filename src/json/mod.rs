@@ -683,64 +683,68 @@ pub fn parse_string<R: Read>(
                     inp.advance(k);
                     continue;
                 }
-                if inp.ensure(2)? < 2 {
-                    return Err(inp.err("end of input inside an escape"));
-                }
-                let e = inp.buf[inp.pos + 1];
-                let ch = match e {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let u = hex4(inp, 2)?;
-                        if canonical {
-                            let ok = u < 0x20 && !matches!(u, 8 | 9 | 10 | 12 | 13) || u == 0x7f;
-                            let lower = inp.buf[inp.pos + 2..inp.pos + 6]
-                                .iter()
-                                .all(|b| !b.is_ascii_uppercase());
-                            if !ok || !lower {
-                                return Err(inp.err("non-canonical \\u escape in a string"));
-                            }
-                        }
-                        let ch = if (0xd800..0xdc00).contains(&u) {
-                            if inp.ensure(12)? < 12
-                                || inp.buf[inp.pos + 6] != b'\\'
-                                || inp.buf[inp.pos + 7] != b'u'
-                            {
-                                return Err(inp.err("lone leading surrogate in a \\u escape"));
-                            }
-                            let lo = hex4(inp, 8)?;
-                            if !(0xdc00..0xe000).contains(&lo) {
-                                return Err(inp.err("invalid surrogate pair in a \\u escape"));
-                            }
-                            inp.advance(6);
-                            0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)
-                        } else if (0xdc00..0xe000).contains(&u) {
-                            return Err(inp.err("lone trailing surrogate in a \\u escape"));
-                        } else {
-                            u
-                        };
-                        inp.advance(4);
-                        char::from_u32(ch).ok_or_else(|| inp.err("invalid \\u escape"))?
-                    }
-                    _ => return Err(inp.err("invalid escape in a string")),
-                };
-                if canonical
-                    && e != b'u'
-                    && !matches!(e, b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't')
-                {
-                    return Err(inp.err("non-canonical escape in a string"));
-                }
-                inp.advance(2);
-                sink.ch(ch)?;
+                one_escape(inp, sink, canonical)?;
             }
         }
     }
+}
+
+/// One escape (the backslash is next) other than a run of [`short_escapes`]: decoded and
+/// handed to `sink`, refused where `canonical` and jq would spell it otherwise.
+fn one_escape<R: Read>(inp: &mut Input<R>, sink: &mut dyn StrSink, canonical: bool) -> Result<()> {
+    if inp.ensure(2)? < 2 {
+        return Err(inp.err("end of input inside an escape"));
+    }
+    let e = inp.buf[inp.pos + 1];
+    let ch = match e {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let u = hex4(inp, 2)?;
+            if canonical {
+                let ok = u < 0x20 && !matches!(u, 8 | 9 | 10 | 12 | 13) || u == 0x7f;
+                let lower = inp.buf[inp.pos + 2..inp.pos + 6]
+                    .iter()
+                    .all(|b| !b.is_ascii_uppercase());
+                if !ok || !lower {
+                    return Err(inp.err("non-canonical \\u escape in a string"));
+                }
+            }
+            let ch = if (0xd800..0xdc00).contains(&u) {
+                if inp.ensure(12)? < 12
+                    || inp.buf[inp.pos + 6] != b'\\'
+                    || inp.buf[inp.pos + 7] != b'u'
+                {
+                    return Err(inp.err("lone leading surrogate in a \\u escape"));
+                }
+                let lo = hex4(inp, 8)?;
+                if !(0xdc00..0xe000).contains(&lo) {
+                    return Err(inp.err("invalid surrogate pair in a \\u escape"));
+                }
+                inp.advance(6);
+                0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)
+            } else if (0xdc00..0xe000).contains(&u) {
+                return Err(inp.err("lone trailing surrogate in a \\u escape"));
+            } else {
+                u
+            };
+            inp.advance(4);
+            char::from_u32(ch).ok_or_else(|| inp.err("invalid \\u escape"))?
+        }
+        _ => return Err(inp.err("invalid escape in a string")),
+    };
+    if canonical && e != b'u' && !matches!(e, b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') {
+        return Err(inp.err("non-canonical escape in a string"));
+    }
+    inp.advance(2);
+    sink.ch(ch)?;
+    Ok(())
 }
 
 fn hex4<R: Read>(inp: &mut Input<R>, at: usize) -> Result<u32> {
