@@ -532,23 +532,7 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             return Ok(self.inp.offset());
         }
         loop {
-            self.inp.ws()?;
-            if self.inp.peek()? != Some(b'"') {
-                return Err(self.inp.err("expected an object key (a string)"));
-            }
-            let koff = lv.keys.len();
-            let mut ks = KeySink {
-                buf: &mut lv.keys,
-                max: koff + MAX_KEY_BYTES,
-                too_long: false,
-            };
-            parse_string(&mut self.inp, &mut ks, false)?;
-            if ks.too_long {
-                return Err(self.inp.err(format!(
-                    "an object key longer than {MAX_KEY_BYTES} bytes (agar's limit)"
-                )));
-            }
-            let klen = lv.keys.len() - koff;
+            let (koff, klen) = self.key(&mut lv.keys)?;
             self.inp.ws()?;
             self.inp.expect(b':')?;
             self.inp.ws()?;
@@ -574,6 +558,28 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
                 return Ok(self.inp.offset());
             }
         }
+    }
+
+    /// An object key (after optional whitespace), decoded and appended to `keys`:
+    /// returns its offset and length there.
+    fn key(&mut self, keys: &mut Vec<u8>) -> Result<(usize, usize)> {
+        self.inp.ws()?;
+        if self.inp.peek()? != Some(b'"') {
+            return Err(self.inp.err("expected an object key (a string)"));
+        }
+        let koff = keys.len();
+        let mut ks = KeySink {
+            buf: keys,
+            max: koff + MAX_KEY_BYTES,
+            too_long: false,
+        };
+        parse_string(&mut self.inp, &mut ks, false)?;
+        if ks.too_long {
+            return Err(self.inp.err(format!(
+                "an object key longer than {MAX_KEY_BYTES} bytes (agar's limit)"
+            )));
+        }
+        Ok((koff, keys.len() - koff))
     }
 
     fn sort(lv: &mut Level) {
@@ -687,21 +693,7 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
 
     fn fast_members(&mut self, lv: &mut FastLevel, depth: usize, limit: u64) -> Result<(), GiveUp> {
         loop {
-            self.inp.ws()?;
-            if self.inp.peek()? != Some(b'"') {
-                return Err(GiveUp);
-            }
-            let koff = lv.keys.len();
-            let mut ks = KeySink {
-                buf: &mut lv.keys,
-                max: koff + MAX_KEY_BYTES,
-                too_long: false,
-            };
-            parse_string(&mut self.inp, &mut ks, false)?;
-            if ks.too_long {
-                return Err(GiveUp);
-            }
-            let klen = lv.keys.len() - koff;
+            let (koff, klen) = self.key(&mut lv.keys)?;
             self.inp.ws()?;
             self.inp.expect(b':')?;
             self.inp.ws()?;

@@ -460,24 +460,6 @@ fn plain_run(s: &[u8]) -> usize {
     i
 }
 
-/// Bytes of `s` before the first quote, backslash, control byte or 0x7f (non-ASCII
-/// bytes included), 8 at a time.
-#[inline]
-fn text_run(s: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let m = escaped_bytes(word(s, i));
-        if m != 0 {
-            return i + first_flag(m);
-        }
-        i += 8;
-    }
-    while i < s.len() && !matches!(SCLASS[s[i] as usize], 1 | 2 | 3 | 5) {
-        i += 1;
-    }
-    i
-}
-
 /// A whole string with quotes, jq's escaping (the canonical form of a key or value).
 pub fn write_string(out: &mut Out, s: &[u8]) -> Result<()> {
     out.push(b'"')?;
@@ -641,7 +623,7 @@ pub fn parse_string<R: Read>(
                 // a run of valid UTF-8 (and plain ASCII) up to the next byte that needs
                 // a look: one check, one hand-over; what std's check stops at (invalid or
                 // cut by the buffer's end) goes on to the one-character path below
-                let run = text_run(chunk);
+                let run = unescaped_run(chunk);
                 let v = match std::str::from_utf8(&chunk[..run]) {
                     Ok(_) => run,
                     Err(e) => e.valid_up_to(),
