@@ -1,6 +1,6 @@
 //! The streaming canonicaliser (see the module docs of [`crate::json`]).
 //!
-//! Each object is read twice: a lax pass indexes its members (decoded key, value byte
+//! A large object is read twice: a lax pass indexes its members (decoded key, value byte
 //! range), skipping values by bracket counting; then the members are emitted in sorted
 //! key order, seeking to each value and parsing it strictly. Every byte of the document is
 //! strictly parsed exactly once (when emitted), and an emitted value must end where the
@@ -8,6 +8,15 @@
 //! touching the file again. Memory: the key index of the open objects (one per nesting
 //! level); an object past [`SPILL_KEYS`] keys or [`SPILL_BYTES`] of keys is sorted in
 //! runs on disk and merged.
+//!
+//! A small object below the genesis fields (an account, a balance: most of a genesis) is
+//! first tried in one strict pass into memory, its members sorted there
+//! (`Canon::fast_object`); past [`FAST_MAX`] bytes of input, or at anything wrong, the
+//! attempt is dropped and the object read again the two-pass way, so the output and every
+//! error are the two-pass reader's. What an attempt holds is bounded: each completed
+//! inner value is at most [`FAST_OUT_MAX`] bytes, and one copy of it is held per open
+//! level of the attempt (a document nested 127 deep: under 50 MiB, kept for reuse by
+//! later attempts).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -24,10 +33,10 @@ pub const SPILL_BYTES: usize = 16 << 20;
 const WINDOW: usize = 64 << 10;
 /// An object below the genesis fields is first tried in one strict pass into memory
 /// ([`Canon::fast_object`]): given up once it has read more than this many input bytes.
-const FAST_MAX: u64 = 64 << 10;
+pub const FAST_MAX: u64 = 64 << 10;
 /// Output bytes one value of such an attempt may produce (escaping can grow a string
 /// sixfold: a raw 0x7f becomes `\u007f`); past it the attempt is given up.
-const FAST_OUT_MAX: usize = 6 * FAST_MAX as usize;
+pub const FAST_OUT_MAX: usize = 6 * FAST_MAX as usize;
 
 #[derive(Clone, Copy)]
 struct Ent {

@@ -7,7 +7,7 @@
 //!   seeking; arrays, strings and numbers stream in chunks. Output is byte-identical to
 //!   the tree-based form agar always wrote (kept in the tests as the reference): keys
 //!   sorted bytewise, compact, jq's string escaping ([`write_string`]), number literals
-//!   as serde_json's arbitrary-precision mode prints them ([`number`]), a final newline;
+//!   as serde_json's arbitrary-precision mode prints them ([`parse_number`]), a final newline;
 //!   duplicate keys anywhere, invalid UTF-8, lone surrogates, nesting deeper than
 //!   [`MAX_DEPTH`] are refused.
 //! * [`walk`]: one streaming pass over a *canonical* document (an archive's genesis
