@@ -156,7 +156,7 @@ fn is_io(e: &Error) -> bool {
 }
 
 /// Verify a finished archive still in its temp file as `agar verify` would, bar the
-/// chain-state check ([`READ_BACK`]; its digest must be the one the writer computed while
+/// chain-state check (`READ_BACK`; its digest must be the one the writer computed while
 /// writing), and only then move it into place: the report of `read_back` where one
 /// followed the writing, else a read of the file now. A bug that writes a non-canonical
 /// archive fails here, the temp file is removed and whatever was at the output path

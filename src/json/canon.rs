@@ -32,7 +32,7 @@ pub const SPILL_BYTES: usize = 16 << 20;
 /// Objects up to this size are kept in the read buffer while they are emitted.
 const WINDOW: usize = 64 << 10;
 /// An object below the genesis fields is first tried in one strict pass into memory
-/// ([`Canon::fast_object`]): given up once it has read more than this many input bytes.
+/// (`Canon::fast_object`): given up once it has read more than this many input bytes.
 pub const FAST_MAX: u64 = 64 << 10;
 /// Output bytes one value of such an attempt may produce (escaping can grow a string
 /// sixfold: a raw 0x7f becomes `\u007f`); past it the attempt is given up.

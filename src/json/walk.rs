@@ -1,6 +1,6 @@
 //! One streaming pass over a canonical document: check, gather, copy, edit.
 //!
-//! [`walk`] reads a document that must already be canonical (an archive's genesis
+//! [`walk()`] reads a document that must already be canonical (an archive's genesis
 //! member, or the canonicaliser's output) and refuses anything else: whitespace, keys not
 //! strictly increasing (bytewise, decoded), escapes or numbers spelled otherwise than the
 //! canonicaliser writes them, anything after the final newline. While it reads it gathers
@@ -219,7 +219,7 @@ pub fn walk<'h, R: Read>(
     walk_hooks(r, loc, w, edits, hook.into_iter().collect())
 }
 
-/// [`walk`] with several hooks at distinct paths (added for issue 17's state edits, which
+/// [`walk()`] with several hooks at distinct paths (added for issue 17's state edits, which
 /// gather from or rewrite several arrays in one pass). A hook whose path is not an array
 /// (an object, a string, null) gets the whole value as one element (index 0; `Remove` is
 /// refused there): how small values (gov params, last_total_power) are read and rewritten
