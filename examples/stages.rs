@@ -99,6 +99,53 @@ fn main() -> io::Result<()> {
             zst::decode(&zb[..], 1, &mut |_| true).unwrap();
         }),
     ));
+    // the DB writer (explode --db, restore): the importer's settings; compressed
+    // snapshots go into zeroblobs by incremental blob I/O, export data into kv rows
+    let db = tempfile::tempdir()?;
+    let conn =
+        rusqlite::Connection::open(db.path().join("stage.sqlite")).map_err(io::Error::other)?;
+    conn.execute_batch(agar::dbimport::IMPORT_PRAGMAS)
+        .and_then(|_| conn.execute_batch("BEGIN; CREATE TABLE s (id INTEGER PRIMARY KEY, b BLOB); CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);"))
+        .map_err(io::Error::other)?;
+    rows.push((
+        "DB writer: blobs, 4 MiB rows (zeroblob + incremental write)",
+        rate(n, || {
+            for c in data.chunks(4 << 20) {
+                conn.execute("INSERT INTO s (b) VALUES (zeroblob(?1))", [c.len() as i64])
+                    .unwrap();
+                let mut b = conn
+                    .blob_open(
+                        rusqlite::DatabaseName::Main,
+                        "s",
+                        "b",
+                        conn.last_insert_rowid(),
+                        false,
+                    )
+                    .unwrap();
+                b.write_all(c).unwrap();
+            }
+        }),
+    ));
+    let mut kv_bytes = 0;
+    let t = Instant::now();
+    {
+        let mut ins = conn
+            .prepare("INSERT INTO kv (key, value) VALUES (?1, ?2)")
+            .map_err(io::Error::other)?;
+        // export data's shape: keys in order, values of a few hundred bytes
+        for (i, c) in data.chunks(200).enumerate() {
+            let key = format!("v1.vs.vc.{i:012}");
+            let value = String::from_utf8_lossy(c);
+            ins.execute(rusqlite::params![key, value])
+                .map_err(io::Error::other)?;
+            kv_bytes += key.len() + value.len();
+        }
+    }
+    conn.execute_batch("COMMIT").map_err(io::Error::other)?;
+    rows.push((
+        "DB writer: kv rows, 200-byte values (prepared inserts)",
+        kv_bytes as f64 / t.elapsed().as_secs_f64() / 1e6,
+    ));
     println!(
         "Single-core stage throughput on the first {} MiB of {path} (gzip {:.3}, zstd {:.3} of the input):\n",
         n >> 20,
