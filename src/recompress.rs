@@ -54,13 +54,14 @@ pub fn recompress(
     let (format, mut stream) = decode::open(
         BufReader::with_capacity(1 << 20, f),
         crate::archive::par::default_threads(),
+        false,
     )
     .map_err(|e| Error::invalid(&loc, e.to_string()))?;
     let rd = |e: std::io::Error| Error::invalid(&loc, format!("cannot read the archive: {e}"));
 
     // the archive manifest comes first: it gives the tar length (for the gzip index)
     let mut head = vec![0u8; BLOCK];
-    if read_up_to(&mut *stream, &mut head).map_err(rd)? < BLOCK {
+    if read_up_to(&mut stream, &mut head).map_err(rd)? < BLOCK {
         return bail(&loc, "archive is truncated (no first member)");
     }
     let size = std::str::from_utf8(&head[124..135])
@@ -77,7 +78,7 @@ pub fn recompress(
         })?;
     let body = (size as usize) + padding(size);
     head.resize(BLOCK + body, 0);
-    if read_up_to(&mut *stream, &mut head[BLOCK..]).map_err(rd)? < body {
+    if read_up_to(&mut stream, &mut head[BLOCK..]).map_err(rd)? < body {
         return bail(&loc, "archive is truncated (in genesis-archive.json)");
     }
     let manifest = parse_manifest(&loc, &head[BLOCK..BLOCK + size as usize])?;
@@ -96,7 +97,7 @@ pub fn recompress(
     let mut buf = vec![0u8; 1 << 20];
     while left > 0 {
         let want = buf.len().min(left as usize);
-        let n = read_up_to(&mut *stream, &mut buf[..want]).map_err(rd)?;
+        let n = read_up_to(&mut stream, &mut buf[..want]).map_err(rd)?;
         if n < want {
             return bail(&loc, "archive is truncated (the tar stream ends before the length its manifest announces)");
         }
@@ -105,7 +106,7 @@ pub fn recompress(
         left -= n as u64;
     }
     let mut probe = [0u8; 1];
-    if read_up_to(&mut *stream, &mut probe).map_err(rd)? != 0 {
+    if read_up_to(&mut stream, &mut probe).map_err(rd)? != 0 {
         return bail(&loc, "unexpected data after the end of the archive");
     }
     progress.finish();

@@ -59,25 +59,37 @@ impl Format {
 }
 
 /// The uncompressed tar stream of `input` (buffered, positioned at the start), read
-/// ahead on other threads; `threads` decompressors where the format allows.
+/// ahead on other threads; `threads` decompressors where the format allows. With `hash`,
+/// the read-ahead thread also computes the stream's SHA-256 ([`ReadAhead::digest`]).
 pub fn open<R: BufRead + Send + 'static>(
     mut input: R,
     threads: usize,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+    hash: bool,
+) -> io::Result<(Format, ReadAhead)> {
     let format = Format::detect(input.fill_buf()?);
-    let stream: Box<dyn Read + Send> = match format {
-        Format::Tar => Box::new(ReadAhead::new(Box::new(input))),
+    let reader = |r: Box<dyn Read + Send>| match hash {
+        true => ReadAhead::new_hashing(r),
+        false => ReadAhead::new(r),
+    };
+    let stream = match format {
+        Format::Tar => reader(Box::new(input)),
         Format::Gzip => match gz::read_header(&mut input)? {
-            Some(index) => Box::new(ReadAhead::from_blocks(move |emit| {
+            Some(index) => blocks(hash, move |emit| {
                 gz::decode_indexed(input, index, threads, emit)
-            })),
-            None => Box::new(ReadAhead::new(Box::new(gz::StrictGzReader::after_header(
-                input,
-            )))),
+            }),
+            None => reader(Box::new(gz::StrictGzReader::after_header(input))),
         },
-        Format::Zstd => Box::new(ReadAhead::from_blocks(move |emit| {
-            zst::decode(input, threads, emit)
-        })),
+        Format::Zstd => blocks(hash, move |emit| zst::decode(input, threads, emit)),
     };
     Ok((format, stream))
+}
+
+fn blocks<P>(hash: bool, produce: P) -> ReadAhead
+where
+    P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
+{
+    match hash {
+        true => ReadAhead::hashing(produce),
+        false => ReadAhead::from_blocks(produce),
+    }
 }

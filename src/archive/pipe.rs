@@ -16,38 +16,20 @@ pub struct ReadAhead {
     pos: usize,
     done: bool,
     handle: Option<JoinHandle<()>>,
+    /// With [`ReadAhead::hashing`]: the SHA-256 of the whole stream, sent by the thread
+    /// just before the end (so it is there once a read has returned 0).
+    digest_rx: Option<Receiver<[u8; 32]>>,
+    digest: Option<[u8; 32]>,
 }
 
 impl ReadAhead {
-    pub fn new(mut inner: Box<dyn Read + Send>) -> ReadAhead {
-        Self::from_blocks(move |emit| loop {
-            let mut buf = vec![0u8; BLOCK];
-            let mut filled = 0;
-            // fill whole blocks so the consumer sees few, large chunks
-            let res = loop {
-                match inner.read(&mut buf[filled..]) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => {
-                        filled += n;
-                        if filled == BLOCK {
-                            break Ok(());
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            buf.truncate(filled);
-            match res {
-                Err(e) => return Err(e),
-                Ok(()) if filled == 0 => return Ok(()),
-                Ok(()) => {
-                    if !emit(buf) {
-                        return Ok(());
-                    }
-                }
-            }
-        })
+    pub fn new(inner: Box<dyn Read + Send>) -> ReadAhead {
+        Self::from_blocks(blocks_of(inner))
+    }
+
+    /// [`ReadAhead::new`], hashing (see [`ReadAhead::hashing`]).
+    pub fn new_hashing(inner: Box<dyn Read + Send>) -> ReadAhead {
+        Self::hashing(blocks_of(inner))
     }
 
     /// Run `produce` on its own thread: it hands over the stream in order as blocks
@@ -57,11 +39,39 @@ impl ReadAhead {
     where
         P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
     {
+        Self::spawn(produce, false)
+    }
+
+    /// [`ReadAhead::from_blocks`] that also hashes the stream on its thread (the reader's
+    /// archive digest: one SHA-256 pass taken off the thread that checks the members).
+    /// The digest: [`ReadAhead::digest`], once a read has returned 0.
+    pub fn hashing<P>(produce: P) -> ReadAhead
+    where
+        P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
+    {
+        Self::spawn(produce, true)
+    }
+
+    fn spawn<P>(produce: P, hash: bool) -> ReadAhead
+    where
+        P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
+    {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let (dtx, digest_rx) = match hash {
+            true => {
+                let (a, b) = sync_channel::<[u8; 32]>(1);
+                (Some(a), Some(b))
+            }
+            false => (None, None),
+        };
         let handle = std::thread::spawn(move || {
+            let mut sha = dtx.is_some().then(<sha2::Sha256 as sha2::Digest>::new);
             // a producer's block may be bigger than BLOCK (a zstd frame is 4 MiB): pass it
             // on in BLOCK-sized pieces, so that the queue holds DEPTH x BLOCK bytes at most
             let mut emit = |b: Vec<u8>| {
+                if let Some(s) = &mut sha {
+                    sha2::Digest::update(s, &b);
+                }
                 if b.len() <= BLOCK {
                     return b.is_empty() || tx.send(Ok(b)).is_ok();
                 }
@@ -71,6 +81,9 @@ impl ReadAhead {
                 Ok(()) => Ok(Vec::new()),
                 Err(e) => Err(e),
             };
+            if let (true, Some(s), Some(d)) = (end.is_ok(), sha, dtx) {
+                let _ = d.send(sha2::Digest::finalize(s).into());
+            }
             let _ = tx.send(end);
         });
         ReadAhead {
@@ -79,6 +92,49 @@ impl ReadAhead {
             pos: 0,
             done: false,
             handle: Some(handle),
+            digest_rx,
+            digest: None,
+        }
+    }
+
+    /// The SHA-256 of the whole stream (made with [`ReadAhead::hashing`]), once a read
+    /// has returned 0; None before, or without hashing.
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        self.digest
+    }
+}
+
+/// A reader as a block producer for [`ReadAhead::from_blocks`]: whole `BLOCK`s, so the
+/// consumer sees few, large chunks.
+fn blocks_of(
+    mut inner: Box<dyn Read + Send>,
+) -> impl FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static {
+    move |emit| loop {
+        let mut buf = vec![0u8; BLOCK];
+        let mut filled = 0;
+        // fill whole blocks so the consumer sees few, large chunks
+        let res = loop {
+            match inner.read(&mut buf[filled..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    filled += n;
+                    if filled == BLOCK {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        buf.truncate(filled);
+        match res {
+            Err(e) => return Err(e),
+            Ok(()) if filled == 0 => return Ok(()),
+            Ok(()) => {
+                if !emit(buf) {
+                    return Ok(());
+                }
+            }
         }
     }
 }
@@ -90,7 +146,10 @@ impl Read for ReadAhead {
                 return Ok(0);
             }
             match self.rx.recv() {
-                Ok(Ok(b)) if b.is_empty() => self.done = true,
+                Ok(Ok(b)) if b.is_empty() => {
+                    self.done = true;
+                    self.digest = self.digest_rx.as_ref().and_then(|d| d.try_recv().ok());
+                }
                 Ok(Ok(b)) => {
                     self.cur = b;
                     self.pos = 0;
@@ -264,5 +323,30 @@ mod tests {
         }
         let e = r.err().or_else(|| w.finish().err()).expect("an error");
         assert_eq!(e.to_string(), "disk full");
+    }
+
+    #[test]
+    fn a_hashing_read_ahead_gives_the_stream_digest_only_at_its_end() {
+        let data: Vec<u8> = (0..2 * BLOCK + 5).map(|i| (i % 253) as u8).collect();
+        let mut r = ReadAhead::new_hashing(Box::new(io::Cursor::new(data.clone())));
+        let mut head = vec![0u8; 10];
+        r.read_exact(&mut head).unwrap();
+        assert_eq!(r.digest(), None, "not before the end");
+        let mut out = head;
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        let want: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&data).into();
+        assert_eq!(r.digest(), Some(want));
+        // a stream that fails has no digest; one read without hashing neither
+        let mut r = ReadAhead::hashing(|emit| {
+            emit(vec![1, 2, 3]);
+            Err(io::Error::other("cut"))
+        });
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
+        assert_eq!(r.digest(), None);
+        let mut r = ReadAhead::new(Box::new(io::Cursor::new(data)));
+        r.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(r.digest(), None);
     }
 }

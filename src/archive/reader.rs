@@ -12,6 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::decode::Format;
+use super::pipe::ReadAhead;
 use super::tar::{describe_header_difference, member_header, padding, ustar_header, BLOCK};
 use super::*;
 use crate::error::{bail, Error, Result};
@@ -25,10 +26,9 @@ use crate::progress::Progress;
 /// line an entry within the key and value limits can encode to.
 pub const MAX_LINE_BYTES: u64 = crate::model::MAX_LINE_BYTES as u64;
 
-/// Counts and hashes every byte of the uncompressed tar stream.
+/// Counts every byte of the uncompressed tar stream (its read-ahead thread hashes it).
 struct Stream {
-    inner: Box<dyn Read + Send>,
-    sha: Sha256,
+    inner: ReadAhead,
     pos: u64,
     progress: Progress,
 }
@@ -52,7 +52,6 @@ impl Stream {
                 Err(e) => return Err(read_error(what(), e)),
             }
         }
-        self.sha.update(&buf[..]);
         self.pos += buf.len() as u64;
         self.progress.inc(buf.len() as u64);
         Ok(())
@@ -193,13 +192,12 @@ impl ArchiveReader {
         // bounded by the manifest alone.
         let sized = input.regular_file;
         let br = BufReader::with_capacity(1 << 20, input.reader);
-        let (format, inner) = super::decode::open(br, super::par::default_threads())
+        let (format, inner) = super::decode::open(br, super::par::default_threads(), true)
             .map_err(|e| read_error(loc.clone(), e))?;
         let compressed = format != Format::Tar;
         let progress = Progress::bytes(opts.progress, "reading", 0);
         let mut stream = Stream {
             inner,
-            sha: Sha256::new(),
             pos: 0,
             progress,
         };
@@ -746,8 +744,14 @@ impl ArchiveReader {
             }
         }
         self.stream.progress.finish();
+        let digest = self.stream.inner.digest().ok_or_else(|| {
+            Error::io_at(
+                &self.path,
+                io::Error::other("the read-ahead thread gave no digest"),
+            )
+        })?;
         Ok(ReadResult {
-            digest: hex::encode(self.stream.sha.clone().finalize()),
+            digest: hex::encode(digest),
             tar_bytes: self.stream.pos,
             problems: self.problems,
         })
@@ -1073,8 +1077,7 @@ mod tests {
 
     fn read_from(kind: io::ErrorKind) -> Error {
         let mut s = Stream {
-            inner: Box::new(Failing(kind)),
-            sha: Sha256::new(),
+            inner: ReadAhead::new(Box::new(Failing(kind))),
             pos: 0,
             progress: Progress::bytes(false, "", 0),
         };
