@@ -572,3 +572,38 @@ fn a_b1_bundle_over_sqlites_limit_fails_verify_within_the_cap() {
     assert!(text(&o).contains(&why), "{}", text(&o));
     assert!(text(&o).contains(": 1 problem(s)"), "{}", text(&o));
 }
+
+#[test]
+fn a_genesis_of_deeply_nested_small_objects_packs_within_the_cap() {
+    // The canonicaliser reads a small object in one pass into memory and keeps one copy
+    // of each open level's output: the worst case is the deepest nesting with the most
+    // output per level (raw 0x7f, written as the six bytes \u007f, just under the
+    // attempt's 64 KiB input limit). Each of the 118 levels also has members out of order.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("state");
+    copy_dir(&fx("tiny/genesis/debug"), &dir);
+    let g = std::fs::read_to_string(dir.join("genesis.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&g).unwrap();
+    let mut deep = serde_json::json!({"z": 1, "s": "\u{7f}".repeat(60 << 10), "a": 2});
+    for i in 0..118 {
+        deep = serde_json::json!({"z": i, "next": deep, "a": [i]});
+    }
+    v["app_state"]["zz_deep"] = deep;
+    std::fs::write(dir.join("genesis.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = t.path().join("deep.tar");
+    let o = capped(&["pack", p(&dir), "-o", p(&out), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // the member is the canonical form: keys sorted at every level, 0x7f escaped
+    let o = capped(&["verify", p(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let tar = std::fs::read(&out).unwrap();
+    let s = craft::split(&tar);
+    let member = String::from_utf8(s.contents()[0].1.clone()).unwrap();
+    assert!(member.contains(&format!(
+        "\"zz_deep\":{{\"a\":[117],\"next\":{{\"a\":[116],"
+    )));
+    assert!(member.contains(&format!(
+        "{{\"a\":2,\"s\":\"{}\",\"z\":1}}",
+        "\\u007f".repeat(60 << 10)
+    )));
+}
