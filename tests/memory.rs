@@ -599,9 +599,7 @@ fn a_genesis_of_deeply_nested_small_objects_packs_within_the_cap() {
     let tar = std::fs::read(&out).unwrap();
     let s = craft::split(&tar);
     let member = String::from_utf8(s.contents()[0].1.clone()).unwrap();
-    assert!(member.contains(&format!(
-        "\"zz_deep\":{{\"a\":[117],\"next\":{{\"a\":[116],"
-    )));
+    assert!(member.contains("\"zz_deep\":{\"a\":[117],\"next\":{\"a\":[116],"));
     assert!(member.contains(&format!(
         "{{\"a\":2,\"s\":\"{}\",\"z\":1}}",
         "\\u007f".repeat(60 << 10)
