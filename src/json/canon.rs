@@ -119,6 +119,8 @@ struct Canon<'a, 'o, R> {
     pool: Vec<Level>,
     pinned: bool,
     marks: Marks,
+    /// Try small objects in one pass (always, but in the tests that compare both ways).
+    one_pass: bool,
     fast: Vec<FastLevel>,
     fast_out: Vec<u8>,
 }
@@ -130,7 +132,7 @@ pub fn canonicalize<R: Read + Seek>(
     loc: &str,
     w: &mut dyn Write,
 ) -> Result<(Fields, u64, String)> {
-    run(r, loc, Out::new(w, loc).hashing())
+    run(r, loc, Out::new(w, loc).hashing(), true)
 }
 
 /// [`canonicalize`] without hashing (the writer hashes: [`crate::archive::pipe::HashBehind`]
@@ -140,10 +142,15 @@ pub fn canonicalize_unhashed<R: Read + Seek>(
     loc: &str,
     w: &mut dyn Write,
 ) -> Result<(Fields, u64)> {
-    run(r, loc, Out::new(w, loc)).map(|(f, n, _)| (f, n))
+    run(r, loc, Out::new(w, loc), true).map(|(f, n, _)| (f, n))
 }
 
-fn run<R: Read + Seek>(r: R, loc: &str, mut out: Out) -> Result<(Fields, u64, String)> {
+fn run<R: Read + Seek>(
+    r: R,
+    loc: &str,
+    mut out: Out,
+    one_pass: bool,
+) -> Result<(Fields, u64, String)> {
     let mut c = Canon {
         inp: Input::new(r, loc),
         out: &mut out,
@@ -151,6 +158,7 @@ fn run<R: Read + Seek>(r: R, loc: &str, mut out: Out) -> Result<(Fields, u64, St
         pool: Vec::new(),
         pinned: false,
         marks: Marks::default(),
+        one_pass,
         fast: Vec::new(),
         fast_out: Vec::new(),
     };
@@ -489,7 +497,7 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
         // Below the genesis fields (nothing to capture), a small object is read once,
         // strictly, into memory and emitted sorted from there; one known to be large (a
         // recorded end) or found large goes the two-pass way below, as does any error.
-        if ctx == Ctx::Other && !self.marks.ends.contains_key(&start) {
+        if self.one_pass && ctx == Ctx::Other && !self.marks.ends.contains_key(&start) {
             let mut buf = std::mem::take(&mut self.fast_out);
             buf.clear();
             let r = self.fast_object(&mut buf, depth, start + FAST_MAX);
@@ -812,5 +820,184 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             }
         }
         self.out.push(b'}')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn both_ways(doc: &[u8]) -> [std::result::Result<(Vec<u8>, Option<Vec<u8>>), String>; 2] {
+        [true, false].map(|one_pass| {
+            let mut w = Vec::new();
+            run(Cursor::new(doc), "t", Out::new(&mut w, "t"), one_pass)
+                .map(|(f, _, _)| (w, f.get(Slot::ChainId).map(|c| c.text.clone())))
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// A small deterministic generator of JSON text, valid or nearly so: objects with
+    /// keys out of order (sometimes repeated), strings with every escape spelling,
+    /// non-ASCII, raw 0x7f, numbers in every form, whitespace anywhere.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+        fn ws(&mut self, o: &mut String) {
+            if self.next(4) == 0 {
+                o.push_str([" ", "\n", "\t ", "\r\n  "][self.next(4) as usize]);
+            }
+        }
+        fn string(&mut self, o: &mut String) {
+            const PIECES: [&str; 24] = [
+                "a",
+                "b",
+                "c",
+                "e",
+                "\\\"",
+                "\\\\",
+                "\\/",
+                "\\n",
+                "\\t",
+                "\\r",
+                "\\b",
+                "\\f",
+                "\\u0001",
+                "\\u001F",
+                "\\u00e9",
+                "\\u0041",
+                "\\ud83d\\ude00",
+                "\u{7f}",
+                "é",
+                "😀",
+                "\u{2028}",
+                "<&>",
+                "\\u007f",
+                "zz",
+            ];
+            o.push('"');
+            for _ in 0..self.next(6) {
+                o.push_str(PIECES[self.next(24) as usize]);
+            }
+            o.push('"');
+        }
+        fn value(&mut self, o: &mut String, depth: u32) {
+            self.ws(o);
+            match self.next(if depth > 4 { 4 } else { 7 }) {
+                0 => self.string(o),
+                1 => o.push_str(
+                    [
+                        "0", "-0", "12", "1.50", "1e5", "1E+5", "-2.5e-3", "01", "1.",
+                    ][self.next(9) as usize],
+                ),
+                2 => o.push_str(["true", "false", "null"][self.next(3) as usize]),
+                3 => o.push_str(["[]", "{}", "\"\""][self.next(3) as usize]),
+                4 | 5 => {
+                    o.push('{');
+                    let n = self.next(6);
+                    for i in 0..n {
+                        if i > 0 {
+                            o.push(',');
+                        }
+                        self.ws(o);
+                        self.string(o);
+                        self.ws(o);
+                        o.push(':');
+                        self.value(o, depth + 1);
+                        self.ws(o);
+                    }
+                    o.push('}');
+                }
+                _ => {
+                    o.push('[');
+                    for i in 0..self.next(5) {
+                        if i > 0 {
+                            o.push(',');
+                        }
+                        self.value(o, depth + 1);
+                    }
+                    self.ws(o);
+                    o.push(']');
+                }
+            }
+            self.ws(o);
+        }
+    }
+
+    #[test]
+    fn one_pass_and_two_pass_objects_agree_on_output_fields_and_errors() {
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        let mut seen_ok = 0;
+        let mut seen_err = 0;
+        for i in 0..4000 {
+            let mut doc = String::from("{\"chain_id\":\"c\\\"1\",\"x\":");
+            g.value(&mut doc, 0);
+            doc.push('}');
+            let mut bytes = doc.into_bytes();
+            match i % 4 {
+                // damaged: cut short, or one byte changed
+                1 => bytes.truncate(g.next(bytes.len() as u64) as usize),
+                2 => {
+                    let at = g.next(bytes.len() as u64) as usize;
+                    bytes[at] = b"{}[],:\"\\ 0a\x7f\xff"[g.next(13) as usize];
+                }
+                _ => {}
+            }
+            let [one, two] = both_ways(&bytes);
+            assert_eq!(one, two, "on {:?}", String::from_utf8_lossy(&bytes));
+            if one.is_ok() {
+                seen_ok += 1;
+            } else {
+                seen_err += 1;
+            }
+        }
+        // the generator makes both kinds in numbers
+        assert!(
+            seen_ok > 800 && seen_err > 800,
+            "{seen_ok} ok, {seen_err} refused"
+        );
+    }
+
+    #[test]
+    fn objects_past_the_one_pass_limits_are_read_the_two_pass_way() {
+        let long = |c: &str, n: usize| c.repeat(n);
+        for doc in [
+            // input just under and over FAST_MAX in one object
+            format!(
+                "{{\"x\":{{\"b\":\"{}\",\"a\":1}}}}",
+                long("s", FAST_MAX as usize - 20)
+            ),
+            format!(
+                "{{\"x\":{{\"b\":\"{}\",\"a\":1}}}}",
+                long("s", FAST_MAX as usize + 20)
+            ),
+            // output over FAST_OUT_MAX from fewer input bytes (0x7f is written in six)
+            format!(
+                "{{\"x\":{{\"b\":\"{}\",\"a\":1}}}}",
+                long("\u{7f}", FAST_MAX as usize - 100)
+            ),
+            // a duplicate key in an object, found by the sort
+            "{\"x\":{\"b\":1,\"a\":2,\"b\":3}}".to_string(),
+            format!(
+                "{{\"x\":[{{\"b\":\"{}\",\"a\":1,\"a\":2}}]}}",
+                long("s", 100)
+            ),
+        ] {
+            let [one, two] = both_ways(doc.as_bytes());
+            assert_eq!(one, two);
+        }
+        let [one, _] = both_ways(b"{\"x\":{\"b\":1,\"a\":2,\"b\":3}}");
+        assert!(one.unwrap_err().contains("duplicate object key \"b\""));
+        let [one, _] = both_ways(b"{\"x\":{\"b\":[1,{\"d\":1,\"c\":\"\\u00e9\\n\"}],\"a\":2}}");
+        assert_eq!(
+            one.unwrap().0,
+            "{\"x\":{\"a\":2,\"b\":[1,{\"c\":\"\u{e9}\\n\",\"d\":1}]}}\n".as_bytes()
+        );
     }
 }
