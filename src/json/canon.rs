@@ -828,7 +828,10 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn both_ways(doc: &[u8]) -> [std::result::Result<(Vec<u8>, Option<Vec<u8>>), String>; 2] {
+    /// The output and the captured chain_id, or the error's text.
+    type Outcome = std::result::Result<(Vec<u8>, Option<Vec<u8>>), String>;
+
+    fn both_ways(doc: &[u8]) -> [Outcome; 2] {
         [true, false].map(|one_pass| {
             let mut w = Vec::new();
             run(Cursor::new(doc), "t", Out::new(&mut w, "t"), one_pass)
