@@ -349,4 +349,73 @@ mod tests {
         r.read_to_end(&mut Vec::new()).unwrap();
         assert_eq!(r.digest(), None);
     }
+
+    /// The blocks a read-ahead queues, as the consumer would receive them.
+    fn queued(r: &ReadAhead) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while let Ok(Ok(b)) = r.rx.recv() {
+            if b.is_empty() {
+                break;
+            }
+            sizes.push(b.len());
+        }
+        sizes
+    }
+
+    #[test]
+    fn the_queue_holds_whole_blocks_of_at_most_block_bytes() {
+        // a producer's 3 MiB + 5 block is passed on in BLOCK pieces (the queue's depth
+        // bounds bytes, not frames); small blocks go as they are, empty ones not at all
+        let r = ReadAhead::from_blocks(|emit| {
+            emit(vec![7; 3 * BLOCK + 5]);
+            emit(Vec::new());
+            emit(vec![8; 10]);
+            Ok(())
+        });
+        assert_eq!(queued(&r), [BLOCK, BLOCK, BLOCK, 5, 10]);
+        // a reader that gives 1000 bytes at a time, and is interrupted now and then, is
+        // read into whole blocks
+        struct Dribble(usize, u32);
+        impl Read for Dribble {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                self.1 += 1;
+                if self.1 % 7 == 0 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                let n = b.len().min(self.0).min(1000);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let r = ReadAhead::new(Box::new(Dribble(2 * BLOCK + 3, 0)));
+        assert_eq!(queued(&r), [BLOCK, BLOCK, 3]);
+    }
+
+    #[test]
+    fn hash_behind_takes_a_large_write_a_block_at_a_time() {
+        // one write of 2.5 blocks is taken a block at a time
+        let mut w = HashBehind::new(Vec::new());
+        let data = vec![3u8; 2 * BLOCK + BLOCK / 2];
+        assert_eq!(w.write(&data).unwrap(), BLOCK);
+        w.write_all(&data).unwrap();
+        let (out, _) = w.finish().unwrap();
+        assert_eq!(out.len(), BLOCK + data.len());
+    }
+
+    #[test]
+    fn dropping_a_read_ahead_stops_and_joins_its_producer() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let s = stopped.clone();
+        let mut r = ReadAhead::from_blocks(move |emit| {
+            while emit(vec![1; 10]) {}
+            s.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        r.read_exact(&mut [0u8; 5]).unwrap();
+        drop(r);
+        // the producer saw the consumer go and has returned: nothing runs on behind it
+        assert!(stopped.load(Ordering::SeqCst));
+    }
 }

@@ -1060,3 +1060,150 @@ pub fn copy(r: &mut dyn Read, w: &mut dyn Write, loc: &str) -> Result<u64> {
         n += k as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decode one string literal (and what follows it must be left unread).
+    fn decode(lit: &[u8], canonical: bool) -> std::result::Result<Vec<u8>, String> {
+        let mut doc = lit.to_vec();
+        doc.push(b',');
+        let mut inp = Input::new(io::Cursor::new(doc), "t");
+        let mut key = Vec::new();
+        let mut sink = KeySink {
+            buf: &mut key,
+            max: 1 << 20,
+            too_long: false,
+        };
+        parse_string(&mut inp, &mut sink, canonical).map_err(|e| e.to_string())?;
+        assert_eq!(
+            inp.next_byte().unwrap(),
+            b',',
+            "stops after the closing quote"
+        );
+        Ok(key)
+    }
+
+    /// The same decoded bytes through a sink that writes the canonical form.
+    fn emit(lit: &[u8]) -> Vec<u8> {
+        let mut inp = Input::new(io::Cursor::new(lit.to_vec()), "t");
+        let mut w = Vec::new();
+        let mut cap = Captured::new(Kind::String);
+        {
+            let mut out = Out::new(&mut w, "t");
+            let mut sink = EmitStr {
+                out: Some(&mut out),
+                cap: Some(&mut cap),
+            };
+            parse_string(&mut inp, &mut sink, false).unwrap();
+            out.finish().unwrap();
+        }
+        assert_eq!(cap.text, decode(lit, false).unwrap(), "capture = decoded");
+        w
+    }
+
+    fn literal(g: &mut u64, n: usize) -> Vec<u8> {
+        const PIECES: [&[u8]; 30] = [
+            b"a",
+            b"Z",
+            b"\\\"",
+            b"\\\\",
+            b"\\/",
+            b"\\n",
+            b"\\t",
+            b"\\r",
+            b"\\b",
+            b"\\f",
+            b"\\u0001",
+            b"\\u001F",
+            b"\\u001f",
+            b"\\u00e9",
+            b"\\u0041",
+            b"\\ud83d\\ude00",
+            b"\\ud800",
+            b"\\udc00",
+            b"\\ud83d\\u0041",
+            b"\\x",
+            b"\\u12",
+            b"\x7f",
+            b"\\u007f",
+            "é😀\u{2028}".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\xed\xa0\x80",
+            b"\x01",
+            b"\\\\\\\"",
+            b"<&>",
+        ];
+        let mut s = vec![b'"'];
+        for _ in 0..n {
+            *g ^= *g << 13;
+            *g ^= *g >> 7;
+            *g ^= *g << 17;
+            s.extend_from_slice(PIECES[(*g % 30) as usize]);
+        }
+        s.push(b'"');
+        s
+    }
+
+    #[test]
+    fn strings_decode_as_serde_json_does_and_canonical_means_jqs_spelling() {
+        let mut g = 0x2545_f491_4f6c_dd1d_u64;
+        let (mut ok, mut bad, mut canon) = (0, 0, 0);
+        for i in 0..20_000 {
+            let lit = literal(&mut g, i % 9);
+            let reference = serde_json::from_slice::<String>(&lit);
+            let got = decode(&lit, false);
+            match (&reference, &got) {
+                (Ok(r), Ok(d)) => {
+                    assert_eq!(r.as_bytes(), &d[..], "{:?}", String::from_utf8_lossy(&lit));
+                    ok += 1;
+                    // the canonical form: jq's escaping of the decoded text, and only it
+                    // passes the canonical check
+                    let c = string_bytes(r);
+                    assert_eq!(emit(&lit), &c[1..c.len() - 1]);
+                    let strict = decode(&lit, true);
+                    assert_eq!(
+                        strict.is_ok(),
+                        lit == c,
+                        "{:?}",
+                        String::from_utf8_lossy(&lit)
+                    );
+                    canon += usize::from(strict.is_ok());
+                    assert_eq!(decode(&c, true).unwrap(), r.as_bytes());
+                }
+                (Err(_), Err(_)) => bad += 1,
+                _ => panic!(
+                    "serde_json {reference:?}, agar {got:?} on {:?}",
+                    String::from_utf8_lossy(&lit)
+                ),
+            }
+        }
+        assert!(ok > 2000 && bad > 2000 && canon > 500, "{ok} {bad} {canon}");
+    }
+
+    #[test]
+    fn escapes_are_jqs() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let mut want = String::from("\"");
+        for c in all.chars() {
+            match c {
+                '"' => want.push_str("\\\""),
+                '\\' => want.push_str("\\\\"),
+                '\u{8}' => want.push_str("\\b"),
+                '\t' => want.push_str("\\t"),
+                '\n' => want.push_str("\\n"),
+                '\u{c}' => want.push_str("\\f"),
+                '\r' => want.push_str("\\r"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    want.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c => want.push(c),
+            }
+        }
+        want.push('"');
+        assert_eq!(String::from_utf8(string_bytes(&all)).unwrap(), want);
+        assert_eq!(string_bytes("é😀\u{2028}"), "\"é😀\u{2028}\"".as_bytes());
+    }
+}
