@@ -379,7 +379,7 @@ mod tests {
         impl Read for Dribble {
             fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
                 self.1 += 1;
-                if self.1 % 7 == 0 {
+                if self.1.is_multiple_of(7) {
                     return Err(io::ErrorKind::Interrupted.into());
                 }
                 let n = b.len().min(self.0).min(1000);
