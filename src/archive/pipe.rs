@@ -418,4 +418,28 @@ mod tests {
         // the producer saw the consumer go and has returned: nothing runs on behind it
         assert!(stopped.load(Ordering::SeqCst));
     }
+
+    #[test]
+    fn dropping_a_hash_behind_writes_what_it_was_given_before_returning() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone)]
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                std::thread::yield_now();
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let seen = Shared(Arc::new(Mutex::new(Vec::new())));
+        let mut w = HashBehind::new(seen.clone());
+        for _ in 0..DEPTH + 2 {
+            w.write_all(&[5u8; 1000]).unwrap();
+        }
+        drop(w);
+        assert_eq!(seen.0.lock().unwrap().len(), 1000 * (DEPTH + 2));
+    }
 }
