@@ -410,6 +410,9 @@ mod tests {
         let s = stopped.clone();
         let mut r = ReadAhead::from_blocks(move |emit| {
             while emit(vec![1; 10]) {}
+            // a producer that takes a while to wind down (a file to close, a frame to
+            // finish): drop must wait for it
+            std::thread::sleep(std::time::Duration::from_millis(50));
             s.store(true, Ordering::SeqCst);
             Ok(())
         });
