@@ -123,6 +123,17 @@ struct Canon<'a, 'o, R> {
     one_pass: bool,
     fast: Vec<FastLevel>,
     fast_out: Vec<u8>,
+    stats: Stats,
+}
+
+/// What the one-pass attempts did (the tests state the optimisation and its bounds).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Stats {
+    /// Objects emitted from one pass, and attempts given up (read again in two).
+    one_pass: u64,
+    given_up: u64,
+    /// Most output bytes one level of an attempt held.
+    held: usize,
 }
 
 /// Canonicalise the JSON document in `r` (seekable: a file) into `w`. Returns the genesis
@@ -132,7 +143,13 @@ pub fn canonicalize<R: Read + Seek>(
     loc: &str,
     w: &mut dyn Write,
 ) -> Result<(Fields, u64, String)> {
-    run(r, loc, Out::new(w, loc).hashing(), true)
+    run(
+        r,
+        loc,
+        Out::new(w, loc).hashing(),
+        true,
+        &mut Stats::default(),
+    )
 }
 
 /// [`canonicalize`] without hashing (the writer hashes: [`crate::archive::pipe::HashBehind`]
@@ -142,7 +159,7 @@ pub fn canonicalize_unhashed<R: Read + Seek>(
     loc: &str,
     w: &mut dyn Write,
 ) -> Result<(Fields, u64)> {
-    run(r, loc, Out::new(w, loc), true).map(|(f, n, _)| (f, n))
+    run(r, loc, Out::new(w, loc), true, &mut Stats::default()).map(|(f, n, _)| (f, n))
 }
 
 fn run<R: Read + Seek>(
@@ -150,6 +167,7 @@ fn run<R: Read + Seek>(
     loc: &str,
     mut out: Out,
     one_pass: bool,
+    stats: &mut Stats,
 ) -> Result<(Fields, u64, String)> {
     let mut c = Canon {
         inp: Input::new(r, loc),
@@ -161,18 +179,28 @@ fn run<R: Read + Seek>(
         one_pass,
         fast: Vec::new(),
         fast_out: Vec::new(),
+        stats: Stats::default(),
     };
-    c.inp.ws()?;
-    let root = c.value(Ctx::Root, None, 0)?;
-    c.fields.root = Some(root);
-    c.inp.ws()?;
-    if !c.inp.at_eof()? {
-        return Err(c.inp.err("trailing characters after the JSON value"));
-    }
-    c.out.push(b'\n')?;
+    let r = c.document();
+    *stats = c.stats;
+    r?;
     let fields = std::mem::take(&mut c.fields);
     let (n, sha) = out.finish()?;
     Ok((fields, n, sha.unwrap_or_default()))
+}
+
+impl<R: Read + Seek> Canon<'_, '_, R> {
+    fn document(&mut self) -> Result<()> {
+        let c = self;
+        c.inp.ws()?;
+        let root = c.value(Ctx::Root, None, 0)?;
+        c.fields.root = Some(root);
+        c.inp.ws()?;
+        if !c.inp.at_eof()? {
+            return Err(c.inp.err("trailing characters after the JSON value"));
+        }
+        c.out.push(b'\n')
+    }
 }
 
 /// Lax skip of one value (already validated later by the strict pass).
@@ -497,7 +525,8 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
         // Below the genesis fields (nothing to capture), a small object is read once,
         // strictly, into memory and emitted sorted from there; one known to be large (a
         // recorded end) or found large goes the two-pass way below, as does any error.
-        if self.one_pass && ctx == Ctx::Other && !self.marks.ends.contains_key(&start) {
+        let known_large = self.marks.ends.remove(&start).is_some();
+        if self.one_pass && ctx == Ctx::Other && !known_large {
             let mut buf = std::mem::take(&mut self.fast_out);
             buf.clear();
             let r = self.fast_object(&mut buf, depth, start + FAST_MAX);
@@ -506,8 +535,10 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             }
             self.fast_out = buf;
             if r.is_ok() {
+                self.stats.one_pass += 1;
                 return Ok(());
             }
+            self.stats.given_up += 1;
             self.inp.seek_to(start)?;
         }
         let mut lv = if self.pool.len() > depth {
@@ -554,7 +585,12 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
             self.inp.expect(b':')?;
             self.inp.ws()?;
             let vstart = self.inp.offset();
-            if let Some(end) = self.marks.ends.remove(&vstart) {
+            if let Some(&end) = self.marks.ends.get(&vstart) {
+                // an object's mark stays until its own emission reads it (then it is
+                // not tried in one pass); an array's goes now
+                if self.inp.peek()? != Some(b'{') {
+                    self.marks.ends.remove(&vstart);
+                }
                 self.inp.seek_to(end)?;
             } else if matches!(self.inp.peek()?, Some(b'{' | b'[')) {
                 skip_nested(&mut self.inp, Some(&mut self.marks))?;
@@ -679,7 +715,9 @@ impl<R: Read + Seek> Canon<'_, '_, R> {
         lv.keys.clear();
         lv.vals.clear();
         lv.ents.clear();
-        let r = self.fast_members(&mut lv, depth, limit).and_then(|()| {
+        let r = self.fast_members(&mut lv, depth, limit);
+        self.stats.held = self.stats.held.max(lv.vals.len());
+        let r = r.and_then(|()| {
             let keys = &lv.keys;
             lv.ents
                 .sort_unstable_by(|a, b| keys[a.0..a.0 + a.1].cmp(&keys[b.0..b.0 + b.1]));
@@ -834,9 +872,15 @@ mod tests {
     fn both_ways(doc: &[u8]) -> [Outcome; 2] {
         [true, false].map(|one_pass| {
             let mut w = Vec::new();
-            run(Cursor::new(doc), "t", Out::new(&mut w, "t"), one_pass)
-                .map(|(f, _, _)| (w, f.get(Slot::ChainId).map(|c| c.text.clone())))
-                .map_err(|e| e.to_string())
+            run(
+                Cursor::new(doc),
+                "t",
+                Out::new(&mut w, "t"),
+                one_pass,
+                &mut Stats::default(),
+            )
+            .map(|(f, _, _)| (w, f.get(Slot::ChainId).map(|c| c.text.clone())))
+            .map_err(|e| e.to_string())
         })
     }
 
@@ -1002,5 +1046,67 @@ mod tests {
             one.unwrap().0,
             "{\"x\":{\"a\":2,\"b\":[1,{\"c\":\"\u{e9}\\n\",\"d\":1}]}}\n".as_bytes()
         );
+    }
+
+    fn stats(doc: &[u8]) -> Stats {
+        let mut st = Stats::default();
+        let _ = run(
+            Cursor::new(doc),
+            "t",
+            Out::new(&mut Vec::new(), "t"),
+            true,
+            &mut st,
+        );
+        st
+    }
+
+    #[test]
+    fn small_objects_go_one_pass_and_large_ones_two_within_their_bounds() {
+        let st = |one_pass, given_up| Stats {
+            one_pass,
+            given_up,
+            held: 0,
+        };
+        let held0 = |mut s: Stats| {
+            s.held = 0;
+            s
+        };
+        // the root and app_state-like members at the top are read two ways (fields);
+        // below them every small object goes one pass, nested ones inside the attempt
+        let doc = b"{\"chain_id\":\"c\",\"x\":[{\"b\":1,\"a\":2},{\"d\":{\"c\":1}}],\"y\":{}}";
+        assert_eq!(held0(stats(doc)), st(3, 0));
+        // input just under the limit: one pass; just over: given up, then two passes
+        let obj = |n: usize| format!("{{\"x\":{{\"b\":\"{}\",\"a\":1}}}}", "s".repeat(n));
+        let under = FAST_MAX as usize - 20;
+        assert_eq!(held0(stats(obj(under).as_bytes())), st(1, 0));
+        assert_eq!(
+            held0(stats(obj(FAST_MAX as usize + 20).as_bytes())),
+            st(0, 1)
+        );
+        // one long value is cut off at the output bound, not read whole into memory
+        // (plain text is handed over a buffer's run at a time, so it stops at the last
+        // run that fits); 0x7f (six output bytes each) fills it to the last six, an escaped é (two bytes, with
+        // room kept for six per byte) stops short of it
+        let s = stats(obj(4 * FAST_OUT_MAX).as_bytes());
+        assert!(s.given_up == 1 && s.held <= FAST_OUT_MAX, "{s:?}");
+        let del = format!("{{\"x\":{{\"b\":\"{}\"}}}}", "\u{7f}".repeat(FAST_OUT_MAX));
+        let s = stats(del.as_bytes());
+        // the opening quote, then as many six-byte escapes as fit
+        assert_eq!((s.given_up, s.held), (1, 1 + 6 * ((FAST_OUT_MAX - 1) / 6)));
+        let e = format!("{{\"x\":{{\"b\":\"{}\"}}}}", "\\u00e9".repeat(FAST_OUT_MAX));
+        let s = stats(e.as_bytes());
+        assert_eq!(s.given_up, 1);
+        assert!(
+            s.held <= FAST_OUT_MAX - 10 && s.held > FAST_OUT_MAX - 14,
+            "{s:?}"
+        );
+        // an object whose end a lax skip recorded (a large member of an object indexed
+        // the two-pass way) is not tried in one pass
+        let big = format!(
+            "{{\"x\":{{\"m\":{{\"k\":[\"{}\"],\"a\":1}},\"z\":0}}}}",
+            "s".repeat(FAST_MAX as usize)
+        );
+        let s = stats(big.as_bytes());
+        assert_eq!((s.one_pass, s.given_up), (0, 1), "{s:?}");
     }
 }
