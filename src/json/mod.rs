@@ -1151,7 +1151,7 @@ mod tests {
     fn strings_decode_as_serde_json_does_and_canonical_means_jqs_spelling() {
         let mut g = 0x2545_f491_4f6c_dd1d_u64;
         let (mut ok, mut bad, mut canon) = (0, 0, 0);
-        for i in 0..20_000 {
+        for i in 0..6_000 {
             let lit = literal(&mut g, i % 9);
             let reference = serde_json::from_slice::<String>(&lit);
             let got = decode(&lit, false);
@@ -1180,7 +1180,7 @@ mod tests {
                 ),
             }
         }
-        assert!(ok > 2000 && bad > 2000 && canon > 500, "{ok} {bad} {canon}");
+        assert!(ok > 600 && bad > 600 && canon > 150, "{ok} {bad} {canon}");
     }
 
     #[test]
