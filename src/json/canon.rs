@@ -1075,6 +1075,22 @@ mod tests {
         // below them every small object goes one pass, nested ones inside the attempt
         let doc = b"{\"chain_id\":\"c\",\"x\":[{\"b\":1,\"a\":2},{\"d\":{\"c\":1}}],\"y\":{}}";
         assert_eq!(held0(stats(doc)), st(3, 0));
+        // every kind of value inside a small object
+        let doc = b"{\"x\":{\"e\":[1,\"s\",true,{\"f\":null},[]],\"d\":false,\"c\":-1.5e+3}}";
+        assert_eq!(held0(stats(doc)), st(1, 0));
+        // many members, or many elements, past the input limit: given up near the limit,
+        // not read whole
+        let many = |open: &str, item: &dyn Fn(usize) -> String, close: &str| {
+            let items: Vec<String> = (0..100_000).map(item).collect();
+            format!("{{\"x\":{open}{}{close}}}", items.join(","))
+        };
+        for doc in [
+            many("{", &|i| format!("\"k{i}\":{i}"), "}"),
+            many("{\"a\":[", &|i| format!("{i}"), "]}"),
+        ] {
+            let s = stats(doc.as_bytes());
+            assert!(s.given_up == 1 && s.held < FAST_MAX as usize, "{s:?}");
+        }
         // input just under the limit: one pass; just over: given up, then two passes
         let obj = |n: usize| format!("{{\"x\":{{\"b\":\"{}\",\"a\":1}}}}", "s".repeat(n));
         let under = FAST_MAX as usize - 20;
