@@ -1105,10 +1105,15 @@ mod tests {
         // room kept for six per byte) stops short of it
         let s = stats(obj(4 * FAST_OUT_MAX).as_bytes());
         assert!(s.given_up == 1 && s.held <= FAST_OUT_MAX, "{s:?}");
-        let del = format!("{{\"x\":{{\"b\":\"{}\"}}}}", "\u{7f}".repeat(FAST_OUT_MAX));
+        // the opening quote and five plain bytes, then six-byte escapes up to the bound
+        // exactly (a write that ends at the bound is allowed)
+        let del = format!(
+            "{{\"x\":{{\"b\":\"sssss{}\"}}}}",
+            "\u{7f}".repeat(FAST_OUT_MAX)
+        );
+        assert_eq!((FAST_OUT_MAX - 6) % 6, 0);
         let s = stats(del.as_bytes());
-        // the opening quote, then as many six-byte escapes as fit
-        assert_eq!((s.given_up, s.held), (1, 1 + 6 * ((FAST_OUT_MAX - 1) / 6)));
+        assert_eq!((s.given_up, s.held), (1, FAST_OUT_MAX));
         let e = format!("{{\"x\":{{\"b\":\"{}\"}}}}", "\\u00e9".repeat(FAST_OUT_MAX));
         let s = stats(e.as_bytes());
         assert_eq!(s.given_up, 1);
