@@ -1099,6 +1099,11 @@ mod tests {
             held0(stats(obj(FAST_MAX as usize + 20).as_bytes())),
             st(0, 1)
         );
+        // to the byte: the object starts at 5 and its last member ends 13 bytes after the
+        // long string, so 13 fewer than the limit ends it exactly at the limit (allowed)
+        let exact = FAST_MAX as usize - 13;
+        assert_eq!(held0(stats(obj(exact).as_bytes())), st(1, 0));
+        assert_eq!(held0(stats(obj(exact + 1).as_bytes())), st(0, 1));
         // one long value is cut off at the output bound, not read whole into memory
         // (plain text is handed over a buffer's run at a time, so it stops at the last
         // run that fits); 0x7f (six output bytes each) fills it to the last six, an escaped é (two bytes, with
