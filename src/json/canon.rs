@@ -1039,6 +1039,17 @@ mod tests {
             let [one, two] = both_ways(doc.as_bytes());
             assert_eq!(one, two);
         }
+        // nesting deeper than MAX_DEPTH inside a small object, by objects or arrays: the
+        // depth counts inside an attempt as it does outside
+        for (open, close) in [("{\"a\":", "}"), ("[", "]")] {
+            for extra in [0, 1] {
+                let n = MAX_DEPTH - 1 + extra;
+                let doc = format!("{{\"x\":{}1{}}}", open.repeat(n), close.repeat(n));
+                let [one, two] = both_ways(doc.as_bytes());
+                assert_eq!(one, two);
+                assert_eq!(one.is_err(), extra == 1, "{one:?}");
+            }
+        }
         let [one, _] = both_ways(b"{\"x\":{\"b\":1,\"a\":2,\"b\":3}}");
         assert!(one.unwrap_err().contains("duplicate object key \"b\""));
         let [one, _] = both_ways(b"{\"x\":{\"b\":[1,{\"d\":1,\"c\":\"\\u00e9\\n\"}],\"a\":2}}");
