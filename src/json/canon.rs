@@ -1043,8 +1043,9 @@ mod tests {
         // depth counts inside an attempt as it does outside
         for (open, close) in [("{\"a\":", "}"), ("[", "]")] {
             for extra in [0, 1] {
-                let n = MAX_DEPTH - 1 + extra;
-                let doc = format!("{{\"x\":{}1{}}}", open.repeat(n), close.repeat(n));
+                // the root and x's object are levels 1 and 2
+                let n = MAX_DEPTH - 2 + extra;
+                let doc = format!("{{\"x\":{{\"y\":{}1{}}}}}", open.repeat(n), close.repeat(n));
                 let [one, two] = both_ways(doc.as_bytes());
                 assert_eq!(one, two);
                 assert_eq!(one.is_err(), extra == 1, "{one:?}");
