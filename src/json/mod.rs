@@ -1073,7 +1073,7 @@ mod tests {
         let mut key = Vec::new();
         let mut sink = KeySink {
             buf: &mut key,
-            max: 1 << 20,
+            max: usize::MAX,
             too_long: false,
         };
         parse_string(&mut inp, &mut sink, canonical).map_err(|e| e.to_string())?;
@@ -1205,5 +1205,104 @@ mod tests {
         want.push('"');
         assert_eq!(String::from_utf8(string_bytes(&all)).unwrap(), want);
         assert_eq!(string_bytes("é😀\u{2028}"), "\"é😀\u{2028}\"".as_bytes());
+    }
+
+    #[test]
+    fn short_escape_runs_are_exactly_the_canonical_two_byte_escapes() {
+        assert_eq!(short_escapes(b"\\\"\\\\\\b\\f\\n\\r\\tx"), 14);
+        assert_eq!(
+            short_escapes(b"\\n\\"),
+            2,
+            "a backslash at the end waits for more"
+        );
+        assert_eq!(short_escapes(b"\\"), 0);
+        assert_eq!(short_escapes(b"\\/"), 0, "not canonical");
+        assert_eq!(short_escapes(b"\\u0041"), 0);
+        assert_eq!(short_escapes(b"a\\n"), 0);
+        assert_eq!(short_escapes(b""), 0);
+    }
+
+    /// Counts how the content is handed over.
+    #[derive(Default)]
+    struct Calls {
+        plain: usize,
+        escapes: usize,
+        text: Vec<u8>,
+    }
+
+    impl StrSink for Calls {
+        fn plain(&mut self, b: &[u8]) -> Result<()> {
+            self.plain += 1;
+            self.text.extend_from_slice(b);
+            Ok(())
+        }
+        fn ch(&mut self, c: char) -> Result<()> {
+            let mut tmp = [0u8; 4];
+            self.text
+                .extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+            Ok(())
+        }
+        fn escapes(&mut self, raw: &[u8]) -> Result<()> {
+            self.escapes += 1;
+            for pair in raw.chunks_exact(2) {
+                self.ch(unescape_short(pair[1]))?;
+            }
+            Ok(())
+        }
+    }
+
+    fn calls(lit: &[u8]) -> Calls {
+        let mut c = Calls::default();
+        let mut inp = Input::new(io::Cursor::new(lit.to_vec()), "t");
+        parse_string(&mut inp, &mut c, false).unwrap();
+        c
+    }
+
+    #[test]
+    fn runs_of_text_and_of_escapes_are_handed_over_whole() {
+        let c = calls("\"é😀\u{2028}ab é\"".as_bytes());
+        assert_eq!(
+            (c.plain, c.text),
+            (1, "é😀\u{2028}ab é".as_bytes().to_vec())
+        );
+        let c = calls(b"\"\\\"\\\\\\n\\\"x\"");
+        assert_eq!((c.escapes, c.plain), (1, 1));
+        assert_eq!(c.text, b"\"\\\n\"x");
+    }
+
+    #[test]
+    fn a_character_cut_by_the_read_buffer_is_read_whole() {
+        // every multi-byte length, cut after each of its bytes by the 1 MiB buffer
+        for ch in ["é", "€", "😀"] {
+            for cut in 1..ch.len() {
+                let mut lit = vec![b'"'];
+                lit.resize(BUF - cut, b'a');
+                lit.extend_from_slice(ch.as_bytes());
+                lit.extend_from_slice("é\"".as_bytes());
+                let got = decode(&lit, false).unwrap();
+                let want = &lit[1..lit.len() - 1];
+                let diff = got.iter().zip(want).position(|(a, b)| a != b);
+                assert!(
+                    got.len() == want.len() && diff.is_none(),
+                    "{ch} cut after {cut}: {} vs {} bytes, first difference at {diff:?}",
+                    got.len(),
+                    want.len()
+                );
+                // and a broken one at the same place is refused, at its first byte
+                let mut bad = lit.clone();
+                bad[BUF - cut + 1] = b'a';
+                let e = decode(&bad, false).unwrap_err();
+                assert!(
+                    e.contains(&format!("invalid UTF-8 in a string at byte {}", BUF - cut)),
+                    "{e}"
+                );
+                // or cut short (decode puts a ',' after it: not a continuation byte, and
+                // the input may end before the character's length)
+                let short = &lit[..BUF - cut + 1];
+                let e = decode(short, false).unwrap_err();
+                assert!(e.contains("invalid UTF-8 in a string"), "{e}");
+                assert!(e.ends_with(&format!("at byte {}", BUF - cut)), "{e}");
+            }
+        }
     }
 }
