@@ -751,3 +751,27 @@ fn pack_reads_back_its_output_and_keeps_the_previous_one_when_a_byte_is_wrong() 
         assert!(left.is_empty(), "{ext}: temp files left: {left:?}");
     }
 }
+
+/// A bare output name (`-o out.tar`) is written in the current directory, and a stale
+/// temp file a killed run left there (its process gone) is removed, as in any other
+/// output directory.
+#[test]
+fn a_bare_output_name_cleans_stale_temp_files_in_the_current_directory() {
+    let t = tempfile::tempdir().unwrap();
+    // a PID that cannot be running: above the kernel's pid_max (at most 2^22)
+    let stale = t.path().join(".out.tar.agar-tmp-4999999-Ab12Cd");
+    std::fs::write(&stale, b"x").unwrap();
+    let src = tiny("genesis/operational");
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .args(["pack", p(&src), "-o", "out.tar", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists(), "the stale temp file is still there");
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["out.tar"]);
+}
