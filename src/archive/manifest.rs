@@ -609,10 +609,15 @@ mod tests {
             assert_eq!(Sha256Digest::from_hex(bad), None, "{bad}");
         }
         // compared with text by value, both ways
-        assert!(d == *ABC && d == ABC.to_string() && ABC.to_string() == d && ABC == d);
+        let abc = ABC.to_string();
+        assert!(d == *ABC && ABC == d);
+        assert!(PartialEq::<String>::eq(&d, &abc) && PartialEq::<Sha256Digest>::eq(&abc, &d));
         let other = "0".repeat(64);
-        assert!(d != *other.as_str() && d != other && other != d && other.as_str() != d);
-        assert!(d != *ABC.to_uppercase().as_str());
+        assert!(!PartialEq::<str>::eq(&d, other.as_str()));
+        assert!(!PartialEq::<String>::eq(&d, &other));
+        assert!(!PartialEq::<Sha256Digest>::eq(&other, &d));
+        assert!(!PartialEq::<Sha256Digest>::eq(&other.as_str(), &d));
+        assert!(!PartialEq::<str>::eq(&d, ABC.to_uppercase().as_str()));
         // serde: a JSON string, checked on the way in
         assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{ABC}\""));
         let back: Sha256Digest = serde_json::from_str(&format!("\"{ABC}\"")).unwrap();
