@@ -856,23 +856,22 @@ mod tests {
 
     /// Go's `json.Marshal` of a string, written from its documentation over std's UTF-8
     /// decoding (one U+FFFD per byte that does not begin a valid sequence: std's invalid
-    /// chunks are the bytes of a truncated or broken sequence, none of which begins one).
+    /// chunks are the bytes of a truncated or broken sequence, none of which begins one)
+    /// and `JSON.stringify`'s escapes (hashes' reference, tested against serde_json),
+    /// which Go's are plus `<`, `>`, `&`, U+2028 and U+2029.
     fn reference_go_string(s: &[u8]) -> Vec<u8> {
         let mut out = String::from("\"");
         for chunk in s.utf8_chunks() {
             for c in chunk.valid().chars() {
                 match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                         out.push_str(&format!("\\u{:04x}", c as u32))
                     }
-                    c => out.push(c),
+                    c => {
+                        let mut js = String::new();
+                        crate::hashes::js_stringify_str(&mut js, c.encode_utf8(&mut [0; 4]));
+                        out.push_str(&js[1..js.len() - 1]);
+                    }
                 }
             }
             for _ in chunk.invalid() {

@@ -550,6 +550,19 @@ mod tests {
         Compression::Zstd { threads: 2 },
     ];
 
+    /// Each output kind, sized (a `.tar.gz` then carries its chunk index) or not, written
+    /// to `dir/out.tar` by `f`, which is removed afterwards.
+    fn each_kind(dir: &Path, mut f: impl FnMut(Compression, bool, &Path, ArchiveWriter)) {
+        for c in KINDS {
+            for sized in [false, true] {
+                let dest = dir.join("out.tar");
+                let w = ArchiveWriter::create_sized(Some(&dest), c, sized.then(tar_len)).unwrap();
+                f(c, sized, &dest, w);
+                let _ = std::fs::remove_file(&dest);
+            }
+        }
+    }
+
     fn listing(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -563,35 +576,29 @@ mod tests {
     fn an_archive_is_written_compressed_hashed_and_moved_into_place() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        for c in KINDS {
-            for sized in [false, true] {
-                let dest = dir.path().join("out.tar");
-                let mut w =
-                    ArchiveWriter::create_sized(Some(&dest), c, sized.then(tar_len)).unwrap();
-                write_members(&mut w);
-                let written = w.finish().unwrap();
-                assert_eq!(listing(dir.path()), ["out.tar"], "{c:?}: no temp file left");
-                let file = std::fs::read(&dest).unwrap();
-                let meta = std::fs::metadata(&dest).unwrap();
-                assert_eq!(meta.permissions().mode() & 0o777, 0o644);
-                let tar = decompress(&file, c);
-                assert_eq!(written.path.as_deref(), Some(dest.as_path()));
-                assert_eq!(written.file_bytes, file.len() as u64, "{c:?}");
-                assert_eq!(written.tar_bytes, tar.len() as u64, "{c:?}");
-                assert_eq!(tar.len() as u64, tar_len());
-                assert_eq!(written.digest, Sha256Digest::of(&tar).hex(), "{c:?}");
-                let want: Vec<(String, Vec<u8>)> = members()
-                    .into_iter()
-                    .map(|(n, d)| (n.to_string(), d))
-                    .collect();
-                assert_eq!(entries(&tar), want, "{c:?}");
-                assert!(tar[tar.len() - 2 * BLOCK..].iter().all(|&b| b == 0));
-                if c != Compression::None {
-                    assert_ne!(file, tar);
-                }
-                std::fs::remove_file(&dest).unwrap();
+        each_kind(dir.path(), |c, _, dest, mut w| {
+            write_members(&mut w);
+            let written = w.finish().unwrap();
+            assert_eq!(listing(dir.path()), ["out.tar"], "{c:?}: no temp file left");
+            let file = std::fs::read(dest).unwrap();
+            let meta = std::fs::metadata(dest).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+            let tar = decompress(&file, c);
+            assert_eq!(written.path.as_deref(), Some(dest));
+            assert_eq!(written.file_bytes, file.len() as u64, "{c:?}");
+            assert_eq!(written.tar_bytes, tar.len() as u64, "{c:?}");
+            assert_eq!(tar.len() as u64, tar_len());
+            assert_eq!(written.digest, Sha256Digest::of(&tar).hex(), "{c:?}");
+            let want: Vec<(String, Vec<u8>)> = members()
+                .into_iter()
+                .map(|(n, d)| (n.to_string(), d))
+                .collect();
+            assert_eq!(entries(&tar), want, "{c:?}");
+            assert!(tar[tar.len() - 2 * BLOCK..].iter().all(|&b| b == 0));
+            if c != Compression::None {
+                assert_ne!(file, tar);
             }
-        }
+        });
     }
 
     use crate::archive::Sha256Digest;
@@ -653,40 +660,34 @@ mod tests {
     #[test]
     fn a_tail_reader_follows_the_writing_to_its_end() {
         let dir = tempfile::tempdir().unwrap();
-        for c in KINDS {
-            for sized in [false, true] {
-                let dest = dir.path().join("out.tar");
-                let mut w =
-                    ArchiveWriter::create_sized(Some(&dest), c, sized.then(tar_len)).unwrap();
-                let patched = sized && matches!(c, Compression::Gzip { .. });
-                let Some(mut r) = w.tail_reader().unwrap() else {
-                    assert!(
-                        patched,
-                        "{c:?} sized {sized}: only an indexed .tar.gz is not followed"
-                    );
-                    continue;
-                };
-                assert!(!patched, "an indexed .tar.gz is rewritten at its start");
-                // an empty read does not wait for the writer
-                assert_eq!(r.read(&mut []).unwrap(), 0);
-                let reader = std::thread::spawn(move || {
-                    let mut got = Vec::new();
-                    let mut buf = [0u8; 1000];
-                    loop {
-                        let n = r.read(&mut buf).unwrap();
-                        if n == 0 {
-                            return got;
-                        }
-                        got.extend_from_slice(&buf[..n]);
+        each_kind(dir.path(), |c, sized, dest, mut w| {
+            let patched = sized && matches!(c, Compression::Gzip { .. });
+            let Some(mut r) = w.tail_reader().unwrap() else {
+                assert!(
+                    patched,
+                    "{c:?} sized {sized}: only an indexed .tar.gz is not followed"
+                );
+                return;
+            };
+            assert!(!patched, "an indexed .tar.gz is rewritten at its start");
+            // an empty read does not wait for the writer
+            assert_eq!(r.read(&mut []).unwrap(), 0);
+            let reader = std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1000];
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        return got;
                     }
-                });
-                write_members(&mut w);
-                w.finish().unwrap();
-                let got = reader.join().unwrap();
-                assert_eq!(got, std::fs::read(&dest).unwrap(), "{c:?}");
-                std::fs::remove_file(&dest).unwrap();
-            }
-        }
+                    got.extend_from_slice(&buf[..n]);
+                }
+            });
+            write_members(&mut w);
+            w.finish().unwrap();
+            let got = reader.join().unwrap();
+            assert_eq!(got, std::fs::read(dest).unwrap(), "{c:?}");
+        });
         // stdout is not followed
         let w = ArchiveWriter::create(None, Compression::None).unwrap();
         assert!(w.tail_reader().unwrap().is_none());
