@@ -205,6 +205,24 @@ fn encode_body<O: Out>(out: &mut O, s: &[u8]) {
 /// Input bytes encoded at a time by [`encode_entry_pieces`].
 const PIECE: usize = 64 << 10;
 
+/// The length of the next piece of `rest` (not empty) to encode on its own: at most
+/// [`PIECE`] bytes, cut before a byte that does not continue a UTF-8 sequence, or, with
+/// no such byte in reach (invalid bytes), up to the next one. A cut there never splits a
+/// sequence, valid or not, so the pieces' encodings join into the whole one.
+fn piece_len(rest: &[u8]) -> usize {
+    let mut cut = rest.len().min(PIECE);
+    while cut > 0 && cut < rest.len() && rest[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 {
+        cut = 1 + rest[1..]
+            .iter()
+            .position(|b| b & 0xc0 != 0x80)
+            .unwrap_or(rest.len() - 1);
+    }
+    cut
+}
+
 /// [`encode_entry_into`] handed over in pieces of at most 6 × 64 KiB (the value is
 /// encoded 64 KiB of input at a time, cut before a byte that does not continue a UTF-8
 /// sequence, so a cut never changes the encoding): the bytes are the same, and a large
@@ -223,17 +241,7 @@ pub fn encode_entry_pieces<E>(
             buf.extend_from_slice(b",\"");
             let mut rest = v;
             while !rest.is_empty() {
-                let mut cut = rest.len().min(PIECE);
-                while cut > 0 && cut < rest.len() && rest[cut] & 0xc0 == 0x80 {
-                    cut -= 1;
-                }
-                if cut == 0 {
-                    // no boundary in reach (invalid bytes): take up to the next lead byte
-                    cut = 1 + rest[1..]
-                        .iter()
-                        .position(|b| b & 0xc0 != 0x80)
-                        .unwrap_or(rest.len() - 1);
-                }
+                let cut = piece_len(rest);
                 encode_body(buf, &rest[..cut]);
                 rest = &rest[cut..];
                 out(buf)?;
@@ -265,8 +273,8 @@ pub fn encode_entry_into(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
 }
 
 /// Whether `line` (without its newline) is exactly the Go-canonical encoding of the
-/// entry, checked piece by piece (64 KiB of input at a time, cut at UTF-8 character
-/// boundaries) so that the encoding, up to 6 times the value's size, is never held.
+/// entry, checked piece by piece (the pieces of [`encode_entry_pieces`]) so that the
+/// encoding, up to 6 times the value's size, is never held.
 pub fn is_canonical_line(
     line: &[u8],
     key: &[u8],
@@ -289,16 +297,7 @@ pub fn is_canonical_line(
         }
         let mut s = s;
         while !s.is_empty() {
-            let mut cut = s.len().min(64 << 10);
-            // back off to a character boundary (at most 3 continuation bytes)
-            let mut back = 0;
-            while cut < s.len() && back < 3 && (s[cut] & 0xc0) == 0x80 {
-                cut -= 1;
-                back += 1;
-            }
-            if cut == 0 {
-                cut = s.len().min(64 << 10);
-            }
+            let cut = piece_len(s);
             scratch.clear();
             encode_str_into(scratch, &s[..cut]);
             if !eat(&scratch[1..scratch.len() - 1]) {
@@ -823,5 +822,250 @@ mod tests {
                 assert_eq!(v.as_bytes(), &s[..]);
             }
         }
+    }
+
+    /// Go's `utf8.DecodeRune` length from an independent reference: the shortest prefix
+    /// std accepts as UTF-8 (a valid sequence is exactly one character).
+    fn reference_seq_len(s: &[u8]) -> Option<usize> {
+        (1..=s.len().min(4)).find(|&k| std::str::from_utf8(&s[..k]).is_ok())
+    }
+
+    #[test]
+    fn utf8_sequence_lengths_agree_with_std_for_every_lead_and_second_byte() {
+        // every first and second byte, third and fourth bytes on each range's edges, and
+        // every truncation
+        let edges = [0x00u8, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff];
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                for &b2 in &edges {
+                    for &b3 in &edges {
+                        let s = [b0, b1, b2, b3];
+                        for len in 1..=4 {
+                            assert_eq!(
+                                utf8_seq_len(&s[..len]),
+                                reference_seq_len(&s[..len]),
+                                "{:02x?}",
+                                &s[..len]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Go's `json.Marshal` of a string, written from its documentation over std's UTF-8
+    /// decoding (one U+FFFD per byte that does not begin a valid sequence: std's invalid
+    /// chunks are the bytes of a truncated or broken sequence, none of which begins one)
+    /// and `JSON.stringify`'s escapes (hashes' reference, tested against serde_json),
+    /// which Go's are plus `<`, `>`, `&`, U+2028 and U+2029.
+    fn reference_go_string(s: &[u8]) -> Vec<u8> {
+        let mut out = String::from("\"");
+        for chunk in s.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                        out.push_str(&format!("\\u{:04x}", c as u32))
+                    }
+                    c => {
+                        let mut js = String::new();
+                        crate::hashes::js_stringify_str(&mut js, c.encode_utf8(&mut [0; 4]));
+                        out.push_str(&js[1..js.len() - 1]);
+                    }
+                }
+            }
+            for _ in chunk.invalid() {
+                out.push_str("\\ufffd");
+            }
+        }
+        out.push('"');
+        out.into_bytes()
+    }
+
+    #[test]
+    fn the_encoder_agrees_with_a_char_level_reference_on_every_scalar_value() {
+        // every Unicode scalar value, in strings of 4096 characters
+        let all: Vec<char> = (0..=0x10ffffu32).filter_map(char::from_u32).collect();
+        for chars in all.chunks(4096) {
+            let s: String = chars.iter().collect();
+            assert_eq!(
+                enc(s.as_bytes()).into_bytes(),
+                reference_go_string(s.as_bytes()),
+                "U+{:04X}..",
+                chars[0] as u32
+            );
+        }
+        // invalid sequences on each range's edges, between valid characters
+        let bad: [&[u8]; 14] = [
+            b"\x80",
+            b"\xbf",
+            b"\xc0\x80",
+            b"\xc1\xbf",
+            b"\xe0\x9f\xbf",
+            b"\xed\xa0\x80",
+            b"\xed\xbf\xbf",
+            b"\xf0\x8f\xbf\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\xf5\x80\x80\x80",
+            b"\xe1\x80",
+            b"\xf1\x80\x80",
+            b"\xf0\x9f\x98\x80\x80",
+            b"\xff",
+        ];
+        for b in bad {
+            for around in ["", "a", "\u{e9}", "\u{2028}", "\u{1f600}", "<"] {
+                let s = [around.as_bytes(), b, around.as_bytes(), b].concat();
+                assert_eq!(enc(&s).into_bytes(), reference_go_string(&s), "{s:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_piece_is_cut_at_a_character_boundary_or_runs_to_the_next_lead_byte() {
+        let pieces_of = |v: &[u8]| {
+            let mut lens = Vec::new();
+            encode_entry_pieces::<()>(&mut Vec::new(), b"k", Some(v), &mut |p| {
+                lens.push(p.len());
+                Ok(())
+            })
+            .unwrap();
+            lens
+        };
+        // a value of at most 64 KiB is one line
+        assert_eq!(pieces_of(&vec![b'a'; PIECE]), [PIECE + 9]);
+        // 64 KiB of input at a time, then the tail
+        let head = "[\"k\",\"".len();
+        assert_eq!(
+            pieces_of(&vec![b'a'; 2 * PIECE + 1]),
+            [head + PIECE, PIECE, 1, 3]
+        );
+        // a cut backs off to the start of the character it would split
+        let v = ["a".repeat(PIECE - 2), "\u{1f600}".repeat(2)].concat();
+        assert_eq!(pieces_of(v.as_bytes()), [head + PIECE - 2, 8, 3]);
+        // continuation bytes without a boundary in reach: up to the next lead byte
+        let v = [vec![0x80u8; PIECE + 5], vec![b'a'; PIECE]].concat();
+        assert_eq!(
+            pieces_of(&v),
+            [head + 6 * (PIECE + 5), PIECE, 3],
+            "one \\ufffd per byte"
+        );
+    }
+
+    #[test]
+    fn canonical_line_check_accepts_the_encoding_of_any_bytes() {
+        // invalid UTF-8 across the 64 KiB piece boundary: a valid 4-byte character and a
+        // stray continuation byte on the cut, runs of continuation bytes, truncated leads
+        let mut scratch = Vec::new();
+        for tail in [
+            &b"\xf0\x9f\x98\x80\x80"[..],
+            b"\xf0\x9f\x98\x80\x80\x80\x80",
+            b"\xe2\x80\x80\x80",
+            b"\xc3\x80\x80",
+            b"\x80\x80\x80\x80\x80\x80",
+            b"\xe2\x80",
+        ] {
+            for shift in 0..tail.len() + 2 {
+                let v = [vec![b'a'; PIECE - shift], tail.to_vec(), b"<z".to_vec()].concat();
+                let line = encode_entry(b"kv.k", Some(&v));
+                let body = &line[..line.len() - 1];
+                assert!(
+                    is_canonical_line(body, b"kv.k", Some(&v), &mut scratch),
+                    "{tail:02x?} shifted {shift}"
+                );
+                let mut longer = v.clone();
+                longer.push(b'a');
+                assert!(!is_canonical_line(
+                    body,
+                    b"kv.k",
+                    Some(&longer),
+                    &mut scratch
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn decode_errors_say_what_and_where() {
+        for (line, offset, message) in [
+            (
+                &b" x"[..],
+                1,
+                "expected '[' (an export-data line is a JSON array [key, value])",
+            ),
+            (b"[1]", 1, "expected a JSON string"),
+            (b"[\"\"]", 3, "empty export-data key"),
+            (b"[\"k\",1]", 5, "expected a JSON string"),
+            (
+                b"[\"k\" \"v\"]",
+                5,
+                "expected ']' (an export-data entry has at most two elements)",
+            ),
+            (b"[\"k\"] ]", 6, "trailing bytes after the JSON array"),
+            (b"[\"k", 3, "unterminated string"),
+            (b"[\"k\\", 4, "unterminated escape"),
+            (b"[\"k\\q\"]", 4, "invalid escape character"),
+            (b"[\"k\\u00", 5, "truncated \\u escape"),
+            (b"[\"k\\u0041", 9, "unterminated string"),
+            (b"[\"k\\u00g1\"]", 5, "bad hex digit in \\u escape"),
+            (
+                b"[\"k\\ud800\\u0041\"]",
+                5,
+                "lone UTF-16 surrogate in \\u escape",
+            ),
+            (b"[\"k\\ud800x\"]", 5, "lone UTF-16 surrogate in \\u escape"),
+            (
+                b"[\"k\\ud800xudc00\"]",
+                5,
+                "lone UTF-16 surrogate in \\u escape",
+            ),
+            (
+                b"[\"k\\ud800\\n\"]",
+                5,
+                "lone UTF-16 surrogate in \\u escape",
+            ),
+            (b"[\"k\\udfff\"]", 5, "lone UTF-16 surrogate in \\u escape"),
+            (b"[\"k\\ud800\\u00", 11, "truncated \\u escape"),
+            (b"[\"k\x1f\"]", 3, "raw control character in string"),
+            (b"[\"k\xc3\"]", 3, "invalid UTF-8 in string"),
+        ] {
+            let e = decode_line(line).unwrap_err();
+            assert_eq!(
+                (e.offset, e.message),
+                (offset, message),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+            assert_eq!(
+                e.to_string(),
+                format!("{message} (at byte {offset} of the line)")
+            );
+        }
+    }
+
+    #[test]
+    fn decode_reads_every_escape_and_json_whitespace() {
+        let line = b" \t[\r\n\"k\" ,\n\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u00C9\\uABcd\\u0041\\uD83D\\uDE00\\ud83d\\ude00\" ] \r\n";
+        let e = decode_line(line).unwrap();
+        assert_eq!(e.key, "k");
+        assert_eq!(
+            e.value.as_deref(),
+            Some("\"\\/\u{8}\u{c}\n\r\téÉ\u{abcd}A😀😀")
+        );
+        // every hex digit in each position
+        for (esc, want) in [
+            ("\\u0123", '\u{0123}'),
+            ("\\u4567", '\u{4567}'),
+            ("\\u89aB", '\u{89ab}'),
+            ("\\ucDeF", '\u{cdef}'),
+            ("\\uFfFf", '\u{ffff}'),
+        ] {
+            let line = format!("[\"k\",\"{esc}\"]");
+            let got = decode_line(line.as_bytes()).unwrap().value.unwrap();
+            assert_eq!(got.chars().collect::<Vec<_>>(), [want], "{esc}");
+        }
+        // "null" is the absent value only as the whole literal
+        assert!(decode_line(br#"["k",nul]"#).is_err());
+        assert!(decode_line(br#"["k",nullx]"#).is_err());
+        assert_eq!(decode_line(br#"["k",null]"#).unwrap().value, None);
     }
 }

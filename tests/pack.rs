@@ -751,3 +751,112 @@ fn pack_reads_back_its_output_and_keeps_the_previous_one_when_a_byte_is_wrong() 
         assert!(left.is_empty(), "{ext}: temp files left: {left:?}");
     }
 }
+
+/// A bare output name (`-o out.tar`) is written in the current directory, and a stale
+/// temp file a killed run left there (its process gone) is removed, as in any other
+/// output directory.
+#[test]
+fn a_bare_output_name_cleans_stale_temp_files_in_the_current_directory() {
+    let t = tempfile::tempdir().unwrap();
+    // a PID that cannot be running: above the kernel's pid_max (at most 2^22)
+    let stale = t.path().join(".out.tar.agar-tmp-4999999-Ab12Cd");
+    std::fs::write(&stale, b"x").unwrap();
+    let src = tiny("genesis/operational");
+    let o = Command::new(bin())
+        .current_dir(t.path())
+        .args(["pack", p(&src), "-o", "out.tar", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists(), "the stale temp file is still there");
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["out.tar"]);
+}
+
+/// verify's report says what the manifest says (member count with the manifest itself,
+/// chain ID, heights), and damage found at the very end (a corrupt end-of-archive
+/// marker) is a problem of the archive (exit 1), listed in the report.
+#[test]
+fn verify_reports_the_manifest_and_lists_a_corrupt_end_marker_as_a_problem() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a.tar");
+    pack_dir(&tiny("genesis/operational"), &a);
+    let o = Command::new(bin())
+        .args(["verify", p(&a), "--json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&tar_members(&std::fs::read(&a).unwrap())[0].1).unwrap();
+    assert_eq!(j["members"], m["members"].as_array().unwrap().len() + 1);
+    assert_eq!(j["chain_id"], m["chain_id"]);
+    assert_eq!(j["initial_height"], m["initial_height"]);
+    assert_eq!(j["export_height"], m["export_height"]);
+    // inspect counts the kv entries and the artifacts by kind, with their bytes
+    let o = Command::new(bin())
+        .args(["inspect", p(&a), "--json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let i: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let members = tar_members(&std::fs::read(&a).unwrap());
+    let data = &members
+        .iter()
+        .find(|(n, _)| n == "swing-store/export-data.jsonl")
+        .unwrap()
+        .1;
+    let kv = data
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"[\"kv."))
+        .count();
+    assert!(kv > 1);
+    assert_eq!(i["kv_entries"], kv);
+    let mut by_kind = std::collections::BTreeMap::<String, (u64, u64)>::new();
+    for mem in &m["members"].as_array().unwrap()[3..] {
+        let name = mem["name"].as_str().unwrap();
+        let kind = name
+            .strip_prefix("swing-store/")
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap();
+        let e = by_kind.entry(kind.to_string()).or_default();
+        e.0 += 1;
+        e.1 += mem["size"].as_u64().unwrap();
+    }
+    assert!(by_kind.values().any(|&(n, _)| n > 1));
+    let got: std::collections::BTreeMap<String, (u64, u64)> = i["artifacts_by_kind"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v["count"].as_u64().unwrap(), v["bytes"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got, by_kind);
+    // a byte of the end-of-archive marker
+    let mut bytes = std::fs::read(&a).unwrap();
+    let n = bytes.len();
+    bytes[n - 700] = 1;
+    let b = t.path().join("b.tar");
+    std::fs::write(&b, &bytes).unwrap();
+    let o = Command::new(bin())
+        .args(["verify", p(&b), "--json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    let problems = j["problems"].to_string();
+    assert!(
+        problems.contains("end-of-archive marker is corrupt"),
+        "{problems}"
+    );
+}

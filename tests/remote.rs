@@ -23,6 +23,8 @@ enum Fault {
     DropThenChange(usize),
     /// Every response closes after this many body bytes (a short body, always).
     AlwaysShort(usize),
+    /// Like DropFirstAfter, then every later response closes before its body.
+    DropThenNothing(usize),
     Status(u16),
     /// 500 for the first request, then normal.
     FailFirst,
@@ -144,6 +146,7 @@ fn handle(
             Some(k)
         }
         Fault::AlwaysShort(k) => Some(k),
+        Fault::DropThenNothing(k) => Some(if n == 0 { k } else { 0 }),
         _ => None,
     };
     if let Some(k) = cut {
@@ -401,4 +404,18 @@ fn flags_are_range_checked() {
     let o = agar(&["verify", "http://127.0.0.1:9/x", "--connections", "17"]);
     assert_eq!(code(&o), 2);
     assert!(Path::new(bin()).exists());
+}
+
+/// A transfer that fails for good is an I/O error of the run (exit 2), never a problem
+/// of the archive (exit 1), wherever it stops: in the body, or in the last byte, after
+/// the end-of-archive marker.
+#[test]
+fn a_transfer_that_fails_for_good_is_exit_2_wherever_it_stops() {
+    let f = fixture();
+    for at in [f.bytes.len() / 2, f.bytes.len() - 1] {
+        let s = serve(f.bytes.clone(), Fault::DropThenNothing(at));
+        let o = agar(&["verify", &s.url, "--retries", "1", "--json", "-q"]);
+        assert_eq!(code(&o), 2, "stopped at {at}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "no report: {}", stdout(&o));
+    }
 }

@@ -584,3 +584,431 @@ impl Write for HashWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{BACKUP_FORMAT_NAME, FORMAT_NAME};
+
+    const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn digests_parse_print_and_compare_as_64_lowercase_hex_digits() {
+        // FIPS 180-2's "abc" vector
+        let d = Sha256Digest::of(b"abc");
+        assert_eq!(d.hex(), ABC);
+        assert_eq!(d.to_string(), ABC);
+        assert_eq!(format!("{d:?}"), format!("\"{ABC}\""));
+        assert_eq!(String::from(d), ABC);
+        assert_eq!(Sha256Digest::from_hex(ABC), Some(d));
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, b"ab");
+        sha2::Digest::update(&mut h, b"c");
+        assert_eq!(Sha256Digest::from_hasher(h), d);
+        for bad in [&ABC.to_uppercase()[..], &ABC[1..], &format!("{ABC}0"), ""] {
+            assert_eq!(Sha256Digest::from_hex(bad), None, "{bad}");
+        }
+        // compared with text by value, both ways
+        let abc = ABC.to_string();
+        assert!(d == *ABC && ABC == d);
+        assert!(PartialEq::<String>::eq(&d, &abc) && PartialEq::<Sha256Digest>::eq(&abc, &d));
+        let other = "0".repeat(64);
+        assert!(!PartialEq::<str>::eq(&d, other.as_str()));
+        assert!(!PartialEq::<String>::eq(&d, &other));
+        assert!(!PartialEq::<Sha256Digest>::eq(&other, &d));
+        assert!(!PartialEq::<Sha256Digest>::eq(&other.as_str(), &d));
+        assert!(!PartialEq::<str>::eq(&d, ABC.to_uppercase().as_str()));
+        // serde: a JSON string, checked on the way in
+        assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{ABC}\""));
+        let back: Sha256Digest = serde_json::from_str(&format!("\"{ABC}\"")).unwrap();
+        assert_eq!(back, d);
+        let e = serde_json::from_str::<Sha256Digest>("\"abc\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("malformed sha256 \"abc\" (expected 64 lowercase hex digits)"),
+            "{e}"
+        );
+    }
+
+    fn guard(text: &[u8]) -> io::Result<(u64, Vec<u8>)> {
+        let mut g = Guard::new(text);
+        let mut out = Vec::new();
+        // small reads: the guard's state carries across them
+        let mut buf = [0u8; 7];
+        loop {
+            let n = g.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, text);
+        let sha = Sha256Digest::from_hasher(g.sha);
+        assert_eq!(sha, Sha256Digest::of(text));
+        Ok((g.len, out))
+    }
+
+    #[test]
+    fn the_guard_passes_text_through_counting_and_hashing_it() {
+        let text = br#"{"a":[1,true,null,"x\"y"],"b":{}}"#;
+        assert_eq!(guard(text).unwrap().0, text.len() as u64);
+    }
+
+    #[test]
+    fn the_guard_caps_strings_and_scalars_at_their_limits() {
+        let s = |n: usize| [&b"[\""[..], &vec![b'a'; n], b"\"]"].concat();
+        assert!(guard(&s(MAX_MANIFEST_STRING_BYTES)).is_ok());
+        let e = guard(&s(MAX_MANIFEST_STRING_BYTES + 1)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("a string longer than {MAX_MANIFEST_STRING_BYTES} bytes (member names are at most {MAX_MEMBER_NAME_BYTES})")
+        );
+        // an escape counts its two bytes
+        let esc = [
+            &b"[\""[..],
+            &b"\\n".repeat(MAX_MANIFEST_STRING_BYTES / 2),
+            b"x\"]",
+        ]
+        .concat();
+        assert!(guard(&esc).is_err());
+        let n = |k: usize| [&b"["[..], &vec![b'1'; k], b"]"].concat();
+        assert!(guard(&n(MAX_MANIFEST_SCALAR_BYTES)).is_ok());
+        let e = guard(&n(MAX_MANIFEST_SCALAR_BYTES + 1)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "a number, literal or whitespace run longer than {MAX_MANIFEST_SCALAR_BYTES} bytes"
+            )
+        );
+        // every structural character ends a run; a string's quotes end one too
+        let long = "1".repeat(MAX_MANIFEST_SCALAR_BYTES);
+        for sep in ["{", "}", "[", "]", ",", ":", "\"\""] {
+            let t = format!("{long}{sep}{long}");
+            assert!(guard(t.as_bytes()).is_ok(), "{sep}");
+        }
+        // and a string's run starts at its opening quote
+        let t = format!("\"{}\"{long}", "a".repeat(MAX_MANIFEST_STRING_BYTES));
+        assert!(guard(t.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn the_guard_knows_where_a_string_ends() {
+        let spaces = " ".repeat(MAX_MANIFEST_SCALAR_BYTES + 1);
+        // an escaped quote does not end a string: the spaces are inside it
+        assert!(guard(format!("[\"\\\"{spaces}\"]").as_bytes()).is_ok());
+        assert!(guard(format!("[\"a\\\\\\\"{spaces}\"]").as_bytes()).is_ok());
+        // an escaped backslash does not escape the quote after it: the spaces are outside
+        assert!(guard(format!("[\"\\\\\"{spaces}]").as_bytes()).is_err());
+        assert!(guard(format!("[\"\\n\"{spaces}]").as_bytes()).is_err());
+        // a string's bytes do not count towards the scalar run after it
+        let long = "1".repeat(MAX_MANIFEST_SCALAR_BYTES);
+        assert!(guard(format!("[\"{spaces}\"{long}]").as_bytes()).is_ok());
+    }
+
+    fn member_json(name: &str) -> String {
+        format!(
+            r#"{{"name":{},"sha256":"{ABC}","size":3}}"#,
+            serde_json::to_string(name).unwrap()
+        )
+    }
+
+    #[test]
+    fn members_are_read_strictly() {
+        let m: Member = serde_json::from_str(&member_json("genesis.json")).unwrap();
+        assert_eq!(
+            m,
+            Member {
+                name: "genesis.json".into(),
+                size: 3,
+                sha256: Sha256Digest::of(b"abc")
+            }
+        );
+        let longest = "n".repeat(MAX_MEMBER_NAME_BYTES);
+        assert!(serde_json::from_str::<Member>(&member_json(&longest)).is_ok());
+        let e = serde_json::from_str::<Member>(&member_json(&format!("{longest}n"))).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "member name {:?}... is {} bytes long; at most {MAX_MEMBER_NAME_BYTES} are accepted",
+                "n".repeat(40),
+                MAX_MEMBER_NAME_BYTES + 1
+            )),
+            "{e}"
+        );
+        for (text, want) in [
+            (
+                format!(r#"{{"name":"a","name":"a","sha256":"{ABC}","size":3}}"#),
+                "duplicate object key \"name\"",
+            ),
+            (
+                format!(r#"{{"name":"a","sha256":"{ABC}","size":3,"size":3}}"#),
+                "duplicate object key \"size\"",
+            ),
+            (
+                format!(r#"{{"sha256":"{ABC}","name":"a","sha256":"{ABC}","size":3}}"#),
+                "duplicate object key \"sha256\"",
+            ),
+            (
+                format!(r#"{{"name":"a","sha256":"{ABC}","size":3,"mode":1}}"#),
+                "unknown field `mode`, expected one of `name`, `size`, `sha256`",
+            ),
+            (
+                format!(r#"{{"sha256":"{ABC}","size":3}}"#),
+                "missing field `name`",
+            ),
+            (
+                format!(r#"{{"name":"a","sha256":"{ABC}"}}"#),
+                "missing field `size`",
+            ),
+            (
+                r#"{"name":"a","size":3}"#.to_string(),
+                "missing field `sha256`",
+            ),
+            (
+                r#"{"name":"a","sha256":"ABC","size":3}"#.to_string(),
+                "member \"a\" has a malformed sha256",
+            ),
+            ("[]".to_string(), "a member {name, sha256, size}"),
+        ] {
+            let e = serde_json::from_str::<Member>(&text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    fn manifest(format: &str, provenance: Option<Provenance>) -> ArchiveManifest {
+        ArchiveManifest {
+            format: format.into(),
+            version: 1,
+            chain_id: if format == FORMAT_NAME {
+                "agoric-3".into()
+            } else {
+                String::new()
+            },
+            initial_height: if format == FORMAT_NAME { 17 } else { 0 },
+            export_height: 16,
+            artifact_mode: "operational".into(),
+            swing_store_export_data_hash: ABC.into(),
+            export_data_entries: 2,
+            members: vec![
+                serde_json::from_str(&member_json("genesis.json")).unwrap(),
+                serde_json::from_str(&member_json("swing-store/export-manifest.json")).unwrap(),
+                // every byte class json_str tells apart: plain, quote, backslash, control,
+                // DEL (jq escapes it), non-ASCII
+                serde_json::from_str(&member_json(" ~\"\\\u{1}\u{7f}\u{e9}")).unwrap(),
+            ],
+            provenance,
+        }
+    }
+
+    fn provenance() -> Provenance {
+        Provenance {
+            parent: "p\u{7f}".into(),
+            edits_sha256: ABC.into(),
+            edits: serde_json::json!([{"op": "set", "b": [1, 2.5, null, true], "a": "<\u{7f}>"}]),
+        }
+    }
+
+    /// The manifest's canonical JSON from the derived serialisation and the tree
+    /// canonicaliser (a backup drops the genesis-only keys).
+    fn reference_canonical(m: &ArchiveManifest) -> Vec<u8> {
+        let mut v = serde_json::to_value(m).unwrap();
+        if m.is_backup() {
+            let o = v.as_object_mut().unwrap();
+            o.remove("chain_id");
+            o.remove("initial_height");
+        }
+        crate::genesis::canonical_bytes(&v)
+    }
+
+    #[test]
+    fn the_streamed_canonical_form_is_the_tree_canonicalisers() {
+        let mut backup = manifest(BACKUP_FORMAT_NAME, Some(provenance()));
+        backup.members.remove(0);
+        for m in [
+            manifest(FORMAT_NAME, None),
+            manifest(FORMAT_NAME, Some(provenance())),
+            backup,
+        ] {
+            let mut out = Vec::new();
+            write_canonical(&m, &mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                String::from_utf8(reference_canonical(&m)).unwrap()
+            );
+            let mut h = HashWriter::default();
+            write_canonical(&m, &mut h).unwrap();
+            assert!(h.flush().is_ok());
+            assert_eq!(
+                (h.len, Sha256Digest::from_hasher(h.sha)),
+                (out.len() as u64, Sha256Digest::of(&out))
+            );
+            // and it reads back as it was
+            let back: ArchiveManifest = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, m);
+        }
+        // one golden vector, written out
+        let mut m = manifest(FORMAT_NAME, None);
+        m.members.truncate(1);
+        let mut out = Vec::new();
+        write_canonical(&m, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{{\"artifact_mode\":\"operational\",\"chain_id\":\"agoric-3\",\"export_data_entries\":2,\"export_height\":16,\"format\":\"agar-genesis-archive\",\"initial_height\":17,\"members\":[{{\"name\":\"genesis.json\",\"sha256\":\"{ABC}\",\"size\":3}}],\"provenance\":null,\"swing_store_export_data_hash\":\"{ABC}\",\"version\":1}}\n")
+        );
+    }
+
+    #[test]
+    fn strings_take_the_fast_path_only_when_nothing_needs_escaping() {
+        for s in [
+            "", " ~", "\"", "\"\"", "\\", "\\\\", "a\"b", "a\\b", "\u{1f}", "\u{7f}", "\u{e9}",
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, s).unwrap();
+            let want = crate::genesis::canonical_bytes(&Value::String(s.into()));
+            assert_eq!(out, want.strip_suffix(b"\n").unwrap(), "{s:?}");
+        }
+    }
+
+    fn with(text: &str, key: &str, value: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        if value.is_empty() {
+            v.as_object_mut().unwrap().remove(key);
+        } else {
+            v[key] = serde_json::from_str(value).unwrap();
+        }
+        v.to_string()
+    }
+
+    #[test]
+    fn manifests_are_read_strictly_at_every_level() {
+        let m = manifest(FORMAT_NAME, Some(provenance()));
+        let text = String::from_utf8(m.canonical_bytes()).unwrap();
+        let body = text.trim_end().strip_suffix('}').unwrap();
+        let err = |t: &str| {
+            serde_json::from_str::<ArchiveManifest>(t)
+                .unwrap_err()
+                .to_string()
+        };
+        for k in MANIFEST_FIELDS {
+            let v = serde_json::to_string(
+                &serde_json::from_str::<serde_json::Value>(&text).unwrap()[k],
+            )
+            .unwrap();
+            // a repeated key, even with the same value
+            let e = err(&format!("{body},\"{k}\":{v}}}"));
+            assert!(
+                e.starts_with(&format!("duplicate object key \"{k}\"")),
+                "{k}: {e}"
+            );
+            // a missing one
+            let e = err(&with(&text, k, ""));
+            assert!(e.starts_with(&format!("missing field `{k}`")), "{k}: {e}");
+        }
+        assert!(err(&format!("{body},\"extra\":1}}")).starts_with("unknown field `extra`"));
+        assert!(err("[]").contains("the archive manifest object"));
+        // provenance: strict too (keys in canonical order: edits, edits_sha256, parent)
+        let before_parent =
+            |ins: &str| text.replacen(",\"parent\":", &format!(",{ins},\"parent\":"), 1);
+        for (k, v) in [
+            ("parent", "\"x\""),
+            ("edits_sha256", "\"x\""),
+            ("edits", "[]"),
+        ] {
+            let e = err(&before_parent(&format!("\"{k}\":{v}")));
+            assert!(
+                e.starts_with(&format!("duplicate object key \"{k}\"")),
+                "{k}: {e}"
+            );
+            let mut pv = serde_json::to_value(provenance()).unwrap();
+            pv.as_object_mut().unwrap().remove(k);
+            let e = err(&with(&text, "provenance", &pv.to_string()));
+            assert!(e.starts_with(&format!("missing field `{k}`")), "{k}: {e}");
+        }
+        let e = err(&before_parent("\"by\":1"));
+        assert!(
+            e.starts_with("unknown field `by`, expected one of `parent`, `edits_sha256`, `edits`"),
+            "{e}"
+        );
+        assert!(err(&with(&text, "provenance", "[]"))
+            .contains("provenance {parent, edits_sha256, edits}"));
+        let m0: ArchiveManifest = serde_json::from_str(&with(&text, "provenance", "null")).unwrap();
+        assert_eq!(m0.provenance, None);
+        // a duplicate key inside the edits
+        let e = err(&text.replacen("\"edits\":[", "\"edits\":[{\"a\":1,\"a\":1},", 1));
+        assert!(e.starts_with("duplicate object key \"a\""), "{e}");
+        // members: a list of members
+        assert!(err(&with(&text, "members", "{}")).contains("a list of members"));
+    }
+
+    #[test]
+    fn a_backup_manifest_has_no_genesis_keys() {
+        let m = manifest(BACKUP_FORMAT_NAME, None);
+        let text = String::from_utf8(m.canonical_bytes()).unwrap();
+        assert!(!text.contains("chain_id") && !text.contains("initial_height"));
+        let back: ArchiveManifest = serde_json::from_str(&text).unwrap();
+        assert_eq!((back.chain_id.as_str(), back.initial_height), ("", 0));
+        for (k, v) in [
+            ("chain_id", "\"x\""),
+            ("initial_height", "0"),
+            ("chain_id", "\"\""),
+        ] {
+            let e = serde_json::from_str::<ArchiveManifest>(&with(&text, k, v)).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("a swing-store backup manifest has no chain_id or initial_height"),
+                "{k}: {e}"
+            );
+        }
+        // a genesis archive must have them
+        let g = String::from_utf8(manifest(FORMAT_NAME, None).canonical_bytes()).unwrap();
+        for k in ["chain_id", "initial_height"] {
+            let e = serde_json::from_str::<ArchiveManifest>(&with(&g, k, "")).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("missing field `{k}`")),
+                "{k}: {e}"
+            );
+        }
+    }
+
+    /// The edits `provenance` holds, read under the budget.
+    fn edits(text: &str) -> Result<Value, String> {
+        let budget = Cell::new(MAX_PROVENANCE_EDITS_COST);
+        let mut de = serde_json::Deserializer::from_str(text);
+        BoundedValue(&budget)
+            .deserialize(&mut de)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn provenance_edits_cost_their_string_bytes_plus_32_per_value() {
+        // [filler, x]: 32 for the array, 32 + len for the filler, the rest for x
+        for (x, cost) in [
+            ("true", 32),
+            ("null", 32),
+            ("1", 32),
+            ("-1", 32),
+            ("2.5", 32),
+            ("123456789012345678901234567890", 32),
+            ("\"abcd\"", 36),
+            ("\"a\\nb\"", 35),
+            ("[]", 32),
+            ("[1]", 64),
+            ("{}", 32),
+            ("{\"ab\":1}", 32 + 34 + 32),
+        ] {
+            let filler = MAX_PROVENANCE_EDITS_COST - 32 - 32 - cost;
+            let fits = format!("[\"{}\",{x}]", "f".repeat(filler));
+            let v = edits(&fits).unwrap_or_else(|e| panic!("{x}: {e}"));
+            assert_eq!(v, serde_json::from_str::<Value>(&fits).unwrap(), "{x}");
+            let over = format!("[\"{}\",{x}]", "f".repeat(filler + 1));
+            let e = edits(&over).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "provenance edits larger than {MAX_PROVENANCE_EDITS_COST} bytes"
+                )),
+                "{x}: {e}"
+            );
+        }
+    }
+}

@@ -470,3 +470,341 @@ impl Pending {
         Ok(self.written)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::member_tar_bytes;
+    use crate::archive::tar::BLOCK;
+
+    fn members() -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (
+                "genesis.json",
+                (0..3000u32).map(|i| (i * 7 % 251) as u8).collect(),
+            ),
+            ("empty", Vec::new()),
+            ("swing-store/x", b"xyz".to_vec()),
+        ]
+    }
+
+    fn tar_len() -> u64 {
+        let m: u64 = members()
+            .iter()
+            .map(|(n, d)| member_tar_bytes(n, d.len() as u64).unwrap())
+            .sum();
+        m + 2 * BLOCK as u64
+    }
+
+    /// Write [`members`] three ways (append, begin/write_data/end, append_bytes).
+    fn write_members(w: &mut ArchiveWriter) {
+        let ms = members();
+        w.append(
+            ms[0].0,
+            ms[0].1.len() as u64,
+            &mut &ms[0].1[..],
+            &mut |_| {},
+        )
+        .unwrap();
+        w.begin(ms[1].0, 0).unwrap();
+        w.write_data(&[]).unwrap();
+        w.end().unwrap();
+        w.append_bytes(ms[2].0, &ms[2].1).unwrap();
+    }
+
+    fn decompress(file: &[u8], c: Compression) -> Vec<u8> {
+        match c {
+            Compression::None => file.to_vec(),
+            Compression::Gzip { .. } => {
+                let mut out = Vec::new();
+                flate2::read::MultiGzDecoder::new(file)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            Compression::Zstd { .. } => zstd::stream::decode_all(file).unwrap(),
+        }
+    }
+
+    /// The tar stream read by the `tar` crate: every member's name and bytes.
+    fn entries(tar: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut a = ::tar::Archive::new(tar);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().to_string_lossy().into_owned();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, data)
+            })
+            .collect()
+    }
+
+    const KINDS: [Compression; 3] = [
+        Compression::None,
+        Compression::Gzip {
+            level: 6,
+            threads: 2,
+        },
+        Compression::Zstd { threads: 2 },
+    ];
+
+    /// Each output kind, sized (a `.tar.gz` then carries its chunk index) or not, written
+    /// to `dir/out.tar` by `f`, which is removed afterwards.
+    fn each_kind(dir: &Path, mut f: impl FnMut(Compression, bool, &Path, ArchiveWriter)) {
+        for c in KINDS {
+            for sized in [false, true] {
+                let dest = dir.join("out.tar");
+                let w = ArchiveWriter::create_sized(Some(&dest), c, sized.then(tar_len)).unwrap();
+                f(c, sized, &dest, w);
+                let _ = std::fs::remove_file(&dest);
+            }
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn an_archive_is_written_compressed_hashed_and_moved_into_place() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        each_kind(dir.path(), |c, _, dest, mut w| {
+            write_members(&mut w);
+            let written = w.finish().unwrap();
+            assert_eq!(listing(dir.path()), ["out.tar"], "{c:?}: no temp file left");
+            let file = std::fs::read(dest).unwrap();
+            let meta = std::fs::metadata(dest).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+            let tar = decompress(&file, c);
+            assert_eq!(written.path.as_deref(), Some(dest));
+            assert_eq!(written.file_bytes, file.len() as u64, "{c:?}");
+            assert_eq!(written.tar_bytes, tar.len() as u64, "{c:?}");
+            assert_eq!(tar.len() as u64, tar_len());
+            assert_eq!(written.digest, Sha256Digest::of(&tar).hex(), "{c:?}");
+            let want: Vec<(String, Vec<u8>)> = members()
+                .into_iter()
+                .map(|(n, d)| (n.to_string(), d))
+                .collect();
+            assert_eq!(entries(&tar), want, "{c:?}");
+            assert!(tar[tar.len() - 2 * BLOCK..].iter().all(|&b| b == 0));
+            if c != Compression::None {
+                assert_ne!(file, tar);
+            }
+        });
+    }
+
+    use crate::archive::Sha256Digest;
+
+    #[test]
+    fn a_pending_archive_is_in_its_temp_file_until_persisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.tar");
+        std::fs::write(&dest, b"previous").unwrap();
+        for keep in [false, true] {
+            let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+            write_members(&mut w);
+            let p = w.finish_pending().unwrap();
+            let temp = p.temp_path().unwrap().to_path_buf();
+            assert_eq!(temp.parent(), Some(dir.path()));
+            let name = temp.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                name.starts_with(&format!(".out.tar.agar-tmp-{}-", std::process::id())),
+                "{name}"
+            );
+            let bytes = std::fs::read(&temp).unwrap();
+            assert_eq!(p.written.digest, Sha256Digest::of(&bytes).hex());
+            // the previous output is untouched until then
+            assert_eq!(std::fs::read(&dest).unwrap(), b"previous");
+            if keep {
+                let written = p.persist().unwrap();
+                assert_eq!(written.path.as_deref(), Some(dest.as_path()));
+                assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+            } else {
+                drop(p);
+                assert_eq!(std::fs::read(&dest).unwrap(), b"previous");
+            }
+            assert_eq!(listing(dir.path()), ["out.tar"], "keep {keep}");
+        }
+    }
+
+    #[test]
+    fn a_raw_tar_stream_is_copied_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.tar");
+        let mut w = ArchiveWriter::create(Some(&first), Compression::None).unwrap();
+        write_members(&mut w);
+        let a = w.finish().unwrap();
+        let tar = std::fs::read(&first).unwrap();
+        let second = dir.path().join("b.tar.zst");
+        let mut w = ArchiveWriter::create(Some(&second), Compression::Zstd { threads: 1 }).unwrap();
+        w.write_raw(&tar[..100]).unwrap();
+        w.write_raw(&tar[100..]).unwrap();
+        let p = w.finish_raw_pending().unwrap();
+        assert_eq!(
+            (p.written.digest.as_str(), p.written.tar_bytes),
+            (a.digest.as_str(), a.tar_bytes)
+        );
+        p.persist().unwrap();
+        let z = std::fs::read(&second).unwrap();
+        assert_eq!(decompress(&z, Compression::Zstd { threads: 1 }), tar);
+    }
+
+    #[test]
+    fn a_tail_reader_follows_the_writing_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        each_kind(dir.path(), |c, sized, dest, mut w| {
+            let patched = sized && matches!(c, Compression::Gzip { .. });
+            let Some(mut r) = w.tail_reader().unwrap() else {
+                assert!(
+                    patched,
+                    "{c:?} sized {sized}: only an indexed .tar.gz is not followed"
+                );
+                return;
+            };
+            assert!(!patched, "an indexed .tar.gz is rewritten at its start");
+            // an empty read does not wait for the writer
+            assert_eq!(r.read(&mut []).unwrap(), 0);
+            let reader = std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1000];
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        return got;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+            });
+            write_members(&mut w);
+            w.finish().unwrap();
+            let got = reader.join().unwrap();
+            assert_eq!(got, std::fs::read(dest).unwrap(), "{c:?}");
+        });
+        // stdout is not followed
+        let w = ArchiveWriter::create(None, Compression::None).unwrap();
+        assert!(w.tail_reader().unwrap().is_none());
+        drop(w);
+    }
+
+    #[test]
+    fn a_tail_reader_ends_where_an_abandoned_writer_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.tar");
+        let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+        let mut r = w.tail_reader().unwrap().unwrap();
+        w.append_bytes("a", b"abc").unwrap();
+        // a failed run drops the writer: its buffer reaches the file, then the reader ends
+        drop(w);
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 2 * BLOCK);
+        assert_eq!(&got[BLOCK..BLOCK + 3], b"abc");
+        assert!(!dest.exists());
+    }
+
+    /// A source that fails with `kind` after `ok` bytes.
+    struct Failing(usize, io::ErrorKind);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(self.1, "the source failed"));
+            }
+            let n = self.0.min(buf.len());
+            buf[..n].fill(b'x');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_source_shorter_than_announced_is_bad_input_and_a_failing_one_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.tar");
+        let loc = dest.display().to_string();
+        for (kind, exit) in [
+            (io::ErrorKind::UnexpectedEof, crate::error::exit::BAD_INPUT),
+            (io::ErrorKind::InvalidData, crate::error::exit::BAD_INPUT),
+            (io::ErrorKind::PermissionDenied, crate::error::exit::USAGE),
+        ] {
+            let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+            let e = w
+                .append("m", 10, &mut Failing(4, kind), &mut |_| {})
+                .unwrap_err();
+            assert_eq!(e.exit_code(), exit, "{kind:?}: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("writing member m to {loc}: ")),
+                "{e}"
+            );
+            drop(w);
+            // write_data past the announced size is refused too
+            let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+            w.begin("n", 1).unwrap();
+            let e = w.write_data(b"ab").unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("writing to {loc}: ")),
+                "{e}"
+            );
+            drop(w);
+            assert_eq!(listing(dir.path()), Vec::<String>::new());
+        }
+        // end() of a member short of its size
+        let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+        w.begin("n", 2).unwrap();
+        w.write_data(b"a").unwrap();
+        let e = w.end().unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT, "{e}");
+        // begin() while a member is open: a bug of the caller, an I/O error
+        let mut w = ArchiveWriter::create(Some(&dest), Compression::None).unwrap();
+        w.begin("n", 1).unwrap();
+        let e = w.begin("o", 0).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("writing member o to {loc}: ")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_compression_follows_the_output_name() {
+        for (name, want) in [
+            ("a.tar", Some(Compression::None)),
+            ("A.TAR", Some(Compression::None)),
+            (
+                "a.tar.gz",
+                Some(Compression::Gzip {
+                    level: 9,
+                    threads: 3,
+                }),
+            ),
+            (
+                "a.TGZ",
+                Some(Compression::Gzip {
+                    level: 9,
+                    threads: 3,
+                }),
+            ),
+            ("a.tar.zst", Some(Compression::Zstd { threads: 3 })),
+            ("d/a.tzst", Some(Compression::Zstd { threads: 3 })),
+            ("a.gz", None),
+            ("a.zst", None),
+            ("a.tar.xz", None),
+            ("tar", None),
+        ] {
+            assert_eq!(
+                Compression::from_name(Path::new(name), 9, 3),
+                want,
+                "{name}"
+            );
+        }
+    }
+}
