@@ -1305,4 +1305,74 @@ mod tests {
             }
         }
     }
+
+    /// Parse a string literal that may be cut short: the decoded text or the error.
+    fn parse_raw(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut inp = Input::new(io::Cursor::new(bytes.to_vec()), "t");
+        let mut key = Vec::new();
+        let mut sink = KeySink {
+            buf: &mut key,
+            max: usize::MAX,
+            too_long: false,
+        };
+        parse_string(&mut inp, &mut sink, false).map_err(|e| e.to_string())?;
+        Ok(key)
+    }
+
+    /// `"` and `a`s up to `at`, then `tail`: `tail` starts at byte `at` (the 1 MiB read
+    /// buffer ends at BUF).
+    fn at(at: usize, tail: &[u8]) -> Vec<u8> {
+        let mut v = vec![b'"'];
+        v.resize(at, b'a');
+        v.extend_from_slice(tail);
+        v
+    }
+
+    #[test]
+    fn escapes_and_characters_across_the_buffer_end_and_at_the_input_end() {
+        // every escape whose backslash is the buffer's last byte
+        for (esc, want) in [
+            (&b"\\\""[..], "\""),
+            (b"\\\\", "\\"),
+            (b"\\/", "/"),
+            (b"\\b", "\u{8}"),
+            (b"\\f", "\u{c}"),
+            (b"\\n", "\n"),
+            (b"\\r", "\r"),
+            (b"\\t", "\t"),
+            (b"\\u0041", "A"),
+        ] {
+            let mut lit = at(BUF - 1, esc);
+            lit.push(b'"');
+            let got = parse_raw(&lit).unwrap();
+            assert_eq!(
+                &got[BUF - 2..],
+                want.as_bytes(),
+                "{}",
+                String::from_utf8_lossy(esc)
+            );
+        }
+        // complete at the input's end, no closing quote: the string is what is missing
+        let e = parse_raw(&at(BUF - 1, b"\\n")).unwrap_err();
+        assert!(e.contains("end of input inside a string"), "{e}");
+        let e = parse_raw(&at(BUF - 1, "é".as_bytes())).unwrap_err();
+        assert!(e.contains("end of input inside a string"), "{e}");
+        // cut by the input's end: the escape or the character is what is missing
+        let e = parse_raw(&at(BUF - 1, b"\\")).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "end of input inside an escape at byte {}",
+                BUF - 1
+            )),
+            "{e}"
+        );
+        let e = parse_raw(&at(BUF - 1, &"€".as_bytes()[..2])).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "invalid UTF-8 in a string (truncated) at byte {}",
+                BUF - 1
+            )),
+            "{e}"
+        );
+    }
 }
