@@ -1355,8 +1355,23 @@ mod tests {
         // complete at the input's end, no closing quote: the string is what is missing
         let e = parse_raw(&at(BUF - 1, b"\\n")).unwrap_err();
         assert!(e.contains("end of input inside a string"), "{e}");
-        let e = parse_raw(&at(BUF - 1, "é".as_bytes())).unwrap_err();
-        assert!(e.contains("end of input inside a string"), "{e}");
+        for tail in [&"é".as_bytes()[..], b"\\u0041", b"\\ud83d\\ude00"] {
+            for start in [BUF - 1, 10] {
+                let e = parse_raw(&at(start, tail)).unwrap_err();
+                assert!(e.contains("end of input inside a string"), "{e}");
+            }
+        }
+        // a \u escape or a surrogate pair cut by the input's end
+        let e = parse_raw(&at(10, b"\\u004")).unwrap_err();
+        assert!(
+            e.contains("end of input inside a \\u escape at byte 10"),
+            "{e}"
+        );
+        let e = parse_raw(&at(10, b"\\ud83d\\ude0")).unwrap_err();
+        assert!(
+            e.contains("lone leading surrogate in a \\u escape at byte 10"),
+            "{e}"
+        );
         // cut by the input's end: the escape or the character is what is missing
         let e = parse_raw(&at(BUF - 1, b"\\")).unwrap_err();
         assert!(
