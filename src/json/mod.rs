@@ -1355,7 +1355,7 @@ mod tests {
         // complete at the input's end, no closing quote: the string is what is missing
         let e = parse_raw(&at(BUF - 1, b"\\n")).unwrap_err();
         assert!(e.contains("end of input inside a string"), "{e}");
-        for tail in [&"é".as_bytes()[..], b"\\u0041", b"\\ud83d\\ude00"] {
+        for tail in ["é".as_bytes(), &b"\\u0041"[..], &b"\\ud83d\\ude00"[..]] {
             for start in [BUF - 1, 10] {
                 let e = parse_raw(&at(start, tail)).unwrap_err();
                 assert!(e.contains("end of input inside a string"), "{e}");
