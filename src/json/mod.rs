@@ -1361,6 +1361,31 @@ mod tests {
                 assert!(e.contains("end of input inside a string"), "{e}");
             }
         }
+        // a leading surrogate followed by anything but a \u escape is alone, even when
+        // hex digits follow
+        let e = parse_raw(b"\"\\ud800abcdefgh\"").unwrap_err();
+        assert!(
+            e.contains("lone leading surrogate in a \\u escape at byte 1"),
+            "{e}"
+        );
+        // the canonical \u escapes are exactly the control characters jq writes so
+        for (u, ok) in [
+            (0x1f, true),
+            (0x20, false),
+            (0x7f, true),
+            (0x7e, false),
+            (0x0a, false),
+        ] {
+            let lit = format!("\"\\u{u:04x}\"");
+            let mut inp = Input::new(io::Cursor::new(lit.clone().into_bytes()), "t");
+            let mut key = Vec::new();
+            let mut sink = KeySink {
+                buf: &mut key,
+                max: 8,
+                too_long: false,
+            };
+            assert_eq!(parse_string(&mut inp, &mut sink, true).is_ok(), ok, "{lit}");
+        }
         // a \u escape or a surrogate pair cut by the input's end
         let e = parse_raw(&at(10, b"\\u004")).unwrap_err();
         assert!(
