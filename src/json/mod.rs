@@ -1363,11 +1363,13 @@ mod tests {
         }
         // a leading surrogate followed by anything but a \u escape is alone, even when
         // hex digits follow
-        let e = parse_raw(b"\"\\ud800abcdefgh\"").unwrap_err();
-        assert!(
-            e.contains("lone leading surrogate in a \\u escape at byte 1"),
-            "{e}"
-        );
+        for lit in [&b"\"\\ud800abcdefgh\""[..], b"\"\\ud800\\nabcdef\""] {
+            let e = parse_raw(lit).unwrap_err();
+            assert!(
+                e.contains("lone leading surrogate in a \\u escape at byte 1"),
+                "{e}"
+            );
+        }
         // the canonical \u escapes are exactly the control characters jq writes so
         for (u, ok) in [
             (0x1f, true),
