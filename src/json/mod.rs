@@ -1065,24 +1065,34 @@ pub fn copy(r: &mut dyn Read, w: &mut dyn Write, loc: &str) -> Result<u64> {
 mod tests {
     use super::*;
 
-    /// Decode one string literal (and what follows it must be left unread).
-    fn decode(lit: &[u8], canonical: bool) -> std::result::Result<Vec<u8>, String> {
-        let mut doc = lit.to_vec();
-        doc.push(b',');
-        let mut inp = Input::new(io::Cursor::new(doc), "t");
+    /// Parse a string literal at the start of `bytes`: the decoded text or the error,
+    /// and the byte after the string (None at the end or after an error).
+    fn parse_in(
+        bytes: &[u8],
+        canonical: bool,
+    ) -> (std::result::Result<Vec<u8>, String>, Option<u8>) {
+        let mut inp = Input::new(io::Cursor::new(bytes.to_vec()), "t");
         let mut key = Vec::new();
         let mut sink = KeySink {
             buf: &mut key,
             max: usize::MAX,
             too_long: false,
         };
-        parse_string(&mut inp, &mut sink, canonical).map_err(|e| e.to_string())?;
-        assert_eq!(
-            inp.next_byte().unwrap(),
-            b',',
-            "stops after the closing quote"
-        );
-        Ok(key)
+        match parse_string(&mut inp, &mut sink, canonical) {
+            Ok(()) => (Ok(key), inp.peek().unwrap()),
+            Err(e) => (Err(e.to_string()), None),
+        }
+    }
+
+    /// Decode one string literal (and what follows it must be left unread).
+    fn decode(lit: &[u8], canonical: bool) -> std::result::Result<Vec<u8>, String> {
+        let mut doc = lit.to_vec();
+        doc.push(b',');
+        let (r, next) = parse_in(&doc, canonical);
+        if r.is_ok() {
+            assert_eq!(next, Some(b','), "stops after the closing quote");
+        }
+        r
     }
 
     /// The same decoded bytes through a sink that writes the canonical form.
@@ -1308,15 +1318,7 @@ mod tests {
 
     /// Parse a string literal that may be cut short: the decoded text or the error.
     fn parse_raw(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let mut inp = Input::new(io::Cursor::new(bytes.to_vec()), "t");
-        let mut key = Vec::new();
-        let mut sink = KeySink {
-            buf: &mut key,
-            max: usize::MAX,
-            too_long: false,
-        };
-        parse_string(&mut inp, &mut sink, false).map_err(|e| e.to_string())?;
-        Ok(key)
+        parse_in(bytes, false).0
     }
 
     /// `"` and `a`s up to `at`, then `tail`: `tail` starts at byte `at` (the 1 MiB read
