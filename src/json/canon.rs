@@ -190,16 +190,16 @@ fn run<R: Read + Seek>(
 }
 
 impl<R: Read + Seek> Canon<'_, '_, R> {
+    /// The whole document: one value, optional whitespace around it, then the end.
     fn document(&mut self) -> Result<()> {
-        let c = self;
-        c.inp.ws()?;
-        let root = c.value(Ctx::Root, None, 0)?;
-        c.fields.root = Some(root);
-        c.inp.ws()?;
-        if !c.inp.at_eof()? {
-            return Err(c.inp.err("trailing characters after the JSON value"));
+        self.inp.ws()?;
+        let root = self.value(Ctx::Root, None, 0)?;
+        self.fields.root = Some(root);
+        self.inp.ws()?;
+        if !self.inp.at_eof()? {
+            return Err(self.inp.err("trailing characters after the JSON value"));
         }
-        c.out.push(b'\n')
+        self.out.push(b'\n')
     }
 }
 
@@ -364,39 +364,25 @@ impl Marks {
 /// Bytes before the first `"` or `\\` of `s` (all of it if none).
 #[inline]
 fn string_run(s: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = word(s, i);
-        let m = eq_bytes(w, b'"') | eq_bytes(w, b'\\');
-        if m != 0 {
-            return i + first_flag(m);
-        }
-        i += 8;
-    }
-    while i < s.len() && s[i] != b'"' && s[i] != b'\\' {
-        i += 1;
-    }
-    i
+    swar_run(
+        s,
+        |w| eq_bytes(w, b'"') | eq_bytes(w, b'\\'),
+        |b| b == b'"' || b == b'\\',
+    )
 }
 
 /// Bytes before the first `"`, `{`, `}`, `[` or `]` of `s` (all of it if none): outside
 /// strings. (`| 0x20` maps `[` and `]`, and only them, onto `{` and `}`.)
 #[inline]
 fn structure_run(s: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = word(s, i);
-        let f = w | (LO * 0x20);
-        let m = eq_bytes(w, b'"') | eq_bytes(f, b'{') | eq_bytes(f, b'}');
-        if m != 0 {
-            return i + first_flag(m);
-        }
-        i += 8;
-    }
-    while i < s.len() && !matches!(s[i], b'"' | b'{' | b'}' | b'[' | b']') {
-        i += 1;
-    }
-    i
+    swar_run(
+        s,
+        |w| {
+            let f = w | (LO * 0x20);
+            eq_bytes(w, b'"') | eq_bytes(f, b'{') | eq_bytes(f, b'}')
+        },
+        |b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'),
+    )
 }
 
 /// One spilled key: (key, value start, value end, run).

@@ -427,34 +427,33 @@ fn escaped_bytes(w: u64) -> u64 {
 /// Bytes of `s` before the first one jq escapes ([`escape_of`]), 8 at a time.
 #[inline]
 fn unescaped_run(s: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let m = escaped_bytes(word(s, i));
-        if m != 0 {
-            return i + first_flag(m);
-        }
-        i += 8;
-    }
-    while i < s.len() && escape_of(s[i]).is_none() {
-        i += 1;
-    }
-    i
+    swar_run(s, escaped_bytes, |b| escape_of(b).is_some())
 }
 
 /// Bytes of `s` before the first that is not plain ASCII in a string (class 0 of
 /// [`SCLASS`]: not an escape, not non-ASCII), 8 at a time.
 #[inline]
 fn plain_run(s: &[u8]) -> usize {
+    swar_run(
+        s,
+        |w| escaped_bytes(w) | (w & HI),
+        |b| SCLASS[b as usize] != 0,
+    )
+}
+
+/// Bytes of `s` before the first byte that `flags` marks (8 bytes at a time, see below)
+/// or, in the last 7 bytes, that `stops` (the same test, one byte) accepts.
+#[inline(always)]
+pub(crate) fn swar_run(s: &[u8], flags: impl Fn(u64) -> u64, stops: impl Fn(u8) -> bool) -> usize {
     let mut i = 0;
     while i + 8 <= s.len() {
-        let w = word(s, i);
-        let m = escaped_bytes(w) | (w & HI);
+        let m = flags(word(s, i));
         if m != 0 {
             return i + first_flag(m);
         }
         i += 8;
     }
-    while i < s.len() && SCLASS[s[i] as usize] == 0 {
+    while i < s.len() && !stops(s[i]) {
         i += 1;
     }
     i
