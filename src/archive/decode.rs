@@ -4,9 +4,9 @@
 //! `.tar.zst` (independent frames) are decompressed on every core; archives written by
 //! other tools fall back to one stream.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
-use super::pipe::ReadAhead;
+use super::pipe::{blocks_of, ReadAhead};
 use super::{gz, zst};
 
 /// How the archive's tar stream is stored.
@@ -67,29 +67,19 @@ pub fn open<R: BufRead + Send + 'static>(
     hash: bool,
 ) -> io::Result<(Format, ReadAhead)> {
     let format = Format::detect(input.fill_buf()?);
-    let reader = |r: Box<dyn Read + Send>| match hash {
-        true => ReadAhead::new_hashing(r),
-        false => ReadAhead::new(r),
-    };
     let stream = match format {
-        Format::Tar => reader(Box::new(input)),
+        Format::Tar => ReadAhead::spawn(blocks_of(Box::new(input)), hash),
         Format::Gzip => match gz::read_header(&mut input)? {
-            Some(index) => blocks(hash, move |emit| {
-                gz::decode_indexed(input, index, threads, emit)
-            }),
-            None => reader(Box::new(gz::StrictGzReader::after_header(input))),
+            Some(index) => ReadAhead::spawn(
+                move |emit| gz::decode_indexed(input, index, threads, emit),
+                hash,
+            ),
+            None => ReadAhead::spawn(
+                blocks_of(Box::new(gz::StrictGzReader::after_header(input))),
+                hash,
+            ),
         },
-        Format::Zstd => blocks(hash, move |emit| zst::decode(input, threads, emit)),
+        Format::Zstd => ReadAhead::spawn(move |emit| zst::decode(input, threads, emit), hash),
     };
     Ok((format, stream))
-}
-
-fn blocks<P>(hash: bool, produce: P) -> ReadAhead
-where
-    P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
-{
-    match hash {
-        true => ReadAhead::hashing(produce),
-        false => ReadAhead::from_blocks(produce),
-    }
 }

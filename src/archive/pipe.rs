@@ -27,11 +27,6 @@ impl ReadAhead {
         Self::from_blocks(blocks_of(inner))
     }
 
-    /// [`ReadAhead::new`], hashing (see [`ReadAhead::hashing`]).
-    pub fn new_hashing(inner: Box<dyn Read + Send>) -> ReadAhead {
-        Self::hashing(blocks_of(inner))
-    }
-
     /// Run `produce` on its own thread: it hands over the stream in order as blocks
     /// through `emit` (false: the consumer is gone, stop) and returns at the end of the
     /// stream, or with the error that ends it. At most `DEPTH` blocks wait in between.
@@ -42,17 +37,10 @@ impl ReadAhead {
         Self::spawn(produce, false)
     }
 
-    /// [`ReadAhead::from_blocks`] that also hashes the stream on its thread (the reader's
-    /// archive digest: one SHA-256 pass taken off the thread that checks the members).
-    /// The digest: [`ReadAhead::digest`], once a read has returned 0.
-    pub fn hashing<P>(produce: P) -> ReadAhead
-    where
-        P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
-    {
-        Self::spawn(produce, true)
-    }
-
-    fn spawn<P>(produce: P, hash: bool) -> ReadAhead
+    /// [`ReadAhead::from_blocks`]; with `hash`, the thread also hashes the stream (the
+    /// reader's archive digest: one SHA-256 pass taken off the thread that checks the
+    /// members), available from [`ReadAhead::digest`] once a read has returned 0.
+    pub fn spawn<P>(produce: P, hash: bool) -> ReadAhead
     where
         P: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static,
     {
@@ -97,7 +85,7 @@ impl ReadAhead {
         }
     }
 
-    /// The SHA-256 of the whole stream (made with [`ReadAhead::hashing`]), once a read
+    /// The SHA-256 of the whole stream (spawned with `hash`), once a read
     /// has returned 0; None before, or without hashing.
     pub fn digest(&self) -> Option<[u8; 32]> {
         self.digest
@@ -106,7 +94,7 @@ impl ReadAhead {
 
 /// A reader as a block producer for [`ReadAhead::from_blocks`]: whole `BLOCK`s, so the
 /// consumer sees few, large chunks.
-fn blocks_of(
+pub fn blocks_of(
     mut inner: Box<dyn Read + Send>,
 ) -> impl FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> io::Result<()> + Send + 'static {
     move |emit| loop {
@@ -328,7 +316,7 @@ mod tests {
     #[test]
     fn a_hashing_read_ahead_gives_the_stream_digest_only_at_its_end() {
         let data: Vec<u8> = (0..2 * BLOCK + 5).map(|i| (i % 253) as u8).collect();
-        let mut r = ReadAhead::new_hashing(Box::new(io::Cursor::new(data.clone())));
+        let mut r = ReadAhead::spawn(blocks_of(Box::new(io::Cursor::new(data.clone()))), true);
         let mut head = vec![0u8; 10];
         r.read_exact(&mut head).unwrap();
         assert_eq!(r.digest(), None, "not before the end");
@@ -338,10 +326,13 @@ mod tests {
         let want: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&data).into();
         assert_eq!(r.digest(), Some(want));
         // a stream that fails has no digest; one read without hashing neither
-        let mut r = ReadAhead::hashing(|emit| {
-            emit(vec![1, 2, 3]);
-            Err(io::Error::other("cut"))
-        });
+        let mut r = ReadAhead::spawn(
+            |emit| {
+                emit(vec![1, 2, 3]);
+                Err(io::Error::other("cut"))
+            },
+            true,
+        );
         let mut out = Vec::new();
         assert!(r.read_to_end(&mut out).is_err());
         assert_eq!(r.digest(), None);
