@@ -823,7 +823,8 @@ impl DbExport {
     }
 
     /// Total bytes of the listed artifacts: snapshots' uncompressedSize, bundle and item
-    /// byte lengths (SQLite computes `octet_length` without reading overflow pages).
+    /// byte lengths (SQLite computes `octet_length` without reading overflow pages; a
+    /// NULL item is written as `null`).
     fn artifact_bytes(&self) -> Result<u64> {
         let mut total = 0u64;
         for (name, r) in &self.artifacts {
@@ -840,7 +841,7 @@ impl DbExport {
                     .map_err(self.sq())?,
                 ArtifactRef::Transcript { vat, start, end } => self
                     .conn
-                    .prepare_cached("SELECT COALESCE(SUM(octet_length(item)), 0) + COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3")
+                    .prepare_cached("SELECT COALESCE(SUM(COALESCE(octet_length(item), 4)), 0) + COUNT(*) FROM transcriptItems WHERE vatID = ?1 AND position >= ?2 AND position < ?3")
                     .and_then(|mut st| {
                         st.query_row(rusqlite::params![vat, *start as i64, *end as i64], |r| r.get(0))
                     })
@@ -1216,6 +1217,644 @@ mod tests {
             text_of(ValueRef::Text(b"a\xED\xA0\x80b")).as_deref(),
             Some("a\u{FFFD}\u{FFFD}\u{FFFD}b")
         );
+    }
+
+    /// A DB with the official schema in `dir`, open for writing.
+    fn new_db(dir: &Path) -> (PathBuf, Connection) {
+        let p = dir.join(DB_FILE);
+        let c = Connection::open(&p).unwrap();
+        for s in crate::dbimport::SCHEMA {
+            c.execute_batch(s).unwrap();
+        }
+        (p, c)
+    }
+
+    fn err_text<T: std::fmt::Debug>(r: Result<T>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    fn side_files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != DB_FILE)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn column_readers_refuse_what_the_exporter_could_not_print_naming_the_storage_class() {
+        use ValueRef::*;
+        let classes: Vec<&str> = [Null, Integer(1), Real(0.5), Text(b"t"), Blob(b"b")]
+            .into_iter()
+            .map(storage_class)
+            .collect();
+        assert_eq!(classes, ["NULL", "INTEGER", "REAL", "TEXT", "BLOB"]);
+
+        assert_eq!(pos_of("L", "p", Integer(0)).unwrap(), 0);
+        assert_eq!(
+            pos_of("L", "p", Integer((1 << 53) - 1)).unwrap(),
+            (1 << 53) - 1
+        );
+        for (v, class) in [
+            (Integer(1 << 53), "INTEGER"),
+            (Integer(-1), "INTEGER"),
+            (Real(1.0), "REAL"),
+            (Text(b"1"), "TEXT"),
+            (Null, "NULL"),
+        ] {
+            let e = err_text(pos_of("L", "snapPos", v));
+            assert!(e.starts_with("L: "), "{e}");
+            assert!(
+                e.contains(&format!(
+                    "snapPos is not a non-negative integer below 2^53 (storage class {class})"
+                )),
+                "{e}"
+            );
+        }
+
+        assert_eq!(vat_of("L", Text(b"v1")).unwrap(), "v1");
+        assert_eq!(vat_of("L", Blob(b"v-2_x")).unwrap(), "v-2_x");
+        let e = err_text(vat_of("L", Text(b"v.1")));
+        assert!(e.contains("vatID \"v.1\" is not a valid vat ID"), "{e}");
+        let e = err_text(vat_of("L", Integer(7)));
+        assert!(e.contains("vatID is INTEGER, not text"), "{e}");
+
+        assert_eq!(hash_of("L", Text(b"ab")).unwrap(), "ab");
+        let e = err_text(hash_of("L", Null));
+        assert!(e.contains("hash is NULL, not text"), "{e}");
+
+        assert!(!flag_of("L", "inUse", Null).unwrap());
+        assert!(flag_of("L", "inUse", Integer(1)).unwrap());
+        for v in [Integer(0), Integer(2), Text(b"1")] {
+            let e = err_text(flag_of("L", "isCurrent", v));
+            assert!(e.contains("isCurrent must be 1 or NULL"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_rollback_db_is_opened_under_a_lock_and_nothing_is_created() {
+        let t = tempfile::tempdir().unwrap();
+        let (p, c) = new_db(t.path());
+        drop(c);
+        let x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        assert_eq!(x.open_mode(), OpenMode::Rollback);
+        assert_eq!(x.path(), std::fs::canonicalize(&p).unwrap());
+        let dbg = format!("{x:?}");
+        assert!(
+            dbg.starts_with("DbExport") && dbg.contains("Rollback") && dbg.contains(DB_FILE),
+            "{dbg}"
+        );
+        x.ensure_unchanged().unwrap();
+        drop(x);
+        assert!(
+            side_files(t.path()).is_empty(),
+            "{:?}",
+            side_files(t.path())
+        );
+    }
+
+    #[test]
+    fn a_stopped_wal_db_is_read_immutable_creates_nothing_and_notices_a_writer() {
+        let t = tempfile::tempdir().unwrap();
+        let (p, c) = new_db(t.path());
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.execute("INSERT INTO kvStore VALUES ('a', '1')", [])
+            .unwrap();
+        drop(c); // the last connection checkpoints and removes -wal and -shm
+        assert!(side_files(t.path()).is_empty());
+        let x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        assert_eq!(x.open_mode(), OpenMode::Immutable);
+        x.ensure_unchanged().unwrap();
+        assert!(
+            side_files(t.path()).is_empty(),
+            "{:?}",
+            side_files(t.path())
+        );
+
+        // a node starting meanwhile creates -wal at once
+        let w = Connection::open(&p).unwrap();
+        w.execute("INSERT INTO kvStore VALUES ('b', '2')", [])
+            .unwrap();
+        let e = err_text(x.ensure_unchanged());
+        assert!(
+            e.contains("the DB was opened by another process") && e.contains(DB_FILE),
+            "{e}"
+        );
+        // and an error met meanwhile is explained as that, not as a corrupt DB
+        let e = x.explain(Error::invalid(
+            "somewhere",
+            "database disk image is malformed",
+        ));
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+    }
+
+    #[test]
+    fn a_running_node_s_wal_db_is_read_from_its_wal_snapshot() {
+        let t = tempfile::tempdir().unwrap();
+        let (_, c) = new_db(t.path());
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.execute("INSERT INTO kvStore VALUES ('k', 'v')", [])
+            .unwrap();
+        // `c` stays open: the -wal exists, as next to a running node
+        assert!(side_files(t.path()).contains(&format!("{DB_FILE}-wal")));
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        assert_eq!(x.open_mode(), OpenMode::Wal);
+        // the node writing meanwhile is no change to what the read transaction sees
+        c.execute("INSERT INTO kvStore VALUES ('k2', 'v2')", [])
+            .unwrap();
+        x.ensure_unchanged().unwrap();
+        let mut keys = Vec::new();
+        x.for_each_entry(&mut |_, e| {
+            keys.push(e.key);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(keys, ["kv.k"]);
+        let e = x.explain(Error::invalid("somewhere", "other"));
+        assert!(e.to_string().starts_with("somewhere: other"), "{e}");
+    }
+
+    #[test]
+    fn notes_tell_the_operator_about_odd_state() {
+        let t = tempfile::tempdir().unwrap();
+        let (_, c) = new_db(t.path());
+        let notes = |c: &Connection, want: Option<u64>| {
+            let x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+            assert_eq!(x.host_height(), want);
+            assert_eq!(x.export_height(), Some(want.unwrap_or(0)));
+            let origin = x.height_origin();
+            assert!(origin.contains(DB_FILE), "{origin}");
+            assert_eq!(origin.contains("so read as 0"), want.is_none(), "{origin}");
+            let _ = c;
+            x.notes().join("\n")
+        };
+        let n = notes(&c, None);
+        assert!(n.contains("the DB has no host.height"), "{n}");
+        assert!(!n.contains("pendingExports"), "{n}");
+        assert!(!n.contains("schema"), "{n}");
+
+        c.execute("INSERT INTO kvStore VALUES ('host.height', 'twelve')", [])
+            .unwrap();
+        let n = notes(&c, None);
+        assert!(
+            n.contains("host.height \"twelve\" is not a block number"),
+            "{n}"
+        );
+
+        c.execute(
+            "UPDATE kvStore SET value = ' 12 ' WHERE key = 'host.height'",
+            [],
+        )
+        .unwrap();
+        c.execute("INSERT INTO pendingExports VALUES ('kv.a', NULL)", [])
+            .unwrap();
+        let n = notes(&c, Some(12));
+        assert!(!n.contains("host.height"), "{n}");
+        assert!(n.contains("pendingExports holds 1 rows"), "{n}");
+
+        c.execute_batch("DROP TABLE snapshots").unwrap();
+        c.execute_batch(&SNAPSHOTS_1B.replace("UNIQUE (vatID, inUse)\n    )", SNAPSHOTS_1A_CHECK))
+            .unwrap();
+        let n = notes(&c, Some(12));
+        assert!(n.contains("the older schema \"1A\""), "{n}");
+
+        c.execute_batch("DROP TABLE snapshots").unwrap();
+        c.execute_batch(&SNAPSHOTS_1B.replace("hash TEXT,", "hash TEXT, extra TEXT,"))
+            .unwrap();
+        let n = notes(&c, Some(12));
+        assert!(n.contains("neither schema 1A nor 1B"), "{n}");
+    }
+
+    #[test]
+    fn a_db_without_a_table_or_column_the_exporter_reads_is_refused_by_name() {
+        let t = tempfile::tempdir().unwrap();
+        let (_, c) = new_db(t.path());
+        c.execute_batch("ALTER TABLE bundles RENAME COLUMN bundle TO body")
+            .unwrap();
+        let e = err_text(DbExport::open(t.path(), ArtifactMode::Operational));
+        assert!(e.contains("table bundles has no column bundle"), "{e}");
+        c.execute_batch("DROP TABLE bundles").unwrap();
+        let e = err_text(DbExport::open(t.path(), ArtifactMode::Operational));
+        assert!(e.contains("has no bundles table"), "{e}");
+        std::fs::write(t.path().join("x.sqlite"), [0u8; 200]).unwrap();
+        let e = err_text(DbExport::open(
+            &t.path().join("x.sqlite"),
+            ArtifactMode::Debug,
+        ));
+        assert!(e.contains("not an SQLite database"), "{e}");
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const B0: &str = "b0-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// Vat v1 in incarnation 1 (an older incarnation 0 before it), v2 with a NULL item,
+    /// v3 terminated (no current span), v4 terminated with an item missing; snapshots in
+    /// use, historical, and pruned; one bundle.
+    fn modes_db(dir: &Path) -> Connection {
+        let (_, c) = new_db(dir);
+        let span = |vat: &str, start: i64, end: i64, cur: Option<i64>, inc: i64| {
+            c.execute(
+                "INSERT INTO transcriptSpans VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![vat, start, end, format!("h-{vat}-{start}"), cur, inc],
+            )
+            .unwrap();
+        };
+        let item = |vat: &str, pos: i64, text: Option<&str>| {
+            c.execute(
+                "INSERT INTO transcriptItems VALUES (?1, ?2, ?3, 0)",
+                rusqlite::params![vat, pos, text],
+            )
+            .unwrap();
+        };
+        span("v1", 0, 2, None, 0);
+        span("v1", 2, 4, None, 1);
+        span("v1", 4, 5, Some(1), 1);
+        for p in 0..5 {
+            item("v1", p, Some(&format!("i{p}")));
+        }
+        span("v2", 0, 1, Some(1), 0);
+        item("v2", 0, None);
+        span("v3", 0, 1, None, 0);
+        item("v3", 0, Some("t"));
+        span("v4", 0, 2, None, 0);
+        item("v4", 0, Some("u"));
+        let snap = |vat: &str, pos: i64, in_use: Option<i64>, blob: Option<Vec<u8>>| {
+            c.execute(
+                "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+                rusqlite::params![vat, pos, in_use, "a".repeat(64), 13, blob],
+            )
+            .unwrap();
+        };
+        snap("v1", 4, Some(1), Some(gz(b"heap of v1 @4")));
+        snap("v1", 2, None, Some(gz(b"heap of v1 @2")));
+        snap("v1", 1, None, None);
+        c.execute(
+            "INSERT INTO bundles VALUES (?1, ?2)",
+            rusqlite::params![B0, "{\"moduleFormat\":\"x\"}"],
+        )
+        .unwrap();
+        for (k, v) in [("host.height", "9"), ("local.x", "1"), ("a.b", "c")] {
+            c.execute("INSERT INTO kvStore VALUES (?1, ?2)", [k, v])
+                .unwrap();
+        }
+        c
+    }
+
+    fn read_all(x: &mut DbExport, name: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        x.open_artifact(name).unwrap().read_to_end(&mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn each_mode_lists_the_artifacts_the_official_exporter_names() {
+        let t = tempfile::tempdir().unwrap();
+        let _c = modes_db(t.path());
+        let op = [
+            &format!("bundle.{B0}")[..],
+            "snapshot.v1.4",
+            "transcript.v1.4.5",
+            "transcript.v2.0.1",
+        ];
+        let names = |mode| DbExport::open(t.path(), mode).unwrap().artifact_names();
+        assert_eq!(names(ArtifactMode::Operational), op);
+        let mut replay = op.to_vec();
+        replay.insert(2, "transcript.v1.2.4");
+        assert_eq!(names(ArtifactMode::Replay), replay);
+        // archival: every span of a live vat, none of a terminated one
+        let mut archival = replay.clone();
+        archival.insert(2, "transcript.v1.0.2");
+        assert_eq!(names(ArtifactMode::Archival), archival);
+        // debug: also historical snapshots with data, and complete spans of any vat
+        let mut debug = archival.clone();
+        debug.insert(1, "snapshot.v1.2");
+        debug.push("transcript.v3.0.1");
+        assert_eq!(names(ArtifactMode::Debug), debug);
+    }
+
+    #[test]
+    fn artifacts_read_as_the_exporter_writes_them_with_their_size_and_location() {
+        let t = tempfile::tempdir().unwrap();
+        let _c = modes_db(t.path());
+        let mut x = DbExport::open(t.path(), ArtifactMode::Debug).unwrap();
+        assert_eq!(read_all(&mut x, "transcript.v1.0.2"), b"i0\ni1\n");
+        assert_eq!(read_all(&mut x, "transcript.v2.0.1"), b"null\n");
+        assert_eq!(read_all(&mut x, "snapshot.v1.4"), b"heap of v1 @4");
+        assert_eq!(read_all(&mut x, "snapshot.v1.2"), b"heap of v1 @2");
+        assert_eq!(
+            read_all(&mut x, &format!("bundle.{B0}")),
+            b"{\"moduleFormat\":\"x\"}"
+        );
+        let total: usize = x
+            .artifact_names()
+            .iter()
+            .map(|n| read_all(&mut x, n).len())
+            .sum();
+        assert_eq!(x.artifact_bytes().unwrap(), total as u64);
+        assert_eq!(x.artifact_bytes_hint(), Some(total as u64));
+
+        let loc = x.loc();
+        for (name, table) in [
+            ("snapshot.v1.4", "snapshots"),
+            ("transcript.v1.4.5", "transcriptItems"),
+            (&format!("bundle.{B0}")[..], "bundles"),
+        ] {
+            assert_eq!(
+                x.artifact_location(name),
+                format!("{loc}: {table} ({name})")
+            );
+        }
+        assert_eq!(x.artifact_location("nope"), format!("{loc}: nope"));
+        let e = err_text(x.open_artifact("nope").map(|_| ()));
+        assert_eq!(e, format!("{loc}: nope: no such artifact"));
+
+        // the snapshot row's own record is taken as it is; anything else is read
+        assert_eq!(
+            x.recorded_artifact("snapshot.v1.4").unwrap(),
+            Some((13, "a".repeat(64)))
+        );
+        assert_eq!(x.recorded_artifact("transcript.v1.4.5").unwrap(), None);
+        assert_eq!(x.declared_mode(), Some(ArtifactMode::Debug));
+        assert_eq!(x.export_height(), Some(9));
+        assert!(x.replaces_skip_hash() && x.canonical_order());
+        assert_eq!(x.data_location(), loc);
+    }
+
+    #[test]
+    fn a_snapshot_row_without_a_usable_record_is_read_instead() {
+        let t = tempfile::tempdir().unwrap();
+        let c = modes_db(t.path());
+        for (size, hash) in [
+            (Some(-1), Some("a".repeat(64))),
+            (None, Some("a".repeat(64))),
+            (Some(13), None),
+            (Some(13), Some("a".repeat(63))),
+            (Some(13), Some("A".repeat(64))),
+            (Some(13), Some(format!("{}g", "a".repeat(63)))),
+        ] {
+            c.execute(
+                "UPDATE snapshots SET uncompressedSize = ?1, hash = ?2 WHERE vatID = 'v1' AND snapPos = 4",
+                rusqlite::params![size, hash],
+            )
+            .unwrap();
+            let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+            assert_eq!(
+                x.recorded_artifact("snapshot.v1.4").unwrap(),
+                None,
+                "{size:?} {hash:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn export_data_comes_in_canonical_order_without_host_and_local_keys() {
+        let t = tempfile::tempdir().unwrap();
+        let _c = modes_db(t.path());
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        let mut got = Vec::new();
+        x.for_each_entry(&mut |loc, e| {
+            got.push((loc.rsplit(": ").next().unwrap().to_string(), e.key));
+            Ok(())
+        })
+        .unwrap();
+        let keys: Vec<&str> = got.iter().map(|(_, k)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                &format!("bundle.{B0}")[..],
+                "kv.a.b",
+                "snapshot.v1.1",
+                "snapshot.v1.2",
+                "snapshot.v1.4",
+                "snapshot.v1.current",
+                "transcript.v1.0",
+                "transcript.v1.2",
+                "transcript.v1.current",
+                "transcript.v2.current",
+                "transcript.v3.0",
+                "transcript.v4.0",
+            ]
+        );
+        let tables: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            tables,
+            [
+                "bundles",
+                "kvStore",
+                "snapshots",
+                "snapshots",
+                "snapshots",
+                "snapshots",
+                "transcriptSpans",
+                "transcriptSpans",
+                "transcriptSpans",
+                "transcriptSpans",
+                "transcriptSpans",
+                "transcriptSpans",
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_rows_are_refused_naming_the_table_and_the_row() {
+        let open_err = |dir: &Path, mode| err_text(DbExport::open(dir, mode));
+        let entries_err = |dir: &Path| {
+            let mut x = DbExport::open(dir, ArtifactMode::Operational).unwrap();
+            err_text(x.for_each_entry(&mut |_, _| Ok(())))
+        };
+        let fresh = || {
+            let t = tempfile::tempdir().unwrap();
+            let c = modes_db(t.path());
+            (t, c)
+        };
+
+        let (t, c) = fresh();
+        c.execute("INSERT INTO kvStore VALUES (x'6b31', 'v')", [])
+            .unwrap();
+        let e = entries_err(t.path());
+        assert!(e.contains("kvStore: a key is BLOB, not text"), "{e}");
+
+        let (t, c) = fresh();
+        c.execute("INSERT INTO kvStore VALUES ('n', x'35')", [])
+            .unwrap();
+        let e = entries_err(t.path());
+        assert!(
+            e.contains("kvStore: the value of key \"kv.n\" is BLOB, not text"),
+            "{e}"
+        );
+
+        let (t, c) = fresh();
+        c.execute("INSERT INTO bundles VALUES ('b0-xyz', 'x')", [])
+            .unwrap();
+        let e = open_err(t.path(), ArtifactMode::Operational);
+        assert!(
+            e.contains("bundles: bundleID \"b0-xyz\" is not b0-<64 hex> or b1-<128 hex>"),
+            "{e}"
+        );
+
+        // a historical span of a live vat ending before it starts
+        let (t, c) = fresh();
+        c.execute(
+            "INSERT INTO transcriptSpans VALUES ('v1', 7, 6, 'h', NULL, 1)",
+            [],
+        )
+        .unwrap();
+        let e = open_err(t.path(), ArtifactMode::Archival);
+        assert!(
+            e.contains("transcriptSpans (vatID v1): span startPos 7 > endPos 6"),
+            "{e}"
+        );
+
+        // a vatID stored as BLOB names the same vat as its TEXT twin
+        let (t, c) = fresh();
+        c.execute(
+            "INSERT INTO snapshots VALUES (x'7631', 4, 1, 'h', 1, 1, x'00')",
+            [],
+        )
+        .unwrap();
+        let e = open_err(t.path(), ArtifactMode::Operational);
+        assert!(
+            e.contains("artifact snapshot.v1.4 would be listed twice"),
+            "{e}"
+        );
+
+        let (t, c) = fresh();
+        c.execute(
+            "INSERT INTO snapshots VALUES (x'7631', 1, NULL, 'h', 1, 1, NULL)",
+            [],
+        )
+        .unwrap();
+        let e = entries_err(t.path());
+        assert!(
+            e.contains("snapshots (vatID v1): two rows give export-data key snapshot.v1.1"),
+            "{e}"
+        );
+
+        let (t, c) = fresh();
+        c.execute(
+            "INSERT INTO transcriptSpans VALUES (x'7633', 0, 1, 'h', NULL, 0)",
+            [],
+        )
+        .unwrap();
+        let e = entries_err(t.path());
+        assert!(
+            e.contains(
+                "transcriptSpans (vatID v3): two spans give export-data key transcript.v3.0"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn transcript_items_are_printed_as_js_prints_them_and_a_gap_is_named() {
+        let t = tempfile::tempdir().unwrap();
+        let (_, c) = new_db(t.path());
+        // an item column without TEXT affinity keeps numbers as numbers
+        c.execute_batch(
+            "DROP TABLE transcriptItems;
+             CREATE TABLE transcriptItems (vatID TEXT, position INTEGER, item,
+               incarnation INTEGER, PRIMARY KEY (vatID, position))",
+        )
+        .unwrap();
+        let big = "x".repeat(200 * 1024);
+        let items: Vec<rusqlite::types::Value> = vec![
+            42i64.into(),
+            big.clone().into(),
+            big.clone().into(),
+            b"a\xffb".to_vec().into(),
+            rusqlite::types::Value::Null,
+        ];
+        for (i, v) in items.iter().enumerate() {
+            c.execute(
+                "INSERT INTO transcriptItems VALUES ('v1', ?1, ?2, 0)",
+                rusqlite::params![i as i64, v],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO transcriptSpans VALUES ('v1', 0, 5, 'h', 1, 0)",
+            [],
+        )
+        .unwrap();
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        let got = read_all(&mut x, "transcript.v1.0.5");
+        let want = format!("42\n{big}\n{big}\na\u{FFFD}b\nnull\n");
+        assert!(
+            got == want.as_bytes(),
+            "{} bytes, not {}",
+            got.len(),
+            want.len()
+        );
+        // a hint: the blob's 3 bytes are written as 5 (U+FFFD)
+        assert_eq!(x.artifact_bytes().unwrap(), want.len() as u64 - 2);
+        drop(x);
+
+        c.execute(
+            "UPDATE transcriptItems SET item = 0.5 WHERE position = 1",
+            [],
+        )
+        .unwrap();
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        let mut r = x.open_artifact("transcript.v1.0.5").unwrap();
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("item at position 1 is a REAL, not text"), "{e}");
+        drop(r);
+        drop(x);
+
+        // position 2.5 counts for the span's range but is no item 2
+        c.execute_batch(
+            "UPDATE transcriptItems SET item = 'i' WHERE position = 1;
+             UPDATE transcriptItems SET position = 2.5 WHERE position = 2",
+        )
+        .unwrap();
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        let mut r = x.open_artifact("transcript.v1.0.5").unwrap();
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err().to_string();
+        assert!(
+            e.contains("transcriptItems (transcript.v1.0.5): item at position 2 is missing from transcriptItems: read 2 transcript entries before it (expected 5); the span is incomplete"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_blob_that_is_not_gzip_fails_the_read() {
+        let t = tempfile::tempdir().unwrap();
+        let c = modes_db(t.path());
+        c.execute(
+            "UPDATE snapshots SET compressedSnapshot = x'1f8b0000' WHERE snapPos = 4",
+            [],
+        )
+        .unwrap();
+        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
+        let mut r = x.open_artifact("snapshot.v1.4").unwrap();
+        assert!(r.read_to_end(&mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_db_is_named_by_its_directory_or_its_file() {
+        let t = tempfile::tempdir().unwrap();
+        let (p, _c) = new_db(t.path());
+        assert_eq!(resolve_db_path(t.path()).unwrap(), p);
+        assert_eq!(resolve_db_path(&p).unwrap(), p);
+        let e = err_text(resolve_db_path(&t.path().join("none")));
+        assert!(e.contains("none"), "{e}");
+        let sub = t.path().join("sub");
+        std::fs::create_dir_all(sub.join(DB_FILE)).unwrap();
+        let e = err_text(resolve_db_path(&sub));
+        assert!(e.ends_with("is not a regular file"), "{e}");
+        let e = err_text(resolve_db_path(&t.path().join("empty")));
+        assert!(!e.contains("expected"), "{e}");
+        std::fs::create_dir(t.path().join("empty")).unwrap();
+        let e = err_text(resolve_db_path(&t.path().join("empty")));
+        assert!(e.contains("no swing-store DB here (expected swingstore.sqlite in the directory, or the DB file itself)"), "{e}");
     }
 
     #[test]
