@@ -1825,6 +1825,22 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_span_is_an_empty_artifact() {
+        // a vat just upgraded: its new incarnation's span has no items yet
+        let t = tempfile::tempdir().unwrap();
+        let (_, c) = new_db(t.path());
+        c.execute(
+            "INSERT INTO transcriptSpans VALUES ('v5', 3, 3, 'h', 1, 1)",
+            [],
+        )
+        .unwrap();
+        let mut x = DbExport::open(t.path(), ArtifactMode::Replay).unwrap();
+        assert_eq!(x.artifact_names(), ["transcript.v5.3.3"]);
+        assert_eq!(read_all(&mut x, "transcript.v5.3.3"), b"");
+        assert_eq!(x.artifact_bytes().unwrap(), 0);
+    }
+
+    #[test]
     fn a_snapshot_blob_that_is_not_gzip_fails_the_read() {
         let t = tempfile::tempdir().unwrap();
         let c = modes_db(t.path());
