@@ -784,6 +784,9 @@ mod tests {
             .join(rel)
     }
 
+    /// A reordering of the fixture's entries.
+    type Order = fn(&mut Vec<(String, String)>);
+
     fn opts() -> PackOptions {
         PackOptions {
             compression: Compression::None,
@@ -921,7 +924,7 @@ mod tests {
         );
         let kv = |k: &String| k.starts_with("kv.");
         // (how the entries come, whether the kv section is in order)
-        let orders: [(&str, fn(&mut Vec<(String, String)>), bool); 4] = [
+        let orders: [(&str, Order, bool); 4] = [
             ("as the JS exporter writes them", |_| {}, true),
             (
                 "sorted",
@@ -1016,7 +1019,7 @@ mod tests {
     }
 
     /// An SDK <= 0.47 genesis carrying the tiny export's entries inline, in `order`.
-    fn inline_genesis(order: fn(&mut Vec<(String, String)>)) -> CanonicalGenesis {
+    fn inline_genesis(order: Order) -> CanonicalGenesis {
         let mut entries = Mem::operational().entries;
         order(&mut entries);
         genesis_with(|g| {
@@ -1031,7 +1034,7 @@ mod tests {
 
     #[test]
     fn an_older_genesis_inline_export_data_becomes_the_export_data_member() {
-        for order in [(|_| {}) as fn(&mut Vec<(String, String)>), |e| e.reverse()] {
+        for order in [(|_| {}) as Order, |e| e.reverse()] {
             let mut src = Mem::operational();
             src.entries.clear();
             let p = plan(inline_genesis(order), &mut src, &opts()).unwrap();
@@ -1117,7 +1120,7 @@ mod tests {
                     assert_eq!(notes, note.into_iter().collect::<Vec<_>>(), "{at}");
                 }
                 None => {
-                    let e = got.err().expect("refused");
+                    let e = got.expect_err("refused");
                     assert_eq!(e.exit_code(), crate::error::exit::REFUSED, "{at}");
                     let want = format!(
                         "height mismatch: the swing-store export's blockHeight (the block it was exported at) is {}, but genesis initial_height {ih} needs state at block {} (initial_height - 1)",
@@ -1171,7 +1174,7 @@ mod tests {
             ("sha256:00", 457, true, "is sha256:00, but the swing-store export data hashes to"),
             ("sha256:00", 457, false, "is sha256:00, but the swing-store export data hashes to"),
         ] {
-            let e = check(Some(h), entries, replaces).err().expect("refused");
+            let e = check(Some(h), entries, replaces).expect_err("refused");
             assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
             let e = e.to_string();
             assert!(e.starts_with(&format!("{loc}{why}")), "{e}");
@@ -1194,7 +1197,7 @@ mod tests {
             let got = artifact_set(&mut src, &dd.data, &mut notes);
             match declared {
                 Some(m) if m == rep || m == arc => {
-                    let e = got.err().expect("refused").to_string();
+                    let e = got.expect_err("refused").to_string();
                     let want = format!("mem/export-data.jsonl: the export says artifactMode {m}, but it lacks artifacts that mode requires: transcript.");
                     assert!(e.starts_with(&want), "{e}");
                 }
