@@ -857,10 +857,6 @@ mod tests {
             assert_eq!(out.genesis.inline_export_data().unwrap(), 0);
             text(&out)
         };
-        let sw = |s: &str| {
-            format!(r#"{{"app_state":{{"swingset":{{{s}}}}},"chain_id":"c","initial_height":1}}"#)
-                + "\n"
-        };
         // inline data and no hash (SDK 0.47): both fields set
         assert_eq!(
             set(SDK_047),
@@ -868,60 +864,36 @@ mod tests {
                 r#"{{"app_hash":"","app_state":{{"swingset":{{"params":{{}},"swing_store_export_data":[],"swing_store_export_data_hash":"{h}"}}}},"chain_id":"agoric-3","consensus_params":{{}},"genesis_time":"2021-05-10T19:00:00Z","initial_height":"2115669","validators":[]}}"#
             ) + "\n"
         );
-        // already emptied, another hash: the hash replaced
-        let d = doc(
-            r#""swing_store_export_data":[],"swing_store_export_data_hash":"sha256:ff""#,
-            OK_ROOT,
-        );
-        assert_eq!(
-            set(&d),
-            sw(&format!(
-                r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#
-            ))
-        );
-        // already emptied, no hash: the hash added
-        let d = doc(r#""swing_store_export_data":[]"#, OK_ROOT);
-        assert_eq!(
-            set(&d),
-            sw(&format!(
-                r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#
-            ))
-        );
-        // the right hash but data left inline: the data emptied
-        let d = doc(
-            &format!(
-                r#""swing_store_export_data":[{{"key":"a","value":"1"}}],"swing_store_export_data_hash":"{h}""#
+        // `doc` writes the canonical form of these: keys in order, compact
+        let done = format!(r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#);
+        let want = doc(&done, OK_ROOT) + "\n";
+        for (what, swingset) in [
+            (
+                "emptied, another hash: the hash replaced",
+                r#""swing_store_export_data":[],"swing_store_export_data_hash":"sha256:ff""#.into(),
             ),
-            OK_ROOT,
-        );
-        assert_eq!(
-            set(&d),
-            sw(&format!(
-                r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#
-            ))
-        );
-        // null data: emptied to [] as agd writes it
-        let d = doc(r#""swing_store_export_data":null"#, OK_ROOT);
-        assert_eq!(
-            set(&d),
-            sw(&format!(
-                r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#
-            ))
-        );
-        // already done: the same document
-        let d = doc(
-            &format!(r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#),
-            OK_ROOT,
-        );
-        let before = canon(&d).unwrap();
+            (
+                "emptied, no hash: the hash added",
+                r#""swing_store_export_data":[]"#.into(),
+            ),
+            (
+                "the hash, data left inline: the data emptied",
+                done.replace("[]", r#"[{"key":"a","value":"1"}]"#),
+            ),
+            (
+                "null data: [] as agd writes it",
+                r#""swing_store_export_data":null"#.into(),
+            ),
+            ("already done", done.clone()),
+        ] {
+            let swingset: String = swingset;
+            assert_eq!(set(&doc(&swingset, OK_ROOT)), want, "{what}");
+        }
+        // already done: the same document, size and digest
+        let before = canon(&doc(&done, OK_ROOT)).unwrap();
         let (size, sha) = (before.size, before.sha256.clone());
         let after = before.with_export_data_hash(h).unwrap();
         assert_eq!((after.size, after.sha256.clone()), (size, sha));
-        assert_eq!(
-            text(&after),
-            sw(&format!(
-                r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#
-            ))
-        );
+        assert_eq!(text(&after), want);
     }
 }
