@@ -504,4 +504,396 @@ mod tests {
         assert!(e.contains("duplicate object key \"x\""), "{e}");
         assert!(parse_strict("g", b"{} x").is_err());
     }
+
+    /// An `agd export` of SDK 0.50+ (upgrade-22 on): fields in agd's order, a number
+    /// `initial_height`, validators under `consensus`, the hash beside an emptied array.
+    const SDK_050: &str = r#"{
+  "app_name": "agd", "app_version": "v0.50", "genesis_time": "2026-01-02T03:04:05.678901234Z",
+  "chain_id": "agoriclocal", "initial_height": 28, "app_hash": "",
+  "app_state": {"vbank": {}, "swingset": {"params": {}, "state": {},
+    "swing_store_export_data": [], "swing_store_export_data_hash": "sha256:ab"}},
+  "consensus": {"params": {}, "validators": []}
+}"#;
+
+    /// An export of SDK <= 0.47 (upgrade-21 and earlier): keys sorted, a string
+    /// `initial_height`, top-level `validators`, export data inline (older genesis files).
+    const SDK_047: &str = r#"{"app_hash":"","app_state":{"swingset":{"params":{},
+"swing_store_export_data":[{"key":"a","value":"1"},{"value":"2","key":"b.c"}]}},
+"chain_id":"agoric-3","consensus_params":{},"genesis_time":"2021-05-10T19:00:00Z",
+"initial_height":"2115669","validators":[]}"#;
+
+    /// The camelCase spelling of the swingset fields.
+    const CAMEL: &str = r#"{"chain_id":"c","initial_height":7,"app_state":{"swingset":
+{"swingStoreExportDataHash":"sha256:cd","swingStoreExportData":[{"key":"k","value":"v"}]}}}"#;
+
+    fn canon(doc: &str) -> Result<CanonicalGenesis> {
+        CanonicalGenesis::canonicalize(std::io::Cursor::new(doc.as_bytes()), "g.json")
+    }
+
+    fn text(c: &CanonicalGenesis) -> String {
+        let mut v = Vec::new();
+        assert_eq!(c.copy_to(&mut v).unwrap(), c.size);
+        assert_eq!(c.size, v.len() as u64);
+        assert_eq!(c.sha256, crate::hashes::sha256_hex(&v));
+        String::from_utf8(v).unwrap()
+    }
+
+    /// The message of a refused document; every refusal is bad input (exit 3).
+    fn refusal(doc: &str) -> String {
+        let e = canon(doc).err().expect("refused");
+        assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT, "{e}");
+        e.to_string()
+    }
+
+    fn entries(c: &CanonicalGenesis) -> Result<Vec<(String, String)>> {
+        let mut got = Vec::new();
+        c.inline_export_data(&mut |k, v| {
+            got.push((k, v));
+            Ok(())
+        })?;
+        Ok(got)
+    }
+
+    #[test]
+    fn an_sdk_050_export_gives_its_metadata_and_canonical_bytes() {
+        let c = canon(SDK_050).unwrap();
+        let g = &c.genesis;
+        assert_eq!(g.spelling, Spelling::Snake);
+        assert_eq!(g.chain_id().unwrap(), "agoriclocal");
+        assert_eq!(g.initial_height().unwrap(), 28);
+        assert!(!g.height_is_string);
+        assert_eq!(g.genesis_time(), Some("2026-01-02T03:04:05.678901234Z"));
+        assert_eq!(g.genesis_time_problem(), None);
+        assert_eq!(g.export_data_hash().unwrap().as_deref(), Some("sha256:ab"));
+        assert_eq!(g.inline_export_data().unwrap(), 0);
+        assert_eq!(g.field_loc("chain_id"), "g.json: chain_id");
+        assert_eq!(entries(&c).unwrap(), []);
+        assert_eq!(
+            text(&c),
+            concat!(
+                r#"{"app_hash":"","app_name":"agd","app_state":{"swingset":{"params":{},"state":{},"#,
+                r#""swing_store_export_data":[],"swing_store_export_data_hash":"sha256:ab"},"vbank":{}},"#,
+                r#""app_version":"v0.50","chain_id":"agoriclocal","consensus":{"params":{},"validators":[]},"#,
+                r#""genesis_time":"2026-01-02T03:04:05.678901234Z","initial_height":28}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn an_sdk_047_export_keeps_a_string_height_and_streams_its_inline_export_data() {
+        let c = canon(SDK_047).unwrap();
+        let g = &c.genesis;
+        assert_eq!(g.spelling, Spelling::Snake);
+        assert_eq!(g.chain_id().unwrap(), "agoric-3");
+        assert_eq!(g.initial_height().unwrap(), 2115669);
+        assert!(g.height_is_string);
+        assert_eq!(g.genesis_time(), Some("2021-05-10T19:00:00Z"));
+        assert_eq!(g.export_data_hash().unwrap(), None);
+        assert_eq!(g.inline_export_data().unwrap(), 2);
+        let want = [("a", "1"), ("b.c", "2")].map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(entries(&c).unwrap(), want);
+    }
+
+    #[test]
+    fn camel_case_fields_are_read_and_written_in_their_spelling() {
+        let c = canon(CAMEL).unwrap();
+        let g = &c.genesis;
+        assert_eq!(g.spelling, Spelling::Camel);
+        assert_eq!(g.export_data_hash().unwrap().as_deref(), Some("sha256:cd"));
+        assert_eq!(g.inline_export_data().unwrap(), 1);
+        assert_eq!(entries(&c).unwrap(), [("k".into(), "v".into())]);
+        let h = EMPTY_EXPORT_DATA_HASH;
+        let out = c.with_export_data_hash(h).unwrap();
+        assert_eq!(out.genesis.spelling, Spelling::Camel);
+        assert_eq!(out.genesis.export_data_hash().unwrap().as_deref(), Some(h));
+        assert_eq!(out.genesis.inline_export_data().unwrap(), 0);
+        assert_eq!(
+            text(&out),
+            format!(
+                r#"{{"app_state":{{"swingset":{{"swingStoreExportData":[],"swingStoreExportDataHash":"{h}"}}}},"chain_id":"c","initial_height":7}}"#
+            ) + "\n"
+        );
+    }
+
+    #[test]
+    fn the_spellings_name_their_fields() {
+        assert_eq!(Spelling::Snake.hash_field(), "swing_store_export_data_hash");
+        assert_eq!(Spelling::Snake.data_field(), "swing_store_export_data");
+        assert_eq!(Spelling::Camel.hash_field(), "swingStoreExportDataHash");
+        assert_eq!(Spelling::Camel.data_field(), "swingStoreExportData");
+    }
+
+    /// A minimal genesis with `swingset` members and root members added.
+    fn doc(swingset: &str, root: &str) -> String {
+        format!(r#"{{"app_state":{{"swingset":{{{swingset}}}}}{root}}}"#)
+    }
+
+    const OK_ROOT: &str = r#","chain_id":"c","initial_height":1"#;
+
+    #[test]
+    fn documents_that_are_not_agoric_genesis_objects_are_refused_with_where_and_why() {
+        assert_eq!(refusal("[]"), "g.json: genesis is not a JSON object");
+        let no_swingset = "g.json: no app_state.swingset object (is this an Agoric genesis?)";
+        for d in [
+            r#"{"chain_id":"c","initial_height":1}"#,
+            r#"{"chain_id":"c","initial_height":1,"app_state":[]}"#,
+            r#"{"chain_id":"c","initial_height":1,"app_state":{}}"#,
+            r#"{"chain_id":"c","initial_height":1,"app_state":{"swingset":[]}}"#,
+            r#"{"chain_id":"c","initial_height":1,"app_state":{"swingset":null}}"#,
+        ] {
+            assert_eq!(refusal(d), no_swingset, "{d}");
+        }
+        assert_eq!(canon(&doc("", OK_ROOT)).unwrap().genesis.chain_id, "c");
+    }
+
+    #[test]
+    fn both_spellings_at_once_are_refused_whichever_fields_they_use() {
+        let both = "g.json: swingset: has both snake_case and camelCase swing-store fields; keep one spelling";
+        for s in [
+            r#""swing_store_export_data_hash":"","swingStoreExportData":[]"#,
+            r#""swing_store_export_data":[],"swingStoreExportDataHash":"""#,
+            r#""swing_store_export_data_hash":"","swingStoreExportDataHash":"""#,
+        ] {
+            assert_eq!(refusal(&doc(s, OK_ROOT)), both, "{s}");
+        }
+        // one spelling, either field alone
+        for (s, sp) in [
+            (r#""swing_store_export_data":[]"#, Spelling::Snake),
+            (r#""swing_store_export_data_hash":"""#, Spelling::Snake),
+            (r#""swingStoreExportData":[]"#, Spelling::Camel),
+            (r#""swingStoreExportDataHash":"""#, Spelling::Camel),
+            ("", Spelling::Snake),
+        ] {
+            assert_eq!(canon(&doc(s, OK_ROOT)).unwrap().genesis.spelling, sp, "{s}");
+        }
+    }
+
+    #[test]
+    fn chain_id_must_be_a_string_within_the_field_limit() {
+        let bad = "g.json: chain_id: missing or not a string";
+        assert_eq!(refusal(&doc("", r#","initial_height":1"#)), bad);
+        assert_eq!(
+            refusal(&doc("", r#","chain_id":5,"initial_height":1"#)),
+            bad
+        );
+        assert_eq!(
+            refusal(&doc("", r#","chain_id":null,"initial_height":1"#)),
+            bad
+        );
+        let id = "x".repeat(crate::json::MAX_FIELD_BYTES);
+        let g = canon(&doc(
+            "",
+            &format!(r#","chain_id":"{id}","initial_height":1"#),
+        ))
+        .unwrap();
+        assert_eq!(g.genesis.chain_id().unwrap(), id);
+        let long = format!(r#","chain_id":"{id}x","initial_height":1"#);
+        assert_eq!(
+            refusal(&doc("", &long)),
+            "g.json: chain_id: chain_id is longer than 4096 bytes (agar's limit)"
+        );
+    }
+
+    #[test]
+    fn initial_height_is_a_positive_integer_below_2_53_as_a_number_or_a_string() {
+        let at = |h: &str| doc("", &format!(r#","chain_id":"c","initial_height":{h}"#));
+        for (h, n, is_string) in [
+            ("1", 1, false),
+            (r#""1""#, 1, true),
+            ("9007199254740991", (1 << 53) - 1, false),
+            (r#""21""#, 21, true),
+        ] {
+            let g = canon(&at(h)).unwrap().genesis;
+            assert_eq!(
+                (g.initial_height().unwrap(), g.height_is_string),
+                (n, is_string),
+                "{h}"
+            );
+        }
+        let why = "g.json: initial_height: missing or not a positive integer below 2^53: ";
+        for (h, shown) in [
+            ("0", r#"a number "0""#),
+            (r#""0""#, r#"a string "0""#),
+            ("-1", r#"a number "-1""#),
+            ("1.0", r#"a number "1.0""#),
+            ("9007199254740992", r#"a number "9007199254740992""#),
+            (r#""01""#, r#"a string "01""#),
+            ("[1]", r#"an array """#),
+        ] {
+            assert_eq!(refusal(&at(h)), format!("{why}{shown}"), "{h}");
+        }
+        let long = format!("\"{}\"", "1".repeat(100));
+        assert_eq!(
+            refusal(&at(&long)),
+            format!("{why}a string {:?}", "1".repeat(64))
+        );
+        assert_eq!(
+            refusal(&doc("", r#","chain_id":"c""#)),
+            format!("{why}absent")
+        );
+    }
+
+    #[test]
+    fn genesis_time_is_a_string_or_nothing_and_an_invalid_one_is_a_problem() {
+        let at = |t: &str| {
+            canon(&doc("", &format!(r#"{OK_ROOT},"genesis_time":{t}"#)))
+                .unwrap()
+                .genesis
+        };
+        let g = at(r#""2026-01-02T03:04:05Z""#);
+        assert_eq!(g.genesis_time(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(g.genesis_time_problem(), None);
+        for t in ["5", "null", "{}"] {
+            let g = at(t);
+            assert_eq!(
+                (g.genesis_time(), g.genesis_time_problem()),
+                (None, None),
+                "{t}"
+            );
+        }
+        let g = canon(&doc("", OK_ROOT)).unwrap().genesis;
+        assert_eq!((g.genesis_time(), g.genesis_time_problem()), (None, None));
+        let g = at(r#""2026-13-45T99:99:99Z""#);
+        assert_eq!(g.genesis_time(), Some("2026-13-45T99:99:99Z"));
+        let p = g.genesis_time_problem().expect("a problem");
+        let why = crate::genesis_time::check("2026-13-45T99:99:99Z").unwrap_err();
+        assert!(
+            p.starts_with(&format!("genesis_time: {why}; agd refuses")),
+            "{p}"
+        );
+        assert!(p.contains("--genesis-time"), "{p}");
+    }
+
+    #[test]
+    fn the_export_data_hash_is_a_string_and_empty_means_none() {
+        let at = |s: &str| canon(&doc(s, OK_ROOT)).unwrap().genesis;
+        assert_eq!(at("").export_data_hash().unwrap(), None);
+        let g = at(r#""swing_store_export_data_hash":"""#);
+        assert_eq!(g.export_data_hash().unwrap(), None);
+        let g = at(r#""swingStoreExportDataHash":"sha256:00""#);
+        assert_eq!(g.export_data_hash().unwrap().as_deref(), Some("sha256:00"));
+        for (s, want) in [
+            (
+                r#""swing_store_export_data_hash":5"#,
+                "g.json: swing_store_export_data_hash: is not a string",
+            ),
+            (
+                r#""swingStoreExportDataHash":null"#,
+                "g.json: swingStoreExportDataHash: is not a string",
+            ),
+        ] {
+            let e = at(s).export_data_hash().unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+            assert_eq!(e.to_string(), want);
+        }
+        let long = format!(r#""swing_store_export_data_hash":"{}""#, "a".repeat(5000));
+        assert_eq!(
+            at(&long).export_data_hash().unwrap_err().to_string(),
+            "g.json: swing_store_export_data_hash: swing_store_export_data_hash is longer than 4096 bytes (agar's limit)"
+        );
+    }
+
+    #[test]
+    fn inline_export_data_is_an_array_null_or_absent() {
+        let at = |s: &str| canon(&doc(s, OK_ROOT)).unwrap();
+        for (s, n) in [
+            ("", 0),
+            (r#""swing_store_export_data":null"#, 0),
+            (r#""swing_store_export_data":[]"#, 0),
+            (r#""swing_store_export_data":[1,2,3]"#, 3),
+            (r#""swingStoreExportData":[[],{}]"#, 2),
+        ] {
+            assert_eq!(at(s).genesis.inline_export_data().unwrap(), n, "{s}");
+        }
+        for (s, want) in [
+            (
+                r#""swing_store_export_data":{}"#,
+                "g.json: swing_store_export_data: is not an array",
+            ),
+            (
+                r#""swingStoreExportData":"x""#,
+                "g.json: swingStoreExportData: is not an array",
+            ),
+        ] {
+            let c = at(s);
+            let e = c.genesis.inline_export_data().unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+            assert_eq!(e.to_string(), want);
+            assert_eq!(entries(&c).unwrap_err().to_string(), want);
+        }
+        // null and absent stream nothing; entries that are not key/value strings are refused
+        assert_eq!(
+            entries(&at(r#""swing_store_export_data":null"#)).unwrap(),
+            []
+        );
+        for (el, i) in [
+            (r#"{"key":"a","value":"1"},{"key":"b"}"#, 1),
+            (r#"{"key":1,"value":"1"}"#, 0),
+            (
+                r#"{"key":"a","value":"1"},{"key":"b","value":"2"},["c","3"]"#,
+                2,
+            ),
+        ] {
+            let c = at(&format!(r#""swing_store_export_data":[{el}]"#));
+            let e = entries(&c).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    r#"g.json: swing_store_export_data[{i}]: entry is not {{"key": string, "value": string}}"#
+                ),
+                "{el}"
+            );
+        }
+    }
+
+    #[test]
+    fn setting_the_export_data_hash_empties_the_inline_data_and_leaves_the_rest() {
+        let h = "sha256:0123";
+        let set = |d: &str| {
+            let out = canon(d).unwrap().with_export_data_hash(h).unwrap();
+            assert_eq!(out.genesis.export_data_hash().unwrap().as_deref(), Some(h));
+            assert_eq!(out.genesis.inline_export_data().unwrap(), 0);
+            text(&out)
+        };
+        // inline data and no hash (SDK 0.47): both fields set
+        assert_eq!(
+            set(SDK_047),
+            format!(
+                r#"{{"app_hash":"","app_state":{{"swingset":{{"params":{{}},"swing_store_export_data":[],"swing_store_export_data_hash":"{h}"}}}},"chain_id":"agoric-3","consensus_params":{{}},"genesis_time":"2021-05-10T19:00:00Z","initial_height":"2115669","validators":[]}}"#
+            ) + "\n"
+        );
+        // `doc` writes the canonical form of these: keys in order, compact
+        let done = format!(r#""swing_store_export_data":[],"swing_store_export_data_hash":"{h}""#);
+        let want = doc(&done, OK_ROOT) + "\n";
+        for (what, swingset) in [
+            (
+                "emptied, another hash: the hash replaced",
+                r#""swing_store_export_data":[],"swing_store_export_data_hash":"sha256:ff""#.into(),
+            ),
+            (
+                "emptied, no hash: the hash added",
+                r#""swing_store_export_data":[]"#.into(),
+            ),
+            (
+                "the hash, data left inline: the data emptied",
+                done.replace("[]", r#"[{"key":"a","value":"1"}]"#),
+            ),
+            (
+                "null data: [] as agd writes it",
+                r#""swing_store_export_data":null"#.into(),
+            ),
+            ("already done", done.clone()),
+        ] {
+            let swingset: String = swingset;
+            assert_eq!(set(&doc(&swingset, OK_ROOT)), want, "{what}");
+        }
+        // already done: the same document, size and digest
+        let before = canon(&doc(&done, OK_ROOT)).unwrap();
+        let (size, sha) = (before.size, before.sha256.clone());
+        let after = before.with_export_data_hash(h).unwrap();
+        assert_eq!((after.size, after.sha256.clone()), (size, sha));
+        assert_eq!(text(&after), want);
+    }
 }

@@ -767,3 +767,569 @@ pub fn summary(plan: &Plan, written: &Written) -> PackSummary {
         notes: plan.notes.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exportdir::ExportDir;
+    use std::path::PathBuf;
+
+    /// The export-data hash of the tiny fixture (its genesis states it).
+    const TINY_HASH: &str =
+        "sha256:b8e9a4e6229d4c5682284121f41b4c2133bfbc86544e2cdd342dce6e593ad5f2";
+
+    fn tiny(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tiny")
+            .join(rel)
+    }
+
+    /// A reordering of the fixture's entries.
+    type Order = fn(&mut Vec<(String, String)>);
+
+    fn opts() -> PackOptions {
+        PackOptions {
+            compression: Compression::None,
+            allow_height_mismatch: false,
+            progress: false,
+        }
+    }
+
+    /// The tiny operational export in memory; each test sets what the source says of
+    /// itself and the order its entries come in.
+    struct Mem {
+        entries: Vec<(String, String)>,
+        artifacts: BTreeMap<String, Vec<u8>>,
+        height: Option<u64>,
+        declared: Option<ArtifactMode>,
+        canonical: bool,
+        replaces_skip: bool,
+        /// what a DB would record of an artifact instead of having it read in pass 1
+        recorded: BTreeMap<String, (u64, String)>,
+    }
+
+    impl Mem {
+        fn operational() -> Mem {
+            let mut dir = ExportDir::open(&tiny("export/operational")).unwrap();
+            let mut entries = Vec::new();
+            dir.for_each_entry(&mut |_, e| {
+                entries.push((e.key, e.value.unwrap()));
+                Ok(())
+            })
+            .unwrap();
+            let artifacts = dir
+                .artifacts
+                .iter()
+                .map(|(n, p)| (n.clone(), std::fs::read(p).unwrap()))
+                .collect();
+            Mem {
+                entries,
+                artifacts,
+                height: dir.block_height,
+                declared: dir.artifact_mode,
+                canonical: false,
+                replaces_skip: false,
+                recorded: BTreeMap::new(),
+            }
+        }
+
+        fn sorted(mut self) -> Mem {
+            self.entries
+                .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            self
+        }
+    }
+
+    impl StateSource for Mem {
+        fn data_location(&self) -> String {
+            "mem/export-data.jsonl".into()
+        }
+        fn for_each_entry(&mut self, f: &mut dyn FnMut(&str, Entry) -> Result<()>) -> Result<()> {
+            for (i, (k, v)) in self.entries.iter().enumerate() {
+                let e = Entry {
+                    key: k.clone(),
+                    value: Some(v.clone()),
+                };
+                f(&format!("mem/export-data.jsonl:{}", i + 1), e)?;
+            }
+            Ok(())
+        }
+        fn artifact_names(&self) -> Vec<String> {
+            self.artifacts.keys().cloned().collect()
+        }
+        fn artifact_location(&self, name: &str) -> String {
+            format!("mem/{name}")
+        }
+        fn open_artifact(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
+            Ok(Box::new(&self.artifacts[name][..]))
+        }
+        fn declared_mode(&self) -> Option<ArtifactMode> {
+            self.declared
+        }
+        fn export_height(&self) -> Option<u64> {
+            self.height
+        }
+        fn replaces_skip_hash(&self) -> bool {
+            self.replaces_skip
+        }
+        fn canonical_order(&self) -> bool {
+            self.canonical
+        }
+        fn recorded_artifact(&mut self, name: &str) -> Result<Option<(u64, String)>> {
+            Ok(self.recorded.get(name).cloned())
+        }
+    }
+
+    fn genesis() -> CanonicalGenesis {
+        CanonicalGenesis::from_path(&tiny("genesis/operational/genesis.json"), None).unwrap()
+    }
+
+    /// The tiny genesis with `edit` applied to its JSON.
+    fn genesis_with(edit: impl FnOnce(&mut serde_json::Value)) -> CanonicalGenesis {
+        let bytes = std::fs::read(tiny("genesis/operational/genesis.json")).unwrap();
+        let mut g: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        edit(&mut g);
+        let text = serde_json::to_vec(&g).unwrap();
+        CanonicalGenesis::canonicalize(std::io::Cursor::new(text), "genesis.json").unwrap()
+    }
+
+    /// The canonical export data, written independently of pack: every entry's Go line,
+    /// sorted bytewise by key.
+    fn canonical_lines(m: &Mem) -> Vec<u8> {
+        let mut e = m.entries.clone();
+        e.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut out = Vec::new();
+        for (k, v) in e {
+            gojson::encode_entry_into(&mut out, k.as_bytes(), Some(v.as_bytes()));
+        }
+        out
+    }
+
+    fn emitted(src: &mut Mem, plan: &DataPlan) -> (Vec<u8>, u64) {
+        let mut out = Vec::new();
+        let n = emit_canonical(src, plan, &mut |p| {
+            out.extend_from_slice(p);
+            Ok(())
+        })
+        .unwrap();
+        (out, n)
+    }
+
+    #[test]
+    fn the_export_data_digest_is_the_canonical_streams_in_whatever_order_the_source_gives() {
+        let want = canonical_lines(&Mem::operational());
+        assert_eq!(
+            format!("sha256:{}", crate::hashes::sha256_hex(&want)),
+            TINY_HASH
+        );
+        let kv = |k: &String| k.starts_with("kv.");
+        // (how the entries come, whether the kv section is in order)
+        let orders: [(&str, Order, bool); 4] = [
+            ("as the JS exporter writes them", |_| {}, true),
+            (
+                "sorted",
+                |e| e.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes())),
+                true,
+            ),
+            (
+                "kv reversed",
+                |e| {
+                    e.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                    let kv: Vec<usize> = (0..e.len())
+                        .filter(|&i| e[i].0.starts_with("kv."))
+                        .collect();
+                    let (lo, hi) = (kv[0], kv[kv.len() - 1]);
+                    e[lo..=hi].reverse();
+                },
+                false,
+            ),
+            (
+                "all reversed",
+                |e| e.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes())),
+                false,
+            ),
+        ];
+        for (what, order, kv_sorted) in orders {
+            for canonical in [false, true] {
+                let mut src = Mem::operational();
+                order(&mut src.entries);
+                src.canonical = canonical;
+                let dd = digest_data(&mut src, None).unwrap();
+                let at = format!("{what}, canonical order claimed: {canonical}");
+                assert_eq!(format!("sha256:{}", dd.sha), TINY_HASH, "{at}");
+                assert_eq!(dd.size, want.len() as u64, "{at}");
+                assert_eq!(dd.entries, 457, "{at}");
+                assert_eq!(dd.data.kv_entries, 409, "{at}");
+                assert_eq!(
+                    dd.data.largest_value,
+                    src.entries.iter().map(|e| e.1.len()).max().unwrap(),
+                    "{at}"
+                );
+                // a kv section in order is never held; one out of order is sorted aside
+                assert_eq!(dd.data.kv_sorted, kv_sorted, "{at}");
+                assert_eq!(dd.data.kv_held.is_some(), !kv_sorted, "{at}");
+                assert_eq!(dd.data.meta.entries.len(), 457 - 409, "{at}");
+                assert!(!dd.data.meta.entries.keys().any(kv), "{at}");
+                let (bytes, n) = emitted(&mut src, &dd.data);
+                assert_eq!((n, bytes == want), (457, true), "{at}");
+            }
+        }
+    }
+
+    #[test]
+    fn kv_entries_that_no_export_may_hold_are_refused_where_they_are() {
+        let refusal = |src: &mut Mem| {
+            let e = digest_data(src, None).err().expect("refused");
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+            e.to_string()
+        };
+        for (key, why) in [
+            ("kv.host.height", "host.* keys are node-local"),
+            ("kv.local.x", "local.* keys are node-local"),
+        ] {
+            let mut src = Mem::operational().sorted();
+            src.entries.push((key.into(), "1".into()));
+            let e = refusal(&mut src);
+            let at = format!("mem/export-data.jsonl:458: key {key:?}: ");
+            assert!(e.starts_with(&at) && e.contains(why), "{e}");
+        }
+        // a key twice: where the second is when they are next to each other, else once
+        // the kv section is sorted
+        let mut src = Mem::operational().sorted();
+        let i = src
+            .entries
+            .iter()
+            .position(|e| e.0 == "kv.crankNumber")
+            .unwrap();
+        src.entries
+            .insert(i + 1, ("kv.crankNumber".into(), "0".into()));
+        assert_eq!(
+            refusal(&mut src),
+            format!(
+                "mem/export-data.jsonl:{}: key \"kv.crankNumber\": duplicate export-data key",
+                i + 2
+            )
+        );
+        let mut src = Mem::operational().sorted();
+        src.entries.push(("kv.crankNumber".into(), "0".into()));
+        assert_eq!(
+            refusal(&mut src),
+            "mem/export-data.jsonl: duplicate export-data key \"kv.crankNumber\""
+        );
+    }
+
+    /// An SDK <= 0.47 genesis carrying the tiny export's entries inline, in `order`.
+    fn inline_genesis(order: Order) -> CanonicalGenesis {
+        let mut entries = Mem::operational().entries;
+        order(&mut entries);
+        genesis_with(|g| {
+            let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
+            sw.remove("swing_store_export_data_hash");
+            let list = entries
+                .iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}));
+            sw.insert("swing_store_export_data".into(), list.collect());
+        })
+    }
+
+    #[test]
+    fn an_older_genesis_inline_export_data_becomes_the_export_data_member() {
+        for order in [(|_| {}) as Order, |e| e.reverse()] {
+            let mut src = Mem::operational();
+            src.entries.clear();
+            let p = plan(inline_genesis(order), &mut src, &opts()).unwrap();
+            assert_eq!(p.manifest.swing_store_export_data_hash, TINY_HASH);
+            assert_eq!(p.manifest.export_data_entries, 457);
+            assert_eq!(p.data.kv_entries, 409);
+            assert!(p.data.inline.is_some());
+            let g = &p.genesis.as_ref().unwrap().genesis;
+            assert_eq!(g.export_data_hash().unwrap().as_deref(), Some(TINY_HASH));
+            assert_eq!(g.inline_export_data().unwrap(), 0);
+            assert_eq!(
+                p.notes,
+                [
+                    "moved 457 inline swing_store_export_data entries into export-data.jsonl",
+                    &format!("genesis had no swing_store_export_data_hash; set it to {TINY_HASH}"),
+                ]
+            );
+            let (bytes, n) = emitted(&mut src, &p.data);
+            assert_eq!((n, bytes), (457, canonical_lines(&Mem::operational())));
+        }
+        // the data in both places: refused
+        let e = plan(inline_genesis(|_| {}), &mut Mem::operational(), &opts())
+            .err()
+            .expect("refused");
+        assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+        assert_eq!(
+            e.to_string(),
+            "genesis.json: carries inline swing_store_export_data entries and the swing-store export also has export data; only one may hold the data"
+        );
+    }
+
+    #[test]
+    fn the_export_height_is_the_sources_one_below_initial_height() {
+        // (source's height, initial_height, genesis hash = data hash, allowed) -> height
+        // and note, or None: refused
+        let note_exploded = "the export's blockHeight is initial_height 28, as in an exploded archive; recorded export height 27";
+        for (h, ih, matches, allow, want) in [
+            (Some(27), 28, true, false, Some((27, None))),
+            (Some(27), 28, false, false, Some((27, None))),
+            (None, 28, false, false, Some((27, None))),
+            (None, 1, true, false, Some((0, None))),
+            (Some(0), 1, true, false, Some((0, None))),
+            // an exploded archive's export manifest says initial_height
+            (Some(28), 28, true, false, Some((27, Some(note_exploded)))),
+            (Some(28), 28, false, false, None),
+            (
+                Some(28),
+                28,
+                false,
+                true,
+                Some((
+                    28,
+                    Some("height mismatch allowed: export height 28, initial_height 28"),
+                )),
+            ),
+            (Some(30), 28, true, false, None),
+            (
+                Some(30),
+                28,
+                true,
+                true,
+                Some((
+                    30,
+                    Some("height mismatch allowed: export height 30, initial_height 28"),
+                )),
+            ),
+            (Some(26), 28, true, false, None),
+            // never below 0
+            (Some(0), 0, true, false, None),
+        ] {
+            let mut src = Mem::operational();
+            src.height = h;
+            let o = PackOptions {
+                allow_height_mismatch: allow,
+                ..opts()
+            };
+            let mut notes = Vec::new();
+            let got = export_height(&mut src, ih, matches, &o, &mut notes);
+            let at = format!("{h:?} {ih} {matches} {allow}");
+            match want {
+                Some((n, note)) => {
+                    assert_eq!(got.unwrap(), n, "{at}");
+                    assert_eq!(notes, note.into_iter().collect::<Vec<_>>(), "{at}");
+                }
+                None => {
+                    let e = got.expect_err("refused");
+                    assert_eq!(e.exit_code(), crate::error::exit::REFUSED, "{at}");
+                    let want = format!(
+                        "height mismatch: the swing-store export's blockHeight (the block it was exported at) is {}, but genesis initial_height {ih} needs state at block {} (initial_height - 1)",
+                        h.unwrap(),
+                        ih.saturating_sub(1)
+                    );
+                    assert!(e.to_string().starts_with(&want), "{at}: {e}");
+                    assert!(notes.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_genesis_hash_must_be_the_datas_or_absent_or_a_skip_hash_the_source_replaces() {
+        let data = TINY_HASH;
+        let with = |h: Option<&str>| {
+            let h = h.map(str::to_string);
+            genesis_with(move |g| {
+                let sw = g["app_state"]["swingset"].as_object_mut().unwrap();
+                match h {
+                    Some(h) => sw.insert("swing_store_export_data_hash".into(), h.into()),
+                    None => sw.remove("swing_store_export_data_hash"),
+                };
+            })
+            .genesis
+        };
+        let check = |h: Option<&str>, entries: u64, replaces: bool| {
+            let mut src = Mem::operational();
+            src.replaces_skip = replaces;
+            let mut notes = Vec::new();
+            check_genesis_hash(&with(h), &mut src, data, entries, &mut notes).map(|()| notes)
+        };
+        assert_eq!(check(Some(data), 457, false).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            check(None, 457, false).unwrap(),
+            [format!(
+                "genesis had no swing_store_export_data_hash; set it to {data}"
+            )]
+        );
+        assert_eq!(
+            check(Some(EMPTY_EXPORT_DATA_HASH), 457, true).unwrap(),
+            [format!(
+                "replaced the skip-mode (empty) genesis hash with the real export-data hash {data}"
+            )]
+        );
+        let loc = "genesis.json: swing_store_export_data_hash: ";
+        for (h, entries, replaces, why) in [
+            (EMPTY_EXPORT_DATA_HASH, 457, false, "is the hash of empty export data (agd export --swing-store-export-mode skip), but the swing-store export has 457 entries"),
+            (EMPTY_EXPORT_DATA_HASH, 1, false, "is the hash of empty export data (agd export --swing-store-export-mode skip), but the swing-store export has 1 entries"),
+            ("sha256:00", 457, true, "is sha256:00, but the swing-store export data hashes to"),
+            ("sha256:00", 457, false, "is sha256:00, but the swing-store export data hashes to"),
+        ] {
+            let e = check(Some(h), entries, replaces).expect_err("refused");
+            assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+            let e = e.to_string();
+            assert!(e.starts_with(&format!("{loc}{why}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_declared_artifact_mode_the_artifacts_do_not_make_is_refused_or_noted() {
+        let (ops, rep, arc, dbg) = (
+            ArtifactMode::Operational,
+            ArtifactMode::Replay,
+            ArtifactMode::Archival,
+            ArtifactMode::Debug,
+        );
+        for declared in [None, Some(ops), Some(dbg), Some(rep), Some(arc)] {
+            let mut src = Mem::operational();
+            src.declared = declared;
+            let dd = digest_data(&mut src, None).unwrap();
+            let mut notes = Vec::new();
+            let got = artifact_set(&mut src, &dd.data, &mut notes);
+            match declared {
+                Some(m) if m == rep || m == arc => {
+                    let e = got.expect_err("refused").to_string();
+                    let want = format!("mem/export-data.jsonl: the export says artifactMode {m}, but it lacks artifacts that mode requires: transcript.");
+                    assert!(e.starts_with(&want), "{e}");
+                }
+                _ => {
+                    let (names, mode) = got.unwrap();
+                    assert_eq!(mode, ops);
+                    assert_eq!(
+                        names.keys().cloned().collect::<Vec<_>>(),
+                        src.artifact_names()
+                    );
+                    let note = "artifact mode: the export says debug; its artifacts are exactly the operational set, so the archive records operational";
+                    let want: Vec<&str> = if declared == Some(dbg) {
+                        vec![note]
+                    } else {
+                        vec![]
+                    };
+                    assert_eq!(notes, want, "{declared:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn artifacts_a_db_records_are_taken_at_its_word_in_pass_1_if_the_export_data_agrees() {
+        let mut src = Mem::operational();
+        let snaps: Vec<String> = src
+            .artifacts
+            .keys()
+            .filter(|n| n.starts_with("snapshot."))
+            .cloned()
+            .collect();
+        assert_eq!(snaps.len(), 2);
+        // sizes the bytes do not have: pass 1 takes the record, not the bytes
+        for n in &snaps {
+            let sha = crate::hashes::sha256_hex(&src.artifacts[n]);
+            src.recorded.insert(n.clone(), (7, sha));
+        }
+        let p = plan(genesis(), &mut src, &opts()).unwrap();
+        for n in &snaps {
+            let m = p
+                .manifest
+                .members
+                .iter()
+                .find(|m| *m.name == format!("{ARTIFACT_PREFIX}{n}"))
+                .unwrap();
+            assert_eq!(m.size, 7);
+            assert_eq!(m.sha256.hex(), crate::hashes::sha256_hex(&src.artifacts[n]));
+        }
+        // a recorded hash the export data does not have
+        let n = &snaps[0];
+        src.recorded.insert(n.clone(), (7, "00".repeat(32)));
+        let e = plan(genesis(), &mut src, &opts()).err().expect("refused");
+        assert_eq!(e.exit_code(), crate::error::exit::BAD_INPUT);
+        let e = e.to_string();
+        assert!(
+            e.starts_with(&format!(
+                "mem/{n} (artifact {n}): the DB records hash {}, its export data ",
+                "00".repeat(32)
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pack_writes_what_it_planned_and_sums_it_up() {
+        let t = tempfile::tempdir().unwrap();
+        let art_bytes: u64 = Mem::operational()
+            .artifacts
+            .values()
+            .map(|a| a.len() as u64)
+            .sum();
+        for (gz, name) in [(false, "out.tar"), (true, "out.tar.gz")] {
+            let out = t.path().join(name);
+            let o = PackOptions {
+                compression: if gz {
+                    Compression::Gzip {
+                        level: 6,
+                        threads: 1,
+                    }
+                } else {
+                    Compression::None
+                },
+                ..opts()
+            };
+            let s = pack(genesis(), &mut Mem::operational(), Some(&out), &o).unwrap();
+            let file = std::fs::read(&out).unwrap();
+            if !gz {
+                assert_eq!(s.digest, crate::hashes::sha256_hex(&file));
+            }
+            assert_eq!(s.output.as_deref(), Some(out.to_str().unwrap()));
+            assert_eq!(s.compressed, gz);
+            assert_eq!(s.file_bytes, file.len() as u64);
+            assert_eq!(s.tar_bytes == s.file_bytes, !gz);
+            assert_eq!(
+                (s.chain_id.as_str(), s.initial_height, s.export_height),
+                ("fixturegen-tiny", 28, 27)
+            );
+            assert_eq!(
+                (
+                    s.artifact_mode.as_str(),
+                    s.swing_store_export_data_hash.as_str()
+                ),
+                ("operational", TINY_HASH)
+            );
+            assert_eq!((s.export_data_entries, s.kv_entries), (457, 409));
+            assert_eq!((s.artifacts, s.artifact_bytes), (8, art_bytes));
+            assert_eq!(s.notes, Vec::<String>::new());
+            let r = crate::verify::verify(&out, Some(&s.digest), false).unwrap();
+            assert_eq!(
+                (r.ok, r.compressed, r.members),
+                (true, gz, 4 + 8),
+                "{:?}",
+                r.problems
+            );
+        }
+    }
+
+    #[test]
+    fn an_exploded_archives_export_manifest_height_is_read_as_one_below() {
+        let mut src = Mem::operational();
+        src.height = Some(28);
+        let p = plan(genesis(), &mut src, &opts()).unwrap();
+        assert_eq!(p.manifest.export_height, 27);
+        assert_eq!(p.notes, ["the export's blockHeight is initial_height 28, as in an exploded archive; recorded export height 27"]);
+        // without the genesis hash binding the data to this genesis: a mismatch
+        let g = genesis_with(|g| {
+            g["app_state"]["swingset"]
+                .as_object_mut()
+                .unwrap()
+                .remove("swing_store_export_data_hash");
+        });
+        let e = plan(g, &mut src, &opts()).err().expect("refused");
+        assert_eq!(e.exit_code(), crate::error::exit::REFUSED, "{e}");
+    }
+}
