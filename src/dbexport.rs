@@ -1513,7 +1513,36 @@ mod tests {
     fn read_all(x: &mut DbExport, name: &str) -> Vec<u8> {
         let mut v = Vec::new();
         x.open_artifact(name).unwrap().read_to_end(&mut v).unwrap();
+        // the same bytes read 7 at a time, each read cutting the reader's buffer
+        let mut r = x.open_artifact(name).unwrap();
+        assert_eq!(read_in_sevens(&mut r), v, "{name}");
         v
+    }
+
+    fn read_in_sevens(r: &mut dyn Read) -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            match r.read(&mut buf).unwrap() {
+                0 => return v,
+                n => v.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_hand_over_the_blob_in_order_whatever_the_reads() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let mut p = Pieces {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        tx.send(b"0123456789".to_vec()).unwrap();
+        tx.send(Vec::new()).unwrap();
+        tx.send(b"abc".to_vec()).unwrap();
+        drop(tx);
+        assert_eq!(read_in_sevens(&mut p), b"0123456789abc");
     }
 
     #[test]
