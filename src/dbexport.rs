@@ -1810,10 +1810,16 @@ mod tests {
         drop(r);
         drop(x);
 
-        // position 2.5 counts for the span's range but is no item 2
-        c.execute_batch(
-            "UPDATE transcriptItems SET item = 'i' WHERE position = 1;
-             UPDATE transcriptItems SET position = 2.5 WHERE position = 2",
+        // position 1.5 counts for the span's range but is no item 2; items 0 and 1 fill
+        // the first batch, so the next one asks for positions from 2 and gets 3 first
+        c.execute(
+            "UPDATE transcriptItems SET item = ?1 WHERE position < 2",
+            [&big],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE transcriptItems SET position = 1.5 WHERE position = 2",
+            [],
         )
         .unwrap();
         let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
