@@ -1517,21 +1517,24 @@ mod tests {
     fn read_all(x: &mut DbExport, name: &str) -> Vec<u8> {
         let mut v = Vec::new();
         x.open_artifact(name).unwrap().read_to_end(&mut v).unwrap();
-        // the same bytes read 7 at a time, each read cutting the reader's buffer
+        // the same bytes in small reads, each cutting the reader's buffer
         let mut r = x.open_artifact(name).unwrap();
-        assert_eq!(read_in_sevens(&mut r), v, "{name}");
+        assert_eq!(read_in_pieces(&mut r), v, "{name}");
         v
     }
 
-    fn read_in_sevens(r: &mut dyn Read) -> Vec<u8> {
+    /// Read with buffers of 1, 2, ... 13 bytes in turn, so that reads end at every
+    /// offset of the reader's own batches.
+    fn read_in_pieces(r: &mut dyn Read) -> Vec<u8> {
         let mut v = Vec::new();
-        let mut buf = [0u8; 7];
-        loop {
-            match r.read(&mut buf).unwrap() {
-                0 => return v,
+        let mut buf = [0u8; 13];
+        for size in (1..=13).cycle() {
+            match r.read(&mut buf[..size]).unwrap() {
+                0 => break,
                 n => v.extend_from_slice(&buf[..n]),
             }
         }
+        v
     }
 
     #[test]
@@ -1546,7 +1549,7 @@ mod tests {
         tx.send(Vec::new()).unwrap();
         tx.send(b"abc".to_vec()).unwrap();
         drop(tx);
-        assert_eq!(read_in_sevens(&mut p), b"0123456789abc");
+        assert_eq!(read_in_pieces(&mut p), b"0123456789abc");
     }
 
     #[test]
