@@ -752,6 +752,30 @@ fn pack_reads_back_its_output_and_keeps_the_previous_one_when_a_byte_is_wrong() 
     }
 }
 
+/// The read-back also checks that the archive reads back with the digest the writer
+/// computed and reports: a hashing bug that left every byte right but the reported
+/// digest wrong would otherwise publish a hash nobody can reproduce.
+#[test]
+fn pack_refuses_an_archive_whose_digest_is_not_the_one_it_computed() {
+    let t = tempfile::tempdir().unwrap();
+    for ext in ["tar", "tar.gz"] {
+        let out = t.path().join(format!("out.{ext}"));
+        let o = Command::new(bin())
+            .args(["pack", p(&tiny("genesis/operational")), "-o", p(&out), "-q"])
+            .env("AGAR_TEST_WRONG_DIGEST", "1")
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{ext}: {err}");
+        assert!(
+            err.contains("packed archive failed verification")
+                && err.contains("it reads back with the digest"),
+            "{ext}: {err}"
+        );
+        assert!(!out.exists(), "{ext}");
+    }
+}
+
 /// A bare output name (`-o out.tar`) is written in the current directory, and a stale
 /// temp file a killed run left there (its process gone) is removed, as in any other
 /// output directory.

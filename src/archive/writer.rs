@@ -133,10 +133,12 @@ struct TailedFile {
 
 impl Write for TailedFile {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = match flip_hook(self.at, b) {
-            Some(bad) => self.f.write(&bad)?,
-            None => self.f.write(b)?,
-        };
+        // the test hook is absent from builds without the feature: no code, no branch
+        #[cfg(feature = "test-hooks")]
+        let flipped = flip_hook(self.at, b);
+        #[cfg(feature = "test-hooks")]
+        let b = flipped.as_deref().unwrap_or(b);
+        let n = self.f.write(b)?;
         self.at += n as u64;
         self.tail.update(|s| s.0 += n as u64);
         Ok(n)
@@ -162,16 +164,26 @@ fn flip_hook(at: u64, b: &[u8]) -> Option<Vec<u8>> {
     Some(bad)
 }
 
-#[cfg(not(feature = "test-hooks"))]
-#[inline(always)]
-fn flip_hook(_: u64, _: &[u8]) -> Option<Vec<u8>> {
-    None
-}
-
 impl Drop for TailedFile {
     fn drop(&mut self) {
         self.tail.update(|s| s.1 = true);
     }
+}
+
+/// Test hook, compiled only with the `test-hooks` feature: with
+/// `AGAR_TEST_WRONG_DIGEST=1` the writer reports a digest other than the one of the
+/// bytes it wrote (its last hex digit changed), as a hashing bug would: the read-back
+/// must refuse the archive.
+#[cfg(feature = "test-hooks")]
+fn wrong_digest_hook(digest: String) -> String {
+    if std::env::var_os("AGAR_TEST_WRONG_DIGEST").is_none() {
+        return digest;
+    }
+    let mut d = digest;
+    let last = if d.ends_with('0') { '1' } else { '0' };
+    d.pop();
+    d.push(last);
+    d
 }
 
 /// Reads the output file while it is being written, waiting for the writer at the end
@@ -394,6 +406,8 @@ impl ArchiveWriter {
             self.tar.into_inner()
         };
         let digest = hex::encode(tee.sha.finalize());
+        #[cfg(feature = "test-hooks")]
+        let digest = wrong_digest_hook(digest);
         let tar_bytes = tee.bytes;
         let mut patch = None;
         let mut buffered = match tee.inner {
