@@ -1153,4 +1153,142 @@ mod tests {
         );
         assert!(bundle_ids_in(&format!("b0-{}", "a".repeat(65))).is_empty());
     }
+
+    #[test]
+    fn values_are_shown_whole_up_to_120_bytes_of_json_then_cut_on_a_character() {
+        assert_eq!(show("ab\n"), "\"ab\\n\"");
+        let fits = "a".repeat(118); // 120 bytes with its quotes
+        assert_eq!(show(&fits), format!("\"{fits}\""));
+        let long = "a".repeat(119);
+        assert_eq!(show(&long), format!("\"{}…\" (119 bytes)", &long[..119]));
+        // 'é' is two bytes: byte 120 of the JSON is inside one, so the cut is at 119
+        let e = "é".repeat(100);
+        assert_eq!(show(&e), format!("\"{}…\" (200 bytes)", "é".repeat(59)));
+    }
+
+    #[test]
+    fn a_chain_id_is_1_to_50_characters_without_spaces_controls_or_bidi() {
+        assert_eq!(check_chain_id(&"a".repeat(50)), Ok(()));
+        assert_eq!(check_chain_id("agoric-3"), Ok(()));
+        for bad in [
+            String::new(),
+            "a".repeat(51),
+            "a b".into(),
+            "a\tb".into(),
+            "a\u{202e}b".into(),
+        ] {
+            let e = check_chain_id(&bad).unwrap_err();
+            assert!(
+                e.ends_with(
+                    "is not a valid chain ID (1-50 characters, no spaces, control or bidi characters)"
+                ),
+                "{e}"
+            );
+        }
+    }
+
+    fn kv_ops(ops: Vec<Op>) -> DataEdits {
+        DataEdits::new(&Script { base: None, ops })
+    }
+
+    fn set(key: &str, value: &str, add: bool) -> Op {
+        Op::KvSet {
+            key: key.into(),
+            value: value.into(),
+            value_sha256: None,
+            add,
+        }
+    }
+
+    #[test]
+    fn kv_edits_say_what_they_changed_in_script_order() {
+        let d = kv_ops(vec![
+            set("k", "v", false),
+            set("k", "v", false),
+            Op::KvDelete { key: "k".into() },
+            set("k", "w", true),
+        ]);
+        let mut st = MergeState::default();
+        assert_eq!(
+            d.eval_kv("kv.k", Some("old"), &mut st, true).unwrap(),
+            Some("w")
+        );
+        let changes: Vec<&str> = st.changes.iter().map(|(_, c)| c.as_str()).collect();
+        assert_eq!(
+            changes,
+            [
+                "kv-set \"k\": \"old\" -> \"v\"",
+                "kv-set \"k\": unchanged (already \"v\")",
+                "kv-delete \"k\": removed (was \"v\")",
+                "kv-add \"k\": added, \"w\"",
+            ]
+        );
+        assert_eq!(
+            st.changes.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        // without recording (pass 2), the same result and no lines
+        let mut quiet = MergeState::default();
+        assert_eq!(
+            d.eval_kv("kv.k", Some("old"), &mut quiet, false).unwrap(),
+            Some("w")
+        );
+        assert!(quiet.changes.is_empty());
+        // keys no op names are passed through
+        assert_eq!(
+            d.eval_kv("kv.other", Some("x"), &mut st, true).unwrap(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn kv_edits_refuse_a_missing_or_present_key_with_a_hint() {
+        let refuse = |ops: Vec<Op>, orig: Option<&str>, key: &str| {
+            let d = kv_ops(ops);
+            let e = d
+                .eval_kv(key, orig, &mut MergeState::default(), true)
+                .unwrap_err();
+            assert!(matches!(e, Error::Refused(_)), "{e}");
+            e.to_string()
+        };
+        let e = refuse(vec![set("kv.k", "v", false)], None, "kv.kv.k");
+        assert!(
+            e.contains("edit 1 (kv-set \"kv.k\"): the key does not exist")
+                && e.contains("did you mean \"k\"?"),
+            "{e}"
+        );
+        let e = refuse(vec![set("k", "v", false)], None, "kv.k");
+        assert!(e.contains("use kv-add to create a new key"), "{e}");
+        let e = refuse(vec![set("k", "v", true)], Some("x"), "kv.k");
+        assert!(
+            e.contains("edit 1 (kv-add \"k\"): the key already exists"),
+            "{e}"
+        );
+        let e = refuse(vec![Op::KvDelete { key: "k".into() }], None, "kv.k");
+        assert!(
+            e.contains("edit 1 (kv-delete \"k\"): the key does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_prefix_deletion_counts_the_keys_it_removed() {
+        let d = kv_ops(vec![
+            set("a.1", "new", false),
+            Op::KvDeletePrefix {
+                prefix: "a.".into(),
+                expect_count: 2,
+            },
+        ]);
+        let mut st = MergeState::default();
+        assert_eq!(d.eval_kv("kv.a.1", Some("v"), &mut st, true).unwrap(), None);
+        assert_eq!(d.eval_kv("kv.a.2", Some("v"), &mut st, true).unwrap(), None);
+        assert_eq!(d.eval_kv("kv.a.3", None, &mut st, true).unwrap(), None);
+        assert_eq!(
+            d.eval_kv("kv.b", Some("v"), &mut st, true).unwrap(),
+            Some("v")
+        );
+        assert_eq!(st.prefix_counts.get(&1), Some(&2));
+        assert_eq!(d.inserts(), ["kv.a.1"]);
+    }
 }
