@@ -765,3 +765,41 @@ fn kv_set_changes_kv_add_creates() {
     assert_eq!(kv_get(&out, "brand.new").unwrap(), b"2");
     assert_eq!(kv_get(&out, "gcActions").unwrap(), b"[]");
 }
+
+/// A genesis-set says whether it changed anything: the same value again is "unchanged",
+/// another value of the same length is "old -> new".
+#[test]
+fn genesis_set_says_unchanged_only_for_the_same_value() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let ms = members(&a);
+    let chain = json(member(&ms, "genesis.json"))["chain_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut other = chain.clone();
+    let last = if other.ends_with('x') { "y" } else { "x" };
+    other.pop();
+    other.push_str(last);
+    let b = d.path().join("b.tar");
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&b),
+        "--genesis-set",
+        &format!("/chain_id={}", json!(chain)),
+        "--genesis-set",
+        &format!("/chain_id={}", json!(other)),
+        "--json",
+    ]);
+    ok(&o);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["changes"],
+        json!([
+            format!("genesis /chain_id: unchanged ({})", json!(chain)),
+            format!("genesis /chain_id: {} -> {}", json!(chain), json!(other)),
+        ])
+    );
+}
