@@ -803,3 +803,107 @@ fn genesis_set_says_unchanged_only_for_the_same_value() {
         ])
     );
 }
+
+fn edit_json(input: &Path, out: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["edit", p(input), "-o", p(out), "--force", "--json"];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    ok(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn height_warnings(v: &Value) -> Vec<String> {
+    v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .filter(|w| w.starts_with("initial_height is now"))
+        .collect()
+}
+
+/// edit warns when a new initial_height no longer follows the export height, and only
+/// then: not for an unchanged height, nor for a height set back to export + 1 on an
+/// archive packed off by a few blocks (a rehearsal). The summary counts the artifacts.
+#[test]
+fn a_height_that_does_not_follow_the_export_is_warned_about_and_only_that() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let ms = members(&a);
+    let h = json(member(&ms, "genesis.json"))["initial_height"]
+        .as_u64()
+        .unwrap();
+    let export = json(member(&ms, "genesis-archive.json"))["export_height"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(export + 1, h, "fixture assumption");
+    let artifacts = ms
+        .iter()
+        .filter(|(n, _)| n.starts_with("swing-store/") && !n.starts_with("swing-store/export-"))
+        .count();
+    assert!(artifacts > 0);
+    let out = d.path().join("out.tar");
+
+    let v = edit_json(&a, &out, &["--initial-height", &(h + 10).to_string()]);
+    assert_eq!(
+        height_warnings(&v),
+        [format!(
+            "initial_height is now {}, but the swing-store state was exported at block {export} (normally initial_height - 1); export-manifest blockHeight follows initial_height",
+            h + 10
+        )]
+    );
+    assert_eq!(v["artifacts"], artifacts);
+
+    let v = edit_json(&a, &out, &["--kv-delete", "gcActions"]);
+    assert!(height_warnings(&v).is_empty(), "{v}");
+
+    // a rehearsal export made 6 blocks before the genesis's height, packed anyway, then
+    // set to the export height + 1: nothing to warn about
+    let src = d.path().join("export");
+    crate::common::copy_dir(&fixture("tiny/genesis/operational"), &src);
+    let em_path = src.join("swing-store/export-manifest.json");
+    let mut em: Value = serde_json::from_slice(&std::fs::read(&em_path).unwrap()).unwrap();
+    em["blockHeight"] = json!(h - 6);
+    std::fs::write(&em_path, serde_json::to_vec(&em).unwrap()).unwrap();
+    let off = d.path().join("off.tar");
+    ok(&run(&[
+        "pack",
+        p(&src),
+        "--allow-height-mismatch",
+        "-o",
+        p(&off),
+        "-q",
+    ]));
+    assert_eq!(
+        json(member(&members(&off), "genesis-archive.json"))["export_height"],
+        h - 6
+    );
+    let v = edit_json(&off, &out, &["--initial-height", &(h - 5).to_string()]);
+    assert!(height_warnings(&v).is_empty(), "{v}");
+    let v = edit_json(&off, &out, &["--initial-height", &(h - 4).to_string()]);
+    assert_eq!(height_warnings(&v).len(), 1, "{v}");
+}
+
+/// A script's set-initial-height is held to the same range as the flag (1 .. 2^53-1).
+#[test]
+fn a_script_height_out_of_range_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    for h in ["0", "9007199254740992"] {
+        let sfile = d.path().join("edits.json");
+        std::fs::write(
+            &sfile,
+            format!(r#"{{"edits": [{{"op": "set-initial-height", "value": {h}}}]}}"#),
+        )
+        .unwrap();
+        let out = d.path().join("out.tar");
+        let o = run(&["edit", p(&a), "-o", p(&out), "--script", p(&sfile)]);
+        assert_eq!(code(&o), 3, "{h}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{h} is not a valid initial height (1 .. 2^53-1)")),
+            "{h}: {}",
+            stderr(&o)
+        );
+        assert!(!out.exists());
+    }
+}

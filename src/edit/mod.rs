@@ -1152,6 +1152,16 @@ mod tests {
             vec![id]
         );
         assert!(bundle_ids_in(&format!("b0-{}", "a".repeat(65))).is_empty());
+        // at the very start, both kinds, one after the other, and a hex tail refused
+        let b0 = format!("b0-{}", "0f".repeat(32));
+        let b1 = format!("b1-{}", "9a".repeat(64));
+        assert_eq!(bundle_ids_in(&b0), vec![b0.clone()]);
+        assert_eq!(
+            bundle_ids_in(&format!("{b1},{b0}]b0-12")),
+            vec![b1.clone(), b0.clone()]
+        );
+        assert!(bundle_ids_in(&format!("{b1}f")).is_empty());
+        assert!(bundle_ids_in(&format!("{}", &b1[..130])).is_empty());
     }
 
     #[test]
