@@ -907,3 +907,60 @@ fn a_script_height_out_of_range_is_refused() {
         assert!(!out.exists());
     }
 }
+
+/// An artifact-replace names an artifact the archive holds; a kv-set value that names a
+/// bundle the edited archive lacks is warned about, one it holds is not.
+#[test]
+fn replacements_and_bundle_references_are_checked_against_the_archive() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let f = d.path().join("t.txt");
+    std::fs::write(&f, b"[]\n").unwrap();
+    let out = d.path().join("out.tar");
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&out),
+        "--artifact-replace",
+        &format!("transcript.v9.0.1={}", p(&f)),
+    ]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "artifact-replace transcript.v9.0.1: the archive has no such artifact member"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    let held = std::str::from_utf8(member(&members(&a), "swing-store/export-data.jsonl"))
+        .unwrap()
+        .lines()
+        .map(json_key)
+        .find_map(|k| k.strip_prefix("bundle.").map(str::to_string))
+        .unwrap();
+    let missing = format!("b0-{}", "0".repeat(64));
+    let v = edit_json(
+        &a,
+        &out,
+        &[
+            "--kv-set",
+            &format!("runQueue={{\"bundleID\":\"{missing}\",\"also\":\"{held}\"}}"),
+        ],
+    );
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            format!("kv-set \"runQueue\" references bundle {missing}, which the edited archive does not hold; add it with bundle-add or the kernel will fail to load it").as_str(),
+            "kvStore edits change what the kernel reads at startup, not what a replay would reproduce: vat state is also held in transcripts and heap snapshots (spec §9.1). Review them with agar diff",
+        ]
+    );
+}
