@@ -856,6 +856,11 @@ fn a_height_that_does_not_follow_the_export_is_warned_about_and_only_that() {
 
     let v = edit_json(&a, &out, &["--kv-delete", "gcActions"]);
     assert!(height_warnings(&v).is_empty(), "{v}");
+    // a deletion alone is a kvStore edit too
+    assert_eq!(
+        v["warnings"],
+        json!(["kvStore edits change what the kernel reads at startup, not what a replay would reproduce: vat state is also held in transcripts and heap snapshots (spec §9.1). Review them with agar diff"])
+    );
 
     // a rehearsal export made 6 blocks before the genesis's height, packed anyway, then
     // set to the export height + 1: nothing to warn about
