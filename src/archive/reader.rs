@@ -2008,4 +2008,88 @@ mod tests {
         let want = format!("{DATA_AT}line 3: longer than the {MAX_LINE_BYTES}-byte limit (an entry's key and value are at most");
         assert!(e.starts_with(&want), "{e}");
     }
+
+    #[test]
+    fn export_data_totals_disagreeing_with_the_manifest_are_problems() {
+        let p = Parts::tiny();
+        let data = p.get(EXPORT_DATA_MEMBER).to_vec();
+        let entries = p.manifest.export_data_entries;
+        // the member's own digest in the manifest
+        let mut q = p.clone();
+        let i = q.index(EXPORT_DATA_MEMBER);
+        q.manifest.members[i].sha256 = Sha256Digest::of(b"other");
+        let got = hex::encode(Sha256::digest(&data));
+        let want = format!(
+            "{DATA_AT}SHA-256 is {got}, but genesis-archive.json says {}",
+            Sha256Digest::of(b"other")
+        );
+        let probs = problems(q.tar());
+        assert_eq!(probs.len(), 1, "{probs:?}");
+        assert!(probs[0].starts_with(&want), "{probs:?}");
+        // the export-data hash genesis.json and the manifest state
+        let mut q = p.clone();
+        let hash = q.manifest.swing_store_export_data_hash.clone();
+        let other = format!("sha256:{}", Sha256Digest::of(b"other"));
+        q.manifest.swing_store_export_data_hash = other.clone();
+        q.replace(GENESIS_MEMBER, &hash, &other);
+        let want = format!(
+            "{DATA_AT}hashes to {hash}, but genesis.json and the archive manifest say {other}"
+        );
+        assert_eq!(problems(q.tar()), [want]);
+        // the entry count
+        let mut q = p.clone();
+        q.manifest.export_data_entries = entries + 1;
+        let want = format!(
+            "{DATA_AT}holds {entries} entries, the archive manifest says {}",
+            entries + 1
+        );
+        assert_eq!(problems(q.tar()), [want]);
+    }
+
+    #[test]
+    fn an_artifact_set_other_than_the_mode_says_is_a_problem() {
+        let at = "a.tar: member genesis-archive.json: ";
+        let p = Parts::tiny();
+        let names = |p: &Parts| -> Vec<String> {
+            p.manifest.artifacts().map(|(n, _)| n.to_string()).collect()
+        };
+        let export_manifest = |p: &mut Parts| {
+            let n = names(p);
+            let n: Vec<&str> = n.iter().map(String::as_str).collect();
+            let mode = p.manifest.mode().unwrap();
+            let em = export_manifest_bytes(p.manifest.initial_height, mode, &n);
+            p.set(EXPORT_MANIFEST_MEMBER, em);
+        };
+        // labelled replay, holding the operational set
+        let mut q = p.clone();
+        q.manifest.artifact_mode = "replay".into();
+        export_manifest(&mut q);
+        let want =
+            format!("{at}artifact_mode says replay, but the artifacts present make it operational");
+        assert_eq!(problems(q.tar()), [want]);
+        // a bundle missing: no mode holds this set
+        let mut q = p.clone();
+        let i = q.manifest.head_len();
+        let gone = names(&q)[0].clone();
+        q.manifest.members.remove(i);
+        q.data.remove(i);
+        export_manifest(&mut q);
+        let want = format!("{at}1 artifact(s) required by every artifact mode are missing: {gone}");
+        assert_eq!(problems(q.tar()), [want]);
+    }
+
+    #[test]
+    fn an_end_marker_where_a_member_should_be_says_members_are_missing() {
+        // the archive up to genesis.json, then its end
+        let p = Parts::tiny();
+        let mb = p.manifest.canonical_bytes().len() as u64;
+        let g = p.manifest.members[0].size;
+        let at = member_tar_bytes(MANIFEST_MEMBER, mb).unwrap()
+            + member_tar_bytes(GENESIS_MEMBER, g).unwrap();
+        let mut t = p.tar();
+        t.truncate(at as usize);
+        t.resize(t.len() + 2 * BLOCK, 0);
+        let e = refused(open(t));
+        assert_eq!(e, "a.tar: member swing-store/export-manifest.json: end-of-archive marker where this member should be: the archive is missing members");
+    }
 }
