@@ -1658,6 +1658,277 @@ mod tests {
         let e = import_export_dir(d.path(), &db, &defaults())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("key \"zz.x\": unknown export-data type"), "{e}");
+        assert!(
+            e.starts_with(&format!(
+                "{}: key \"zz.x\": unknown export-data type",
+                data.display()
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_directory_input_counts_its_artifact_bytes_for_the_progress_bar() {
+        let dir = fixture("tiny/export/operational");
+        let export = ExportDir::open(&dir).unwrap();
+        let input = DirInput {
+            export: &export,
+            data_file: export.data_file.as_deref().unwrap(),
+            next: export.artifacts.iter(),
+        };
+        let want: u64 = export
+            .artifacts
+            .values()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(want > 1000);
+        assert_eq!(input.artifact_bytes(), want);
+        assert_eq!(
+            input.data_location(),
+            dir.join("export-data.jsonl").display().to_string()
+        );
+    }
+
+    /// A one-vat export whose in-use snapshot is `snapshot` (its record states its hash).
+    fn snapshot_export(dir: &Path, snapshot: &[u8]) {
+        let hash = hex::encode(Sha256::digest(snapshot));
+        std::fs::write(
+            dir.join("export-manifest.json"),
+            "{\"blockHeight\":5,\"artifactMode\":\"operational\",\"artifacts\":[[\"snapshot.v1.1\",\"snapshot.v1.1\"]],\"data\":\"export-data.jsonl\"}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("export-data.jsonl"),
+            format!("[\"snapshot.v1.1\",\"{{\\\"vatID\\\":\\\"v1\\\",\\\"snapPos\\\":1,\\\"hash\\\":\\\"{hash}\\\",\\\"inUse\\\":1}}\"]\n[\"snapshot.v1.current\",\"snapshot.v1.1\"]\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("snapshot.v1.1"), snapshot).unwrap();
+    }
+
+    /// The snapshot a DB holds, decompressed, and its two sizes.
+    fn snapshot_in(db: &Path) -> (Vec<u8>, u64, u64) {
+        let c = Connection::open(db).unwrap();
+        let (u, cs, blob): (i64, i64, Vec<u8>) = c
+            .query_row(
+                "SELECT uncompressedSize, compressedSize, compressedSnapshot FROM snapshots",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(cs as usize, blob.len());
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&blob[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        (out, u as u64, cs as u64)
+    }
+
+    #[test]
+    fn snapshots_are_gzipped_in_memory_up_to_the_spill_size_and_through_a_scratch_file_past_it() {
+        // bytes that do not compress (xorshift)
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let big: Vec<u8> = (0..SPILL_MEM + (1 << 20))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let scratch = tempfile::tempdir().unwrap();
+        let unusable = scratch.path().join("missing");
+        for (data, spills) in [(&big[..3 << 20], false), (&big[..], true)] {
+            let d = tempfile::tempdir().unwrap();
+            snapshot_export(d.path(), data);
+            // a scratch directory that cannot be used: only a spill needs one
+            let db = d.path().join("a.sqlite");
+            let opts = ImportOptions {
+                scratch_dir: Some(unusable.clone()),
+                ..defaults()
+            };
+            match import_export_dir(d.path(), &db, &opts) {
+                Ok(_) => assert!(!spills),
+                Err(e) => {
+                    assert!(spills, "{e}");
+                    assert_eq!(e.exit_code(), exit::USAGE, "{e}");
+                    assert!(e.to_string().contains("snapshot.v1.1: compressing"), "{e}");
+                }
+            }
+            let db = d.path().join("b.sqlite");
+            let opts = ImportOptions {
+                scratch_dir: Some(scratch.path().to_path_buf()),
+                ..defaults()
+            };
+            let s = import_export_dir(d.path(), &db, &opts).unwrap();
+            assert_eq!((s.snapshots, s.snapshot_blobs), (1, 1));
+            let (got, usize_, csize) = snapshot_in(&db);
+            assert!(got == data, "the snapshot decompresses to its bytes");
+            assert_eq!(usize_, data.len() as u64);
+            assert_eq!(csize > SPILL_MEM as u64, spills, "{csize}");
+        }
+        // bytes other than the record's hash
+        let d = tempfile::tempdir().unwrap();
+        snapshot_export(d.path(), b"snap");
+        std::fs::write(d.path().join("snapshot.v1.1"), b"snaq").unwrap();
+        let e = import_export_dir(d.path(), &d.path().join("c.sqlite"), &defaults())
+            .unwrap_err()
+            .to_string();
+        let want = format!(
+            "snapshot \"snapshot.v1.1\" hash is {}, metadata says {}",
+            hex::encode(Sha256::digest(b"snaq")),
+            hex::encode(Sha256::digest(b"snap"))
+        );
+        assert!(e.ends_with(&want), "{e}");
+    }
+
+    #[test]
+    fn metadata_rows_go_in_in_export_data_order_as_the_official_importers() {
+        let dir = fixture("tiny/export/debug");
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("out.sqlite");
+        import_export_dir(&dir, &db, &defaults()).unwrap();
+        let mut spans = Vec::new();
+        let text = std::fs::read_to_string(dir.join("export-data.jsonl")).unwrap();
+        for line in text.lines() {
+            let e: Vec<String> = serde_json::from_str(line).unwrap();
+            if e[0].starts_with("transcript.") {
+                let r: serde_json::Value = serde_json::from_str(&e[1]).unwrap();
+                spans.push(format!(
+                    "{} {}",
+                    r["vatID"].as_str().unwrap(),
+                    r["startPos"]
+                ));
+            }
+        }
+        assert!(spans.len() > 20);
+        let c = Connection::open(&db).unwrap();
+        let rows: Vec<String> = c
+            .prepare("SELECT vatID, startPos FROM transcriptSpans ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows, spans);
+    }
+
+    #[test]
+    fn historical_snapshots_are_imported_in_debug_and_skipped_unread_otherwise() {
+        let d = tempfile::tempdir().unwrap();
+        let (old, cur) = (b"old snapshot".to_vec(), b"current snapshot".to_vec());
+        let (h_old, h_cur) = (
+            hex::encode(Sha256::digest(&old)),
+            hex::encode(Sha256::digest(&cur)),
+        );
+        std::fs::write(
+            d.path().join("export-manifest.json"),
+            "{\"blockHeight\":5,\"artifactMode\":\"debug\",\"artifacts\":[[\"snapshot.v1.1\",\"snapshot.v1.1\"],[\"snapshot.v1.2\",\"snapshot.v1.2\"]],\"data\":\"export-data.jsonl\"}",
+        )
+        .unwrap();
+        let rec = |pos: u32, h: &str, in_use: u8| {
+            format!("[\"snapshot.v1.{pos}\",\"{{\\\"vatID\\\":\\\"v1\\\",\\\"snapPos\\\":{pos},\\\"hash\\\":\\\"{h}\\\",\\\"inUse\\\":{in_use}}}\"]\n")
+        };
+        let data = format!(
+            "{}{}[\"snapshot.v1.current\",\"snapshot.v1.2\"]\n",
+            rec(1, &h_old, 0),
+            rec(2, &h_cur, 1)
+        );
+        std::fs::write(d.path().join("export-data.jsonl"), data).unwrap();
+        std::fs::write(d.path().join("snapshot.v1.1"), &old).unwrap();
+        std::fs::write(d.path().join("snapshot.v1.2"), &cur).unwrap();
+        let db = d.path().join("debug.sqlite");
+        let s = import_export_dir(d.path(), &db, &defaults()).unwrap();
+        assert_eq!((s.snapshots, s.snapshot_blobs), (2, 2));
+        assert_eq!((s.artifacts_imported, s.artifacts_skipped), (2, 0));
+        // skipped unread: the historical snapshot's bytes no longer match its record
+        std::fs::write(d.path().join("snapshot.v1.1"), b"changed").unwrap();
+        let opts = ImportOptions {
+            mode: Some(ArtifactMode::Operational),
+            ..defaults()
+        };
+        let s = import_export_dir(d.path(), &d.path().join("op.sqlite"), &opts).unwrap();
+        assert_eq!((s.snapshots, s.snapshot_blobs), (2, 1));
+        assert_eq!((s.artifacts_imported, s.artifacts_skipped), (1, 1));
+    }
+
+    #[test]
+    fn a_transcript_artifact_must_end_where_its_span_record_ends() {
+        let d = tempfile::tempdir().unwrap();
+        export(d.path(), &["a"], b"a\n");
+        let m = d.path().join("export-manifest.json");
+        let text = std::fs::read_to_string(&m).unwrap();
+        std::fs::write(&m, text.replace("transcript.v1.0.1", "transcript.v1.0.2")).unwrap();
+        std::fs::rename(
+            d.path().join("transcript.v1.0.1"),
+            d.path().join("transcript.v1.0.2"),
+        )
+        .unwrap();
+        let e = import_export_dir(d.path(), &d.path().join("out.sqlite"), &defaults())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("transcript artifact transcript.v1.0.2: its span record transcript.v1.current ends at 1, not 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_b0_bundle_over_its_size_limit_is_refused_before_it_is_read() {
+        let max = crate::hashes::MAX_B0_BUNDLE_BYTES;
+        let id = format!("b0-{}", "0".repeat(64));
+        for (len, over) in [(max, false), (max + 1, true)] {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(
+                d.path().join("export-manifest.json"),
+                format!("{{\"blockHeight\":5,\"artifactMode\":\"operational\",\"artifacts\":[[\"bundle.{id}\",\"bundle.{id}\"]],\"data\":\"export-data.jsonl\"}}"),
+            )
+            .unwrap();
+            std::fs::write(
+                d.path().join("export-data.jsonl"),
+                format!("[\"bundle.{id}\",\"{id}\"]\n"),
+            )
+            .unwrap();
+            // sparse: no disk written
+            let f = File::create(d.path().join(format!("bundle.{id}"))).unwrap();
+            f.set_len(len).unwrap();
+            let e = import_export_dir(d.path(), &d.path().join("out.sqlite"), &defaults())
+                .unwrap_err()
+                .to_string();
+            let limit =
+                format!("bundle.{id}: {len} bytes is more than the {max}-byte b0 bundle limit");
+            assert_eq!(e.contains(&limit), over, "{e}");
+        }
+    }
+
+    #[test]
+    fn copy_exact_copies_what_it_is_asked_for_or_up_to_the_end() {
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        for (len, want) in [
+            (300_000u64, 300_000usize),
+            (600_000, 600_000),
+            (700_000, 600_000),
+        ] {
+            let mut out = Vec::new();
+            let n = copy_exact(&mut &data[..], &mut out, len).unwrap();
+            assert_eq!((n, out.len()), (want as u64, want), "{len}");
+            assert_eq!(out, data[..want]);
+        }
+    }
+
+    #[test]
+    fn a_transcript_item_at_the_item_limit_is_imported_whole() {
+        let max = crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES as usize;
+        let item = "x".repeat(max);
+        let mut art = item.clone().into_bytes();
+        art.extend_from_slice(b"\nb\n");
+        let (s, items) = import(&[&item, "b"], &art).unwrap();
+        assert_eq!(s.transcript_items, 2);
+        assert!(items[0] == item && items[1] == "b");
     }
 }
