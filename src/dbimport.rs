@@ -1236,22 +1236,14 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// `got` is `want`, or the first line where they part.
     fn assert_same_dump(got: &str, want: &str, what: &str) {
-        if got != want {
-            let diff: Vec<String> = got
-                .lines()
-                .zip(want.lines())
-                .filter(|(a, b)| a != b)
-                .take(3)
-                .map(|(a, b)| format!("  ours: {a}\n  want: {b}"))
-                .collect();
-            panic!(
-                "{what}: dump differs ({} vs {} lines)\n{}",
-                got.lines().count(),
-                want.lines().count(),
-                diff.join("\n")
-            );
-        }
+        let part = got.lines().zip(want.lines()).position(|(a, b)| a != b);
+        assert!(
+            got == want,
+            "{what}: the dumps part at line {part:?} of {}",
+            want.lines().count()
+        );
     }
 
     /// The row count a dump states for `table`.
@@ -1613,6 +1605,13 @@ mod tests {
         );
     }
 
+    /// The message of an import of `dir` that fails.
+    fn import_error(dir: &Path, db: &Path) -> String {
+        import_export_dir(dir, db, &defaults())
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn export_data_entries_are_imported_as_the_official_importer_reads_them() {
         let d = tempfile::tempdir().unwrap();
@@ -1621,10 +1620,12 @@ mod tests {
         export(d.path(), &["a"], b"a\n");
         let data = d.path().join("export-data.jsonl");
         let rest = std::fs::read_to_string(&data).unwrap();
-        std::fs::write(&data, format!("[\"kv.host.x\",\"1\"]\n{rest}")).unwrap();
-        let e = import_export_dir(d.path(), &db, &defaults())
-            .unwrap_err()
-            .to_string();
+        // the import of `text` as the export data, which fails
+        let failed = |text: String| {
+            std::fs::write(&data, text).unwrap();
+            import_error(d.path(), &db)
+        };
+        let e = failed(format!("[\"kv.host.x\",\"1\"]\n{rest}"));
         assert!(
             e.starts_with(&format!(
                 "{}: line 1, key \"kv.host.x\": host.* keys are node-local",
@@ -1644,20 +1645,10 @@ mod tests {
             (2, 1, 1)
         );
         std::fs::remove_file(&db).unwrap();
-        std::fs::write(
-            &data,
-            format!("{kv}\n{record}\n[\"transcript.v1.current\"]\n"),
-        )
-        .unwrap();
-        let e = import_export_dir(d.path(), &db, &defaults())
-            .unwrap_err()
-            .to_string();
+        let e = failed(format!("{kv}\n{record}\n[\"transcript.v1.current\"]\n"));
         assert!(e.contains("transcript artifact transcript.v1.0.1: no transcript span record for vat v1 starting at 0"), "{e}");
         // an unknown family
-        std::fs::write(&data, format!("{rest}[\"zz.x\",\"1\"]\n")).unwrap();
-        let e = import_export_dir(d.path(), &db, &defaults())
-            .unwrap_err()
-            .to_string();
+        let e = failed(format!("{rest}[\"zz.x\",\"1\"]\n"));
         assert!(
             e.starts_with(&format!(
                 "{}: key \"zz.x\": unknown export-data type",
@@ -1770,9 +1761,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         snapshot_export(d.path(), b"snap");
         std::fs::write(d.path().join("snapshot.v1.1"), b"snaq").unwrap();
-        let e = import_export_dir(d.path(), &d.path().join("c.sqlite"), &defaults())
-            .unwrap_err()
-            .to_string();
+        let e = import_error(d.path(), &d.path().join("c.sqlite"));
         let want = format!(
             "snapshot \"snapshot.v1.1\" hash is {}, metadata says {}",
             hex::encode(Sha256::digest(b"snaq")),
@@ -1869,9 +1858,7 @@ mod tests {
             d.path().join("transcript.v1.0.2"),
         )
         .unwrap();
-        let e = import_export_dir(d.path(), &d.path().join("out.sqlite"), &defaults())
-            .unwrap_err()
-            .to_string();
+        let e = import_error(d.path(), &d.path().join("out.sqlite"));
         assert!(
             e.ends_with("transcript artifact transcript.v1.0.2: its span record transcript.v1.current ends at 1, not 2"),
             "{e}"
@@ -1897,9 +1884,7 @@ mod tests {
             // sparse: no disk written
             let f = File::create(d.path().join(format!("bundle.{id}"))).unwrap();
             f.set_len(len).unwrap();
-            let e = import_export_dir(d.path(), &d.path().join("out.sqlite"), &defaults())
-                .unwrap_err()
-                .to_string();
+            let e = import_error(d.path(), &d.path().join("out.sqlite"));
             let limit =
                 format!("bundle.{id}: {len} bytes is more than the {max}-byte b0 bundle limit");
             assert_eq!(e.contains(&limit), over, "{e}");

@@ -1321,6 +1321,13 @@ mod tests {
         names.zip(p.data[head..].iter().cloned()).collect()
     }
 
+    /// A read of all of `tar`, without problems: its digest and length.
+    fn assert_whole(res: &ReadResult, tar: &[u8]) {
+        assert_eq!(res.digest, hex::encode(Sha256::digest(tar)));
+        assert_eq!(res.tar_bytes, tar.len() as u64);
+        assert!(res.problems.is_empty(), "{:?}", res.problems);
+    }
+
     #[test]
     fn an_archive_reads_back_member_by_member_with_its_digest_and_length() {
         let (file, p) = packed();
@@ -1368,9 +1375,7 @@ mod tests {
         let names: Vec<String> = want.into_iter().map(|(n, _)| n).collect();
         assert_eq!(sink.ended, names);
         let res = r.finish().unwrap();
-        assert_eq!(res.digest, hex::encode(Sha256::digest(&tar)));
-        assert_eq!(res.tar_bytes, tar.len() as u64);
-        assert!(res.problems.is_empty(), "{:?}", res.problems);
+        assert_whole(&res, &tar);
     }
 
     #[test]
@@ -1390,9 +1395,7 @@ mod tests {
             assert_eq!(r.format, format);
             assert_eq!(r.file_bytes, file.len() as u64);
             let res = r.finish().unwrap();
-            assert_eq!(res.digest, hex::encode(Sha256::digest(&tar)));
-            assert_eq!(res.tar_bytes, tar.len() as u64);
-            assert!(res.problems.is_empty(), "{:?}", res.problems);
+            assert_whole(&res, &tar);
         }
     }
 
@@ -1407,9 +1410,7 @@ mod tests {
         let mut sink = Record::default();
         r.read_artifacts(&mut sink).unwrap();
         assert_eq!(sink.artifacts, artifacts_of(&p));
-        let res = r.finish().unwrap();
-        assert_eq!(res.tar_bytes, tar.len() as u64);
-        assert!(res.problems.is_empty(), "{:?}", res.problems);
+        assert_whole(&r.finish().unwrap(), &tar);
     }
 
     #[test]
