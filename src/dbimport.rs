@@ -1213,4 +1213,707 @@ mod tests {
         // operational vs debug of the same data: debug also holds the historical spans
         assert!(js.transcript_items > g.transcript_items);
     }
+
+    // ---- the importer against the official importer's DBs, and its edges
+
+    use crate::error::exit;
+
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel)
+    }
+
+    /// The canonical dump of a DB file, as `agar dump` writes it by default.
+    fn dump_of(db: &Path) -> String {
+        let opts = crate::dump::DumpOptions {
+            hash_long: 0,
+            include_compressed: false,
+            schema: true,
+        };
+        let mut out = Vec::new();
+        crate::dump::dump(db, &mut out, opts).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// `got` is `want`, or the first line where they part.
+    fn assert_same_dump(got: &str, want: &str, what: &str) {
+        let part = got.lines().zip(want.lines()).position(|(a, b)| a != b);
+        assert!(
+            got == want,
+            "{what}: the dumps part at line {part:?} of {}",
+            want.lines().count()
+        );
+    }
+
+    /// The row count a dump states for `table`.
+    fn rows(dump: &str, table: &str) -> u64 {
+        let head = format!("## {table} (");
+        let l = dump.lines().find(|l| l.starts_with(&head)).unwrap();
+        l[head.len()..].split(' ').next().unwrap().parse().unwrap()
+    }
+
+    fn artifacts_in(dir: &Path) -> u64 {
+        crate::exportdir::ExportDir::open(dir)
+            .unwrap()
+            .artifacts
+            .len() as u64
+    }
+
+    /// Import `dir` in `mode` (None: the manifest's), without the manifest checks that
+    /// would refuse a mode the export cannot satisfy.
+    fn import_as(dir: &Path, db: &Path, mode: ArtifactMode) -> Result<ImportSummary> {
+        let export = ExportDir::open(dir).unwrap();
+        let mut input = DirInput {
+            export: &export,
+            data_file: export.data_file.as_deref().unwrap(),
+            next: export.artifacts.iter(),
+        };
+        import_stream(&mut input, db, mode, 27, &defaults())
+    }
+
+    #[test]
+    fn imports_equal_the_official_importers_in_every_mode() {
+        let d = tempfile::tempdir().unwrap();
+        for (fx, mode) in [
+            ("tiny", "operational"),
+            ("tiny", "replay"),
+            ("tiny", "archival"),
+            ("tiny", "debug"),
+            ("pruned", "operational"),
+            ("pruned", "debug"),
+        ] {
+            let what = format!("{fx} {mode}");
+            let dir = fixture(&format!("{fx}/export/{mode}"));
+            let db = d.path().join(format!("{fx}-{mode}.sqlite"));
+            let s = import_export_dir(&dir, &db, &defaults()).unwrap();
+            let got = dump_of(&db);
+            let want = std::fs::read_to_string(fixture(&format!("{fx}/imported-dumps/{mode}.txt")))
+                .unwrap();
+            assert_same_dump(&got, &want, &what);
+            // the summary counts what the DB holds
+            assert_eq!(
+                (s.artifact_mode.as_str(), s.host_height),
+                (mode, 27),
+                "{what}"
+            );
+            assert_eq!(s.kv_rows, rows(&got, "kvStore"), "{what}");
+            assert_eq!(s.transcript_spans, rows(&got, "transcriptSpans"), "{what}");
+            assert_eq!(s.transcript_items, rows(&got, "transcriptItems"), "{what}");
+            assert_eq!(s.snapshots, rows(&got, "snapshots"), "{what}");
+            assert_eq!(s.bundles, rows(&got, "bundles"), "{what}");
+            assert_eq!(s.snapshot_blobs, 2, "{what}: the in-use snapshots");
+            assert_eq!(s.artifacts_imported, artifacts_in(&dir), "{what}");
+            assert_eq!(s.artifacts_skipped, 0, "{what}");
+            assert_eq!(s.db_bytes, std::fs::metadata(&db).unwrap().len(), "{what}");
+            assert_eq!(s.db, db.display().to_string());
+        }
+    }
+
+    #[test]
+    fn a_stronger_export_imported_in_a_weaker_mode_skips_unread_what_the_mode_leaves_out() {
+        let d = tempfile::tempdir().unwrap();
+        for (export, mode, as_) in [
+            ("archival", ArtifactMode::Replay, "replay"),
+            ("archival", ArtifactMode::Operational, "operational"),
+            ("debug", ArtifactMode::Operational, "operational"),
+            ("replay", ArtifactMode::Operational, "operational"),
+        ] {
+            let what = format!("{export} as {mode}");
+            let dir = fixture(&format!("tiny/export/{export}"));
+            let db = d.path().join(format!("{export}-{as_}.sqlite"));
+            let opts = ImportOptions {
+                mode: Some(mode),
+                ..defaults()
+            };
+            let s = import_export_dir(&dir, &db, &opts).unwrap();
+            let want = std::fs::read_to_string(fixture(&format!("tiny/imported-dumps/{as_}.txt")))
+                .unwrap();
+            assert_same_dump(&dump_of(&db), &want, &what);
+            let kept = artifacts_in(&fixture(&format!("tiny/export/{as_}")));
+            assert_eq!(s.artifacts_imported, kept, "{what}");
+            assert_eq!(s.artifacts_skipped, artifacts_in(&dir) - kept, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_replay_import_of_a_terminated_vats_spans_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = fixture("tiny/export/debug");
+        let db = d.path().join("out.sqlite");
+        let opts = ImportOptions {
+            mode: Some(ArtifactMode::Replay),
+            ..defaults()
+        };
+        let e = import_export_dir(&dir, &db, &opts).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("has no current transcript span (it was terminated), so a replay import cannot place this span"), "{msg}");
+        assert!(!db.exists());
+    }
+
+    #[test]
+    fn an_import_missing_what_its_mode_needs_names_it() {
+        let d = tempfile::tempdir().unwrap();
+        let op = fixture("tiny/export/operational");
+        let tail = |m: &str| {
+            format!("; an {m} import needs them all (use a weaker --artifact-mode, or an export that holds the missing artifacts)")
+        };
+        for (mode, what) in [
+            (
+                ArtifactMode::Replay,
+                "incomplete current incarnation transcript: vat ",
+            ),
+            (
+                ArtifactMode::Archival,
+                "incomplete archival transcript: vat ",
+            ),
+        ] {
+            let db = d.path().join(format!("{mode}.sqlite"));
+            let e = import_as(&op, &db, mode).unwrap_err();
+            assert_eq!(e.exit_code(), exit::BAD_INPUT, "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with(&format!("{}: {what}", db.display())),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(" items of positions ") && msg.ends_with(&tail(&mode.to_string())),
+                "{msg}"
+            );
+            assert!(!db.exists());
+        }
+        // an export without a bundle's or an in-use snapshot's bytes
+        let copy = d.path().join("copy");
+        std::fs::create_dir(&copy).unwrap();
+        for e in std::fs::read_dir(&op).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+        let manifest = copy.join("export-manifest.json");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let arts = m["artifacts"].as_array_mut().unwrap();
+        let first = |arts: &Vec<serde_json::Value>, p: &str| {
+            arts.iter()
+                .position(|a| a[0].as_str().unwrap().starts_with(p))
+                .unwrap()
+        };
+        let i = first(arts, "bundle.");
+        let bundle = arts.remove(i)[0]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("bundle.")
+            .to_string();
+        std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+        let db = d.path().join("nobundle.sqlite");
+        let e = import_as(&copy, &db, ArtifactMode::Operational)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "missing bundles for: {bundle}; an operational import needs them all"
+            )),
+            "{e}"
+        );
+        let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let arts = m["artifacts"].as_array_mut().unwrap();
+        let i = first(arts, "snapshot.");
+        let snap = arts.remove(i)[0].as_str().unwrap().to_string();
+        std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+        let vat = snap.split('.').nth(1).unwrap();
+        let db = d.path().join("nosnap.sqlite");
+        let e = import_as(&copy, &db, ArtifactMode::Operational)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("current snapshots are pruned for vats {vat}; ")),
+            "{e}"
+        );
+        // a debug import is checked as operational
+        let db = d.path().join("debug.sqlite");
+        let e = import_as(&copy, &db, ArtifactMode::Debug)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("; an operational import needs them all"), "{e}");
+    }
+
+    #[test]
+    fn the_manifest_checks_of_import_kernel_db() {
+        use ArtifactMode::*;
+        let o = |mode, block_height| ImportOptions {
+            mode,
+            block_height,
+            scratch_dir: None,
+            progress: false,
+        };
+        let e = check_manifest("m", false, 1, Some(5), None, &o(None, None)).unwrap_err();
+        assert_eq!(e.exit_code(), exit::BAD_INPUT);
+        assert!(
+            e.to_string()
+                .starts_with("m: the manifest names no export data"),
+            "{e}"
+        );
+        let e = check_manifest("m", true, 0, Some(5), None, &o(None, None)).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("m: the manifest lists no artifacts"),
+            "{e}"
+        );
+        // the height: the requested one, which must agree with the manifest's
+        let e = check_manifest("m", true, 1, Some(6), None, &o(None, Some(5))).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "m: blockHeight is 6, but height 5 was requested"
+        );
+        let ok = |h, mh, mode, am| check_manifest("m", true, 1, mh, am, &o(mode, h)).unwrap();
+        assert_eq!(ok(Some(5), Some(5), None, None), (Operational, 5));
+        assert_eq!(ok(Some(7), None, None, None), (Operational, 7));
+        assert_eq!(ok(None, Some(6), None, None), (Operational, 6));
+        let e = check_manifest("m", true, 1, None, None, &o(None, None)).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("m: the manifest has no blockHeight"),
+            "{e}"
+        );
+        // the mode: the requested one, else the manifest's, else operational
+        assert_eq!(ok(None, Some(6), None, Some(Replay)), (Replay, 6));
+        assert_eq!(
+            ok(None, Some(6), Some(Operational), Some(Archival)),
+            (Operational, 6)
+        );
+        assert_eq!(ok(None, Some(6), Some(Replay), Some(Debug)), (Replay, 6));
+        for (want, have, needs) in [
+            (Archival, Replay, "archival or debug"),
+            (Replay, Operational, "replay, archival or debug"),
+        ] {
+            let o = o(Some(want), None);
+            let e = check_manifest("m", true, 1, Some(6), Some(have), &o).unwrap_err();
+            assert!(matches!(e, Error::Refused(_)), "{e}");
+            let msg = format!("m: the export holds {have} artifacts, which cannot be imported as {want} (a {want} import needs a {needs} export)");
+            assert_eq!(e.to_string(), msg);
+        }
+    }
+
+    #[test]
+    fn a_stream_input_numbers_entries_across_batches() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let mut a = EntryBatch::default();
+        a.push("kv.a", Some("1"));
+        a.push("kv.b", None);
+        let mut b = EntryBatch::default();
+        b.push("bundle.x", Some(""));
+        for f in [
+            Feed::Entries(a),
+            Feed::Entries(b),
+            Feed::DataEnd,
+            Feed::Artifact("t".into(), "p".into()),
+            Feed::End,
+        ] {
+            tx.send(f).unwrap();
+        }
+        let mut s = StreamInput::new(rx, "d.jsonl".into());
+        assert_eq!(s.data_location(), "d.jsonl");
+        assert_eq!(s.artifact_bytes(), 0);
+        let mut seen = Vec::new();
+        s.for_each_entry(&mut |loc, k, v| {
+            seen.push(format!("{loc} {k} {v:?}"));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "d.jsonl: line 1 kv.a Some(\"1\")",
+                "d.jsonl: line 2 kv.b None",
+                "d.jsonl: line 3 bundle.x Some(\"\")"
+            ]
+        );
+        assert_eq!(s.next_artifact().unwrap(), Some(("t".into(), "p".into())));
+        assert_eq!(s.next_artifact().unwrap(), None);
+        drop(tx);
+        let e = s.next_artifact().unwrap_err();
+        assert_eq!(e.exit_code(), exit::USAGE);
+        assert_eq!(e.to_string(), "d.jsonl: the input stopped before its end");
+    }
+
+    #[test]
+    fn a_stream_input_refuses_messages_out_of_order() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        tx.send(Feed::Artifact("t".into(), "p".into())).unwrap();
+        tx.send(Feed::Entries(EntryBatch::default())).unwrap();
+        let mut s = StreamInput::new(rx, "d.jsonl".into());
+        let e = s.for_each_entry(&mut |_, _, _| Ok(())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "d.jsonl: artifacts arrived before the end of the export data"
+        );
+        let e = s.next_artifact().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "d.jsonl: export data arrived after the artifacts"
+        );
+    }
+
+    #[test]
+    fn an_entry_batch_is_full_at_its_byte_or_entry_limit() {
+        let mut b = EntryBatch::default();
+        assert!(b.is_empty() && !b.is_full());
+        b.push(&"k".repeat(EntryBatch::MAX_BYTES - 1), None);
+        assert!(!b.is_empty() && !b.is_full());
+        b.push("k", None);
+        assert!(b.is_full());
+        let mut b = EntryBatch::default();
+        for _ in 0..EntryBatch::MAX_ENTRIES - 1 {
+            b.push("", None);
+        }
+        assert!(!b.is_full());
+        b.push("", None);
+        assert!(b.is_full());
+    }
+
+    #[test]
+    fn an_existing_db_is_refused_and_a_failed_import_leaves_no_file_behind() {
+        let d = tempfile::tempdir().unwrap();
+        export(d.path(), &["a"], b"a\n");
+        let db = d.path().join("out.sqlite");
+        std::fs::write(&db, b"x").unwrap();
+        let e = import_export_dir(d.path(), &db, &defaults()).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: already exists; the importer writes a new DB only",
+                db.display()
+            )
+        );
+        assert_eq!(std::fs::read(&db).unwrap(), b"x");
+        std::fs::remove_file(&db).unwrap();
+        for side in DB_SIDE_SUFFIXES {
+            std::fs::write(side_file(&db, side), b"stale").unwrap();
+        }
+        export(d.path(), &["a"], b"b\n");
+        import_export_dir(d.path(), &db, &defaults()).unwrap_err();
+        assert!(!db.exists());
+        for side in DB_SIDE_SUFFIXES {
+            assert!(!side_file(&db, side).exists(), "{side}");
+        }
+        assert_eq!(
+            wal_file(Path::new("d/x.sqlite")),
+            Path::new("d/x.sqlite-wal")
+        );
+    }
+
+    /// The message of an import of `dir` that fails.
+    fn import_error(dir: &Path, db: &Path) -> String {
+        import_export_dir(dir, db, &defaults())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn export_data_entries_are_imported_as_the_official_importer_reads_them() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("out.sqlite");
+        // host.* keys are refused, naming the line and key
+        export(d.path(), &["a"], b"a\n");
+        let data = d.path().join("export-data.jsonl");
+        let rest = std::fs::read_to_string(&data).unwrap();
+        // the import of `text` as the export data, which fails
+        let failed = |text: String| {
+            std::fs::write(&data, text).unwrap();
+            import_error(d.path(), &db)
+        };
+        let e = failed(format!("[\"kv.host.x\",\"1\"]\n{rest}"));
+        assert!(
+            e.starts_with(&format!(
+                "{}: line 1, key \"kv.host.x\": host.* keys are node-local",
+                data.display()
+            )),
+            "{e}"
+        );
+        // a metadata record: the last value wins, a value-less entry deletes it
+        let (kv, _) = rest.trim_end().rsplit_once('\n').unwrap();
+        let record = rest.lines().last().unwrap();
+        let wrong = record.replace("\\\"endPos\\\":1", "\\\"endPos\\\":1,\\\"x\\\":0");
+        assert_ne!(wrong, record);
+        std::fs::write(&data, format!("{kv}\n{wrong}\n{record}\n")).unwrap();
+        let s = import_export_dir(d.path(), &db, &defaults()).unwrap();
+        assert_eq!(
+            (s.kv_rows, s.transcript_spans, s.transcript_items),
+            (2, 1, 1)
+        );
+        std::fs::remove_file(&db).unwrap();
+        let e = failed(format!("{kv}\n{record}\n[\"transcript.v1.current\"]\n"));
+        assert!(e.contains("transcript artifact transcript.v1.0.1: no transcript span record for vat v1 starting at 0"), "{e}");
+        // an unknown family
+        let e = failed(format!("{rest}[\"zz.x\",\"1\"]\n"));
+        assert!(
+            e.starts_with(&format!(
+                "{}: key \"zz.x\": unknown export-data type",
+                data.display()
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_directory_input_counts_its_artifact_bytes_for_the_progress_bar() {
+        let dir = fixture("tiny/export/operational");
+        let export = ExportDir::open(&dir).unwrap();
+        let input = DirInput {
+            export: &export,
+            data_file: export.data_file.as_deref().unwrap(),
+            next: export.artifacts.iter(),
+        };
+        let want: u64 = export
+            .artifacts
+            .values()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(want > 1000);
+        assert_eq!(input.artifact_bytes(), want);
+        assert_eq!(
+            input.data_location(),
+            dir.join("export-data.jsonl").display().to_string()
+        );
+    }
+
+    /// A one-vat export whose in-use snapshot is `snapshot` (its record states its hash).
+    fn snapshot_export(dir: &Path, snapshot: &[u8]) {
+        let hash = hex::encode(Sha256::digest(snapshot));
+        std::fs::write(
+            dir.join("export-manifest.json"),
+            "{\"blockHeight\":5,\"artifactMode\":\"operational\",\"artifacts\":[[\"snapshot.v1.1\",\"snapshot.v1.1\"]],\"data\":\"export-data.jsonl\"}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("export-data.jsonl"),
+            format!("[\"snapshot.v1.1\",\"{{\\\"vatID\\\":\\\"v1\\\",\\\"snapPos\\\":1,\\\"hash\\\":\\\"{hash}\\\",\\\"inUse\\\":1}}\"]\n[\"snapshot.v1.current\",\"snapshot.v1.1\"]\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("snapshot.v1.1"), snapshot).unwrap();
+    }
+
+    /// The snapshot a DB holds, decompressed, and its two sizes.
+    fn snapshot_in(db: &Path) -> (Vec<u8>, u64, u64) {
+        let c = Connection::open(db).unwrap();
+        let (u, cs, blob): (i64, i64, Vec<u8>) = c
+            .query_row(
+                "SELECT uncompressedSize, compressedSize, compressedSnapshot FROM snapshots",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(cs as usize, blob.len());
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&blob[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        (out, u as u64, cs as u64)
+    }
+
+    #[test]
+    fn snapshots_are_gzipped_in_memory_up_to_the_spill_size_and_through_a_scratch_file_past_it() {
+        // bytes that do not compress (xorshift)
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let big: Vec<u8> = (0..SPILL_MEM + (1 << 20))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let scratch = tempfile::tempdir().unwrap();
+        let unusable = scratch.path().join("missing");
+        for (data, spills) in [(&big[..3 << 20], false), (&big[..], true)] {
+            let d = tempfile::tempdir().unwrap();
+            snapshot_export(d.path(), data);
+            // a scratch directory that cannot be used: only a spill needs one
+            let db = d.path().join("a.sqlite");
+            let opts = ImportOptions {
+                scratch_dir: Some(unusable.clone()),
+                ..defaults()
+            };
+            match import_export_dir(d.path(), &db, &opts) {
+                Ok(_) => assert!(!spills),
+                Err(e) => {
+                    assert!(spills, "{e}");
+                    assert_eq!(e.exit_code(), exit::USAGE, "{e}");
+                    assert!(e.to_string().contains("snapshot.v1.1: compressing"), "{e}");
+                }
+            }
+            let db = d.path().join("b.sqlite");
+            let opts = ImportOptions {
+                scratch_dir: Some(scratch.path().to_path_buf()),
+                ..defaults()
+            };
+            let s = import_export_dir(d.path(), &db, &opts).unwrap();
+            assert_eq!((s.snapshots, s.snapshot_blobs), (1, 1));
+            let (got, usize_, csize) = snapshot_in(&db);
+            assert!(got == data, "the snapshot decompresses to its bytes");
+            assert_eq!(usize_, data.len() as u64);
+            assert_eq!(csize > SPILL_MEM as u64, spills, "{csize}");
+        }
+        // bytes other than the record's hash
+        let d = tempfile::tempdir().unwrap();
+        snapshot_export(d.path(), b"snap");
+        std::fs::write(d.path().join("snapshot.v1.1"), b"snaq").unwrap();
+        let e = import_error(d.path(), &d.path().join("c.sqlite"));
+        let want = format!(
+            "snapshot \"snapshot.v1.1\" hash is {}, metadata says {}",
+            hex::encode(Sha256::digest(b"snaq")),
+            hex::encode(Sha256::digest(b"snap"))
+        );
+        assert!(e.ends_with(&want), "{e}");
+    }
+
+    #[test]
+    fn metadata_rows_go_in_in_export_data_order_as_the_official_importers() {
+        let dir = fixture("tiny/export/debug");
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("out.sqlite");
+        import_export_dir(&dir, &db, &defaults()).unwrap();
+        let mut spans = Vec::new();
+        let text = std::fs::read_to_string(dir.join("export-data.jsonl")).unwrap();
+        for line in text.lines() {
+            let e: Vec<String> = serde_json::from_str(line).unwrap();
+            if e[0].starts_with("transcript.") {
+                let r: serde_json::Value = serde_json::from_str(&e[1]).unwrap();
+                spans.push(format!(
+                    "{} {}",
+                    r["vatID"].as_str().unwrap(),
+                    r["startPos"]
+                ));
+            }
+        }
+        assert!(spans.len() > 20);
+        let c = Connection::open(&db).unwrap();
+        let rows: Vec<String> = c
+            .prepare("SELECT vatID, startPos FROM transcriptSpans ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows, spans);
+    }
+
+    #[test]
+    fn historical_snapshots_are_imported_in_debug_and_skipped_unread_otherwise() {
+        let d = tempfile::tempdir().unwrap();
+        let (old, cur) = (b"old snapshot".to_vec(), b"current snapshot".to_vec());
+        let (h_old, h_cur) = (
+            hex::encode(Sha256::digest(&old)),
+            hex::encode(Sha256::digest(&cur)),
+        );
+        std::fs::write(
+            d.path().join("export-manifest.json"),
+            "{\"blockHeight\":5,\"artifactMode\":\"debug\",\"artifacts\":[[\"snapshot.v1.1\",\"snapshot.v1.1\"],[\"snapshot.v1.2\",\"snapshot.v1.2\"]],\"data\":\"export-data.jsonl\"}",
+        )
+        .unwrap();
+        let rec = |pos: u32, h: &str, in_use: u8| {
+            format!("[\"snapshot.v1.{pos}\",\"{{\\\"vatID\\\":\\\"v1\\\",\\\"snapPos\\\":{pos},\\\"hash\\\":\\\"{h}\\\",\\\"inUse\\\":{in_use}}}\"]\n")
+        };
+        let data = format!(
+            "{}{}[\"snapshot.v1.current\",\"snapshot.v1.2\"]\n",
+            rec(1, &h_old, 0),
+            rec(2, &h_cur, 1)
+        );
+        std::fs::write(d.path().join("export-data.jsonl"), data).unwrap();
+        std::fs::write(d.path().join("snapshot.v1.1"), &old).unwrap();
+        std::fs::write(d.path().join("snapshot.v1.2"), &cur).unwrap();
+        let db = d.path().join("debug.sqlite");
+        let s = import_export_dir(d.path(), &db, &defaults()).unwrap();
+        assert_eq!((s.snapshots, s.snapshot_blobs), (2, 2));
+        assert_eq!((s.artifacts_imported, s.artifacts_skipped), (2, 0));
+        // skipped unread: the historical snapshot's bytes no longer match its record
+        std::fs::write(d.path().join("snapshot.v1.1"), b"changed").unwrap();
+        let opts = ImportOptions {
+            mode: Some(ArtifactMode::Operational),
+            ..defaults()
+        };
+        let s = import_export_dir(d.path(), &d.path().join("op.sqlite"), &opts).unwrap();
+        assert_eq!((s.snapshots, s.snapshot_blobs), (2, 1));
+        assert_eq!((s.artifacts_imported, s.artifacts_skipped), (1, 1));
+    }
+
+    #[test]
+    fn a_transcript_artifact_must_end_where_its_span_record_ends() {
+        let d = tempfile::tempdir().unwrap();
+        export(d.path(), &["a"], b"a\n");
+        let m = d.path().join("export-manifest.json");
+        let text = std::fs::read_to_string(&m).unwrap();
+        std::fs::write(&m, text.replace("transcript.v1.0.1", "transcript.v1.0.2")).unwrap();
+        std::fs::rename(
+            d.path().join("transcript.v1.0.1"),
+            d.path().join("transcript.v1.0.2"),
+        )
+        .unwrap();
+        let e = import_error(d.path(), &d.path().join("out.sqlite"));
+        assert!(
+            e.ends_with("transcript artifact transcript.v1.0.2: its span record transcript.v1.current ends at 1, not 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_b0_bundle_over_its_size_limit_is_refused_before_it_is_read() {
+        let max = crate::hashes::MAX_B0_BUNDLE_BYTES;
+        let id = format!("b0-{}", "0".repeat(64));
+        for (len, over) in [(max, false), (max + 1, true)] {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(
+                d.path().join("export-manifest.json"),
+                format!("{{\"blockHeight\":5,\"artifactMode\":\"operational\",\"artifacts\":[[\"bundle.{id}\",\"bundle.{id}\"]],\"data\":\"export-data.jsonl\"}}"),
+            )
+            .unwrap();
+            std::fs::write(
+                d.path().join("export-data.jsonl"),
+                format!("[\"bundle.{id}\",\"{id}\"]\n"),
+            )
+            .unwrap();
+            // sparse: no disk written
+            let f = File::create(d.path().join(format!("bundle.{id}"))).unwrap();
+            f.set_len(len).unwrap();
+            let e = import_error(d.path(), &d.path().join("out.sqlite"));
+            let limit =
+                format!("bundle.{id}: {len} bytes is more than the {max}-byte b0 bundle limit");
+            assert_eq!(e.contains(&limit), over, "{e}");
+        }
+    }
+
+    #[test]
+    fn copy_exact_copies_what_it_is_asked_for_or_up_to_the_end() {
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        for (len, want) in [
+            (300_000u64, 300_000usize),
+            (600_000, 600_000),
+            (700_000, 600_000),
+        ] {
+            let mut out = Vec::new();
+            let n = copy_exact(&mut &data[..], &mut out, len).unwrap();
+            assert_eq!((n, out.len()), (want as u64, want), "{len}");
+            assert_eq!(out, data[..want]);
+        }
+    }
+
+    #[test]
+    fn a_transcript_item_at_the_item_limit_is_imported_whole() {
+        let max = crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES as usize;
+        let item = "x".repeat(max);
+        let mut art = item.clone().into_bytes();
+        art.extend_from_slice(b"\nb\n");
+        let (s, items) = import(&[&item, "b"], &art).unwrap();
+        assert_eq!(s.transcript_items, 2);
+        assert!(items[0] == item && items[1] == "b");
+    }
 }
