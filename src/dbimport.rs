@@ -310,10 +310,11 @@ pub fn check_manifest(
     if let Some(have) = artifact_mode {
         if !have.satisfies(mode) {
             return Err(Error::Refused(format!(
-                "{loc}: the export holds {have} artifacts, which cannot be imported as {mode} (a {mode} import needs a {} export)",
+                "{loc}: the export holds {have} artifacts, which cannot be imported as {mode} ({} export)",
+                // only replay and archival imports need more than any export holds
                 match mode {
-                    ArtifactMode::Replay => "replay, archival or debug",
-                    _ => "archival or debug",
+                    ArtifactMode::Replay => "a replay import needs a replay, archival or debug",
+                    _ => "an archival import needs an archival or debug",
                 }
             )));
         }
@@ -945,8 +946,8 @@ fn import_snapshot(
         Spill::Mem(v) => v.len() as u64,
         Spill::File(_, n) => *n,
     };
-    if csize > MAX_VALUE_BYTES {
-        return bail(&aloc, format!("snapshot {name}: compressed to {csize} bytes, more than SQLite's {MAX_VALUE_BYTES}-byte value limit"));
+    if let Some(p) = crate::hashes::sqlite_blob_problem(csize) {
+        return bail(&aloc, format!("snapshot {name}: compressed, {p}"));
     }
     conn.execute(
         "UPDATE snapshots SET uncompressedSize = ?1, compressedSize = ?2, compressedSnapshot = zeroblob(?2) WHERE vatID = ?3 AND snapPos = ?4",
@@ -989,6 +990,18 @@ fn import_snapshot(
 /// `\n`, a missing final newline is accepted, each line decoded as UTF-8 (invalid bytes
 /// become U+FFFD, as Node does) and `trimEnd()`-ed; then the count and the hash chain
 /// must match the record.
+/// The next line of a transcript artifact into `line` (cleared first), holding at most
+/// `max_item` + 2 bytes of it: one byte past the limit and its newline are enough to
+/// refuse an item, so a hostile line never grows memory further.
+fn read_item_line(
+    r: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max_item: u64,
+) -> std::io::Result<usize> {
+    line.clear();
+    r.take(max_item + 2).read_until(b'\n', line)
+}
+
 fn import_span(
     ins: &mut rusqlite::Statement<'_>,
     name: &str,
@@ -1002,11 +1015,7 @@ fn import_span(
     let mut pos = rec.start_pos;
     let mut hash = SpanHasher::new();
     loop {
-        line.clear();
-        // one byte past the limit and its newline is enough to refuse an item
-        let n = (&mut r)
-            .take(crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES + 2)
-            .read_until(b'\n', &mut line)
+        let n = read_item_line(&mut r, &mut line, crate::hashes::MAX_TRANSCRIPT_ITEM_BYTES)
             .map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
@@ -1485,15 +1494,33 @@ mod tests {
         );
         assert_eq!(ok(None, Some(6), Some(Replay), Some(Debug)), (Replay, 6));
         for (want, have, needs) in [
-            (Archival, Replay, "archival or debug"),
-            (Replay, Operational, "replay, archival or debug"),
+            (
+                Archival,
+                Replay,
+                "an archival import needs an archival or debug",
+            ),
+            (
+                Replay,
+                Operational,
+                "a replay import needs a replay, archival or debug",
+            ),
         ] {
             let o = o(Some(want), None);
             let e = check_manifest("m", true, 1, Some(6), Some(have), &o).unwrap_err();
             assert!(matches!(e, Error::Refused(_)), "{e}");
-            let msg = format!("m: the export holds {have} artifacts, which cannot be imported as {want} (a {want} import needs a {needs} export)");
+            let msg = format!("m: the export holds {have} artifacts, which cannot be imported as {want} ({needs} export)");
             assert_eq!(e.to_string(), msg);
         }
+    }
+
+    #[test]
+    fn an_item_line_is_read_to_its_newline_or_two_bytes_past_the_item_limit() {
+        let mut r = std::io::Cursor::new(b"abc\nlonger than ten bytes\n".to_vec());
+        let mut line = b"stale".to_vec();
+        assert_eq!(read_item_line(&mut r, &mut line, 10).unwrap(), 4);
+        assert_eq!(line, b"abc\n");
+        assert_eq!(read_item_line(&mut r, &mut line, 10).unwrap(), 12);
+        assert_eq!(line, b"longer than ");
     }
 
     #[test]
