@@ -969,3 +969,70 @@ fn replacements_and_bundle_references_are_checked_against_the_archive() {
         ]
     );
 }
+
+/// `--base` must agree with a script's own base.
+#[test]
+fn base_flag_must_agree_with_the_scripts_base() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, digest) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let sfile = d.path().join("edits.json");
+    std::fs::write(
+        &sfile,
+        format!(r#"{{"base": "{digest}", "edits": [{{"op": "kv-delete", "key": "gcActions"}}]}}"#),
+    )
+    .unwrap();
+    let out = d.path().join("out.tar");
+    let edit = |base: &str| {
+        let o = run(&[
+            "edit",
+            p(&a),
+            "-o",
+            p(&out),
+            "--script",
+            p(&sfile),
+            "--base",
+            base,
+            "--force",
+            "-q",
+        ]);
+        (code(&o), stderr(&o))
+    };
+    assert_eq!(edit(&digest).0, 0);
+    let other = if digest.starts_with('1') { "2" } else { "1" }.repeat(64);
+    let (c, e) = edit(&other);
+    assert_eq!(c, 4, "{e}");
+    assert!(e.contains("differs from the script's base"), "{e}");
+}
+
+/// A bundle file that is neither a b0 bundle nor endoZipBase64 JSON is refused by the b0
+/// check (bad input, exit 3); a file that cannot be read is an I/O error (exit 2).
+#[test]
+fn a_bundle_file_that_is_not_a_bundle_or_cannot_be_read_is_refused_as_such() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = pack(d.path(), "tiny/genesis/operational", "a.tar");
+    let out = d.path().join("out.tar");
+    let bad = d.path().join("b.json");
+    std::fs::write(&bad, br#"{"moduleFormat": 5"#).unwrap();
+    let o = run(&["edit", p(&a), "-o", p(&out), "--bundle-add", p(&bad)]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("b0 bundle does not start with {\"moduleFormat\":"),
+        "{}",
+        stderr(&o)
+    );
+    // a regular file whose first read fails
+    let o = run(&[
+        "edit",
+        p(&a),
+        "-o",
+        p(&out),
+        "--bundle-add",
+        "/proc/self/mem",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "error: /proc/self/mem: Input/output error (os error 5)"
+    );
+    assert!(!out.exists());
+}

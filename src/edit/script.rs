@@ -910,3 +910,31 @@ fn check_address(loc: &str, a: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_is_a_lowercase_digest_and_agrees_with_the_one_set_before() {
+        let d = "ab".repeat(32);
+        let mut s = Script {
+            base: None,
+            ops: Vec::new(),
+        };
+        for bad in [d.to_uppercase(), d[1..].to_string(), format!("{d}0")] {
+            let e = s.set_base(&bad).unwrap_err().to_string();
+            assert!(
+                e.contains("is not an archive digest (64 lowercase hex digits)"),
+                "{e}"
+            );
+        }
+        assert_eq!(s.base, None);
+        s.set_base(&d).unwrap();
+        s.set_base(&d).unwrap();
+        assert_eq!(s.base.as_deref(), Some(d.as_str()));
+        let e = s.set_base(&"cd".repeat(32)).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e}");
+        assert_eq!(s.base.as_deref(), Some(d.as_str()));
+    }
+}
