@@ -916,6 +916,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_script_is_loaded_from_its_file_with_references_beside_it() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("v.txt"), b"file value").unwrap();
+        let text = br#"{"edits": [{"op": "kv-add", "key": "k", "value_file": "v.txt"},
+            {"op": "kv-delete", "key": "gone"}]}"#;
+        let f = t.path().join("edits.json");
+        std::fs::write(&f, text).unwrap();
+        let s = load_script(&f).unwrap();
+        assert_eq!(s.base, None);
+        let names: Vec<&str> = s.ops.iter().map(Op::name).collect();
+        assert_eq!(names, ["kv-add", "kv-delete"]);
+        match &s.ops[0] {
+            Op::KvSet {
+                key, value, add, ..
+            } => {
+                assert_eq!(
+                    (key.as_str(), value.as_str(), *add),
+                    ("k", "file value", true)
+                )
+            }
+            other => panic!("{}", other.name()),
+        }
+        assert_eq!(
+            parse_script("x", text, t.path()).unwrap().provenance(),
+            s.provenance()
+        );
+        // the same script elsewhere names a file outside its directory
+        let other = tempfile::tempdir().unwrap();
+        let e = parse_script("x", text, other.path()).unwrap_err();
+        assert!(e.to_string().contains("v.txt"), "{e}");
+    }
+
+    #[test]
     fn a_base_is_a_lowercase_digest_and_agrees_with_the_one_set_before() {
         let d = "ab".repeat(32);
         let mut s = Script {
