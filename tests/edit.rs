@@ -1036,3 +1036,35 @@ fn a_bundle_file_that_is_not_a_bundle_or_cannot_be_read_is_refused_as_such() {
     );
     assert!(!out.exists());
 }
+
+/// A script named without a directory (`--script edits.json`, run from its directory)
+/// finds the files it names beside it.
+#[test]
+fn a_bare_script_name_finds_its_files_in_the_current_directory() {
+    let d = tempfile::tempdir().unwrap();
+    pack(d.path(), "tiny/genesis/operational", "a.tar");
+    std::fs::write(d.path().join("v.txt"), b"from beside").unwrap();
+    std::fs::write(
+        d.path().join("edits.json"),
+        br#"{"edits": [{"op": "kv-add", "key": "edge.beside", "value_file": "v.txt"}]}"#,
+    )
+    .unwrap();
+    let o = std::process::Command::new(crate::common::bin())
+        .current_dir(d.path())
+        .args([
+            "edit",
+            "a.tar",
+            "-o",
+            "b.tar",
+            "--script",
+            "edits.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        kv_get(&d.path().join("b.tar"), "edge.beside").unwrap(),
+        b"from beside"
+    );
+}
