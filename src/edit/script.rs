@@ -948,6 +948,91 @@ mod tests {
         assert!(e.to_string().contains("v.txt"), "{e}");
     }
 
+    const A: &str = "cosmos1lj54q70v2mt9e7c5mtp5xgg5n9c0hkas60kec9";
+    const B: &str = "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a";
+    /// base64 of 32 bytes (an ed25519 key) and of 33 bytes (a secp256k1 key)
+    const ED: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    const SECP: &str = "AgEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB";
+
+    fn script(dir: &Path, edits: Value) -> Result<Script> {
+        let text = serde_json::to_vec(&serde_json::json!({ "edits": edits })).unwrap();
+        parse_script("s.json", &text, dir)
+    }
+
+    #[test]
+    fn every_chain_op_reads_from_a_script_as_from_its_flag() {
+        use serde_json::json;
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("key.json"),
+            json!({"pub_key": {"type": "tendermint/PubKeyEd25519", "value": ED}}).to_string(),
+        )
+        .unwrap();
+        let s = script(
+            t.path(),
+            json!([
+                {"op": "fund-account", "address": A, "amount": "5stake,7ufoo"},
+                {"op": "set-gov", "name": "voting_period", "value": "60s"},
+                {"op": "set-unbonding-time", "value": "2h"},
+                {"op": "replace-validator", "validator": "v", "pubkey": ED, "operator": B},
+                {"op": "replace-validator", "validator": "v", "key_file": "key.json"},
+                {"op": "add-stake", "address": A, "validator": "v", "amount": "10"},
+                {"op": "replace-account", "address": A, "new_address": B, "pubkey": SECP},
+                {"op": "replace-account", "address": A, "new_address": B},
+            ]),
+        )
+        .unwrap();
+        let flags = Script {
+            base: None,
+            ops: vec![
+                fund_account_op("l", A, "5stake,7ufoo").unwrap(),
+                set_gov_op("l", "voting_period", "60s").unwrap(),
+                set_unbonding_time_op("l", "2h").unwrap(),
+                replace_validator_op("l", "v", ED, Some(B.into())).unwrap(),
+                replace_validator_op("l", "v", ED, None).unwrap(),
+                add_stake_op("l", A, "v", "10").unwrap(),
+                replace_account_op("l", A, B, Some(SECP)).unwrap(),
+                replace_account_op("l", A, B, None).unwrap(),
+            ],
+        };
+        assert_eq!(s.provenance(), flags.provenance());
+    }
+
+    #[test]
+    fn chain_ops_refuse_bad_keys_addresses_and_amounts() {
+        use serde_json::json;
+        let t = tempfile::tempdir().unwrap();
+        let refused = |edit: Value, want: &str| {
+            let e = script(t.path(), json!([edit])).unwrap_err().to_string();
+            assert!(e.contains(want), "{edit}: {e}");
+        };
+        for v in [
+            json!({"op": "replace-validator", "validator": "v"}),
+            json!({"op": "replace-validator", "validator": "v", "pubkey": ED, "key_file": "k"}),
+        ] {
+            refused(
+                v,
+                "give exactly one of \"key_file\" (a priv_validator_key.json) and \"pubkey\"",
+            );
+        }
+        refused(
+            json!({"op": "replace-account", "address": A, "new_address": B, "pubkey": ED}),
+            "is not the base64 of a 33-byte secp256k1 public key",
+        );
+        refused(
+            json!({"op": "add-stake", "address": A, "validator": "v", "amount": "0"}),
+            "the amount must be positive",
+        );
+        refused(
+            json!({"op": "fund-account", "address": "nope", "amount": "1stake"}),
+            "\"nope\" is not a bech32 address",
+        );
+        refused(
+            json!({"op": "replace-validator", "validator": "v", "pubkey": ED, "operator": "nope"}),
+            "\"nope\" is not a bech32 address",
+        );
+    }
+
     #[test]
     fn a_base_is_a_lowercase_digest_and_agrees_with_the_one_set_before() {
         let d = "ab".repeat(32);
