@@ -822,6 +822,17 @@ fn height_warnings(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `agar edit INPUT -o OUT ARGS` fails with exit `want` and a message containing `msg`,
+/// and leaves no OUT.
+fn refused_with(input: &Path, out: &Path, args: &[&str], want: i32, msg: &str) {
+    let mut all = vec!["edit", p(input), "-o", p(out)];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    assert_eq!(code(&o), want, "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    assert!(!out.exists(), "{args:?}");
+}
+
 /// edit warns when a new initial_height no longer follows the export height, and only
 /// then: not for an unchanged height, nor for a height set back to export + 1 on an
 /// archive packed off by a few blocks (a rehearsal). The summary counts the artifacts.
@@ -901,15 +912,13 @@ fn a_script_height_out_of_range_is_refused() {
             format!(r#"{{"edits": [{{"op": "set-initial-height", "value": {h}}}]}}"#),
         )
         .unwrap();
-        let out = d.path().join("out.tar");
-        let o = run(&["edit", p(&a), "-o", p(&out), "--script", p(&sfile)]);
-        assert_eq!(code(&o), 3, "{h}: {}", stderr(&o));
-        assert!(
-            stderr(&o).contains(&format!("{h} is not a valid initial height (1 .. 2^53-1)")),
-            "{h}: {}",
-            stderr(&o)
+        refused_with(
+            &a,
+            &d.path().join("out.tar"),
+            &["--script", p(&sfile)],
+            3,
+            &format!("{h} is not a valid initial height (1 .. 2^53-1)"),
         );
-        assert!(!out.exists());
     }
 }
 
@@ -922,23 +931,16 @@ fn replacements_and_bundle_references_are_checked_against_the_archive() {
     let f = d.path().join("t.txt");
     std::fs::write(&f, b"[]\n").unwrap();
     let out = d.path().join("out.tar");
-    let o = run(&[
-        "edit",
-        p(&a),
-        "-o",
-        p(&out),
-        "--artifact-replace",
-        &format!("transcript.v9.0.1={}", p(&f)),
-    ]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(
-            "artifact-replace transcript.v9.0.1: the archive has no such artifact member"
-        ),
-        "{}",
-        stderr(&o)
+    refused_with(
+        &a,
+        &out,
+        &[
+            "--artifact-replace",
+            &format!("transcript.v9.0.1={}", p(&f)),
+        ],
+        3,
+        "artifact-replace transcript.v9.0.1: the archive has no such artifact member",
     );
-    assert!(!out.exists());
 
     let held = std::str::from_utf8(member(&members(&a), "swing-store/export-data.jsonl"))
         .unwrap()
@@ -1013,28 +1015,21 @@ fn a_bundle_file_that_is_not_a_bundle_or_cannot_be_read_is_refused_as_such() {
     let out = d.path().join("out.tar");
     let bad = d.path().join("b.json");
     std::fs::write(&bad, br#"{"moduleFormat": 5"#).unwrap();
-    let o = run(&["edit", p(&a), "-o", p(&out), "--bundle-add", p(&bad)]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("b0 bundle does not start with {\"moduleFormat\":"),
-        "{}",
-        stderr(&o)
+    refused_with(
+        &a,
+        &out,
+        &["--bundle-add", p(&bad)],
+        3,
+        "b0 bundle does not start with {\"moduleFormat\":",
     );
     // a regular file whose first read fails
-    let o = run(&[
-        "edit",
-        p(&a),
-        "-o",
-        p(&out),
-        "--bundle-add",
-        "/proc/self/mem",
-    ]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert_eq!(
-        stderr(&o).trim_end(),
-        "error: /proc/self/mem: Input/output error (os error 5)"
+    refused_with(
+        &a,
+        &out,
+        &["--bundle-add", "/proc/self/mem"],
+        2,
+        "error: /proc/self/mem: Input/output error (os error 5)",
     );
-    assert!(!out.exists());
 }
 
 /// A script named without a directory (`--script edits.json`, run from its directory)
