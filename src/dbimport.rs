@@ -66,10 +66,6 @@ pub const SCHEMA: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS bundles (\n      bundleID TEXT,\n      bundle BLOB,\n      PRIMARY KEY (bundleID)\n    )",
 ];
 
-/// Largest TEXT/BLOB the official build accepts (better-sqlite3's `MAX_LENGTH`), also
-/// the bundled SQLite's default limit; verify checks it too.
-pub const MAX_VALUE_BYTES: u64 = crate::hashes::SQLITE_MAX_LENGTH;
-
 /// Threads that gzip a snapshot blob (in `explode`, the extraction is mostly done by the
 /// time the DB builder compresses the snapshots, so a second core is free).
 const SNAPSHOT_GZIP_THREADS: usize = 2;
@@ -1191,7 +1187,7 @@ mod tests {
 
     #[test]
     fn encoding_fixtures_import_in_both_layouts() {
-        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encoding");
+        let base = crate::test_fixture("encoding");
         let d = tempfile::tempdir().unwrap();
         let js = import_export_dir(
             &base.join("js-export-debug"),
@@ -1227,11 +1223,7 @@ mod tests {
 
     use crate::error::exit;
 
-    fn fixture(rel: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(rel)
-    }
+    use crate::test_fixture as fixture;
 
     /// The canonical dump of a DB file, as `agar dump` writes it by default.
     fn dump_of(db: &Path) -> String {

@@ -38,3 +38,12 @@ pub mod term;
 
 pub use error::{Error, Result};
 pub mod verify;
+
+/// A file or directory of the repository's test fixtures (`tests/fixtures/<rel>`), for
+/// the unit tests.
+#[cfg(test)]
+pub(crate) fn test_fixture(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}

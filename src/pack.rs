@@ -779,9 +779,7 @@ mod tests {
         "sha256:b8e9a4e6229d4c5682284121f41b4c2133bfbc86544e2cdd342dce6e593ad5f2";
 
     fn tiny(rel: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/tiny")
-            .join(rel)
+        crate::test_fixture("tiny").join(rel)
     }
 
     /// A reordering of the fixture's entries.

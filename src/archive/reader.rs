@@ -1109,11 +1109,7 @@ mod tests {
     use crate::archive::writer::Compression;
     use crate::model::ArtifactMode;
 
-    fn fixture(rel: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(rel)
-    }
+    use crate::test_fixture as fixture;
 
     /// An archive as parts to alter and assemble again: its manifest and each member's
     /// bytes, in archive order.
