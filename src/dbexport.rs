@@ -1525,6 +1525,13 @@ mod tests {
 
     /// Read with buffers of 1, 2, ... 13 bytes in turn, so that reads end at every
     /// offset of the reader's own batches.
+    /// The error that reading artifact `name` of the DB in `dir` (operational) ends with.
+    fn read_err(dir: &Path, name: &str) -> String {
+        let mut x = DbExport::open(dir, ArtifactMode::Operational).unwrap();
+        let mut r = x.open_artifact(name).unwrap();
+        r.read_to_end(&mut Vec::new()).unwrap_err().to_string()
+    }
+
     fn read_in_pieces(r: &mut dyn Read) -> Vec<u8> {
         let mut v = Vec::new();
         let mut buf = [0u8; 13];
@@ -1806,12 +1813,8 @@ mod tests {
             [],
         )
         .unwrap();
-        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
-        let mut r = x.open_artifact("transcript.v1.0.5").unwrap();
-        let e = r.read_to_end(&mut Vec::new()).unwrap_err().to_string();
+        let e = read_err(t.path(), "transcript.v1.0.5");
         assert!(e.contains("item at position 1 is a REAL, not text"), "{e}");
-        drop(r);
-        drop(x);
 
         // position 1.5 counts for the span's range but is no item 2; items 0 and 1 fill
         // the first batch, so the next one asks for positions from 2 and gets 3 first
@@ -1825,9 +1828,7 @@ mod tests {
             [],
         )
         .unwrap();
-        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
-        let mut r = x.open_artifact("transcript.v1.0.5").unwrap();
-        let e = r.read_to_end(&mut Vec::new()).unwrap_err().to_string();
+        let e = read_err(t.path(), "transcript.v1.0.5");
         assert!(
             e.contains("transcriptItems (transcript.v1.0.5): item at position 2 is missing from transcriptItems: read 2 transcript entries before it (expected 5); the span is incomplete"),
             "{e}"
@@ -1859,9 +1860,7 @@ mod tests {
             [],
         )
         .unwrap();
-        let mut x = DbExport::open(t.path(), ArtifactMode::Operational).unwrap();
-        let mut r = x.open_artifact("snapshot.v1.4").unwrap();
-        assert!(r.read_to_end(&mut Vec::new()).is_err());
+        read_err(t.path(), "snapshot.v1.4");
     }
 
     #[test]
